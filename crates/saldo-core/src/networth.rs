@@ -1,0 +1,220 @@
+//! Net worth: tracked assets minus tracked liabilities in the user's base currency, on a day or for
+//! every day of a range, broken down by account kind.
+//!
+//! An account's value on a day is its last balance point on or before that day (carried forward),
+//! converted at that day's rate. Each account's converted value is rounded once, so the breakdown
+//! always adds up to the totals.
+
+use crate::account::{AccountClass, AccountKind};
+use crate::fx::{FxError, RateTable};
+use crate::ids::AccountId;
+use crate::money::{Currency, Money};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// The balance history of one tracked account, as the net worth computation needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSeries {
+    pub account_id: AccountId,
+    pub kind: AccountKind,
+    pub currency: Currency,
+    /// (day, signed balance in minor units), ascending by day; for several points on one day the
+    /// last one wins.
+    pub points: Vec<(NaiveDate, i64)>,
+}
+
+/// Net worth on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetWorth {
+    pub date: NaiveDate,
+    /// Sum of tracked assets.
+    pub assets: Money,
+    /// Sum owed on tracked liabilities, as a positive amount when owed.
+    pub liabilities: Money,
+    /// `assets - liabilities`.
+    pub total: Money,
+    /// Per kind: the assets' value, or for liability kinds the amount owed.
+    pub by_kind: BTreeMap<AccountKind, Money>,
+}
+
+/// Why a net worth could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetWorthError {
+    #[error("the range starts ({from}) after it ends ({to})")]
+    EmptyRange { from: NaiveDate, to: NaiveDate },
+    #[error(transparent)]
+    Fx(#[from] FxError),
+}
+
+/// Net worth on every day from `from` to `to`, both included.
+pub fn net_worth_history(
+    series: &[AccountSeries],
+    rates: &RateTable,
+    base: Currency,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<NetWorth>, NetWorthError> {
+    if from > to {
+        return Err(NetWorthError::EmptyRange { from, to });
+    }
+    // One cursor per account: the index of its last point on or before the current day.
+    let mut cursors: Vec<Option<usize>> = vec![None; series.len()];
+    let mut days = Vec::new();
+    for date in from.iter_days().take_while(|d| *d <= to) {
+        let mut assets = 0i64;
+        let mut liabilities = 0i64;
+        let mut by_kind: BTreeMap<AccountKind, Money> = BTreeMap::new();
+        for (account, cursor) in series.iter().zip(cursors.iter_mut()) {
+            let mut next = cursor.map_or(0, |i| i + 1);
+            while next < account.points.len() && account.points[next].0 <= date {
+                *cursor = Some(next);
+                next += 1;
+            }
+            let Some(index) = *cursor else { continue };
+            let balance = Money::new(account.points[index].1, account.currency);
+            let value = rates.convert(balance, base, date)?.minor;
+            let contribution = match account.kind.class() {
+                AccountClass::Asset => {
+                    assets += value;
+                    value
+                }
+                AccountClass::Liability => {
+                    liabilities -= value;
+                    -value
+                }
+            };
+            by_kind
+                .entry(account.kind)
+                .or_insert_with(|| Money::zero(base))
+                .minor += contribution;
+        }
+        days.push(NetWorth {
+            date,
+            assets: Money::new(assets, base),
+            liabilities: Money::new(liabilities, base),
+            total: Money::new(assets - liabilities, base),
+            by_kind,
+        });
+    }
+    Ok(days)
+}
+
+/// Net worth on one day.
+pub fn net_worth_on(
+    series: &[AccountSeries],
+    rates: &RateTable,
+    base: Currency,
+    date: NaiveDate,
+) -> Result<NetWorth, NetWorthError> {
+    let mut days = net_worth_history(series, rates, base, date, date)?;
+    days.pop().ok_or(NetWorthError::EmptyRange {
+        from: date,
+        to: date,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fx::FxRate;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+    use uuid::Uuid;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
+    }
+
+    fn series(kind: AccountKind, currency: &str, points: &[(u32, i64)]) -> AccountSeries {
+        AccountSeries {
+            account_id: AccountId(Uuid::from_u128(points.len() as u128)),
+            kind,
+            currency: Currency::parse(currency).unwrap(),
+            points: points.iter().map(|(d, v)| (day(*d), *v)).collect(),
+        }
+    }
+
+    fn sek_rates() -> RateTable {
+        let mut rates = RateTable::new();
+        rates.insert(FxRate {
+            date: day(1),
+            currency: Currency::parse("SEK").unwrap(),
+            per_eur: Decimal::from_str("10").unwrap(),
+        });
+        rates.insert(FxRate {
+            date: day(3),
+            currency: Currency::parse("SEK").unwrap(),
+            per_eur: Decimal::from_str("12.5").unwrap(),
+        });
+        rates
+    }
+
+    #[test]
+    fn empty_is_zero() {
+        let nw = net_worth_on(&[], &RateTable::new(), Currency::EUR, day(1)).unwrap();
+        assert_eq!(nw.total, Money::zero(Currency::EUR));
+        assert!(nw.by_kind.is_empty());
+    }
+
+    #[test]
+    fn assets_minus_liabilities_across_currencies_carried_forward() {
+        let house = series(
+            AccountKind::RealEstate,
+            "EUR",
+            &[(2, 300_000_00), (4, 310_000_00)],
+        );
+        // A mortgage in SEK, owed, so negative: 2,000,000 SEK.
+        let mortgage = series(AccountKind::Mortgage, "SEK", &[(1, -2_000_000_00)]);
+        let days = net_worth_history(
+            &[house, mortgage],
+            &sek_rates(),
+            Currency::EUR,
+            day(1),
+            day(4),
+        )
+        .unwrap();
+        let totals: Vec<i64> = days.iter().map(|d| d.total.minor).collect();
+        // Day 1: -200k (rate 10). Day 2: 300k-200k. Day 3: 300k-160k (rate 12.5). Day 4: 310k-160k.
+        assert_eq!(
+            totals,
+            vec![-200_000_00, 100_000_00, 140_000_00, 150_000_00]
+        );
+        assert_eq!(days[3].assets.minor, 310_000_00);
+        assert_eq!(days[3].liabilities.minor, 160_000_00);
+        assert_eq!(days[3].by_kind[&AccountKind::Mortgage].minor, 160_000_00);
+        assert_eq!(days[0].by_kind.get(&AccountKind::RealEstate), None);
+    }
+
+    #[test]
+    fn a_missing_rate_is_an_error_naming_currency_and_day() {
+        let usd = series(AccountKind::Cash, "USD", &[(1, 100)]);
+        let err = net_worth_on(&[usd], &sek_rates(), Currency::EUR, day(2)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no exchange rate for USD on or before 2026-01-02"
+        );
+        // Before the account has any balance it needs no rate.
+        let later = series(AccountKind::Cash, "USD", &[(5, 100)]);
+        assert!(net_worth_on(&[later], &sek_rates(), Currency::EUR, day(2)).is_ok());
+    }
+
+    #[test]
+    fn several_points_on_one_day_the_last_wins() {
+        let cash = series(AccountKind::Cash, "EUR", &[(1, 5), (1, 7)]);
+        assert_eq!(
+            net_worth_on(&[cash], &sek_rates(), Currency::EUR, day(1))
+                .unwrap()
+                .total
+                .minor,
+            7
+        );
+    }
+
+    #[test]
+    fn reversed_range_is_refused() {
+        assert!(matches!(
+            net_worth_history(&[], &RateTable::new(), Currency::EUR, day(2), day(1)),
+            Err(NetWorthError::EmptyRange { .. })
+        ));
+    }
+}

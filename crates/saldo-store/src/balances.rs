@@ -1,0 +1,231 @@
+//! Balance points (and the manual valuations among them) and holdings.
+
+use crate::db::{Db, StoreError};
+use crate::sql::{parse_stored, Arg, Row};
+use chrono::{NaiveDate, NaiveTime};
+use rust_decimal::Decimal;
+use saldo_core::account::AccountKind;
+use saldo_core::balance::{BalancePoint, BalanceSource};
+use saldo_core::holding::{Holding, Instrument};
+use saldo_core::ids::{AccountId, UserId};
+use saldo_core::money::{Currency, Money};
+use saldo_core::networth::AccountSeries;
+use std::str::FromStr;
+
+/// Whether a manual valuation was new or replaced the one of its day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValuationWrite {
+    Created,
+    Replaced,
+}
+
+fn point_from_row(row: &Row) -> Result<BalancePoint, StoreError> {
+    let currency = parse_stored("currency", &row.get::<String>(4)?, Currency::parse)?;
+    Ok(BalancePoint {
+        account_id: AccountId(row.get(0)?),
+        date: row.get(1)?,
+        observed_at: row.get(2)?,
+        amount: Money::new(row.get(3)?, currency),
+        source: parse_stored("balance source", &row.get::<String>(5)?, |s| {
+            BalanceSource::parse(s).ok_or("unknown source")
+        })?,
+    })
+}
+
+impl Db {
+    /// Records a manual valuation: the account's value on `date`. A second valuation on the same day
+    /// replaces the first, so editing a valuation is writing it again.
+    pub async fn set_valuation(
+        &self,
+        account: AccountId,
+        date: NaiveDate,
+        amount: Money,
+    ) -> Result<ValuationWrite, StoreError> {
+        let mut tx = self.begin().await?;
+        let removed = tx
+            .execute(
+                "DELETE FROM balance_points WHERE account_id = $1 AND as_of = $2 AND source = 'manual'",
+                &[Arg::Uuid(account.0), Arg::Date(date)],
+            )
+            .await?;
+        // Manual valuations are observed at the start of their day, so any balance a sync or an import
+        // observed later that day wins.
+        let observed_at = date.and_time(NaiveTime::MIN).and_utc();
+        tx.execute(
+            "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source) \
+             VALUES ($1, $2, $3, $4, $5, 'manual')",
+            &[
+                Arg::Uuid(account.0),
+                Arg::Date(date),
+                Arg::Time(observed_at),
+                Arg::Int(amount.minor),
+                Arg::Text(amount.currency.code().into()),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(if removed > 0 {
+            ValuationWrite::Replaced
+        } else {
+            ValuationWrite::Created
+        })
+    }
+
+    /// Deletes the manual valuation of a day; returns whether there was one.
+    pub async fn delete_valuation(
+        &self,
+        account: AccountId,
+        date: NaiveDate,
+    ) -> Result<bool, StoreError> {
+        let removed = self
+            .execute(
+                "DELETE FROM balance_points WHERE account_id = $1 AND as_of = $2 AND source = 'manual'",
+                &[Arg::Uuid(account.0), Arg::Date(date)],
+            )
+            .await?;
+        Ok(removed > 0)
+    }
+
+    /// Appends observed balance points; a point already stored (same account, day and observation
+    /// time) is skipped. Returns how many were new.
+    pub async fn insert_balance_points(&self, points: &[BalancePoint]) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut inserted = 0;
+        for point in points {
+            inserted += tx
+                .execute(
+                    "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                    &[
+                        Arg::Uuid(point.account_id.0),
+                        Arg::Date(point.date),
+                        Arg::Time(point.observed_at),
+                        Arg::Int(point.amount.minor),
+                        Arg::Text(point.amount.currency.code().into()),
+                        Arg::Text(point.source.as_str().into()),
+                    ],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// An account's balance history, oldest first.
+    pub async fn balance_points(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<BalancePoint>, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT account_id, as_of, observed_at, amount_minor, currency, source FROM balance_points \
+                 WHERE account_id = $1 ORDER BY as_of, observed_at",
+                &[Arg::Uuid(account.0)],
+            )
+            .await?;
+        rows.iter().map(point_from_row).collect()
+    }
+
+    /// The balance series of a user's accounts up to `until`, as net worth needs them: tracked
+    /// accounts only unless `include_untracked`, and only accounts with at least one point.
+    pub async fn balance_series(
+        &self,
+        user: UserId,
+        until: NaiveDate,
+        include_untracked: bool,
+    ) -> Result<Vec<AccountSeries>, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT a.id, a.kind, a.currency, b.as_of, b.amount_minor \
+                 FROM accounts a JOIN balance_points b ON b.account_id = a.id \
+                 WHERE a.user_id = $1 AND b.as_of <= $2 AND (a.tracked OR $3) \
+                 ORDER BY a.created_at, a.id, b.as_of, b.observed_at",
+                &[
+                    Arg::Uuid(user.0),
+                    Arg::Date(until),
+                    Arg::Bool(include_untracked),
+                ],
+            )
+            .await?;
+        let mut series: Vec<AccountSeries> = Vec::new();
+        for row in &rows {
+            let account_id = AccountId(row.get(0)?);
+            let point = (row.get::<NaiveDate>(3)?, row.get::<i64>(4)?);
+            match series.last_mut() {
+                Some(last) if last.account_id == account_id => last.points.push(point),
+                _ => series.push(AccountSeries {
+                    account_id,
+                    kind: parse_stored(
+                        "account kind",
+                        &row.get::<String>(1)?,
+                        str::parse::<AccountKind>,
+                    )?,
+                    currency: parse_stored("currency", &row.get::<String>(2)?, Currency::parse)?,
+                    points: vec![point],
+                }),
+            }
+        }
+        Ok(series)
+    }
+
+    /// Stores holdings; an observation of the same instrument on the same day replaces the earlier one,
+    /// and other days stay as the holding's history.
+    pub async fn upsert_holdings(&self, holdings: &[Holding]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for holding in holdings {
+            tx.execute(
+                "INSERT INTO holdings (account_id, instrument_key, isin, ticker, name, quantity, unit_price, \
+                 market_value_minor, currency, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (account_id, instrument_key, as_of) DO UPDATE SET isin = excluded.isin, \
+                 ticker = excluded.ticker, name = excluded.name, quantity = excluded.quantity, \
+                 unit_price = excluded.unit_price, market_value_minor = excluded.market_value_minor, \
+                 currency = excluded.currency",
+                &[
+                    Arg::Uuid(holding.account_id.0),
+                    Arg::Text(holding.instrument.key()),
+                    Arg::OptText(holding.instrument.isin.clone()),
+                    Arg::OptText(holding.instrument.ticker.clone()),
+                    Arg::Text(holding.instrument.name.clone()),
+                    Arg::Text(holding.quantity.to_string()),
+                    Arg::OptText(holding.unit_price.map(|p| p.to_string())),
+                    Arg::Int(holding.market_value.minor),
+                    Arg::Text(holding.market_value.currency.code().into()),
+                    Arg::Date(holding.as_of),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Every stored observation of an account's holdings, by day then instrument.
+    pub async fn holdings(&self, account: AccountId) -> Result<Vec<Holding>, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT account_id, isin, ticker, name, quantity, unit_price, market_value_minor, currency, as_of \
+                 FROM holdings WHERE account_id = $1 ORDER BY as_of, instrument_key",
+                &[Arg::Uuid(account.0)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let currency = parse_stored("currency", &row.get::<String>(7)?, Currency::parse)?;
+                let unit_price: Option<String> = row.get(5)?;
+                Ok(Holding {
+                    account_id: AccountId(row.get(0)?),
+                    instrument: Instrument {
+                        isin: row.get(1)?,
+                        ticker: row.get(2)?,
+                        name: row.get(3)?,
+                    },
+                    quantity: parse_stored("quantity", &row.get::<String>(4)?, Decimal::from_str)?,
+                    unit_price: unit_price
+                        .map(|p| parse_stored("unit price", &p, Decimal::from_str))
+                        .transpose()?,
+                    market_value: Money::new(row.get(6)?, currency),
+                    as_of: row.get(8)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,19 @@
+//! saldo's persistence: one storage layer over two backends, SQLite (embedded default) and
+//! PostgreSQL (hosted, many processes).
+//!
+//! Invariants: this is the only crate that knows SQL. Both backends pass the same contract suite
+//! (`tests/contract.rs`) and have migrations with the same names. Writes that belong together run in
+//! one database transaction. Rows are converted into `saldo-core` types here and nowhere else.
+
+mod accounts;
+mod balances;
+mod db;
+mod fx;
+mod institutions;
+mod sql;
+mod transactions;
+mod users;
+
+pub use balances::ValuationWrite;
+pub use db::{Backend, Db, DbUrl, StoreError};
+pub use fx::RateCoverage;

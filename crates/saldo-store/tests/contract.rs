@@ -1,0 +1,501 @@
+//! The storage contract: every story here runs on SQLite and on PostgreSQL, with nothing skipped.
+//! PostgreSQL comes from `SALDO_TEST_POSTGRES_URL` (default: the local cluster's `postgres`
+//! database); each test creates its own database there and drops it afterwards.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rust_decimal::Decimal;
+use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
+use saldo_core::balance::{BalancePoint, BalanceSource};
+use saldo_core::fx::FxRate;
+use saldo_core::holding::{Holding, Instrument};
+use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, TransactionId, UserId};
+use saldo_core::institution::{Connection, Institution};
+use saldo_core::money::{Currency, Money};
+use saldo_core::transaction::{fingerprint, FingerprintContent, Transaction, TransactionStatus};
+use saldo_core::user::User;
+use saldo_store::{Backend, Db, DbUrl, StoreError, ValuationWrite};
+use std::future::Future;
+use std::str::FromStr;
+use uuid::Uuid;
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Runs `story` on a fresh, migrated database of `backend` and removes the database afterwards, even
+/// when the story fails.
+async fn with_db<F, Fut>(backend: Backend, story: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Db::connect(&DbUrl::Sqlite(dir.path().join("contract.db")))
+                .await
+                .unwrap();
+            db.migrate().await.unwrap();
+            let outcome = tokio::spawn(story(db.clone())).await;
+            db.close().await;
+            if let Err(err) = outcome {
+                std::panic::resume_unwind(err.into_panic());
+            }
+        }
+        Backend::Postgres => {
+            #[allow(clippy::disallowed_methods)] // The test harness reads its own settings.
+            let admin_url = std::env::var("SALDO_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+            let admin = Db::connect(&DbUrl::parse(&admin_url).unwrap()).await.unwrap_or_else(|err| {
+                panic!("PostgreSQL is needed for the contract suite ({err}); scripts/test starts it")
+            });
+            let name = format!("saldo_test_{}", Uuid::now_v7().simple());
+            let Db::Postgres(admin_pool) = &admin else {
+                unreachable!()
+            };
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(admin_pool)
+                .await
+                .unwrap();
+            let (base, _) = admin_url.rsplit_once('/').unwrap();
+            let db = Db::connect(&DbUrl::parse(&format!("{base}/{name}")).unwrap())
+                .await
+                .unwrap();
+            db.migrate().await.unwrap();
+            let outcome = tokio::spawn(story(db.clone())).await;
+            db.close().await;
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(admin_pool)
+                .await
+                .unwrap();
+            if let Err(err) = outcome {
+                std::panic::resume_unwind(err.into_panic());
+            }
+        }
+    }
+}
+
+/// Declares a story once and runs it as `NAME::sqlite` and `NAME::postgres`.
+macro_rules! contract {
+    ($name:ident, $story:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                with_db(Backend::Sqlite, $story).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                with_db(Backend::Postgres, $story).await;
+            }
+        }
+    };
+}
+
+fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, day, hour, 0, 0).unwrap()
+}
+
+fn date(day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, day).unwrap()
+}
+
+fn currency(code: &str) -> Currency {
+    Currency::parse(code).unwrap()
+}
+
+fn new_user(name: &str) -> User {
+    User {
+        id: UserId(Uuid::now_v7()),
+        name: name.into(),
+        base_currency: Currency::EUR,
+        created_at: at(1, 0),
+    }
+}
+
+fn manual_account(user: UserId, name: &str, kind: AccountKind, code: &str) -> Account {
+    Account {
+        id: AccountId(Uuid::now_v7()),
+        user_id: user,
+        name: name.into(),
+        kind,
+        currency: currency(code),
+        tracked: true,
+        origin: Origin::Manual,
+        closed: false,
+        created_at: at(1, 1),
+    }
+}
+
+async fn user_with_account(db: &Db, kind: AccountKind, code: &str) -> (User, Account) {
+    let user = db.ensure_user(&new_user("ada")).await.unwrap();
+    let account = manual_account(user.id, "Main", kind, code);
+    db.insert_account(&account, &[]).await.unwrap();
+    (user, account)
+}
+
+fn transaction(
+    account: AccountId,
+    provider_id: Option<&str>,
+    description: &str,
+    minor: i64,
+) -> Transaction {
+    let amount = Money::new(minor, Currency::EUR);
+    Transaction {
+        id: TransactionId(Uuid::now_v7()),
+        account_id: account,
+        status: TransactionStatus::Booked,
+        booking_date: date(3),
+        value_date: Some(date(4)),
+        amount,
+        description: description.into(),
+        counterparty: Some("Shop".into()),
+        provider_id: provider_id.map(Into::into),
+        fingerprint: fingerprint(
+            FingerprintContent {
+                booking_date: date(3),
+                amount,
+                description,
+                counterparty: Some("Shop"),
+            },
+            0,
+        ),
+    }
+}
+
+#[test]
+fn both_backends_have_the_same_migrations() {
+    let sqlite = Db::migration_names(Backend::Sqlite);
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, Db::migration_names(Backend::Postgres));
+}
+
+contract!(migrating_twice_changes_nothing, |db: Db| async move {
+    db.migrate().await.unwrap();
+    db.ping().await.unwrap();
+});
+
+contract!(users_are_created_once_by_name, |db: Db| async move {
+    let first = db.ensure_user(&new_user("ada")).await.unwrap();
+    let again = db.ensure_user(&new_user("ada")).await.unwrap();
+    assert_eq!(first, again);
+    db.set_base_currency(first.id, currency("SEK"))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.user_by_name("ada").await.unwrap().unwrap().base_currency,
+        currency("SEK")
+    );
+    assert!(db.user_by_name("bob").await.unwrap().is_none());
+    let missing = db
+        .set_base_currency(UserId(Uuid::now_v7()), Currency::EUR)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+});
+
+contract!(
+    accounts_round_trip_with_aliases_and_origin,
+    |db: Db| async move {
+        let user = db.ensure_user(&new_user("ada")).await.unwrap();
+        let institution = db
+            .upsert_institution(&Institution {
+                id: InstitutionId(Uuid::now_v7()),
+                connector: "sandbox".into(),
+                provider_institution_id: "healthy".into(),
+                name: "Healthy Bank".into(),
+                country: Some("SE".into()),
+                bic: None,
+            })
+            .await
+            .unwrap();
+        let renamed = db
+            .upsert_institution(&Institution {
+                id: InstitutionId(Uuid::now_v7()),
+                name: "Healthy Bank AB".into(),
+                ..institution.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            renamed.id, institution.id,
+            "an institution keeps its first id"
+        );
+        assert_eq!(renamed.name, "Healthy Bank AB");
+        let connection = Connection {
+            id: ConnectionId(Uuid::now_v7()),
+            user_id: user.id,
+            institution_id: institution.id,
+            created_at: at(1, 2),
+        };
+        db.insert_connection(&connection).await.unwrap();
+        assert_eq!(
+            db.connections(user.id).await.unwrap(),
+            vec![connection.clone()]
+        );
+
+        let mut card = manual_account(user.id, "Visa", AccountKind::CreditCard, "SEK");
+        card.origin = Origin::Connection(connection.id);
+        let alias = AccountAlias {
+            provider_account_id: Some("acc-1".into()),
+            iban: None,
+            masked_number: Some("**** 4242".into()),
+            currency: currency("SEK"),
+            name: Some("Visa Gold".into()),
+        };
+        db.insert_account(&card, std::slice::from_ref(&alias))
+            .await
+            .unwrap();
+        let house = manual_account(user.id, "House", AccountKind::RealEstate, "EUR");
+        db.insert_account(&house, &[]).await.unwrap();
+
+        assert_eq!(db.account(card.id).await.unwrap().unwrap(), card);
+        assert_eq!(db.aliases(card.id).await.unwrap(), vec![alias]);
+        assert_eq!(db.accounts(user.id).await.unwrap().len(), 2);
+
+        let mut edited = house.clone();
+        edited.name = "Flat".into();
+        edited.kind = AccountKind::OtherAsset;
+        edited.tracked = false;
+        db.update_account(&edited).await.unwrap();
+        assert_eq!(db.account(house.id).await.unwrap().unwrap(), edited);
+
+        assert!(db.delete_account(card.id).await.unwrap());
+        assert!(!db.delete_account(card.id).await.unwrap());
+        assert!(
+            db.aliases(card.id).await.unwrap().is_empty(),
+            "aliases go with their account"
+        );
+        let gone = db.update_account(&card).await;
+        assert!(matches!(gone, Err(StoreError::NotFound(_))));
+    }
+);
+
+contract!(
+    a_failed_account_insert_writes_nothing,
+    |db: Db| async move {
+        let user = db.ensure_user(&new_user("ada")).await.unwrap();
+        let mut account = manual_account(user.id, "Card", AccountKind::CreditCard, "EUR");
+        // A connection that does not exist: the alias rows would be written, then the account fails.
+        account.origin = Origin::Connection(ConnectionId(Uuid::now_v7()));
+        let alias = AccountAlias {
+            provider_account_id: Some("x".into()),
+            iban: None,
+            masked_number: None,
+            currency: Currency::EUR,
+            name: None,
+        };
+        assert!(db.insert_account(&account, &[alias]).await.is_err());
+        assert!(db.accounts(user.id).await.unwrap().is_empty());
+        assert!(db.aliases(account.id).await.unwrap().is_empty());
+    }
+);
+
+contract!(
+    valuations_are_set_replaced_and_deleted_by_day,
+    |db: Db| async move {
+        let (user, house) = user_with_account(&db, AccountKind::RealEstate, "EUR").await;
+        let eur = |minor| Money::new(minor, Currency::EUR);
+        assert_eq!(
+            db.set_valuation(house.id, date(5), eur(300)).await.unwrap(),
+            ValuationWrite::Created
+        );
+        assert_eq!(
+            db.set_valuation(house.id, date(2), eur(100)).await.unwrap(),
+            ValuationWrite::Created
+        );
+        assert_eq!(
+            db.set_valuation(house.id, date(5), eur(350)).await.unwrap(),
+            ValuationWrite::Replaced
+        );
+        let points = db.balance_points(house.id).await.unwrap();
+        let values: Vec<(NaiveDate, i64)> =
+            points.iter().map(|p| (p.date, p.amount.minor)).collect();
+        assert_eq!(values, vec![(date(2), 100), (date(5), 350)]);
+        assert!(points.iter().all(|p| p.source == BalanceSource::Manual));
+
+        let series = db.balance_series(user.id, date(4), false).await.unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(
+            series[0].points,
+            vec![(date(2), 100)],
+            "points after `until` are left out"
+        );
+
+        assert!(db.delete_valuation(house.id, date(2)).await.unwrap());
+        assert!(!db.delete_valuation(house.id, date(2)).await.unwrap());
+        assert_eq!(db.balance_points(house.id).await.unwrap().len(), 1);
+    }
+);
+
+contract!(
+    balance_series_orders_points_and_skips_untracked,
+    |db: Db| async move {
+        let (user, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
+        let point = |day, hour, minor| BalancePoint {
+            account_id: cash.id,
+            date: date(day),
+            observed_at: at(day, hour),
+            amount: Money::new(minor, Currency::EUR),
+            source: BalanceSource::Sync,
+        };
+        let points = [point(3, 18, 30), point(3, 6, 10), point(1, 6, 5)];
+        assert_eq!(db.insert_balance_points(&points).await.unwrap(), 3);
+        assert_eq!(
+            db.insert_balance_points(&points).await.unwrap(),
+            0,
+            "the same observation is stored once"
+        );
+        let series = db.balance_series(user.id, date(9), false).await.unwrap();
+        assert_eq!(
+            series[0].points,
+            vec![(date(1), 5), (date(3), 10), (date(3), 30)]
+        );
+        assert_eq!(series[0].kind, AccountKind::Cash);
+
+        let mut untracked = cash.clone();
+        untracked.tracked = false;
+        db.update_account(&untracked).await.unwrap();
+        assert!(db
+            .balance_series(user.id, date(9), false)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            db.balance_series(user.id, date(9), true)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);
+
+contract!(
+    transactions_are_stored_once_by_provider_id_or_fingerprint,
+    |db: Db| async move {
+        let (user, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
+        let other = manual_account(user.id, "Other", AccountKind::Cash, "EUR");
+        db.insert_account(&other, &[]).await.unwrap();
+        let batch = vec![
+            transaction(cash.id, Some("p-1"), "Coffee", -350),
+            transaction(cash.id, None, "Rent", -120000),
+            transaction(other.id, Some("p-1"), "Coffee", -350),
+        ];
+        assert_eq!(db.insert_transactions(&batch).await.unwrap(), 3);
+        // The same transactions fetched again get new saldo ids but the same identities.
+        let again = vec![
+            transaction(cash.id, Some("p-1"), "Coffee (edited by the bank)", -350),
+            transaction(cash.id, None, "rent ", -120000),
+            transaction(cash.id, None, "Groceries", -4200),
+        ];
+        assert_eq!(db.insert_transactions(&again).await.unwrap(), 1);
+        let stored = db.transactions(cash.id).await.unwrap();
+        assert_eq!(stored.len(), 3);
+        let coffee = stored
+            .iter()
+            .find(|t| t.provider_id.as_deref() == Some("p-1"))
+            .unwrap();
+        assert_eq!(coffee, &batch[0]);
+    }
+);
+
+contract!(
+    a_failed_transaction_batch_writes_nothing,
+    |db: Db| async move {
+        let (_, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
+        let batch = vec![
+            transaction(cash.id, Some("ok-1"), "Fine", -100),
+            transaction(
+                AccountId(Uuid::now_v7()),
+                Some("orphan"),
+                "No such account",
+                -100,
+            ),
+        ];
+        assert!(db.insert_transactions(&batch).await.is_err());
+        assert!(db.transactions(cash.id).await.unwrap().is_empty());
+    }
+);
+
+contract!(
+    holdings_keep_one_value_per_day_and_their_history,
+    |db: Db| async move {
+        let (_, brokerage) = user_with_account(&db, AccountKind::Brokerage, "EUR").await;
+        let holding = |day, quantity: &str, minor| Holding {
+            account_id: brokerage.id,
+            instrument: Instrument {
+                isin: Some("IE00B4L5Y983".into()),
+                ticker: Some("IWDA".into()),
+                name: "MSCI World".into(),
+            },
+            quantity: Decimal::from_str(quantity).unwrap(),
+            unit_price: Some(Decimal::from_str("80.125").unwrap()),
+            market_value: Money::new(minor, Currency::EUR),
+            as_of: date(day),
+        };
+        db.upsert_holdings(&[holding(1, "10.5", 84131)])
+            .await
+            .unwrap();
+        db.upsert_holdings(&[holding(1, "11", 88138), holding(2, "11", 89000)])
+            .await
+            .unwrap();
+        let stored = db.holdings(brokerage.id).await.unwrap();
+        assert_eq!(
+            stored,
+            vec![holding(1, "11", 88138), holding(2, "11", 89000)]
+        );
+    }
+);
+
+contract!(
+    exchange_rates_replace_by_day_and_look_up_backwards,
+    |db: Db| async move {
+        let rate = |day, code, text: &str| FxRate {
+            date: date(day),
+            currency: currency(code),
+            per_eur: Decimal::from_str(text).unwrap(),
+        };
+        let rates = vec![
+            rate(2, "SEK", "11.2500"),
+            rate(5, "SEK", "11.30"),
+            rate(2, "USD", "1.0512"),
+        ];
+        assert_eq!(db.upsert_rates(&rates).await.unwrap(), 3);
+        db.upsert_rates(&[rate(5, "SEK", "11.40")]).await.unwrap();
+        let table = db
+            .rate_table(&[currency("SEK"), currency("USD")], date(9))
+            .await
+            .unwrap();
+        assert_eq!(
+            table
+                .per_eur(currency("SEK"), date(4))
+                .unwrap()
+                .0
+                .to_string(),
+            "11.2500"
+        );
+        assert_eq!(
+            table
+                .per_eur(currency("SEK"), date(7))
+                .unwrap()
+                .0
+                .to_string(),
+            "11.40"
+        );
+        assert!(table.per_eur(currency("USD"), date(1)).is_err());
+        let until_third = db.rate_table(&[currency("SEK")], date(3)).await.unwrap();
+        assert_eq!(
+            until_third.per_eur(currency("SEK"), date(9)).unwrap().1,
+            date(2)
+        );
+        let coverage = db.rate_coverage().await.unwrap();
+        assert_eq!(coverage.len(), 2);
+        assert_eq!(
+            (
+                coverage[0].currency,
+                coverage[0].first,
+                coverage[0].last,
+                coverage[0].days
+            ),
+            (currency("SEK"), date(2), date(5), 2)
+        );
+    }
+);
