@@ -114,6 +114,8 @@ pub fn net_worth_on(
 }
 
 #[cfg(test)]
+// Amounts in cents are grouped as 300_000_00 so that they read as 300,000.00.
+#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use super::*;
     use crate::fx::FxRate;

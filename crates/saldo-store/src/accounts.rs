@@ -1,8 +1,10 @@
 //! Accounts and their provider aliases.
 
+use crate::balances::insert_point;
 use crate::db::{Db, StoreError};
 use crate::sql::{parse_stored, Arg, Row};
 use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
+use saldo_core::balance::BalancePoint;
 use saldo_core::ids::{AccountId, ConnectionId, UserId};
 use saldo_core::money::Currency;
 
@@ -41,11 +43,13 @@ fn account_from_row(row: &Row) -> Result<Account, StoreError> {
 }
 
 impl Db {
-    /// Stores a new account with the provider identities it is known by, in one transaction.
+    /// Stores a new account with the provider identities it is known by and its first balance points,
+    /// in one transaction.
     pub async fn insert_account(
         &self,
         account: &Account,
         aliases: &[AccountAlias],
+        points: &[BalancePoint],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         tx.execute(
@@ -80,6 +84,9 @@ impl Db {
                 ],
             )
             .await?;
+        }
+        for point in points {
+            insert_point(&mut tx, point).await?;
         }
         tx.commit().await
     }

@@ -1,7 +1,7 @@
 //! Balance points (and the manual valuations among them) and holdings.
 
 use crate::db::{Db, StoreError};
-use crate::sql::{parse_stored, Arg, Row};
+use crate::sql::{parse_stored, Arg, Row, Tx};
 use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
 use saldo_core::account::AccountKind;
@@ -92,20 +92,7 @@ impl Db {
         let mut tx = self.begin().await?;
         let mut inserted = 0;
         for point in points {
-            inserted += tx
-                .execute(
-                    "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    &[
-                        Arg::Uuid(point.account_id.0),
-                        Arg::Date(point.date),
-                        Arg::Time(point.observed_at),
-                        Arg::Int(point.amount.minor),
-                        Arg::Text(point.amount.currency.code().into()),
-                        Arg::Text(point.source.as_str().into()),
-                    ],
-                )
-                .await?;
+            inserted += insert_point(&mut tx, point).await?;
         }
         tx.commit().await?;
         Ok(inserted)
@@ -228,4 +215,21 @@ impl Db {
             })
             .collect()
     }
+}
+
+/// Appends one balance point unless the same observation is already stored; returns 1 when new.
+pub(crate) async fn insert_point(tx: &mut Tx, point: &BalancePoint) -> Result<u64, StoreError> {
+    tx.execute(
+        "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        &[
+            Arg::Uuid(point.account_id.0),
+            Arg::Date(point.date),
+            Arg::Time(point.observed_at),
+            Arg::Int(point.amount.minor),
+            Arg::Text(point.amount.currency.code().into()),
+            Arg::Text(point.source.as_str().into()),
+        ],
+    )
+    .await
 }

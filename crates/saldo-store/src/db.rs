@@ -1,7 +1,8 @@
 //! Opening a database, running its migrations and checking it is reachable.
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection as _;
 use sqlx::{PgPool, SqlitePool};
 use std::fmt;
 use std::path::PathBuf;
@@ -152,12 +153,20 @@ impl Db {
             }
             DbUrl::Postgres(text) => {
                 let options = PgConnectOptions::from_str(text).map_err(|err| failed(&err))?;
+                // One direct connection first: a pool would retry until its timeout and then report
+                // only "pool timed out", hiding why (refused, unknown host, no such database).
+                let probe = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    PgConnection::connect_with(&options),
+                )
+                .await
+                .map_err(|_| failed(&"no answer within 10 s"))?
+                .map_err(|err| failed(&err))?;
+                probe.close().await.map_err(|err| failed(&err))?;
                 let pool = PgPoolOptions::new()
                     .max_connections(10)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_with(options)
-                    .await
-                    .map_err(|err| failed(&err))?;
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_lazy_with(options);
                 Ok(Db::Postgres(pool))
             }
         }

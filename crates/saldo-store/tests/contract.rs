@@ -2,6 +2,8 @@
 //! PostgreSQL comes from `SALDO_TEST_POSTGRES_URL` (default: the local cluster's `postgres`
 //! database); each test creates its own database there and drops it afterwards.
 
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly by design.
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
@@ -128,7 +130,7 @@ fn manual_account(user: UserId, name: &str, kind: AccountKind, code: &str) -> Ac
 async fn user_with_account(db: &Db, kind: AccountKind, code: &str) -> (User, Account) {
     let user = db.ensure_user(&new_user("ada")).await.unwrap();
     let account = manual_account(user.id, "Main", kind, code);
-    db.insert_account(&account, &[]).await.unwrap();
+    db.insert_account(&account, &[], &[]).await.unwrap();
     (user, account)
 }
 
@@ -240,11 +242,11 @@ contract!(
             currency: currency("SEK"),
             name: Some("Visa Gold".into()),
         };
-        db.insert_account(&card, std::slice::from_ref(&alias))
+        db.insert_account(&card, std::slice::from_ref(&alias), &[])
             .await
             .unwrap();
         let house = manual_account(user.id, "House", AccountKind::RealEstate, "EUR");
-        db.insert_account(&house, &[]).await.unwrap();
+        db.insert_account(&house, &[], &[]).await.unwrap();
 
         assert_eq!(db.account(card.id).await.unwrap().unwrap(), card);
         assert_eq!(db.aliases(card.id).await.unwrap(), vec![alias]);
@@ -282,8 +284,23 @@ contract!(
             currency: Currency::EUR,
             name: None,
         };
-        assert!(db.insert_account(&account, &[alias]).await.is_err());
+        let point = BalancePoint {
+            account_id: account.id,
+            date: date(1),
+            observed_at: at(1, 0),
+            amount: Money::new(-500, Currency::EUR),
+            source: BalanceSource::Manual,
+        };
+        assert!(db
+            .insert_account(&account, &[alias], std::slice::from_ref(&point))
+            .await
+            .is_err());
         assert!(db.accounts(user.id).await.unwrap().is_empty());
+        assert!(db.balance_points(account.id).await.unwrap().is_empty());
+        // The same account without the bad connection is stored with its first point.
+        account.origin = Origin::Manual;
+        db.insert_account(&account, &[], &[point]).await.unwrap();
+        assert_eq!(db.balance_points(account.id).await.unwrap().len(), 1);
         assert!(db.aliases(account.id).await.unwrap().is_empty());
     }
 );
@@ -373,7 +390,7 @@ contract!(
     |db: Db| async move {
         let (user, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
         let other = manual_account(user.id, "Other", AccountKind::Cash, "EUR");
-        db.insert_account(&other, &[]).await.unwrap();
+        db.insert_account(&other, &[], &[]).await.unwrap();
         let batch = vec![
             transaction(cash.id, Some("p-1"), "Coffee", -350),
             transaction(cash.id, None, "Rent", -120000),

@@ -1,0 +1,590 @@
+//! The `saldo` command line: argument definitions and one handler per subcommand. Handlers call
+//! `ops` on the configured database and print for humans or, with `--json`, the `api` forms.
+
+use crate::api::{AccountJson, FxImportJson, NetWorthDayJson, NetWorthJson, ValuationJson};
+use crate::clock::Clock;
+use crate::config::{env_from_process, Config, Flags, LogFormat};
+use crate::ops::{self, AccountEdit, Ctx, NetWorthQuery, NewManualAccount};
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use saldo_core::account::AccountKind;
+use saldo_core::money::Currency;
+use saldo_core::networth::NetWorth;
+use std::path::PathBuf;
+
+/// saldo: one current picture of your net worth, from your banks, brokers, pension funds and lenders.
+///
+/// With no configuration saldo keeps its data in an SQLite file in the platform data directory
+/// (~/.local/share/saldo/saldo.db on Linux). Settings come from flags, SALDO_* environment
+/// variables and an optional TOML file (~/.config/saldo/saldo.toml, or --config).
+#[derive(Debug, Parser)]
+#[command(name = "saldo", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML config file [env: SALDO_CONFIG]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Database: sqlite://PATH, a file path (SQLite) or postgres://… [env: SALDO_DATABASE_URL]
+    #[arg(long = "db", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Directory for saldo's data; the default database lives here [env: SALDO_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format on stderr: human or json [env: SALDO_LOG_FORMAT]
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. info or saldo=debug [env: SALDO_LOG] (default: info for serve, warn otherwise)
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (health probes and the JSON API) until SIGTERM or Ctrl-C
+    Serve {
+        /// Address and port to listen on [env: SALDO_LISTEN] [default: 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Create or update the database schema, then exit (every command also does this on start)
+    Migrate,
+    /// Show net worth (tracked assets − tracked liabilities) in the base currency
+    Networth(NetworthArgs),
+    /// Manage accounts: manual assets and liabilities
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Record what a manual account is worth on a day
+    #[command(subcommand)]
+    Valuation(ValuationCommand),
+    /// Exchange rates used to convert other currencies into the base currency
+    #[command(subcommand)]
+    Fx(FxCommand),
+    /// Show or change the current user's settings
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworthArgs {
+    /// Day of the figure, YYYY-MM-DD [default: today]
+    #[arg(long, value_parser = parse_date_arg)]
+    date: Option<NaiveDate>,
+    /// Report in this currency instead of the user's base currency
+    #[arg(long, value_parser = parse_currency_arg)]
+    currency: Option<Currency>,
+    /// Also show the value of every day
+    #[arg(long)]
+    history: bool,
+    /// First day of the history [default: the first recorded balance]
+    #[arg(long, value_parser = parse_date_arg, requires = "history")]
+    from: Option<NaiveDate>,
+    /// Last day of the history [default: --date]
+    #[arg(long, value_parser = parse_date_arg, requires = "history")]
+    to: Option<NaiveDate>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create a manual asset or liability
+    Add {
+        /// Name, e.g. "Flat in Lyon"
+        #[arg(long)]
+        name: String,
+        /// cash, savings, brokerage, fund, pension, crypto, real_estate, vehicle, other_asset (assets);
+        /// credit_card, loan, mortgage, other_liability (liabilities)
+        #[arg(long, value_parser = parse_kind_arg)]
+        kind: AccountKind,
+        /// ISO-4217 currency code, e.g. EUR
+        #[arg(long, value_parser = parse_currency_arg)]
+        currency: Currency,
+        /// A first valuation: what it is worth, or for a liability what is owed
+        #[arg(long, allow_hyphen_values = true)]
+        value: Option<String>,
+        /// Day of the first valuation [default: today]
+        #[arg(long, value_parser = parse_date_arg, requires = "value")]
+        date: Option<NaiveDate>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts with their latest balance
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename an account, change its kind within its class, or track/untrack it
+    Edit {
+        /// Account id or exact name
+        account: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_parser = parse_kind_arg)]
+        kind: Option<AccountKind>,
+        /// Count it in net worth
+        #[arg(long, conflicts_with = "untrack")]
+        track: bool,
+        /// Leave it out of net worth (its history stays)
+        #[arg(long)]
+        untrack: bool,
+    },
+    /// Delete an account and its whole history
+    Delete {
+        /// Account id or exact name
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ValuationCommand {
+    /// Set the value of a manual account on a day; a second one on the same day replaces the first
+    #[command(visible_alias = "add")]
+    Set {
+        /// Account id or exact name
+        account: String,
+        /// What it is worth, or for a liability what is owed, e.g. 250000 or 1234.56
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// Day of the valuation [default: today]
+        #[arg(long, value_parser = parse_date_arg)]
+        date: Option<NaiveDate>,
+    },
+    /// List an account's balance history
+    List {
+        /// Account id or exact name
+        account: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the valuation of a day
+    Delete {
+        /// Account id or exact name
+        account: String,
+        /// Day of the valuation to delete
+        #[arg(long, value_parser = parse_date_arg)]
+        date: NaiveDate,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FxCommand {
+    /// Load ECB euro reference rates (eurofxref-hist.csv, eurofxref.csv or the eurofxref XML files)
+    Import {
+        /// Files to load; each is written whole or not at all
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show which currencies and days have rates
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Show the current user
+    Show,
+    /// Change the currency net worth is reported in
+    SetBaseCurrency {
+        #[arg(value_parser = parse_currency_arg)]
+        currency: Currency,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration with each value's source; secrets are redacted
+    Check,
+}
+
+fn parse_date_arg(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| "expected a date as YYYY-MM-DD".to_string())
+}
+
+fn parse_currency_arg(text: &str) -> Result<Currency, String> {
+    Currency::parse(text).map_err(|err| err.to_string())
+}
+
+fn parse_kind_arg(text: &str) -> Result<AccountKind, String> {
+    text.parse::<AccountKind>().map_err(|err| err.to_string())
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let flags = Flags {
+        config: cli.global.config,
+        database_url: cli.global.database_url,
+        data_dir: cli.global.data_dir,
+        listen,
+        log_format: cli.global.log_format,
+        log_level: cli.global.log_level,
+    };
+    let config = Config::load(&flags, env_from_process())?;
+    let default_level = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(&config, default_level);
+
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        print!("{}", config.render());
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(dispatch(config, cli.command))
+}
+
+fn init_logging(config: &Config, default_level: &str) {
+    let filter = config
+        .log_level
+        .clone()
+        .unwrap_or_else(|| format!("{default_level},sqlx=warn"));
+    // The config already validated the filter; fall back to the default rather than fail here.
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
+    let ctx = Ctx::open(config, Clock::System).await?;
+    let result = match command {
+        Command::Serve { .. } => serve(&ctx).await,
+        Command::Migrate => {
+            println!("database {} is up to date", ctx.config.database_url);
+            Ok(())
+        }
+        Command::Networth(args) => networth(&ctx, args).await,
+        Command::Account(command) => account(&ctx, command).await,
+        Command::Valuation(command) => valuation(&ctx, command).await,
+        Command::Fx(command) => fx(&ctx, command).await,
+        Command::User(command) => user(&ctx, command).await,
+        Command::Config(ConfigCommand::Check) => Ok(()),
+    };
+    ctx.db.close().await;
+    result
+}
+
+async fn serve(ctx: &Ctx) -> anyhow::Result<()> {
+    let listen = ctx.config.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = %ctx.config.database_url, "saldo listening on http://{address}");
+    crate::http::serve(ctx.clone(), listener, shutdown_signal()).await?;
+    tracing::info!("saldo stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn networth(ctx: &Ctx, args: NetworthArgs) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let query = NetWorthQuery {
+        date: args.date,
+        currency: args.currency,
+        history: args.history,
+        from: args.from,
+        to: args.to,
+    };
+    let report = ops::net_worth(ctx, &user, &query).await?;
+    if args.json {
+        return print_json(&NetWorthJson::new(&report));
+    }
+    let currency = report.currency;
+    print_net_worth_day(&report.current, currency);
+    if let Some(history) = &report.history {
+        println!();
+        println!(
+            "{:<10}  {:>18}  {:>18}  {:>18}",
+            "date", "total", "assets", "liabilities"
+        );
+        for day in history {
+            println!(
+                "{:<10}  {:>18}  {:>18}  {:>18}",
+                day.date, day.total, day.assets, day.liabilities
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_net_worth_day(day: &NetWorth, currency: Currency) {
+    let json = NetWorthDayJson::new(day);
+    println!("Net worth on {}: {} {currency}", json.date, json.total);
+    println!("  assets        {:>18} {currency}", json.assets);
+    println!("  liabilities   {:>18} {currency}", json.liabilities);
+    for (kind, value) in &json.by_kind {
+        println!("    {kind:<16}{value:>16} {currency}");
+    }
+}
+
+async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    match command {
+        AccountCommand::Add {
+            name,
+            kind,
+            currency,
+            value,
+            date,
+            json,
+        } => {
+            let new = NewManualAccount {
+                name,
+                kind,
+                currency,
+                value: value.map(|v| (v, date)),
+            };
+            let account = ops::create_manual_account(ctx, &user, new).await?;
+            if json {
+                let balances = ops::accounts_with_balances(ctx, &user, NaiveDate::MAX).await?;
+                let balance = balances.iter().find(|b| b.account.id == account.id);
+                return print_json(&AccountJson::new(&account, balance));
+            }
+            println!(
+                "created {} {} {:?} ({})",
+                account.kind, account.id, account.name, account.currency
+            );
+        }
+        AccountCommand::List { json } => {
+            let accounts = ops::accounts_with_balances(ctx, &user, ctx.clock.today()).await?;
+            let rows: Vec<AccountJson> = accounts
+                .iter()
+                .map(|a| AccountJson::new(&a.account, Some(a)))
+                .collect();
+            if json {
+                return print_json(&rows);
+            }
+            if rows.is_empty() {
+                println!("no accounts yet: add one with `saldo account add`");
+            }
+            for row in rows {
+                let balance = row
+                    .balance
+                    .map_or("-".to_string(), |b| format!("{b} {}", row.currency));
+                let flags = match (row.tracked, row.closed) {
+                    (false, _) => " (untracked)",
+                    (true, true) => " (closed)",
+                    _ => "",
+                };
+                println!(
+                    "{}  {:<15} {:>22}  {}{flags}",
+                    row.id, row.kind, balance, row.name
+                );
+            }
+        }
+        AccountCommand::Edit {
+            account,
+            name,
+            kind,
+            track,
+            untrack,
+        } => {
+            let tracked = if track {
+                Some(true)
+            } else if untrack {
+                Some(false)
+            } else {
+                None
+            };
+            let edited = ops::edit_account(
+                ctx,
+                &user,
+                &account,
+                AccountEdit {
+                    name,
+                    kind,
+                    tracked,
+                },
+            )
+            .await?;
+            println!("updated {} {:?}", edited.id, edited.name);
+        }
+        AccountCommand::Delete { account } => {
+            let deleted = ops::delete_account(ctx, &user, &account).await?;
+            println!("deleted {} {:?} and its history", deleted.id, deleted.name);
+        }
+    }
+    Ok(())
+}
+
+async fn valuation(ctx: &Ctx, command: ValuationCommand) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    match command {
+        ValuationCommand::Set {
+            account,
+            amount,
+            date,
+        } => {
+            let (account, date, written) =
+                ops::set_valuation(ctx, &user, &account, &amount, date).await?;
+            let verb = match written {
+                saldo_store::ValuationWrite::Created => "recorded",
+                saldo_store::ValuationWrite::Replaced => "replaced",
+            };
+            println!(
+                "{verb} {:?} on {date}: {amount} {}",
+                account.name, account.currency
+            );
+        }
+        ValuationCommand::List { account, json } => {
+            let (account, points) = ops::valuations(ctx, &user, &account).await?;
+            let rows: Vec<ValuationJson> = points
+                .iter()
+                .map(|p| ValuationJson::new(&account, p))
+                .collect();
+            if json {
+                return print_json(&rows);
+            }
+            for row in rows {
+                println!(
+                    "{}  {:>18} {}  {}",
+                    row.date, row.value, account.currency, row.source
+                );
+            }
+        }
+        ValuationCommand::Delete { account, date } => {
+            let account = ops::delete_valuation(ctx, &user, &account, date).await?;
+            println!("deleted the valuation of {:?} on {date}", account.name);
+        }
+    }
+    Ok(())
+}
+
+async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
+    match command {
+        FxCommand::Import { files, json } => {
+            let mut reports = Vec::new();
+            for path in &files {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let import = ops::import_fx(ctx, &bytes)
+                    .await
+                    .with_context(|| format!("{}", path.display()))?;
+                if !json {
+                    println!(
+                        "{}: {} rates for {} currencies, {} to {}",
+                        path.display(),
+                        import.rates,
+                        import.currencies.len(),
+                        import.first.map_or("-".into(), |d| d.to_string()),
+                        import.last.map_or("-".into(), |d| d.to_string()),
+                    );
+                    for problem in &import.problems {
+                        let line = problem
+                            .line
+                            .map(|l| format!("line {l}: "))
+                            .unwrap_or_default();
+                        println!("  warning: {line}{}", problem.message);
+                    }
+                }
+                reports.push(FxImportJson::new(&import));
+            }
+            if json {
+                return print_json(&reports);
+            }
+        }
+        FxCommand::List { json } => {
+            let coverage = ctx.db.rate_coverage().await?;
+            if json {
+                let rows: Vec<serde_json::Value> = coverage
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "currency": c.currency.code(), "first": c.first.to_string(),
+                            "last": c.last.to_string(), "days": c.days,
+                        })
+                    })
+                    .collect();
+                return print_json(&rows);
+            }
+            if coverage.is_empty() {
+                println!("no exchange rates yet: load ECB rates with `saldo fx import FILE`");
+            }
+            for c in coverage {
+                println!(
+                    "{}  {} to {}  ({} days)",
+                    c.currency, c.first, c.last, c.days
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn user(ctx: &Ctx, command: UserCommand) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    match command {
+        UserCommand::Show => println!(
+            "user {:?} ({}), base currency {}",
+            user.name, user.id, user.base_currency
+        ),
+        UserCommand::SetBaseCurrency { currency } => {
+            ops::set_base_currency(ctx, &user, currency).await?;
+            println!("base currency of {:?} is now {currency}", user.name);
+        }
+    }
+    Ok(())
+}

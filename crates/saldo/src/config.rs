@@ -1,0 +1,471 @@
+//! Configuration, validated once at start. Each setting comes from, in order of precedence, a
+//! command-line flag, a `SALDO_*` environment variable, the TOML config file, or its default. An
+//! invalid value is reported with the name of the key and where it came from.
+//!
+//! This module and `clock` are the only places that read the environment.
+
+use saldo_core::money::Currency;
+use saldo_store::DbUrl;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Settings given on the command line; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// The config file's form. Unknown keys are errors, so a typo never goes unnoticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    base_currency: Option<String>,
+    user: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Human => "human",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// Where a setting's value came from, for error messages and `config check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Flag(&'static str),
+    Env(&'static str),
+    File(PathBuf),
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Env(var) => write!(f, "environment {var}"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DbUrl,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    /// Log filter; `None` lets each command pick its default.
+    pub log_level: Option<String>,
+    /// Base currency given to a user when saldo creates it.
+    pub base_currency: Currency,
+    /// The user the CLI acts as (the embedded setup has one, `default`).
+    pub user: String,
+    pub config_file: Option<PathBuf>,
+    /// For each key, where its value came from.
+    pub sources: Vec<(&'static str, Source)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {key} (from {from}): {message}")]
+    Invalid {
+        key: &'static str,
+        from: Source,
+        message: String,
+    },
+    #[error("cannot read config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("no data directory: set data_dir or SALDO_DATA_DIR (no home directory was found)")]
+    NoDataDir,
+}
+
+/// Reads the process environment for `SALDO_*` variables.
+pub fn env_from_process() -> impl Fn(&str) -> Option<String> {
+    #[allow(clippy::disallowed_methods)] // The one place that reads the environment.
+    |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Builds the configuration from flags, an environment lookup and the config file.
+    pub fn load(
+        flags: &Flags,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut sources = Vec::new();
+        let (config_file, file) = read_file(flags, &env)?;
+        let file_source = || Source::File(config_file.clone().unwrap_or_default());
+
+        // Picks the first of flag, env, file; records where it came from.
+        let mut pick = |key: &'static str,
+                        flag: (&'static str, Option<String>),
+                        var: &'static str,
+                        from_file: Option<String>|
+         -> Option<(String, Source)> {
+            let found = flag
+                .1
+                .map(|v| (v, Source::Flag(flag.0)))
+                .or_else(|| env(var).map(|v| (v, Source::Env(var))))
+                .or_else(|| from_file.map(|v| (v, file_source())));
+            sources.push((
+                key,
+                found.as_ref().map_or(Source::Default, |(_, s)| s.clone()),
+            ));
+            found
+        };
+
+        let data_dir = match pick(
+            "data_dir",
+            (
+                "--data-dir",
+                flags.data_dir.as_ref().map(|p| p.display().to_string()),
+            ),
+            "SALDO_DATA_DIR",
+            file.data_dir.as_ref().map(|p| p.display().to_string()),
+        ) {
+            Some((dir, _)) => PathBuf::from(dir),
+            None => default_data_dir().ok_or(ConfigError::NoDataDir)?,
+        };
+
+        let database_url = match pick(
+            "database_url",
+            ("--db", flags.database_url.clone()),
+            "SALDO_DATABASE_URL",
+            file.database_url.clone(),
+        ) {
+            Some((text, source)) => {
+                DbUrl::parse(&text).map_err(|message| ConfigError::Invalid {
+                    key: "database_url",
+                    from: source,
+                    message,
+                })?
+            }
+            None => DbUrl::Sqlite(data_dir.join("saldo.db")),
+        };
+
+        let listen = match pick(
+            "listen",
+            ("--listen", flags.listen.clone()),
+            "SALDO_LISTEN",
+            file.listen.clone(),
+        ) {
+            Some((text, source)) => {
+                text.parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Invalid {
+                        key: "listen",
+                        from: source,
+                        message: format!(
+                            "{text:?} is not an address and port such as 127.0.0.1:8080"
+                        ),
+                    })?
+            }
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+
+        let log_format = match pick(
+            "log_format",
+            ("--log-format", flags.log_format.clone()),
+            "SALDO_LOG_FORMAT",
+            file.log_format.clone(),
+        ) {
+            Some((text, source)) => match text.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "log_format",
+                        from: source,
+                        message: format!("{text:?}: expected human or json"),
+                    })
+                }
+            },
+            None => LogFormat::Human,
+        };
+
+        let log_level = match pick(
+            "log_level",
+            ("--log-level", flags.log_level.clone()),
+            "SALDO_LOG",
+            file.log_level.clone(),
+        ) {
+            Some((text, source)) => {
+                tracing_subscriber::EnvFilter::try_new(&text).map_err(|err| ConfigError::Invalid {
+                    key: "log_level",
+                    from: source,
+                    message: format!("{text:?}: {err} (expected a level such as info or a filter such as saldo=debug)"),
+                })?;
+                Some(text)
+            }
+            None => None,
+        };
+
+        let base_currency = match pick(
+            "base_currency",
+            ("", None),
+            "SALDO_BASE_CURRENCY",
+            file.base_currency.clone(),
+        ) {
+            Some((text, source)) => Currency::parse(&text).map_err(|err| ConfigError::Invalid {
+                key: "base_currency",
+                from: source,
+                message: err.to_string(),
+            })?,
+            None => Currency::EUR,
+        };
+
+        let user = match pick("user", ("", None), "SALDO_USER", file.user.clone()) {
+            Some((text, source)) if text.trim().is_empty() => {
+                return Err(ConfigError::Invalid {
+                    key: "user",
+                    from: source,
+                    message: "user name is empty".into(),
+                })
+            }
+            Some((text, _)) => text.trim().to_string(),
+            None => "default".into(),
+        };
+
+        Ok(Config {
+            database_url,
+            data_dir,
+            listen,
+            log_format,
+            log_level,
+            base_currency,
+            user,
+            config_file,
+            sources,
+        })
+    }
+
+    /// The effective configuration as TOML, secrets redacted, each key annotated with its source.
+    pub fn render(&self) -> String {
+        let value = |key: &str| -> String {
+            match key {
+                "database_url" => self.database_url.to_string(),
+                "data_dir" => self.data_dir.display().to_string(),
+                "listen" => self.listen.to_string(),
+                "log_format" => self.log_format.as_str().into(),
+                "log_level" => self
+                    .log_level
+                    .clone()
+                    .unwrap_or_else(|| "info for serve, warn otherwise".into()),
+                "base_currency" => self.base_currency.code().into(),
+                "user" => self.user.clone(),
+                _ => String::new(),
+            }
+        };
+        let mut out = match &self.config_file {
+            Some(path) => format!("# config file: {}\n", path.display()),
+            None => "# config file: none\n".to_string(),
+        };
+        for (key, source) in &self.sources {
+            let quoted = toml::Value::String(value(key)).to_string();
+            out.push_str(&format!("{key} = {quoted}  # {source}\n"));
+        }
+        out
+    }
+}
+
+fn read_file(
+    flags: &Flags,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(Option<PathBuf>, FileConfig), ConfigError> {
+    // An explicitly named file must exist; the default one is optional.
+    let (path, required) = match flags
+        .config
+        .clone()
+        .or_else(|| env("SALDO_CONFIG").map(PathBuf::from))
+    {
+        Some(path) => (path, true),
+        None => match default_config_file() {
+            Some(path) => (path, false),
+            None => return Ok((None, FileConfig::default())),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((None, FileConfig::default()))
+        }
+        Err(err) => {
+            return Err(ConfigError::File {
+                path,
+                message: err.to_string(),
+            })
+        }
+    };
+    let file: FileConfig = toml::from_str(&text).map_err(|err| ConfigError::File {
+        path: path.clone(),
+        message: err.message().to_string() + &line_of(&text, err.span()),
+    })?;
+    Ok((Some(path), file))
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|span| {
+        format!(
+            " (line {})",
+            text[..span.start.min(text.len())].lines().count().max(1)
+        )
+    })
+    .unwrap_or_default()
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "saldo")
+}
+
+/// The platform data directory (`~/.local/share/saldo` on Linux).
+pub fn default_data_dir() -> Option<PathBuf> {
+    project_dirs().map(|dirs| dirs.data_dir().to_path_buf())
+}
+
+/// The platform config file (`~/.config/saldo/saldo.toml` on Linux), read when it exists.
+pub fn default_config_file() -> Option<PathBuf> {
+    project_dirs().map(|dirs| dirs.config_dir().join("saldo.toml"))
+}
+
+impl Config {
+    /// Whether a path is the configured SQLite database (used to tell the user where data lives).
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.database_url {
+            DbUrl::Sqlite(path) => Some(path),
+            DbUrl::Postgres(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn flags_with_file(text: &str) -> (tempfile::TempDir, Flags) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saldo.toml");
+        std::fs::write(&path, text).unwrap();
+        (
+            dir,
+            Flags {
+                config: Some(path),
+                ..Flags::default()
+            },
+        )
+    }
+
+    #[test]
+    fn flag_beats_env_beats_file_beats_default() {
+        let (_dir, mut flags) = flags_with_file(
+            "listen = \"127.0.0.1:3000\"\nlog_format = \"json\"\ndata_dir = \"/srv/saldo\"\n",
+        );
+        let config = Config::load(&flags, env(&[("SALDO_LISTEN", "127.0.0.1:4000")])).unwrap();
+        assert_eq!(config.listen.port(), 4000);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(
+            config.database_url,
+            DbUrl::Sqlite("/srv/saldo/saldo.db".into())
+        );
+        flags.listen = Some("127.0.0.1:5000".into());
+        let config = Config::load(&flags, env(&[("SALDO_LISTEN", "127.0.0.1:4000")])).unwrap();
+        assert_eq!(config.listen.port(), 5000);
+        assert!(config
+            .render()
+            .contains("listen = \"127.0.0.1:5000\"  # flag --listen"));
+        assert!(config.render().contains("log_format = \"json\"  # file"));
+        assert!(config
+            .render()
+            .contains("base_currency = \"EUR\"  # default"));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_its_source() {
+        let flags = Flags {
+            data_dir: Some("/tmp/x".into()),
+            ..Flags::default()
+        };
+        let err = Config::load(&flags, env(&[("SALDO_BASE_CURRENCY", "EURO")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "invalid base_currency (from environment SALDO_BASE_CURRENCY): unknown currency"
+            ),
+            "{err}"
+        );
+        let err = Config::load(&flags, env(&[("SALDO_DATABASE_URL", "mysql://x/y")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("database_url") && err.contains("mysql"),
+            "{err}"
+        );
+        let err = Config::load(&flags, env(&[("SALDO_LOG_FORMAT", "xml")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("log_format") && err.contains("expected human or json"),
+            "{err}"
+        );
+        let (_dir, flags) = flags_with_file("data_dir = \"/tmp\"\nlisen = \"x\"\n");
+        let err = Config::load(&flags, env(&[])).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown field `lisen`") && err.contains("line 2"),
+            "{err}"
+        );
+        let missing = Flags {
+            config: Some("/nonexistent/saldo.toml".into()),
+            ..Flags::default()
+        };
+        assert!(Config::load(&missing, env(&[]))
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/saldo.toml"));
+    }
+
+    #[test]
+    fn config_check_redacts_the_database_password() {
+        let flags = Flags {
+            data_dir: Some("/tmp/x".into()),
+            ..Flags::default()
+        };
+        let config = Config::load(
+            &flags,
+            env(&[("SALDO_DATABASE_URL", "postgres://saldo:s3cret@db/saldo")]),
+        )
+        .unwrap();
+        let rendered = config.render();
+        assert!(!rendered.contains("s3cret"), "{rendered}");
+        assert!(rendered.contains("postgres://saldo:***@db/saldo"));
+    }
+}

@@ -1,0 +1,414 @@
+//! Use cases: what a user can do, shared by the CLI and the HTTP API. Each one validates its input,
+//! reads the time from the context's clock and writes through the store in one transaction.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use chrono::NaiveDate;
+use saldo_core::account::{validate_name, Account, AccountClass, AccountKind, Origin};
+use saldo_core::balance::{BalancePoint, BalanceSource};
+use saldo_core::fx::FxError;
+use saldo_core::ids::{AccountId, UserId};
+use saldo_core::money::{Currency, Money};
+use saldo_core::networth::{net_worth_history, net_worth_on, NetWorth, NetWorthError};
+use saldo_core::user::User;
+use saldo_import::ecb::parse_ecb_rates;
+use saldo_import::Problem;
+use saldo_store::{Db, StoreError, ValuationWrite};
+use uuid::Uuid;
+
+/// What every use case runs with.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub db: Db,
+    pub clock: Clock,
+    pub config: Config,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The request itself is wrong; the message says how.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}: import ECB reference rates with `saldo fx import FILE`")]
+    MissingRate(FxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<NetWorthError> for OpsError {
+    fn from(err: NetWorthError) -> OpsError {
+        match err {
+            NetWorthError::Fx(missing @ FxError::MissingRate { .. }) => {
+                OpsError::MissingRate(missing)
+            }
+            other => OpsError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// The longest net worth history one request may ask for, in days (a century).
+const MAX_HISTORY_DAYS: i64 = 36_600;
+
+impl Ctx {
+    /// Opens the configured database and brings its schema up to date.
+    pub async fn open(config: Config, clock: Clock) -> Result<Ctx, OpsError> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        Ok(Ctx { db, clock, config })
+    }
+
+    /// A fresh id, time-ordered by the context's clock (UUIDv7).
+    pub fn new_id(&self) -> Uuid {
+        let now = self.clock.now();
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            now.timestamp() as u64,
+            now.timestamp_subsec_nanos(),
+        );
+        Uuid::new_v7(ts)
+    }
+
+    /// The configured user, created on first use with the configured base currency.
+    pub async fn current_user(&self) -> Result<User, OpsError> {
+        let candidate = User {
+            id: UserId(self.new_id()),
+            name: self.config.user.clone(),
+            base_currency: self.config.base_currency,
+            created_at: self.clock.now(),
+        };
+        Ok(self.db.ensure_user(&candidate).await?)
+    }
+}
+
+/// A manual asset or liability to create.
+#[derive(Debug, Clone)]
+pub struct NewManualAccount {
+    pub name: String,
+    pub kind: AccountKind,
+    pub currency: Currency,
+    /// An optional first valuation: its amount as the user typed it and its day (default today).
+    pub value: Option<(String, Option<NaiveDate>)>,
+}
+
+/// Converts between a value as the user states it and the signed balance that is stored. For a
+/// liability the user states what is owed, so 250000 on a mortgage is a balance of -250000. The
+/// conversion is its own inverse.
+pub fn stated_value(class: AccountClass, amount: Money) -> Money {
+    match class {
+        AccountClass::Asset => amount,
+        AccountClass::Liability => Money::new(-amount.minor, amount.currency),
+    }
+}
+
+fn parse_amount(text: &str, currency: Currency) -> Result<Money, OpsError> {
+    Money::parse(text, currency).map_err(|err| OpsError::Invalid(err.to_string()))
+}
+
+pub async fn create_manual_account(
+    ctx: &Ctx,
+    user: &User,
+    new: NewManualAccount,
+) -> Result<Account, OpsError> {
+    let name = validate_name(&new.name).map_err(|err| OpsError::Invalid(err.to_string()))?;
+    let now = ctx.clock.now();
+    let account = Account {
+        id: AccountId(ctx.new_id()),
+        user_id: user.id,
+        name,
+        kind: new.kind,
+        currency: new.currency,
+        tracked: true,
+        origin: Origin::Manual,
+        closed: false,
+        created_at: now,
+    };
+    let mut points = Vec::new();
+    if let Some((text, date)) = &new.value {
+        let stated = parse_amount(text, new.currency)?;
+        points.push(manual_point(
+            account.id,
+            date.unwrap_or(now.date_naive()),
+            stated_value(new.kind.class(), stated),
+        ));
+    }
+    ctx.db.insert_account(&account, &[], &points).await?;
+    Ok(account)
+}
+
+fn manual_point(account_id: AccountId, date: NaiveDate, amount: Money) -> BalancePoint {
+    BalancePoint {
+        account_id,
+        date,
+        observed_at: date.and_time(chrono::NaiveTime::MIN).and_utc(),
+        amount,
+        source: BalanceSource::Manual,
+    }
+}
+
+/// Finds one of the user's accounts by id or by its exact name (case-insensitive).
+pub async fn find_account(ctx: &Ctx, user: &User, reference: &str) -> Result<Account, OpsError> {
+    if let Ok(id) = reference.trim().parse::<Uuid>() {
+        return match ctx.db.account(AccountId(id)).await? {
+            Some(account) if account.user_id == user.id => Ok(account),
+            _ => Err(OpsError::NotFound(format!("no account with id {id}"))),
+        };
+    }
+    let wanted = reference.trim().to_lowercase();
+    let mut matches: Vec<Account> = ctx
+        .db
+        .accounts(user.id)
+        .await?
+        .into_iter()
+        .filter(|a| a.name.to_lowercase() == wanted)
+        .collect();
+    match matches.len() {
+        0 => Err(OpsError::NotFound(format!(
+            "no account named {reference:?}; `saldo account list` shows them"
+        ))),
+        1 => Ok(matches.remove(0)),
+        n => Err(OpsError::Invalid(format!(
+            "{n} accounts are named {reference:?}; use the account's id"
+        ))),
+    }
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountEdit {
+    pub name: Option<String>,
+    pub kind: Option<AccountKind>,
+    pub tracked: Option<bool>,
+}
+
+pub async fn edit_account(
+    ctx: &Ctx,
+    user: &User,
+    reference: &str,
+    edit: AccountEdit,
+) -> Result<Account, OpsError> {
+    let mut account = find_account(ctx, user, reference).await?;
+    if let Some(name) = edit.name {
+        account.name = validate_name(&name).map_err(|err| OpsError::Invalid(err.to_string()))?;
+    }
+    if let Some(kind) = edit.kind {
+        if kind.class() != account.class() {
+            return Err(OpsError::Invalid(format!(
+                "cannot change {} account {:?} into {kind}, which is a {}: create a new account instead",
+                account.class().as_str(),
+                account.name,
+                kind.class().as_str()
+            )));
+        }
+        account.kind = kind;
+    }
+    if let Some(tracked) = edit.tracked {
+        account.tracked = tracked;
+    }
+    ctx.db.update_account(&account).await?;
+    Ok(account)
+}
+
+pub async fn delete_account(ctx: &Ctx, user: &User, reference: &str) -> Result<Account, OpsError> {
+    let account = find_account(ctx, user, reference).await?;
+    ctx.db.delete_account(account.id).await?;
+    Ok(account)
+}
+
+async fn find_manual_account(ctx: &Ctx, user: &User, reference: &str) -> Result<Account, OpsError> {
+    let account = find_account(ctx, user, reference).await?;
+    if account.origin != Origin::Manual {
+        return Err(OpsError::Invalid(format!(
+            "account {:?} gets its balance from {}; valuations are for manual accounts",
+            account.name,
+            match account.origin {
+                Origin::Connection(_) => "its connection",
+                _ => "statement imports",
+            }
+        )));
+    }
+    Ok(account)
+}
+
+/// Records what a manual account is worth on a day (default today); a second valuation on the same
+/// day replaces the first.
+pub async fn set_valuation(
+    ctx: &Ctx,
+    user: &User,
+    reference: &str,
+    amount: &str,
+    date: Option<NaiveDate>,
+) -> Result<(Account, NaiveDate, ValuationWrite), OpsError> {
+    let account = find_manual_account(ctx, user, reference).await?;
+    let stated = parse_amount(amount, account.currency)?;
+    let date = date.unwrap_or(ctx.clock.today());
+    let written = ctx
+        .db
+        .set_valuation(account.id, date, stated_value(account.class(), stated))
+        .await?;
+    Ok((account, date, written))
+}
+
+pub async fn delete_valuation(
+    ctx: &Ctx,
+    user: &User,
+    reference: &str,
+    date: NaiveDate,
+) -> Result<Account, OpsError> {
+    let account = find_manual_account(ctx, user, reference).await?;
+    if !ctx.db.delete_valuation(account.id, date).await? {
+        return Err(OpsError::NotFound(format!(
+            "account {:?} has no valuation on {date}",
+            account.name
+        )));
+    }
+    Ok(account)
+}
+
+pub async fn valuations(
+    ctx: &Ctx,
+    user: &User,
+    reference: &str,
+) -> Result<(Account, Vec<BalancePoint>), OpsError> {
+    let account = find_account(ctx, user, reference).await?;
+    let points = ctx.db.balance_points(account.id).await?;
+    Ok((account, points))
+}
+
+/// An account with its latest balance on or before a day.
+#[derive(Debug, Clone)]
+pub struct AccountBalance {
+    pub account: Account,
+    pub balance: Option<(NaiveDate, Money)>,
+}
+
+pub async fn accounts_with_balances(
+    ctx: &Ctx,
+    user: &User,
+    date: NaiveDate,
+) -> Result<Vec<AccountBalance>, OpsError> {
+    let series = ctx.db.balance_series(user.id, date, true).await?;
+    let accounts = ctx.db.accounts(user.id).await?;
+    Ok(accounts
+        .into_iter()
+        .map(|account| {
+            let balance = series
+                .iter()
+                .find(|s| s.account_id == account.id)
+                .and_then(|s| s.points.last())
+                .map(|(day, minor)| (*day, Money::new(*minor, account.currency)));
+            AccountBalance { account, balance }
+        })
+        .collect())
+}
+
+/// What `networth` reports.
+#[derive(Debug, Clone)]
+pub struct NetWorthReport {
+    pub currency: Currency,
+    pub current: NetWorth,
+    pub history: Option<Vec<NetWorth>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NetWorthQuery {
+    /// The day of the current figure; default today.
+    pub date: Option<NaiveDate>,
+    /// Report in this currency instead of the user's base currency.
+    pub currency: Option<Currency>,
+    pub history: bool,
+    /// First day of the history; default the day of the first balance.
+    pub from: Option<NaiveDate>,
+    /// Last day of the history; default the current figure's day.
+    pub to: Option<NaiveDate>,
+}
+
+pub async fn net_worth(
+    ctx: &Ctx,
+    user: &User,
+    query: &NetWorthQuery,
+) -> Result<NetWorthReport, OpsError> {
+    let date = query.date.unwrap_or(ctx.clock.today());
+    let currency = query.currency.unwrap_or(user.base_currency);
+    if !query.history && (query.from.is_some() || query.to.is_some()) {
+        return Err(OpsError::Invalid("--from and --to need --history".into()));
+    }
+    let to = query.to.unwrap_or(date);
+    let until = to.max(date);
+    let series = ctx.db.balance_series(user.id, until, false).await?;
+    let mut currencies: Vec<Currency> = series.iter().map(|s| s.currency).collect();
+    currencies.push(currency);
+    currencies.sort();
+    currencies.dedup();
+    let rates = ctx.db.rate_table(&currencies, until).await?;
+    let current = net_worth_on(&series, &rates, currency, date)?;
+    let history = if query.history {
+        let first_point = series
+            .iter()
+            .filter_map(|s| s.points.first())
+            .map(|(day, _)| *day)
+            .min();
+        let from = query.from.or(first_point).unwrap_or(to).min(to);
+        if query.from.is_some_and(|from| from > to) {
+            return Err(OpsError::Invalid(format!(
+                "--from {} is after --to {to}",
+                query.from.unwrap_or(from)
+            )));
+        }
+        if (to - from).num_days() > MAX_HISTORY_DAYS {
+            return Err(OpsError::Invalid(format!(
+                "history from {from} to {to} is longer than 100 years"
+            )));
+        }
+        Some(net_worth_history(&series, &rates, currency, from, to)?)
+    } else {
+        None
+    };
+    Ok(NetWorthReport {
+        currency,
+        current,
+        history,
+    })
+}
+
+/// What an FX import did.
+#[derive(Debug, Clone)]
+pub struct FxImport {
+    pub rates: usize,
+    pub currencies: Vec<Currency>,
+    pub first: Option<NaiveDate>,
+    pub last: Option<NaiveDate>,
+    pub problems: Vec<Problem>,
+}
+
+/// Loads an ECB reference-rate file; rates already stored for a day are replaced, so importing the
+/// same or an overlapping file again is harmless. Writes all rates or none.
+pub async fn import_fx(ctx: &Ctx, bytes: &[u8]) -> Result<FxImport, OpsError> {
+    let parsed = parse_ecb_rates(bytes).map_err(|err| OpsError::Invalid(err.to_string()))?;
+    ctx.db.upsert_rates(&parsed.rates).await?;
+    let mut currencies: Vec<Currency> = parsed.rates.iter().map(|r| r.currency).collect();
+    currencies.sort();
+    currencies.dedup();
+    Ok(FxImport {
+        rates: parsed.rates.len(),
+        currencies,
+        first: parsed.rates.iter().map(|r| r.date).min(),
+        last: parsed.rates.iter().map(|r| r.date).max(),
+        problems: parsed.problems,
+    })
+}
+
+/// Changes the user's base currency.
+pub async fn set_base_currency(ctx: &Ctx, user: &User, currency: Currency) -> Result<(), OpsError> {
+    Ok(ctx.db.set_base_currency(user.id, currency).await?)
+}
+
+/// Parses a `YYYY-MM-DD` date, naming the field when it is not one.
+pub fn parse_date(text: &str, field: &str) -> Result<NaiveDate, OpsError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        OpsError::Invalid(format!(
+            "invalid date {text:?} for {field}: expected YYYY-MM-DD"
+        ))
+    })
+}
