@@ -399,7 +399,7 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
             };
             let account = ops::create_manual_account(ctx, &user, new).await?;
             if json {
-                let balances = ops::accounts_with_balances(ctx, &user, NaiveDate::MAX).await?;
+                let balances = ops::accounts_with_balances(ctx, &user, ops::LAST_DAY).await?;
                 let balance = balances.iter().find(|b| b.account.id == account.id);
                 return print_json(&AccountJson::new(&account, balance));
             }

@@ -319,19 +319,27 @@ fn read_file(
     };
     let file: FileConfig = toml::from_str(&text).map_err(|err| ConfigError::File {
         path: path.clone(),
-        message: err.message().to_string() + &line_of(&text, err.span()),
+        message: err.message().to_string() + &line_of(&text, err.message(), err.span()),
     })?;
     Ok((Some(path), file))
 }
 
-fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    span.map(|span| {
-        format!(
-            " (line {})",
-            text[..span.start.min(text.len())].lines().count().max(1)
-        )
-    })
-    .unwrap_or_default()
+/// The line an error is on. For an unknown key toml points at the whole table, so look for the key.
+fn line_of(text: &str, message: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let unknown_key = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(key, _)| key);
+    let line = match unknown_key {
+        Some(key) => text.lines().position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        }),
+        None => span.map(|span| text[..span.start.min(text.len())].matches('\n').count()),
+    };
+    line.map(|index| format!(" (line {})", index + 1))
+        .unwrap_or_default()
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {

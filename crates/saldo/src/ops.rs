@@ -335,6 +335,11 @@ pub async fn net_worth(
         return Err(OpsError::Invalid("--from and --to need --history".into()));
     }
     let to = query.to.unwrap_or(date);
+    if let Some(from) = query.from.filter(|from| *from > to) {
+        return Err(OpsError::Invalid(format!(
+            "--from {from} is after --to {to}"
+        )));
+    }
     let until = to.max(date);
     let series = ctx.db.balance_series(user.id, until, false).await?;
     let mut currencies: Vec<Currency> = series.iter().map(|s| s.currency).collect();
@@ -350,12 +355,6 @@ pub async fn net_worth(
             .map(|(day, _)| *day)
             .min();
         let from = query.from.or(first_point).unwrap_or(to).min(to);
-        if query.from.is_some_and(|from| from > to) {
-            return Err(OpsError::Invalid(format!(
-                "--from {} is after --to {to}",
-                query.from.unwrap_or(from)
-            )));
-        }
         if (to - from).num_days() > MAX_HISTORY_DAYS {
             return Err(OpsError::Invalid(format!(
                 "history from {from} to {to} is longer than 100 years"
@@ -404,11 +403,22 @@ pub async fn set_base_currency(ctx: &Ctx, user: &User, currency: Currency) -> Re
     Ok(ctx.db.set_base_currency(user.id, currency).await?)
 }
 
-/// Parses a `YYYY-MM-DD` date, naming the field when it is not one.
+/// The last day saldo handles; dates are stored as ISO text, which sorts right only for 4-digit years.
+pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(day) => day,
+    None => panic!("9999-12-31 is a date"),
+};
+
+/// Parses a `YYYY-MM-DD` date with a 4-digit year, naming the field when it is not one.
 pub fn parse_date(text: &str, field: &str) -> Result<NaiveDate, OpsError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-        OpsError::Invalid(format!(
-            "invalid date {text:?} for {field}: expected YYYY-MM-DD"
-        ))
-    })
+    let text = text.trim();
+    let is_iso = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| is_iso)
+        .ok_or_else(|| {
+            OpsError::Invalid(format!(
+                "invalid date {text:?} for {field}: expected YYYY-MM-DD"
+            ))
+        })
 }

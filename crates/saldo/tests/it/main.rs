@@ -1,0 +1,9 @@
+//! saldo's integration tests: the real binary on real SQLite and PostgreSQL databases.
+
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly by design.
+
+mod support;
+
+mod architecture;
+mod cli;
+mod serve;
