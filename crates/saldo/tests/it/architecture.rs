@@ -90,18 +90,31 @@ fn architecture_md_names_only_paths_that_exist() {
 #[test]
 fn readme_documents_every_setting() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    let config = std::fs::read_to_string(workspace_root().join("crates/saldo/src/config.rs")).unwrap();
+    let config =
+        std::fs::read_to_string(workspace_root().join("crates/saldo/src/config.rs")).unwrap();
     let mut variables: Vec<&str> = config
         .split('"')
-        .filter(|piece| piece.starts_with("SALDO_") && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .filter(|piece| {
+            piece.starts_with("SALDO_") && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        })
         .collect();
     variables.sort();
     variables.dedup();
     assert!(variables.len() >= 7, "found {variables:?}");
     for variable in variables {
-        assert!(readme.contains(&format!("`{variable}`")), "README.md does not document {variable}");
+        assert!(
+            readme.contains(&format!("`{variable}`")),
+            "README.md does not document {variable}"
+        );
     }
-    for flag in ["--config", "--db", "--data-dir", "--listen", "--log-format", "--log-level"] {
+    for flag in [
+        "--config",
+        "--db",
+        "--data-dir",
+        "--listen",
+        "--log-format",
+        "--log-level",
+    ] {
         assert!(readme.contains(flag), "README.md does not document {flag}");
     }
 }
