@@ -5,11 +5,13 @@
 
 pub mod account;
 pub mod balance;
+pub mod failure;
 pub mod fx;
 pub mod holding;
 pub mod ids;
 pub mod institution;
 pub mod money;
 pub mod networth;
+pub mod sync;
 pub mod transaction;
 pub mod user;
