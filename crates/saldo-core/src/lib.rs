@@ -12,6 +12,8 @@ pub mod ids;
 pub mod institution;
 pub mod money;
 pub mod networth;
+pub mod notification;
+pub mod outage;
 pub mod sync;
 pub mod transaction;
 pub mod user;
