@@ -66,6 +66,18 @@ fn core_and_import_do_no_io() {
 }
 
 #[test]
+fn connectors_never_touch_the_database() {
+    let deps = dependency_closure("saldo-connectors");
+    assert!(deps.contains("saldo-core"));
+    for banned in ["sqlx", "saldo-store", "libsqlite3-sys"] {
+        assert!(
+            !deps.contains(banned),
+            "saldo-connectors must not depend on {banned}"
+        );
+    }
+}
+
+#[test]
 fn architecture_md_names_only_paths_that_exist() {
     let text = std::fs::read_to_string(workspace_root().join("ARCHITECTURE.md")).unwrap();
     let mut checked = 0;

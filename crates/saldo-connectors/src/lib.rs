@@ -1,0 +1,195 @@
+//! Connectors: saldo's code for each provider protocol, behind one [`Connector`] trait.
+//!
+//! Invariants: every failure a connector returns is already classified into the taxonomy
+//! (`saldo_core::failure::Failure`); connectors never touch the database; and the interface is
+//! read-only by construction: there is no operation that moves money.
+
+pub mod sandbox;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use saldo_core::account::AccountKind;
+use saldo_core::failure::Failure;
+use saldo_core::holding::Instrument;
+use saldo_core::money::{Currency, Money};
+use saldo_core::transaction::TransactionStatus;
+
+/// What a call knows about its circumstances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallContext {
+    /// The engine's clock: a virtual one in simulations.
+    pub now: DateTime<Utc>,
+    /// The user triggered this call (PSD2: PSU present; does not count as unattended access).
+    pub user_present: bool,
+}
+
+/// How a user authorises access at an institution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A consent page at the bank; it returns to saldo's callback.
+    Redirect,
+    /// Approve in an app on another device (BankID); saldo polls.
+    Decoupled,
+    /// A token the user pastes (SimpleFIN).
+    SetupToken,
+}
+
+/// An institution as a connector lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstitutionInfo {
+    /// The provider's id; unique per connector.
+    pub id: String,
+    pub name: String,
+    pub country: Option<String>,
+    pub bic: Option<String>,
+    pub auth_method: AuthMethod,
+    /// Days of transaction history the institution gives.
+    pub max_history_days: u32,
+    /// Longest consent it grants.
+    pub max_consent_days: u32,
+    /// Unattended accesses allowed per day; `None` when unlimited.
+    pub accesses_per_day: Option<u32>,
+    /// What the sandbox institution is for; empty for real ones.
+    pub description: String,
+}
+
+/// A request to start authorising saldo at an institution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub institution_id: String,
+    /// A stable key for the user's link to this institution (saldo's connection id), so that
+    /// reconnecting yields the same accounts.
+    pub user_key: String,
+    /// Where the provider sends the user back.
+    pub redirect_url: String,
+    /// Opaque value the callback must carry back.
+    pub state: String,
+}
+
+/// What the user must do to authorise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthStart {
+    /// Open this URL; the provider redirects to the request's `redirect_url` with `state` and a code.
+    Redirect { url: String },
+    /// Approve in the app; then complete with [`AuthAnswer::Decoupled`].
+    Decoupled {
+        reference: String,
+        instructions: String,
+    },
+    /// Paste a setup token.
+    SetupToken { instructions: String },
+}
+
+/// The user's answer that completes an authorisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthAnswer {
+    /// The query parameters of the redirect back to saldo.
+    Callback {
+        params: Vec<(String, String)>,
+    },
+    Decoupled {
+        reference: String,
+    },
+    SetupToken {
+        token: String,
+    },
+}
+
+/// What the user granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub id: String,
+    pub institution_id: String,
+    pub granted_at: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    /// Read-only scopes: `accounts`, `balances`, `transactions`, `holdings`.
+    pub scope: Vec<String>,
+    pub max_history_days: u32,
+    pub accesses_per_day: Option<u32>,
+}
+
+/// An account, card, loan or position the provider shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveredItem {
+    /// The provider's id for it; may change when the user reconnects.
+    pub provider_item_id: String,
+    pub kind: AccountKind,
+    pub name: String,
+    pub iban: Option<String>,
+    pub masked_number: Option<String>,
+    pub currency: Currency,
+    /// Signed from the holder's view: an owed liability is negative.
+    pub current_value: Option<Money>,
+}
+
+/// A transaction as fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedTransaction {
+    pub provider_id: Option<String>,
+    pub status: TransactionStatus,
+    pub booking_date: NaiveDate,
+    pub value_date: Option<NaiveDate>,
+    pub amount: Money,
+    pub description: String,
+    pub counterparty: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedHolding {
+    pub instrument: Instrument,
+    pub quantity: Decimal,
+    pub unit_price: Option<Decimal>,
+    pub market_value: Money,
+}
+
+/// One item's data from one fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ItemData {
+    /// Current balance, signed from the holder's view.
+    pub balance: Option<Money>,
+    pub holdings: Vec<FetchedHolding>,
+    /// Booked transactions since the requested day, and all current pending ones.
+    pub transactions: Vec<FetchedTransaction>,
+}
+
+/// A provider protocol. Read-only: listing, authorising, reading and revoking; nothing else.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The connector's name (`sandbox`, `simplefin`, …).
+    fn name(&self) -> &'static str;
+
+    async fn institutions(&self, ctx: CallContext) -> Result<Vec<InstitutionInfo>, Failure>;
+
+    async fn begin_authorization(
+        &self,
+        request: &AuthRequest,
+        ctx: CallContext,
+    ) -> Result<AuthStart, Failure>;
+
+    async fn complete_authorization(
+        &self,
+        request: &AuthRequest,
+        answer: &AuthAnswer,
+        ctx: CallContext,
+    ) -> Result<Consent, Failure>;
+
+    /// The items the consent currently reaches.
+    async fn discover(
+        &self,
+        consent: &Consent,
+        ctx: CallContext,
+    ) -> Result<Vec<DiscoveredItem>, Failure>;
+
+    /// One item's balance, holdings and transactions booked on or after `since`.
+    async fn fetch(
+        &self,
+        consent: &Consent,
+        provider_item_id: &str,
+        since: NaiveDate,
+        ctx: CallContext,
+    ) -> Result<ItemData, Failure>;
+
+    /// Ends the consent at the provider.
+    async fn revoke(&self, consent: &Consent, ctx: CallContext) -> Result<(), Failure>;
+}
