@@ -73,10 +73,7 @@ pub enum AuthStart {
     /// Open this URL; the provider redirects to the request's `redirect_url` with `state` and a code.
     Redirect { url: String },
     /// Approve in the app; then complete with [`AuthAnswer::Decoupled`].
-    Decoupled {
-        reference: String,
-        instructions: String,
-    },
+    Decoupled { reference: String, instructions: String },
     /// Paste a setup token.
     SetupToken { instructions: String },
 }
@@ -161,11 +158,7 @@ pub trait Connector: Send + Sync {
 
     async fn institutions(&self, ctx: CallContext) -> Result<Vec<InstitutionInfo>, Failure>;
 
-    async fn begin_authorization(
-        &self,
-        request: &AuthRequest,
-        ctx: CallContext,
-    ) -> Result<AuthStart, Failure>;
+    async fn begin_authorization(&self, request: &AuthRequest, ctx: CallContext) -> Result<AuthStart, Failure>;
 
     async fn complete_authorization(
         &self,
@@ -175,11 +168,7 @@ pub trait Connector: Send + Sync {
     ) -> Result<Consent, Failure>;
 
     /// The items the consent currently reaches.
-    async fn discover(
-        &self,
-        consent: &Consent,
-        ctx: CallContext,
-    ) -> Result<Vec<DiscoveredItem>, Failure>;
+    async fn discover(&self, consent: &Consent, ctx: CallContext) -> Result<Vec<DiscoveredItem>, Failure>;
 
     /// One item's balance, holdings and transactions booked on or after `since`.
     async fn fetch(

@@ -91,10 +91,9 @@ impl AccountKind {
 
     pub fn class(self) -> AccountClass {
         match self {
-            AccountKind::CreditCard
-            | AccountKind::Loan
-            | AccountKind::Mortgage
-            | AccountKind::OtherLiability => AccountClass::Liability,
+            AccountKind::CreditCard | AccountKind::Loan | AccountKind::Mortgage | AccountKind::OtherLiability => {
+                AccountClass::Liability
+            }
             _ => AccountClass::Asset,
         }
     }
@@ -110,12 +109,7 @@ impl FromStr for AccountKind {
     type Err = UnknownKind;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
-        AccountKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == wanted)
-            .ok_or_else(|| UnknownKind {
-                given: s.to_string(),
-            })
+        AccountKind::ALL.into_iter().find(|k| k.as_str() == wanted).ok_or_else(|| UnknownKind { given: s.to_string() })
     }
 }
 
@@ -209,10 +203,7 @@ mod tests {
         for kind in AccountKind::ALL {
             assert_eq!(kind.as_str().parse::<AccountKind>().unwrap(), kind);
         }
-        assert_eq!(
-            "Real-Estate".parse::<AccountKind>().unwrap(),
-            AccountKind::RealEstate
-        );
+        assert_eq!("Real-Estate".parse::<AccountKind>().unwrap(), AccountKind::RealEstate);
         assert_eq!(AccountKind::Mortgage.class(), AccountClass::Liability);
         assert_eq!(AccountKind::CreditCard.class(), AccountClass::Liability);
         assert_eq!(AccountKind::Pension.class(), AccountClass::Asset);

@@ -199,12 +199,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(kind: FailureKind, code: impl Into<String>, detail: impl Into<String>) -> Failure {
-        Failure {
-            kind,
-            code: code.into(),
-            detail: detail.into(),
-            retry_at: None,
-        }
+        Failure { kind, code: code.into(), detail: detail.into(), retry_at: None }
     }
 
     pub fn retry_at(mut self, at: DateTime<Utc>) -> Failure {
@@ -231,20 +226,13 @@ mod tests {
                     assert!(!kind.needs_user());
                 }
                 FailureKind::Config => {
-                    assert_eq!(
-                        kind.colour(),
-                        Colour::Orange,
-                        "the operator's problem, not the user's"
-                    );
+                    assert_eq!(kind.colour(), Colour::Orange, "the operator's problem, not the user's");
                     assert!(message.contains("administrator"));
                 }
                 _ => {
                     assert_eq!(kind.colour(), Colour::Red);
                     assert!(kind.needs_user());
-                    assert!(
-                        message.contains("Reconnect") || message.contains("disconnect"),
-                        "{message}"
-                    );
+                    assert!(message.contains("Reconnect") || message.contains("disconnect"), "{message}");
                 }
             }
         }

@@ -40,19 +40,12 @@ impl RateTable {
     /// negative are ignored, since no currency trades at that.
     pub fn insert(&mut self, rate: FxRate) {
         if rate.per_eur > Decimal::ZERO {
-            self.by_currency
-                .entry(rate.currency)
-                .or_default()
-                .insert(rate.date, rate.per_eur);
+            self.by_currency.entry(rate.currency).or_default().insert(rate.date, rate.per_eur);
         }
     }
 
     /// Units of `currency` per euro valid on `date`, with the day it was published.
-    pub fn per_eur(
-        &self,
-        currency: Currency,
-        date: NaiveDate,
-    ) -> Result<(Decimal, NaiveDate), FxError> {
+    pub fn per_eur(&self, currency: Currency, date: NaiveDate) -> Result<(Decimal, NaiveDate), FxError> {
         if currency == Currency::EUR {
             return Ok((Decimal::ONE, date));
         }
@@ -101,18 +94,9 @@ mod tests {
     fn uses_the_latest_rate_on_or_before_the_day() {
         let sek = Currency::parse("SEK").unwrap();
         let t = table();
-        assert_eq!(
-            t.per_eur(sek, day(4)).unwrap(),
-            (Decimal::from_str("11.50").unwrap(), day(2))
-        );
+        assert_eq!(t.per_eur(sek, day(4)).unwrap(), (Decimal::from_str("11.50").unwrap(), day(2)));
         assert_eq!(t.per_eur(sek, day(5)).unwrap().1, day(5));
-        assert_eq!(
-            t.per_eur(sek, day(1)),
-            Err(FxError::MissingRate {
-                currency: sek,
-                date: day(1)
-            })
-        );
+        assert_eq!(t.per_eur(sek, day(1)), Err(FxError::MissingRate { currency: sek, date: day(1) }));
     }
 
     #[test]
@@ -121,39 +105,16 @@ mod tests {
         let sek = Currency::parse("SEK").unwrap();
         let usd = Currency::parse("USD").unwrap();
         // 115.00 SEK at 11.50 SEK/EUR is 10.00 EUR.
-        assert_eq!(
-            t.convert(Money::new(11500, sek), Currency::EUR, day(3))
-                .unwrap()
-                .minor,
-            1000
-        );
+        assert_eq!(t.convert(Money::new(11500, sek), Currency::EUR, day(3)).unwrap().minor, 1000);
         // 10.00 USD = 8.00 EUR = 92.00 SEK on day 2.
-        assert_eq!(
-            t.convert(Money::new(1000, usd), sek, day(2)).unwrap().minor,
-            9200
-        );
+        assert_eq!(t.convert(Money::new(1000, usd), sek, day(2)).unwrap().minor, 9200);
         // 1.00 SEK at 11.00 = 0.0909.. EUR, rounded to 0.09.
-        assert_eq!(
-            t.convert(Money::new(100, sek), Currency::EUR, day(6))
-                .unwrap()
-                .minor,
-            9
-        );
+        assert_eq!(t.convert(Money::new(100, sek), Currency::EUR, day(6)).unwrap().minor, 9);
         assert!(matches!(
-            t.convert(
-                Money::new(100, Currency::parse("JPY").unwrap()),
-                Currency::EUR,
-                day(6)
-            ),
+            t.convert(Money::new(100, Currency::parse("JPY").unwrap()), Currency::EUR, day(6)),
             Err(FxError::MissingRate { .. })
         ));
         // No rate is needed when nothing converts.
-        assert_eq!(
-            RateTable::new()
-                .convert(Money::new(5, sek), sek, day(1))
-                .unwrap()
-                .minor,
-            5
-        );
+        assert_eq!(RateTable::new().convert(Money::new(5, sek), sek, day(1)).unwrap().minor, 5);
     }
 }

@@ -16,6 +16,14 @@ pub struct Institution {
     /// ISO 3166 alpha-2 country code.
     pub country: Option<String>,
     pub bic: Option<String>,
+    /// Days of history the institution gives, when known.
+    pub max_history_days: Option<u32>,
+    /// Longest consent it grants, in days, when known.
+    pub max_consent_days: Option<u32>,
+    /// Unattended accesses allowed per day; `None` when unlimited or unknown.
+    pub accesses_per_day: Option<u32>,
+    /// A sentence about the institution (the sandbox says what it simulates).
+    pub description: String,
 }
 
 /// One user's authorised link to one institution.
@@ -24,5 +32,22 @@ pub struct Connection {
     pub id: ConnectionId,
     pub user_id: UserId,
     pub institution_id: InstitutionId,
+    /// The connector it goes through (`sandbox`, `simplefin`, …).
+    pub connector: String,
+    /// What the user granted; `None` after a disconnect or before the first consent.
+    pub consent: Option<ConsentRecord>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A consent as saldo keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    /// The provider's id for it.
+    pub id: String,
+    pub granted_at: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    pub scope: Vec<String>,
+    pub max_history_days: u32,
+    /// Unattended accesses allowed per day; `None` when unlimited.
+    pub accesses_per_day: Option<u32>,
 }

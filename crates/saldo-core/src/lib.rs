@@ -10,6 +10,7 @@ pub mod fx;
 pub mod holding;
 pub mod ids;
 pub mod institution;
+pub mod item;
 pub mod money;
 pub mod networth;
 pub mod notification;

@@ -21,11 +21,7 @@ pub enum MoneyError {
     #[error("invalid amount {0:?}: expected a decimal number such as 1234.56")]
     InvalidAmount(String),
     #[error("amount {amount:?} has more decimals than {currency} allows ({exponent})")]
-    TooManyDecimals {
-        amount: String,
-        currency: Currency,
-        exponent: u32,
-    },
+    TooManyDecimals { amount: String, currency: Currency, exponent: u32 },
     #[error("amount {0:?} is too large")]
     Overflow(String),
 }
@@ -90,16 +86,11 @@ impl Money {
     /// Parses decimal text ("1234.56", "-12", "1_000.5" is refused) into exact minor units.
     pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
         let trimmed = text.trim();
-        let value = Decimal::from_str_exact(trimmed)
-            .map_err(|_| MoneyError::InvalidAmount(trimmed.to_string()))?;
+        let value = Decimal::from_str_exact(trimmed).map_err(|_| MoneyError::InvalidAmount(trimmed.to_string()))?;
         Money::from_decimal(value, currency).map_err(|err| match err {
-            MoneyError::TooManyDecimals {
-                currency, exponent, ..
-            } => MoneyError::TooManyDecimals {
-                amount: trimmed.to_string(),
-                currency,
-                exponent,
-            },
+            MoneyError::TooManyDecimals { currency, exponent, .. } => {
+                MoneyError::TooManyDecimals { amount: trimmed.to_string(), currency, exponent }
+            }
             MoneyError::Overflow(_) => MoneyError::Overflow(trimmed.to_string()),
             other => other,
         })
@@ -110,11 +101,7 @@ impl Money {
         let exponent = currency.exponent();
         let normalized = value.normalize();
         if normalized.scale() > exponent {
-            return Err(MoneyError::TooManyDecimals {
-                amount: value.to_string(),
-                currency,
-                exponent,
-            });
+            return Err(MoneyError::TooManyDecimals { amount: value.to_string(), currency, exponent });
         }
         let minor = normalized
             .checked_mul(Decimal::from(10_i64.pow(exponent)))
@@ -126,10 +113,8 @@ impl Money {
     /// Rounds a decimal to the currency's minor unit, half to even (banker's rounding), for values
     /// that come out of a conversion and cannot be exact.
     pub fn round_from_decimal(value: Decimal, currency: Currency) -> Result<Money, MoneyError> {
-        let rounded = value.round_dp_with_strategy(
-            currency.exponent(),
-            rust_decimal::RoundingStrategy::MidpointNearestEven,
-        );
+        let rounded =
+            value.round_dp_with_strategy(currency.exponent(), rust_decimal::RoundingStrategy::MidpointNearestEven);
         Money::from_decimal(rounded, currency)
     }
 
@@ -164,14 +149,8 @@ mod tests {
         assert_eq!(cur(" sek ").code(), "SEK");
         assert_eq!(cur("JPY").exponent(), 0);
         assert_eq!(cur("KWD").exponent(), 3);
-        assert_eq!(
-            Currency::parse("EURO"),
-            Err(MoneyError::UnknownCurrency("EURO".into()))
-        );
-        assert_eq!(
-            Currency::parse("XAU"),
-            Err(MoneyError::NoMinorUnit("XAU".into()))
-        );
+        assert_eq!(Currency::parse("EURO"), Err(MoneyError::UnknownCurrency("EURO".into())));
+        assert_eq!(Currency::parse("XAU"), Err(MoneyError::NoMinorUnit("XAU".into())));
     }
 
     #[test]
@@ -180,22 +159,10 @@ mod tests {
         assert_eq!(Money::parse("-0.01", cur("EUR")).unwrap().minor, -1);
         assert_eq!(Money::parse("1.000", cur("EUR")).unwrap().minor, 100);
         assert_eq!(Money::parse("500", cur("JPY")).unwrap().minor, 500);
-        assert!(matches!(
-            Money::parse("1.005", cur("EUR")),
-            Err(MoneyError::TooManyDecimals { exponent: 2, .. })
-        ));
-        assert!(matches!(
-            Money::parse("1,5", cur("EUR")),
-            Err(MoneyError::InvalidAmount(_))
-        ));
-        assert!(matches!(
-            Money::parse("1e5", cur("EUR")),
-            Err(MoneyError::InvalidAmount(_))
-        ));
-        assert!(matches!(
-            Money::parse("99999999999999999999", cur("EUR")),
-            Err(MoneyError::Overflow(_))
-        ));
+        assert!(matches!(Money::parse("1.005", cur("EUR")), Err(MoneyError::TooManyDecimals { exponent: 2, .. })));
+        assert!(matches!(Money::parse("1,5", cur("EUR")), Err(MoneyError::InvalidAmount(_))));
+        assert!(matches!(Money::parse("1e5", cur("EUR")), Err(MoneyError::InvalidAmount(_))));
+        assert!(matches!(Money::parse("99999999999999999999", cur("EUR")), Err(MoneyError::Overflow(_))));
     }
 
     #[test]
@@ -209,11 +176,7 @@ mod tests {
     #[test]
     fn rounding_is_half_to_even() {
         let eur = cur("EUR");
-        let r = |s: &str| {
-            Money::round_from_decimal(Decimal::from_str(s).unwrap(), eur)
-                .unwrap()
-                .minor
-        };
+        let r = |s: &str| Money::round_from_decimal(Decimal::from_str(s).unwrap(), eur).unwrap().minor;
         assert_eq!(r("0.125"), 12);
         assert_eq!(r("0.135"), 14);
         assert_eq!(r("-0.125"), -12);

@@ -83,10 +83,7 @@ pub fn net_worth_history(
                     -value
                 }
             };
-            by_kind
-                .entry(account.kind)
-                .or_insert_with(|| Money::zero(base))
-                .minor += contribution;
+            by_kind.entry(account.kind).or_insert_with(|| Money::zero(base)).minor += contribution;
         }
         days.push(NetWorth {
             date,
@@ -107,10 +104,7 @@ pub fn net_worth_on(
     date: NaiveDate,
 ) -> Result<NetWorth, NetWorthError> {
     let mut days = net_worth_history(series, rates, base, date, date)?;
-    days.pop().ok_or(NetWorthError::EmptyRange {
-        from: date,
-        to: date,
-    })
+    days.pop().ok_or(NetWorthError::EmptyRange { from: date, to: date })
 }
 
 #[cfg(test)]
@@ -160,27 +154,13 @@ mod tests {
 
     #[test]
     fn assets_minus_liabilities_across_currencies_carried_forward() {
-        let house = series(
-            AccountKind::RealEstate,
-            "EUR",
-            &[(2, 300_000_00), (4, 310_000_00)],
-        );
+        let house = series(AccountKind::RealEstate, "EUR", &[(2, 300_000_00), (4, 310_000_00)]);
         // A mortgage in SEK, owed, so negative: 2,000,000 SEK.
         let mortgage = series(AccountKind::Mortgage, "SEK", &[(1, -2_000_000_00)]);
-        let days = net_worth_history(
-            &[house, mortgage],
-            &sek_rates(),
-            Currency::EUR,
-            day(1),
-            day(4),
-        )
-        .unwrap();
+        let days = net_worth_history(&[house, mortgage], &sek_rates(), Currency::EUR, day(1), day(4)).unwrap();
         let totals: Vec<i64> = days.iter().map(|d| d.total.minor).collect();
         // Day 1: -200k (rate 10). Day 2: 300k-200k. Day 3: 300k-160k (rate 12.5). Day 4: 310k-160k.
-        assert_eq!(
-            totals,
-            vec![-200_000_00, 100_000_00, 140_000_00, 150_000_00]
-        );
+        assert_eq!(totals, vec![-200_000_00, 100_000_00, 140_000_00, 150_000_00]);
         assert_eq!(days[3].assets.minor, 310_000_00);
         assert_eq!(days[3].liabilities.minor, 160_000_00);
         assert_eq!(days[3].by_kind[&AccountKind::Mortgage].minor, 160_000_00);
@@ -191,10 +171,7 @@ mod tests {
     fn a_missing_rate_is_an_error_naming_currency_and_day() {
         let usd = series(AccountKind::Cash, "USD", &[(1, 100)]);
         let err = net_worth_on(&[usd], &sek_rates(), Currency::EUR, day(2)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "no exchange rate for USD on or before 2026-01-02"
-        );
+        assert_eq!(err.to_string(), "no exchange rate for USD on or before 2026-01-02");
         // Before the account has any balance it needs no rate.
         let later = series(AccountKind::Cash, "USD", &[(5, 100)]);
         assert!(net_worth_on(&[later], &sek_rates(), Currency::EUR, day(2)).is_ok());
@@ -203,13 +180,7 @@ mod tests {
     #[test]
     fn several_points_on_one_day_the_last_wins() {
         let cash = series(AccountKind::Cash, "EUR", &[(1, 5), (1, 7)]);
-        assert_eq!(
-            net_worth_on(&[cash], &sek_rates(), Currency::EUR, day(1))
-                .unwrap()
-                .total
-                .minor,
-            7
-        );
+        assert_eq!(net_worth_on(&[cash], &sek_rates(), Currency::EUR, day(1)).unwrap().total.minor, 7);
     }
 
     #[test]

@@ -45,20 +45,18 @@ impl NotificationKind {
     }
 
     pub fn parse(name: &str) -> Option<NotificationKind> {
-        NotificationKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == name)
+        NotificationKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
     pub fn level(self) -> Level {
         match self {
             NotificationKind::ReconnectNeeded => Level::Primary,
-            NotificationKind::ConsentExpiring
-            | NotificationKind::ErrorPersisted
-            | NotificationKind::OutageBegan => Level::Warning,
-            NotificationKind::OutageEnded
-            | NotificationKind::SyncRecovered
-            | NotificationKind::NewItemsFound => Level::Info,
+            NotificationKind::ConsentExpiring | NotificationKind::ErrorPersisted | NotificationKind::OutageBegan => {
+                Level::Warning
+            }
+            NotificationKind::OutageEnded | NotificationKind::SyncRecovered | NotificationKind::NewItemsFound => {
+                Level::Info
+            }
         }
     }
 }
@@ -81,9 +79,7 @@ impl Level {
     }
 
     pub fn parse(name: &str) -> Option<Level> {
-        [Level::Primary, Level::Warning, Level::Info]
-            .into_iter()
-            .find(|l| l.as_str() == name)
+        [Level::Primary, Level::Warning, Level::Info].into_iter().find(|l| l.as_str() == name)
     }
 }
 
@@ -160,38 +156,27 @@ mod tests {
     fn kinds_round_trip_and_only_reconnects_are_primary() {
         for kind in NotificationKind::ALL {
             assert_eq!(NotificationKind::parse(kind.as_str()), Some(kind));
-            assert_eq!(
-                kind.level() == Level::Primary,
-                kind == NotificationKind::ReconnectNeeded
-            );
+            assert_eq!(kind.level() == Level::Primary, kind == NotificationKind::ReconnectNeeded);
         }
     }
 
     #[test]
     fn consent_warnings_at_seven_days_and_one_day() {
         let expires = Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).unwrap();
-        let before =
-            |hours: i64| consent_warning_due(expires - chrono::TimeDelta::hours(hours), expires);
+        let before = |hours: i64| consent_warning_due(expires - chrono::TimeDelta::hours(hours), expires);
         assert_eq!(before(8 * 24), None);
         assert_eq!(before(7 * 24), Some(7));
         assert_eq!(before(25), Some(7));
         assert_eq!(before(24), Some(1));
         assert_eq!(before(1), Some(1));
-        assert_eq!(
-            before(0),
-            None,
-            "an expired consent is a failure, not a warning"
-        );
+        assert_eq!(before(0), None, "an expired consent is a failure, not a warning");
     }
 
     #[test]
     fn keys_identify_episodes() {
         let connection = ConnectionId(Uuid::from_u128(7));
         let since = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
-        assert_eq!(
-            key::reconnect_needed(connection, since),
-            key::reconnect_needed(connection, since)
-        );
+        assert_eq!(key::reconnect_needed(connection, since), key::reconnect_needed(connection, since));
         assert_ne!(
             key::reconnect_needed(connection, since),
             key::reconnect_needed(connection, since + chrono::TimeDelta::seconds(1))

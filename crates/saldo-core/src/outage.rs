@@ -57,13 +57,8 @@ pub struct InstitutionHealth {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutageEvent {
-    Began {
-        at: DateTime<Utc>,
-    },
-    Ended {
-        since: DateTime<Utc>,
-        at: DateTime<Utc>,
-    },
+    Began { at: DateTime<Utc> },
+    Ended { since: DateTime<Utc>, at: DateTime<Utc> },
 }
 
 impl InstitutionHealth {
@@ -72,12 +67,7 @@ impl InstitutionHealth {
     }
 
     /// Re-assesses the institution after a sync outcome.
-    pub fn assess(
-        &mut self,
-        stats: WindowStats,
-        now: DateTime<Utc>,
-        policy: &OutagePolicy,
-    ) -> Option<OutageEvent> {
+    pub fn assess(&mut self, stats: WindowStats, now: DateTime<Utc>, policy: &OutagePolicy) -> Option<OutageEvent> {
         let total = stats.succeeded + stats.failed;
         let failing = total > 0
             && stats.failing_connections >= policy.min_connections
@@ -97,10 +87,7 @@ impl InstitutionHealth {
                 // Still down: the probe that just failed pushes the next one further out.
                 if self.next_probe_at.is_none_or(|at| at <= now) {
                     self.probes += 1;
-                    let delay = policy
-                        .probe_base
-                        .checked_mul(1 << self.probes.min(16))
-                        .unwrap_or(policy.probe_max);
+                    let delay = policy.probe_base.checked_mul(1 << self.probes.min(16)).unwrap_or(policy.probe_max);
                     self.next_probe_at = Some(now + delay.min(policy.probe_max));
                 }
                 None
@@ -120,38 +107,19 @@ mod tests {
     }
 
     fn stats(succeeded: u32, failed: u32, failing_connections: u32) -> WindowStats {
-        WindowStats {
-            succeeded,
-            failed,
-            failing_connections,
-        }
+        WindowStats { succeeded, failed, failing_connections }
     }
 
     #[test]
     fn many_connections_failing_together_is_an_outage() {
         let policy = OutagePolicy::default();
         let mut health = InstitutionHealth::default();
-        assert_eq!(
-            health.assess(stats(5, 2, 2), t0(), &policy),
-            None,
-            "two failing connections are not an outage"
-        );
-        assert_eq!(
-            health.assess(stats(5, 4, 4), t0(), &policy),
-            None,
-            "most syncs still work"
-        );
-        assert_eq!(
-            health.assess(stats(1, 4, 4), t0(), &policy),
-            Some(OutageEvent::Began { at: t0() })
-        );
+        assert_eq!(health.assess(stats(5, 2, 2), t0(), &policy), None, "two failing connections are not an outage");
+        assert_eq!(health.assess(stats(5, 4, 4), t0(), &policy), None, "most syncs still work");
+        assert_eq!(health.assess(stats(1, 4, 4), t0(), &policy), Some(OutageEvent::Began { at: t0() }));
         assert!(health.is_degraded());
         assert_eq!(health.next_probe_at, Some(t0() + TimeDelta::minutes(15)));
-        assert_eq!(
-            health.assess(stats(1, 5, 5), t0(), &policy),
-            None,
-            "announced once"
-        );
+        assert_eq!(health.assess(stats(1, 5, 5), t0(), &policy), None, "announced once");
     }
 
     #[test]
@@ -168,30 +136,16 @@ mod tests {
             health.assess(stats(0, 4, 3), at, &policy);
             gaps.push((health.next_probe_at.unwrap() - at).num_minutes());
         }
-        assert_eq!(
-            gaps,
-            vec![60, 120, 120, 120, 120, 120],
-            "probes back off up to two hours"
-        );
+        assert_eq!(gaps, vec![60, 120, 120, 120, 120, 120], "probes back off up to two hours");
         let end = t0() + TimeDelta::hours(30);
-        assert_eq!(
-            health.assess(stats(2, 1, 1), end, &policy),
-            Some(OutageEvent::Ended {
-                since: t0(),
-                at: end
-            })
-        );
+        assert_eq!(health.assess(stats(2, 1, 1), end, &policy), Some(OutageEvent::Ended { since: t0(), at: end }));
         assert_eq!(health, InstitutionHealth::default());
     }
 
     #[test]
     fn rate_limits_do_not_count() {
-        assert!(!counts_toward_outage(FailureKind::Temporary(
-            TemporaryCause::RateLimited
-        )));
-        assert!(counts_toward_outage(FailureKind::Temporary(
-            TemporaryCause::Maintenance
-        )));
+        assert!(!counts_toward_outage(FailureKind::Temporary(TemporaryCause::RateLimited)));
+        assert!(counts_toward_outage(FailureKind::Temporary(TemporaryCause::Maintenance)));
         assert!(!counts_toward_outage(FailureKind::Expired));
     }
 }

@@ -71,11 +71,7 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(per_day: Option<u32>, today: NaiveDate) -> Budget {
-        Budget {
-            per_day,
-            day: today,
-            used: 0,
-        }
+        Budget { per_day, day: today, used: 0 }
     }
 
     fn used_on(&self, day: NaiveDate) -> u32 {
@@ -88,13 +84,7 @@ impl Budget {
 
     /// Accesses a day that scheduled syncs may use: all but the reserved ones, at least one.
     pub fn scheduled_per_day(&self, policy: &SyncPolicy) -> Option<u32> {
-        self.per_day.map(|n| {
-            if n > policy.reserved_user_slots {
-                n - policy.reserved_user_slots
-            } else {
-                n
-            }
-        })
+        self.per_day.map(|n| if n > policy.reserved_user_slots { n - policy.reserved_user_slots } else { n })
     }
 
     fn allows(&self, trigger: Trigger, day: NaiveDate, policy: &SyncPolicy) -> bool {
@@ -187,15 +177,9 @@ pub enum SyncEvent {
     /// A failure that only the user can clear began.
     ReconnectNeeded { kind: FailureKind },
     /// A temporary failure has lasted the escalation period.
-    Escalated {
-        kind: FailureKind,
-        since: DateTime<Utc>,
-    },
+    Escalated { kind: FailureKind, since: DateTime<Utc> },
     /// Syncing works again after an episode the user was told about.
-    Recovered {
-        kind: FailureKind,
-        since: DateTime<Utc>,
-    },
+    Recovered { kind: FailureKind, since: DateTime<Utc> },
 }
 
 /// A connection's sync state, as stored.
@@ -249,39 +233,23 @@ impl SyncState {
     }
 
     /// Checks whether a sync may start, without changing anything.
-    pub fn may_start(
-        &self,
-        now: DateTime<Utc>,
-        trigger: Trigger,
-        policy: &SyncPolicy,
-    ) -> Result<(), Refusal> {
+    pub fn may_start(&self, now: DateTime<Utc>, trigger: Trigger, policy: &SyncPolicy) -> Result<(), Refusal> {
         if self.running {
             return Err(Refusal::AlreadyRunning);
         }
         if trigger == Trigger::Scheduled {
-            if let Some(episode) = self
-                .episode
-                .as_ref()
-                .filter(|e| e.failure.kind.needs_user())
-            {
+            if let Some(episode) = self.episode.as_ref().filter(|e| e.failure.kind.needs_user()) {
                 return Err(Refusal::NeedsUser(episode.failure.kind));
             }
         }
         if !self.budget.allows(trigger, now.date_naive(), policy) {
-            return Err(Refusal::BudgetUsed {
-                until: next_day(now),
-            });
+            return Err(Refusal::BudgetUsed { until: next_day(now) });
         }
         Ok(())
     }
 
     /// Marks a sync as running and spends one access of the day's budget.
-    pub fn start(
-        &mut self,
-        now: DateTime<Utc>,
-        trigger: Trigger,
-        policy: &SyncPolicy,
-    ) -> Result<(), Refusal> {
+    pub fn start(&mut self, now: DateTime<Utc>, trigger: Trigger, policy: &SyncPolicy) -> Result<(), Refusal> {
         if let Err(refusal) = self.may_start(now, trigger, policy) {
             if let Refusal::BudgetUsed { until } = refusal {
                 // Come back when the budget allows instead of asking again and again.
@@ -308,10 +276,7 @@ impl SyncState {
 
     /// The earliest time a scheduled sync fits the budget, at or after `at`.
     fn within_budget(&self, at: DateTime<Utc>, policy: &SyncPolicy, jitter: u64) -> DateTime<Utc> {
-        if self
-            .budget
-            .allows(Trigger::Scheduled, at.date_naive(), policy)
-        {
+        if self.budget.allows(Trigger::Scheduled, at.date_naive(), policy) {
             at
         } else {
             next_day(at) + spread(jitter, policy.jitter)
@@ -319,20 +284,11 @@ impl SyncState {
     }
 
     /// The sync worked (for every item, or with `partial` for some only).
-    pub fn succeed(
-        &mut self,
-        now: DateTime<Utc>,
-        policy: &SyncPolicy,
-        partial: bool,
-        jitter: u64,
-    ) -> Vec<SyncEvent> {
+    pub fn succeed(&mut self, now: DateTime<Utc>, policy: &SyncPolicy, partial: bool, jitter: u64) -> Vec<SyncEvent> {
         let mut events = Vec::new();
         if let Some(episode) = self.episode.take() {
             if episode.announced {
-                events.push(SyncEvent::Recovered {
-                    kind: episode.failure.kind,
-                    since: episode.since,
-                });
+                events.push(SyncEvent::Recovered { kind: episode.failure.kind, since: episode.since });
             }
         }
         self.running = false;
@@ -355,23 +311,16 @@ impl SyncState {
     ) -> Vec<SyncEvent> {
         let mut events = Vec::new();
         self.running = false;
-        let same_episode = self
-            .episode
-            .as_ref()
-            .is_some_and(|e| episode_class(e.failure.kind) == episode_class(failure.kind));
+        let same_episode =
+            self.episode.as_ref().is_some_and(|e| episode_class(e.failure.kind) == episode_class(failure.kind));
         if same_episode {
             if let Some(episode) = self.episode.as_mut() {
                 episode.attempts += 1;
                 episode.failure = failure.clone();
             }
         } else {
-            self.episode = Some(Episode {
-                failure: failure.clone(),
-                since: now,
-                attempts: 1,
-                announced: false,
-                escalated: false,
-            });
+            self.episode =
+                Some(Episode { failure: failure.clone(), since: now, attempts: 1, announced: false, escalated: false });
         }
         let kind = failure.kind;
         self.next_sync_at = if kind.needs_user() {
@@ -409,10 +358,7 @@ impl SyncState {
             now + self.effective_interval(policy) + spread(jitter, policy.jitter)
         } else {
             let doublings = attempts.saturating_sub(1).min(20);
-            let delay = policy
-                .backoff_base
-                .checked_mul(1 << doublings)
-                .unwrap_or(policy.backoff_max);
+            let delay = policy.backoff_base.checked_mul(1 << doublings).unwrap_or(policy.backoff_max);
             let delay = delay.min(policy.backoff_max);
             // Full jitter over the upper half of the delay.
             now + delay / 2 + spread(jitter, delay / 2)
@@ -422,12 +368,7 @@ impl SyncState {
 
     /// Escalates a temporary failure that has lasted the escalation period, once per episode. Not
     /// while the institution has an outage: the user already heard about that.
-    pub fn check_escalation(
-        &mut self,
-        now: DateTime<Utc>,
-        policy: &SyncPolicy,
-        in_outage: bool,
-    ) -> Vec<SyncEvent> {
+    pub fn check_escalation(&mut self, now: DateTime<Utc>, policy: &SyncPolicy, in_outage: bool) -> Vec<SyncEvent> {
         match self.episode.as_mut() {
             Some(episode)
                 if !episode.failure.kind.needs_user()
@@ -437,10 +378,7 @@ impl SyncState {
             {
                 episode.escalated = true;
                 episode.announced = true;
-                vec![SyncEvent::Escalated {
-                    kind: episode.failure.kind,
-                    since: episode.since,
-                }]
+                vec![SyncEvent::Escalated { kind: episode.failure.kind, since: episode.since }]
             }
             _ => Vec::new(),
         }
@@ -451,10 +389,7 @@ impl SyncState {
         let mut events = Vec::new();
         if let Some(episode) = self.episode.take() {
             if episode.announced && !episode.failure.kind.needs_user() {
-                events.push(SyncEvent::Recovered {
-                    kind: episode.failure.kind,
-                    since: episode.since,
-                });
+                events.push(SyncEvent::Recovered { kind: episode.failure.kind, since: episode.since });
             }
         }
         self.partial = false;
@@ -468,11 +403,7 @@ impl SyncState {
     /// sync is due again at once.
     pub fn abandon(&mut self, now: DateTime<Utc>) {
         self.running = false;
-        if self
-            .episode
-            .as_ref()
-            .is_none_or(|e| !e.failure.kind.needs_user())
-        {
+        if self.episode.as_ref().is_none_or(|e| !e.failure.kind.needs_user()) {
             self.next_sync_at = Some(self.next_sync_at.map_or(now, |at| at.min(now)));
         }
     }
@@ -519,10 +450,7 @@ mod tests {
         let mut state = started(None);
         assert_eq!(state.status(), Status::Syncing);
         assert!(!state.is_due(t0() + hours(100)));
-        assert_eq!(
-            state.start(t0(), Trigger::User, &policy()),
-            Err(Refusal::AlreadyRunning)
-        );
+        assert_eq!(state.start(t0(), Trigger::User, &policy()), Err(Refusal::AlreadyRunning));
     }
 
     #[test]
@@ -534,10 +462,7 @@ mod tests {
         assert_eq!(state.status(), Status::Ok);
         let mut jittered = started(None);
         jittered.succeed(t0(), &policy(), false, 10 * 60 * 1000);
-        assert_eq!(
-            jittered.next_sync_at,
-            Some(t0() + hours(6) + TimeDelta::minutes(10))
-        );
+        assert_eq!(jittered.next_sync_at, Some(t0() + hours(6) + TimeDelta::minutes(10)));
     }
 
     #[test]
@@ -553,28 +478,15 @@ mod tests {
         }
         // The fourth scheduled sync of the day is refused and moved to tomorrow…
         let refused = state.start(now, Trigger::Scheduled, &policy());
-        assert_eq!(
-            refused,
-            Err(Refusal::BudgetUsed {
-                until: next_day(now)
-            })
-        );
+        assert_eq!(refused, Err(Refusal::BudgetUsed { until: next_day(now) }));
         assert_eq!(state.next_sync_at, Some(next_day(now)));
         // …but the user may still sync once.
         state.start(now, Trigger::User, &policy()).unwrap();
         state.succeed(now, &policy(), false, 0);
-        assert!(matches!(
-            state.start(now, Trigger::User, &policy()),
-            Err(Refusal::BudgetUsed { .. })
-        ));
+        assert!(matches!(state.start(now, Trigger::User, &policy()), Err(Refusal::BudgetUsed { .. })));
         // A new day brings a new budget.
-        assert!(state
-            .start(next_day(now), Trigger::Scheduled, &policy())
-            .is_ok());
-        assert_eq!(
-            SyncState::new(t0(), Some(1)).effective_interval(&policy()),
-            hours(24)
-        );
+        assert!(state.start(next_day(now), Trigger::Scheduled, &policy()).is_ok());
+        assert_eq!(SyncState::new(t0(), Some(1)).effective_interval(&policy()), hours(24));
     }
 
     #[test]
@@ -599,10 +511,7 @@ mod tests {
     fn temporary_failures_back_off_exponentially_and_stay_orange() {
         let mut state = started(None);
         let failure = temporary(TemporaryCause::ProviderDown);
-        assert!(
-            state.fail(t0(), &failure, &policy(), 0, None).is_empty(),
-            "temporary failures are not announced"
-        );
+        assert!(state.fail(t0(), &failure, &policy(), 0, None).is_empty(), "temporary failures are not announced");
         assert_eq!(state.status(), Status::TemporaryError);
         assert_eq!(state.colour(), Colour::Orange);
         // Attempt 1: 5 min, upper half: 2.5 min + jitter 0.
@@ -644,10 +553,7 @@ mod tests {
             now = state.next_sync_at.unwrap();
         }
         // Three accesses used; the fourth is the user's, so the retry waits for tomorrow.
-        assert_eq!(
-            state.next_sync_at.unwrap().date_naive(),
-            t0().date_naive().succ_opt().unwrap()
-        );
+        assert_eq!(state.next_sync_at.unwrap().date_naive(), t0().date_naive().succ_opt().unwrap());
     }
 
     #[test]
@@ -661,29 +567,17 @@ mod tests {
         ] {
             let mut state = started(None);
             let failure = Failure::new(kind, "X", "x");
-            assert_eq!(
-                state.fail(t0(), &failure, &policy(), 0, None),
-                vec![SyncEvent::ReconnectNeeded { kind }]
-            );
+            assert_eq!(state.fail(t0(), &failure, &policy(), 0, None), vec![SyncEvent::ReconnectNeeded { kind }]);
             assert_eq!(state.status(), Status::PermanentError);
             assert_eq!(state.colour(), Colour::Red);
             assert_eq!(state.next_sync_at, None, "{kind}: no automatic retry");
             assert!(!state.is_due(t0() + TimeDelta::days(30)));
-            assert_eq!(
-                state.may_start(t0(), Trigger::Scheduled, &policy()),
-                Err(Refusal::NeedsUser(kind))
-            );
+            assert_eq!(state.may_start(t0(), Trigger::Scheduled, &policy()), Err(Refusal::NeedsUser(kind)));
             // The user may still force a sync; failing again the same way is not news.
-            state
-                .start(t0() + hours(1), Trigger::User, &policy())
-                .unwrap();
-            assert!(state
-                .fail(t0() + hours(1), &failure, &policy(), 0, None)
-                .is_empty());
+            state.start(t0() + hours(1), Trigger::User, &policy()).unwrap();
+            assert!(state.fail(t0() + hours(1), &failure, &policy(), 0, None).is_empty());
             // Not escalated either: the user already knows.
-            assert!(state
-                .check_escalation(t0() + TimeDelta::days(3), &policy(), false)
-                .is_empty());
+            assert!(state.check_escalation(t0() + TimeDelta::days(3), &policy(), false).is_empty());
         }
     }
 
@@ -692,40 +586,15 @@ mod tests {
         let mut state = started(None);
         let failure = temporary(TemporaryCause::Unknown);
         state.fail(t0(), &failure, &policy(), 0, None);
-        assert!(state
-            .check_escalation(t0() + hours(23), &policy(), false)
-            .is_empty());
+        assert!(state.check_escalation(t0() + hours(23), &policy(), false).is_empty());
         let escalated = state.check_escalation(t0() + hours(24), &policy(), false);
-        assert_eq!(
-            escalated,
-            vec![SyncEvent::Escalated {
-                kind: failure.kind,
-                since: t0()
-            }]
-        );
-        assert!(
-            state
-                .check_escalation(t0() + hours(48), &policy(), false)
-                .is_empty(),
-            "once per episode"
-        );
-        state
-            .start(t0() + hours(30), Trigger::Scheduled, &policy())
-            .unwrap();
-        assert!(state
-            .fail(t0() + hours(30), &failure, &policy(), 0, None)
-            .is_empty());
-        state
-            .start(t0() + hours(31), Trigger::Scheduled, &policy())
-            .unwrap();
+        assert_eq!(escalated, vec![SyncEvent::Escalated { kind: failure.kind, since: t0() }]);
+        assert!(state.check_escalation(t0() + hours(48), &policy(), false).is_empty(), "once per episode");
+        state.start(t0() + hours(30), Trigger::Scheduled, &policy()).unwrap();
+        assert!(state.fail(t0() + hours(30), &failure, &policy(), 0, None).is_empty());
+        state.start(t0() + hours(31), Trigger::Scheduled, &policy()).unwrap();
         let recovered = state.succeed(t0() + hours(31), &policy(), false, 0);
-        assert_eq!(
-            recovered,
-            vec![SyncEvent::Recovered {
-                kind: failure.kind,
-                since: t0()
-            }]
-        );
+        assert_eq!(recovered, vec![SyncEvent::Recovered { kind: failure.kind, since: t0() }]);
         assert_eq!(state.colour(), Colour::Green);
     }
 
@@ -734,9 +603,7 @@ mod tests {
         let mut state = started(None);
         let failure = temporary(TemporaryCause::Network);
         state.fail(t0(), &failure, &policy(), 0, None);
-        state
-            .start(t0() + hours(25), Trigger::Scheduled, &policy())
-            .unwrap();
+        state.start(t0() + hours(25), Trigger::Scheduled, &policy()).unwrap();
         let events = state.fail(t0() + hours(25), &failure, &policy(), 0, None);
         assert!(matches!(events.as_slice(), [SyncEvent::Escalated { .. }]));
     }
@@ -744,64 +611,24 @@ mod tests {
     #[test]
     fn a_quiet_recovery_is_not_announced() {
         let mut state = started(None);
-        state.fail(
-            t0(),
-            &temporary(TemporaryCause::Timeout),
-            &policy(),
-            0,
-            None,
-        );
-        state
-            .start(t0() + hours(1), Trigger::Scheduled, &policy())
-            .unwrap();
-        assert!(state
-            .succeed(t0() + hours(1), &policy(), false, 0)
-            .is_empty());
+        state.fail(t0(), &temporary(TemporaryCause::Timeout), &policy(), 0, None);
+        state.start(t0() + hours(1), Trigger::Scheduled, &policy()).unwrap();
+        assert!(state.succeed(t0() + hours(1), &policy(), false, 0).is_empty());
     }
 
     #[test]
     fn alternating_temporary_causes_are_one_episode() {
         let mut state = started(None);
-        state.fail(
-            t0(),
-            &temporary(TemporaryCause::Timeout),
-            &policy(),
-            0,
-            None,
-        );
-        state
-            .start(t0() + hours(1), Trigger::Scheduled, &policy())
-            .unwrap();
-        state.fail(
-            t0() + hours(1),
-            &temporary(TemporaryCause::Network),
-            &policy(),
-            0,
-            None,
-        );
+        state.fail(t0(), &temporary(TemporaryCause::Timeout), &policy(), 0, None);
+        state.start(t0() + hours(1), Trigger::Scheduled, &policy()).unwrap();
+        state.fail(t0() + hours(1), &temporary(TemporaryCause::Network), &policy(), 0, None);
         let episode = state.episode.as_ref().unwrap();
         assert_eq!((episode.since, episode.attempts), (t0(), 2));
-        assert_eq!(
-            episode.failure.kind,
-            FailureKind::Temporary(TemporaryCause::Network)
-        );
+        assert_eq!(episode.failure.kind, FailureKind::Temporary(TemporaryCause::Network));
         // A permanent failure starts a new episode and is announced.
-        state
-            .start(t0() + hours(2), Trigger::Scheduled, &policy())
-            .unwrap();
-        let events = state.fail(
-            t0() + hours(2),
-            &Failure::new(FailureKind::Expired, "EX", ""),
-            &policy(),
-            0,
-            None,
-        );
-        assert_eq!(
-            events,
-            vec![SyncEvent::ReconnectNeeded {
-                kind: FailureKind::Expired
-            }]
-        );
+        state.start(t0() + hours(2), Trigger::Scheduled, &policy()).unwrap();
+        let events = state.fail(t0() + hours(2), &Failure::new(FailureKind::Expired, "EX", ""), &policy(), 0, None);
+        assert_eq!(events, vec![SyncEvent::ReconnectNeeded { kind: FailureKind::Expired }]);
         assert_eq!(state.episode.as_ref().unwrap().since, t0() + hours(2));
     }
 
@@ -809,40 +636,18 @@ mod tests {
     fn during_an_outage_connections_wait_for_the_institution_and_are_not_escalated() {
         let mut state = started(None);
         let probe = t0() + hours(2);
-        state.fail(
-            t0(),
-            &temporary(TemporaryCause::ProviderDown),
-            &policy(),
-            0,
-            Some(probe),
-        );
+        state.fail(t0(), &temporary(TemporaryCause::ProviderDown), &policy(), 0, Some(probe));
         assert_eq!(state.next_sync_at, Some(probe));
-        state
-            .start(t0() + hours(30), Trigger::Scheduled, &policy())
-            .unwrap();
-        let events = state.fail(
-            t0() + hours(30),
-            &temporary(TemporaryCause::ProviderDown),
-            &policy(),
-            0,
-            Some(probe),
-        );
+        state.start(t0() + hours(30), Trigger::Scheduled, &policy()).unwrap();
+        let events = state.fail(t0() + hours(30), &temporary(TemporaryCause::ProviderDown), &policy(), 0, Some(probe));
         assert!(events.is_empty());
-        assert!(state
-            .check_escalation(t0() + hours(30), &policy(), true)
-            .is_empty());
+        assert!(state.check_escalation(t0() + hours(30), &policy(), true).is_empty());
     }
 
     #[test]
     fn config_errors_are_the_operators_and_retried_at_the_normal_pace() {
         let mut state = started(None);
-        let events = state.fail(
-            t0(),
-            &Failure::new(FailureKind::Config, "401", "bad key"),
-            &policy(),
-            0,
-            None,
-        );
+        let events = state.fail(t0(), &Failure::new(FailureKind::Config, "401", "bad key"), &policy(), 0, None);
         assert!(events.is_empty());
         assert_eq!(state.colour(), Colour::Orange);
         assert_eq!(state.next_sync_at, Some(t0() + hours(6)));
@@ -852,13 +657,8 @@ mod tests {
     fn partial_success_is_orange_until_a_full_success() {
         let mut state = started(None);
         state.succeed(t0(), &policy(), true, 0);
-        assert_eq!(
-            (state.status(), state.colour()),
-            (Status::Ok, Colour::Orange)
-        );
-        state
-            .start(t0() + hours(6), Trigger::Scheduled, &policy())
-            .unwrap();
+        assert_eq!((state.status(), state.colour()), (Status::Ok, Colour::Orange));
+        state.start(t0() + hours(6), Trigger::Scheduled, &policy()).unwrap();
         state.succeed(t0() + hours(6), &policy(), false, 0);
         assert_eq!(state.colour(), Colour::Green);
     }
@@ -866,18 +666,9 @@ mod tests {
     #[test]
     fn reconnecting_clears_a_permanent_failure_and_syncs_at_once() {
         let mut state = started(Some(4));
-        state.fail(
-            t0(),
-            &Failure::new(FailureKind::Expired, "EX", ""),
-            &policy(),
-            0,
-            None,
-        );
+        state.fail(t0(), &Failure::new(FailureKind::Expired, "EX", ""), &policy(), 0, None);
         let events = state.reconnected(t0() + hours(50), Some(4));
-        assert!(
-            events.is_empty(),
-            "the reconnect itself is the user's answer"
-        );
+        assert!(events.is_empty(), "the reconnect itself is the user's answer");
         assert_eq!(state.status(), Status::Ok);
         assert!(state.is_due(t0() + hours(50)));
     }

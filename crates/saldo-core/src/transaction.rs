@@ -80,10 +80,7 @@ pub fn fingerprint(content: FingerprintContent<'_>, occurrence: u32) -> String {
 }
 
 fn normalize_text(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 #[cfg(test)]
@@ -113,9 +110,6 @@ mod tests {
     #[test]
     fn fingerprint_is_stable_across_versions() {
         // A changed fingerprint would duplicate every stored transaction without a provider id.
-        assert_eq!(
-            fingerprint(content("Rent", -120000), 0),
-            "1910df13ac858d7abdbe4dd50f801ae8"
-        );
+        assert_eq!(fingerprint(content("Rent", -120000), 0), "1910df13ac858d7abdbe4dd50f801ae8");
     }
 }

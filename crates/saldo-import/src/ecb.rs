@@ -20,7 +20,9 @@ pub struct EcbRates {
 /// Why a file is not an ECB reference-rate file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EcbError {
-    #[error("not an ECB reference-rate file: expected a CSV starting with a \"Date\" header or an XML gesmes envelope")]
+    #[error(
+        "not an ECB reference-rate file: expected a CSV starting with a \"Date\" header or an XML gesmes envelope"
+    )]
     UnknownFormat,
     #[error("line {line}: {message}")]
     Csv { line: u64, message: String },
@@ -39,28 +41,16 @@ pub fn parse_ecb_rates(bytes: &[u8]) -> Result<EcbRates, EcbError> {
 }
 
 fn parse_csv(bytes: &[u8]) -> Result<EcbRates, EcbError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
     let mut out = EcbRates::default();
     let mut columns: Vec<Option<Currency>> = Vec::new();
     for (index, record) in reader.byte_records().enumerate() {
         let line = index as u64 + 1;
-        let record = record.map_err(|err| EcbError::Csv {
-            line,
-            message: err.to_string(),
-        })?;
-        let fields: Vec<&str> = record
-            .iter()
-            .map(|f| std::str::from_utf8(f).unwrap_or("\u{FFFD}"))
-            .collect();
+        let record = record.map_err(|err| EcbError::Csv { line, message: err.to_string() })?;
+        let fields: Vec<&str> = record.iter().map(|f| std::str::from_utf8(f).unwrap_or("\u{FFFD}")).collect();
         if index == 0 {
-            if !fields
-                .first()
-                .is_some_and(|f| f.eq_ignore_ascii_case("date"))
-            {
+            if !fields.first().is_some_and(|f| f.eq_ignore_ascii_case("date")) {
                 return Err(EcbError::UnknownFormat);
             }
             for code in &fields[1..] {
@@ -71,10 +61,8 @@ fn parse_csv(bytes: &[u8]) -> Result<EcbRates, EcbError> {
                 match Currency::parse(code) {
                     Ok(currency) => columns.push(Some(currency)),
                     Err(err) => {
-                        out.problems.push(Problem {
-                            line: Some(line),
-                            message: format!("{err}; its column is skipped"),
-                        });
+                        out.problems
+                            .push(Problem { line: Some(line), message: format!("{err}; its column is skipped") });
                         columns.push(None);
                     }
                 }
@@ -86,20 +74,14 @@ fn parse_csv(bytes: &[u8]) -> Result<EcbRates, EcbError> {
         }
         let date = parse_csv_date(fields[0]).ok_or_else(|| EcbError::Csv {
             line,
-            message: format!(
-                "invalid date {:?}: expected YYYY-MM-DD or \"20 November 2026\"",
-                fields[0]
-            ),
+            message: format!("invalid date {:?}: expected YYYY-MM-DD or \"20 November 2026\"", fields[0]),
         })?;
         for (position, field) in fields.iter().enumerate().skip(1) {
             let Some(Some(currency)) = columns.get(position - 1) else {
                 if !field.is_empty() && columns.get(position - 1).is_none() {
                     out.problems.push(Problem {
                         line: Some(line),
-                        message: format!(
-                            "value {field:?} in column {} has no currency header; skipped",
-                            position + 1
-                        ),
+                        message: format!("value {field:?} in column {} has no currency header; skipped", position + 1),
                     });
                 }
                 continue;
@@ -111,7 +93,9 @@ fn parse_csv(bytes: &[u8]) -> Result<EcbRates, EcbError> {
                 Some(per_eur) => out.rates.push(FxRate { date, currency: *currency, per_eur }),
                 None => out.problems.push(Problem {
                     line: Some(line),
-                    message: format!("invalid {currency} rate {field:?} on {date}: expected a positive decimal; skipped"),
+                    message: format!(
+                        "invalid {currency} rate {field:?} on {date}: expected a positive decimal; skipped"
+                    ),
                 }),
             }
         }
@@ -123,15 +107,11 @@ fn parse_csv(bytes: &[u8]) -> Result<EcbRates, EcbError> {
 }
 
 fn parse_csv_date(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%d %B %Y"))
-        .ok()
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(text, "%d %B %Y")).ok()
 }
 
 fn parse_rate(text: &str) -> Option<Decimal> {
-    Decimal::from_str_exact(text.trim())
-        .ok()
-        .filter(|r| *r > Decimal::ZERO)
+    Decimal::from_str_exact(text.trim()).ok().filter(|r| *r > Decimal::ZERO)
 }
 
 fn parse_xml(bytes: &[u8]) -> Result<EcbRates, EcbError> {
@@ -143,9 +123,7 @@ fn parse_xml(bytes: &[u8]) -> Result<EcbRates, EcbError> {
     loop {
         let offset = reader.buffer_position();
         let xml_err = |message: String| EcbError::Xml { offset, message };
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|err| xml_err(err.to_string()))?;
+        let event = reader.read_event_into(&mut buf).map_err(|err| xml_err(err.to_string()))?;
         match event {
             Event::Start(ref element) | Event::Empty(ref element) => {
                 let name = element.local_name();
@@ -161,10 +139,7 @@ fn parse_xml(bytes: &[u8]) -> Result<EcbRates, EcbError> {
                 let mut rate = None;
                 for attribute in element.attributes() {
                     let attribute = attribute.map_err(|err| xml_err(err.to_string()))?;
-                    let value = attribute
-                        .unescape_value()
-                        .map_err(|err| xml_err(err.to_string()))?
-                        .into_owned();
+                    let value = attribute.unescape_value().map_err(|err| xml_err(err.to_string()))?.into_owned();
                     match attribute.key.local_name().as_ref() {
                         b"time" => time = Some(value),
                         b"currency" => currency = Some(value),
@@ -173,18 +148,15 @@ fn parse_xml(bytes: &[u8]) -> Result<EcbRates, EcbError> {
                     }
                 }
                 if let Some(time) = time {
-                    day = Some(NaiveDate::parse_from_str(&time, "%Y-%m-%d").map_err(|_| {
-                        xml_err(format!("invalid Cube time {time:?}: expected YYYY-MM-DD"))
-                    })?);
+                    day = Some(
+                        NaiveDate::parse_from_str(&time, "%Y-%m-%d")
+                            .map_err(|_| xml_err(format!("invalid Cube time {time:?}: expected YYYY-MM-DD")))?,
+                    );
                 }
                 if let (Some(code), Some(rate_text)) = (currency, rate) {
-                    let date = day.ok_or_else(|| {
-                        xml_err(format!("rate for {code} outside a <Cube time=…>"))
-                    })?;
-                    let problem = |message: String| Problem {
-                        line: None,
-                        message: format!("byte {offset}: {message}"),
-                    };
+                    let date = day.ok_or_else(|| xml_err(format!("rate for {code} outside a <Cube time=…>")))?;
+                    let problem =
+                        |message: String| Problem { line: None, message: format!("byte {offset}: {message}") };
                     match (Currency::parse(&code), parse_rate(&rate_text)) {
                         (Ok(currency), Some(per_eur)) => out.rates.push(FxRate { date, currency, per_eur }),
                         (Err(err), _) => out.problems.push(problem(format!("{err}; skipped"))),
@@ -210,7 +182,8 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    const HIST_CSV: &str = "Date,USD,JPY,CYP,SEK,\n2026-11-20,1.0512,162.31,N/A,11.0435,\n2026-11-19,1.0498,161.90,N/A,11.0920,\n";
+    const HIST_CSV: &str =
+        "Date,USD,JPY,CYP,SEK,\n2026-11-20,1.0512,162.31,N/A,11.0435,\n2026-11-19,1.0498,161.90,N/A,11.0920,\n";
     const DAILY_CSV: &str = "Date, USD, JPY, SEK, \n20 November 2026, 1.0512, 162.31, 11.0435, \n";
     const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
@@ -229,21 +202,14 @@ mod tests {
     }
 
     fn rate(rates: &EcbRates, code: &str, date: &str) -> Option<String> {
-        rates
-            .rates
-            .iter()
-            .find(|r| r.currency.code() == code && r.date == d(date))
-            .map(|r| r.per_eur.to_string())
+        rates.rates.iter().find(|r| r.currency.code() == code && r.date == d(date)).map(|r| r.per_eur.to_string())
     }
 
     #[test]
     fn history_csv_skips_na_and_retired_currencies() {
         let rates = parse_ecb_rates(HIST_CSV.as_bytes()).unwrap();
         assert_eq!(rates.rates.len(), 6);
-        assert_eq!(
-            rate(&rates, "SEK", "2026-11-19").as_deref(),
-            Some("11.0920")
-        );
+        assert_eq!(rate(&rates, "SEK", "2026-11-19").as_deref(), Some("11.0920"));
         assert_eq!(rates.problems.len(), 1, "{:?}", rates.problems);
         assert!(rates.problems[0].message.contains("CYP"));
     }
@@ -270,29 +236,19 @@ mod tests {
             err,
             EcbError::Csv {
                 line: 2,
-                message: "invalid date \"2026-13-01\": expected YYYY-MM-DD or \"20 November 2026\""
-                    .into()
+                message: "invalid date \"2026-13-01\": expected YYYY-MM-DD or \"20 November 2026\"".into()
             }
         );
         let bad_rate = parse_ecb_rates(b"Date,USD,\n2026-01-02,1.0x5,\n").unwrap();
         assert!(bad_rate.rates.is_empty());
         assert_eq!(bad_rate.problems[0].line, Some(2));
-        assert!(matches!(
-            parse_ecb_rates(b"hello"),
-            Err(EcbError::UnknownFormat)
-        ));
-        assert!(matches!(
-            parse_ecb_rates(b"<html></html>"),
-            Err(EcbError::UnknownFormat)
-        ));
+        assert!(matches!(parse_ecb_rates(b"hello"), Err(EcbError::UnknownFormat)));
+        assert!(matches!(parse_ecb_rates(b"<html></html>"), Err(EcbError::UnknownFormat)));
         assert!(matches!(
             parse_ecb_rates(b"<gesmes:Envelope><Cube time='x'/></gesmes:Envelope>"),
             Err(EcbError::Xml { .. })
         ));
-        assert!(matches!(
-            parse_ecb_rates(b"<gesmes:Envelope><Cube></Cub>"),
-            Err(EcbError::Xml { .. })
-        ));
+        assert!(matches!(parse_ecb_rates(b"<gesmes:Envelope><Cube></Cub>"), Err(EcbError::Xml { .. })));
         assert!(matches!(parse_ecb_rates(b""), Err(EcbError::UnknownFormat)));
     }
 }

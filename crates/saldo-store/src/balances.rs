@@ -64,19 +64,11 @@ impl Db {
         )
         .await?;
         tx.commit().await?;
-        Ok(if removed > 0 {
-            ValuationWrite::Replaced
-        } else {
-            ValuationWrite::Created
-        })
+        Ok(if removed > 0 { ValuationWrite::Replaced } else { ValuationWrite::Created })
     }
 
     /// Deletes the manual valuation of a day; returns whether there was one.
-    pub async fn delete_valuation(
-        &self,
-        account: AccountId,
-        date: NaiveDate,
-    ) -> Result<bool, StoreError> {
+    pub async fn delete_valuation(&self, account: AccountId, date: NaiveDate) -> Result<bool, StoreError> {
         let removed = self
             .execute(
                 "DELETE FROM balance_points WHERE account_id = $1 AND as_of = $2 AND source = 'manual'",
@@ -99,10 +91,7 @@ impl Db {
     }
 
     /// An account's balance history, oldest first.
-    pub async fn balance_points(
-        &self,
-        account: AccountId,
-    ) -> Result<Vec<BalancePoint>, StoreError> {
+    pub async fn balance_points(&self, account: AccountId) -> Result<Vec<BalancePoint>, StoreError> {
         let rows = self
             .fetch(
                 "SELECT account_id, as_of, observed_at, amount_minor, currency, source FROM balance_points \
@@ -127,11 +116,7 @@ impl Db {
                  FROM accounts a JOIN balance_points b ON b.account_id = a.id \
                  WHERE a.user_id = $1 AND b.as_of <= $2 AND (a.tracked OR $3) \
                  ORDER BY a.created_at, a.id, b.as_of, b.observed_at",
-                &[
-                    Arg::Uuid(user.0),
-                    Arg::Date(until),
-                    Arg::Bool(include_untracked),
-                ],
+                &[Arg::Uuid(user.0), Arg::Date(until), Arg::Bool(include_untracked)],
             )
             .await?;
         let mut series: Vec<AccountSeries> = Vec::new();
@@ -142,11 +127,7 @@ impl Db {
                 Some(last) if last.account_id == account_id => last.points.push(point),
                 _ => series.push(AccountSeries {
                     account_id,
-                    kind: parse_stored(
-                        "account kind",
-                        &row.get::<String>(1)?,
-                        str::parse::<AccountKind>,
-                    )?,
+                    kind: parse_stored("account kind", &row.get::<String>(1)?, str::parse::<AccountKind>)?,
                     currency: parse_stored("currency", &row.get::<String>(2)?, Currency::parse)?,
                     points: vec![point],
                 }),
@@ -160,27 +141,7 @@ impl Db {
     pub async fn upsert_holdings(&self, holdings: &[Holding]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for holding in holdings {
-            tx.execute(
-                "INSERT INTO holdings (account_id, instrument_key, isin, ticker, name, quantity, unit_price, \
-                 market_value_minor, currency, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (account_id, instrument_key, as_of) DO UPDATE SET isin = excluded.isin, \
-                 ticker = excluded.ticker, name = excluded.name, quantity = excluded.quantity, \
-                 unit_price = excluded.unit_price, market_value_minor = excluded.market_value_minor, \
-                 currency = excluded.currency",
-                &[
-                    Arg::Uuid(holding.account_id.0),
-                    Arg::Text(holding.instrument.key()),
-                    Arg::OptText(holding.instrument.isin.clone()),
-                    Arg::OptText(holding.instrument.ticker.clone()),
-                    Arg::Text(holding.instrument.name.clone()),
-                    Arg::Text(holding.quantity.to_string()),
-                    Arg::OptText(holding.unit_price.map(|p| p.to_string())),
-                    Arg::Int(holding.market_value.minor),
-                    Arg::Text(holding.market_value.currency.code().into()),
-                    Arg::Date(holding.as_of),
-                ],
-            )
-            .await?;
+            upsert_holding_in(&mut tx, holding).await?;
         }
         tx.commit().await
     }
@@ -200,15 +161,9 @@ impl Db {
                 let unit_price: Option<String> = row.get(5)?;
                 Ok(Holding {
                     account_id: AccountId(row.get(0)?),
-                    instrument: Instrument {
-                        isin: row.get(1)?,
-                        ticker: row.get(2)?,
-                        name: row.get(3)?,
-                    },
+                    instrument: Instrument { isin: row.get(1)?, ticker: row.get(2)?, name: row.get(3)? },
                     quantity: parse_stored("quantity", &row.get::<String>(4)?, Decimal::from_str)?,
-                    unit_price: unit_price
-                        .map(|p| parse_stored("unit price", &p, Decimal::from_str))
-                        .transpose()?,
+                    unit_price: unit_price.map(|p| parse_stored("unit price", &p, Decimal::from_str)).transpose()?,
                     market_value: Money::new(row.get(6)?, currency),
                     as_of: row.get(8)?,
                 })
@@ -232,4 +187,30 @@ pub(crate) async fn insert_point(tx: &mut Tx, point: &BalancePoint) -> Result<u6
         ],
     )
     .await
+}
+
+/// Stores one holding observation inside an open transaction.
+pub(crate) async fn upsert_holding_in(tx: &mut Tx, holding: &Holding) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO holdings (account_id, instrument_key, isin, ticker, name, quantity, unit_price, \
+         market_value_minor, currency, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (account_id, instrument_key, as_of) DO UPDATE SET isin = excluded.isin, \
+         ticker = excluded.ticker, name = excluded.name, quantity = excluded.quantity, \
+         unit_price = excluded.unit_price, market_value_minor = excluded.market_value_minor, \
+         currency = excluded.currency",
+        &[
+            Arg::Uuid(holding.account_id.0),
+            Arg::Text(holding.instrument.key()),
+            Arg::OptText(holding.instrument.isin.clone()),
+            Arg::OptText(holding.instrument.ticker.clone()),
+            Arg::Text(holding.instrument.name.clone()),
+            Arg::Text(holding.quantity.to_string()),
+            Arg::OptText(holding.unit_price.map(|p| p.to_string())),
+            Arg::Int(holding.market_value.minor),
+            Arg::Text(holding.market_value.currency.code().into()),
+            Arg::Date(holding.as_of),
+        ],
+    )
+    .await?;
+    Ok(())
 }

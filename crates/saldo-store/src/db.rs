@@ -31,10 +31,7 @@ impl DbUrl {
                 .map_err(|err| format!("invalid PostgreSQL URL {}: {err}", redact(text)))?;
             return Ok(DbUrl::Postgres(text.to_string()));
         }
-        if let Some(path) = text
-            .strip_prefix("sqlite://")
-            .or_else(|| text.strip_prefix("sqlite:"))
-        {
+        if let Some(path) = text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
             if path.is_empty() {
                 return Err("sqlite URL has no path: expected sqlite://PATH".into());
             }
@@ -118,6 +115,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The worker's claim on a connection lapsed and another worker may hold it: nothing was written.
+    #[error("the lease on connection {0} was lost; the sync was not recorded")]
+    LeaseLost(String),
     #[error("stored {what} is not valid: {message}")]
     Corrupt { what: &'static str, message: String },
     #[error("database error: {0}")]
@@ -127,10 +127,7 @@ pub enum StoreError {
 impl Db {
     /// Opens the database, creating an SQLite file and its directory when missing. Does not migrate.
     pub async fn connect(url: &DbUrl) -> Result<Db, StoreError> {
-        let failed = |err: &dyn fmt::Display| StoreError::Connect {
-            url: url.to_string(),
-            message: err.to_string(),
-        };
+        let failed = |err: &dyn fmt::Display| StoreError::Connect { url: url.to_string(), message: err.to_string() };
         match url {
             DbUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -155,13 +152,10 @@ impl Db {
                 let options = PgConnectOptions::from_str(text).map_err(|err| failed(&err))?;
                 // One direct connection first: a pool would retry until its timeout and then report
                 // only "pool timed out", hiding why (refused, unknown host, no such database).
-                let probe = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    PgConnection::connect_with(&options),
-                )
-                .await
-                .map_err(|_| failed(&"no answer within 10 s"))?
-                .map_err(|err| failed(&err))?;
+                let probe = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect_with(&options))
+                    .await
+                    .map_err(|_| failed(&"no answer within 10 s"))?
+                    .map_err(|err| failed(&err))?;
                 probe.close().await.map_err(|err| failed(&err))?;
                 let pool = PgPoolOptions::new()
                     .max_connections(10)
@@ -188,10 +182,7 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .iter()
-            .map(|m| format!("{}_{}", m.version, m.description))
-            .collect()
+        migrator.iter().map(|m| format!("{}_{}", m.version, m.description)).collect()
     }
 
     /// Checks that the database answers a query.
@@ -221,18 +212,9 @@ mod tests {
 
     #[test]
     fn parses_the_accepted_forms() {
-        assert_eq!(
-            DbUrl::parse("sqlite:///tmp/a.db").unwrap(),
-            DbUrl::Sqlite("/tmp/a.db".into())
-        );
-        assert_eq!(
-            DbUrl::parse("data/saldo.db").unwrap(),
-            DbUrl::Sqlite("data/saldo.db".into())
-        );
-        assert_eq!(
-            DbUrl::parse("postgres://u@h/db").unwrap().backend(),
-            Backend::Postgres
-        );
+        assert_eq!(DbUrl::parse("sqlite:///tmp/a.db").unwrap(), DbUrl::Sqlite("/tmp/a.db".into()));
+        assert_eq!(DbUrl::parse("data/saldo.db").unwrap(), DbUrl::Sqlite("data/saldo.db".into()));
+        assert_eq!(DbUrl::parse("postgres://u@h/db").unwrap().backend(), Backend::Postgres);
         assert!(DbUrl::parse("mysql://h/db").unwrap_err().contains("mysql"));
         assert!(DbUrl::parse("").is_err());
     }

@@ -41,11 +41,7 @@ impl Db {
     }
 
     /// The rates of `currencies` published on or before `until`.
-    pub async fn rate_table(
-        &self,
-        currencies: &[Currency],
-        until: NaiveDate,
-    ) -> Result<RateTable, StoreError> {
+    pub async fn rate_table(&self, currencies: &[Currency], until: NaiveDate) -> Result<RateTable, StoreError> {
         let mut table = RateTable::new();
         for currency in currencies {
             let rows = self
@@ -58,11 +54,7 @@ impl Db {
                 table.insert(FxRate {
                     date: row.get(0)?,
                     currency: *currency,
-                    per_eur: parse_stored(
-                        "exchange rate",
-                        &row.get::<String>(1)?,
-                        Decimal::from_str,
-                    )?,
+                    per_eur: parse_stored("exchange rate", &row.get::<String>(1)?, Decimal::from_str)?,
                 });
             }
         }

@@ -11,9 +11,11 @@ mod db;
 mod fx;
 mod institutions;
 mod sql;
+mod sync;
 mod transactions;
 mod users;
 
 pub use balances::ValuationWrite;
 pub use db::{Backend, Db, DbUrl, StoreError};
 pub use fx::RateCoverage;
+pub use sync::{AccountIngest, ConnectionRecord, Lease, SyncCommit, SyncRun};

@@ -16,10 +16,12 @@ pub(crate) enum Arg {
     Text(String),
     OptText(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
     Bool(bool),
     Date(NaiveDate),
     OptDate(Option<NaiveDate>),
     Time(DateTime<Utc>),
+    OptTime(Option<DateTime<Utc>>),
 }
 
 fn bind_all<'q, DB>(sql: &'q str, args: &'q [Arg]) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
@@ -30,10 +32,12 @@ where
     &'q str: Encode<'q, DB> + Type<DB>,
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
     NaiveDate: Encode<'q, DB> + Type<DB>,
     Option<NaiveDate>: Encode<'q, DB> + Type<DB>,
     DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
 {
     let mut query = sqlx::query::<DB>(sql);
     for arg in args {
@@ -43,10 +47,12 @@ where
             Arg::Text(v) => query.bind(v.as_str()),
             Arg::OptText(v) => query.bind(v.as_deref()),
             Arg::Int(v) => query.bind(*v),
+            Arg::OptInt(v) => query.bind(*v),
             Arg::Bool(v) => query.bind(*v),
             Arg::Date(v) => query.bind(*v),
             Arg::OptDate(v) => query.bind(*v),
             Arg::Time(v) => query.bind(*v),
+            Arg::OptTime(v) => query.bind(*v),
         };
     }
     query
@@ -64,10 +70,7 @@ pub(crate) trait Column:
 {
 }
 
-impl<T> Column for T where
-    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
-{
-}
+impl<T> Column for T where T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres> {}
 
 impl Row {
     pub(crate) fn get<T: Column>(&self, index: usize) -> Result<T, StoreError> {
@@ -81,39 +84,23 @@ impl Row {
 impl Db {
     pub(crate) async fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool) => bind_all::<Sqlite>(sql, args)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-            Db::Postgres(pool) => bind_all::<Postgres>(sql, args)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+            Db::Sqlite(pool) => bind_all::<Sqlite>(sql, args).execute(pool).await?.rows_affected(),
+            Db::Postgres(pool) => bind_all::<Postgres>(sql, args).execute(pool).await?.rows_affected(),
         })
     }
 
     pub(crate) async fn fetch(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool) => bind_all::<Sqlite>(sql, args)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(Row::Sqlite)
-                .collect(),
-            Db::Postgres(pool) => bind_all::<Postgres>(sql, args)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(Row::Postgres)
-                .collect(),
+            Db::Sqlite(pool) => {
+                bind_all::<Sqlite>(sql, args).fetch_all(pool).await?.into_iter().map(Row::Sqlite).collect()
+            }
+            Db::Postgres(pool) => {
+                bind_all::<Postgres>(sql, args).fetch_all(pool).await?.into_iter().map(Row::Postgres).collect()
+            }
         })
     }
 
-    pub(crate) async fn fetch_optional(
-        &self,
-        sql: &str,
-        args: &[Arg],
-    ) -> Result<Option<Row>, StoreError> {
+    pub(crate) async fn fetch_optional(&self, sql: &str, args: &[Arg]) -> Result<Option<Row>, StoreError> {
         Ok(self.fetch(sql, args).await?.into_iter().next())
     }
 
@@ -135,14 +122,8 @@ pub(crate) enum Tx {
 impl Tx {
     pub(crate) async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
         Ok(match self {
-            Tx::Sqlite(tx) => bind_all::<Sqlite>(sql, args)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-            Tx::Postgres(tx) => bind_all::<Postgres>(sql, args)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
+            Tx::Sqlite(tx) => bind_all::<Sqlite>(sql, args).execute(&mut **tx).await?.rows_affected(),
+            Tx::Postgres(tx) => bind_all::<Postgres>(sql, args).execute(&mut **tx).await?.rows_affected(),
         })
     }
 
@@ -161,8 +142,5 @@ pub(crate) fn parse_stored<T, E: std::fmt::Display>(
     text: &str,
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<T, StoreError> {
-    parse(text).map_err(|err| StoreError::Corrupt {
-        what,
-        message: format!("{text:?}: {err}"),
-    })
+    parse(text).map_err(|err| StoreError::Corrupt { what, message: format!("{text:?}: {err}") })
 }

@@ -27,10 +27,7 @@ fn transaction_from_row(row: &Row) -> Result<Transaction, StoreError> {
 impl Db {
     /// Stores transactions in one database transaction. One already stored for its account, by
     /// provider id or else by fingerprint, is skipped; returns how many were new.
-    pub async fn insert_transactions(
-        &self,
-        transactions: &[Transaction],
-    ) -> Result<u64, StoreError> {
+    pub async fn insert_transactions(&self, transactions: &[Transaction]) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let mut inserted = 0;
         for t in transactions {

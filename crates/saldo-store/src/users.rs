@@ -39,18 +39,10 @@ impl Db {
 
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE name = $1");
-        self.fetch_optional(&sql, &[Arg::Text(name.into())])
-            .await?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        self.fetch_optional(&sql, &[Arg::Text(name.into())]).await?.as_ref().map(user_from_row).transpose()
     }
 
-    pub async fn set_base_currency(
-        &self,
-        user: UserId,
-        currency: Currency,
-    ) -> Result<(), StoreError> {
+    pub async fn set_base_currency(&self, user: UserId, currency: Currency) -> Result<(), StoreError> {
         let changed = self
             .execute(
                 "UPDATE users SET base_currency = $2 WHERE id = $1",

@@ -32,9 +32,7 @@ where
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let db = Db::connect(&DbUrl::Sqlite(dir.path().join("contract.db")))
-                .await
-                .unwrap();
+            let db = Db::connect(&DbUrl::Sqlite(dir.path().join("contract.db"))).await.unwrap();
             db.migrate().await.unwrap();
             let outcome = tokio::spawn(story(db.clone())).await;
             db.close().await;
@@ -44,30 +42,19 @@ where
         }
         Backend::Postgres => {
             #[allow(clippy::disallowed_methods)] // The test harness reads its own settings.
-            let admin_url = std::env::var("SALDO_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+            let admin_url = std::env::var("SALDO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
             let admin = Db::connect(&DbUrl::parse(&admin_url).unwrap()).await.unwrap_or_else(|err| {
                 panic!("PostgreSQL is needed for the contract suite ({err}); scripts/test starts it")
             });
             let name = format!("saldo_test_{}", Uuid::now_v7().simple());
-            let Db::Postgres(admin_pool) = &admin else {
-                unreachable!()
-            };
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(admin_pool)
-                .await
-                .unwrap();
+            let Db::Postgres(admin_pool) = &admin else { unreachable!() };
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_pool).await.unwrap();
             let (base, _) = admin_url.rsplit_once('/').unwrap();
-            let db = Db::connect(&DbUrl::parse(&format!("{base}/{name}")).unwrap())
-                .await
-                .unwrap();
+            let db = Db::connect(&DbUrl::parse(&format!("{base}/{name}")).unwrap()).await.unwrap();
             db.migrate().await.unwrap();
             let outcome = tokio::spawn(story(db.clone())).await;
             db.close().await;
-            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .execute(admin_pool)
-                .await
-                .unwrap();
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(admin_pool).await.unwrap();
             if let Err(err) = outcome {
                 std::panic::resume_unwind(err.into_panic());
             }
@@ -105,12 +92,7 @@ fn currency(code: &str) -> Currency {
 }
 
 fn new_user(name: &str) -> User {
-    User {
-        id: UserId(Uuid::now_v7()),
-        name: name.into(),
-        base_currency: Currency::EUR,
-        created_at: at(1, 0),
-    }
+    User { id: UserId(Uuid::now_v7()), name: name.into(), base_currency: Currency::EUR, created_at: at(1, 0) }
 }
 
 fn manual_account(user: UserId, name: &str, kind: AccountKind, code: &str) -> Account {
@@ -134,12 +116,7 @@ async fn user_with_account(db: &Db, kind: AccountKind, code: &str) -> (User, Acc
     (user, account)
 }
 
-fn transaction(
-    account: AccountId,
-    provider_id: Option<&str>,
-    description: &str,
-    minor: i64,
-) -> Transaction {
+fn transaction(account: AccountId, provider_id: Option<&str>, description: &str, minor: i64) -> Transaction {
     let amount = Money::new(minor, Currency::EUR);
     Transaction {
         id: TransactionId(Uuid::now_v7()),
@@ -152,12 +129,7 @@ fn transaction(
         counterparty: Some("Shop".into()),
         provider_id: provider_id.map(Into::into),
         fingerprint: fingerprint(
-            FingerprintContent {
-                booking_date: date(3),
-                amount,
-                description,
-                counterparty: Some("Shop"),
-            },
+            FingerprintContent { booking_date: date(3), amount, description, counterparty: Some("Shop") },
             0,
         ),
     }
@@ -179,340 +151,226 @@ contract!(users_are_created_once_by_name, |db: Db| async move {
     let first = db.ensure_user(&new_user("ada")).await.unwrap();
     let again = db.ensure_user(&new_user("ada")).await.unwrap();
     assert_eq!(first, again);
-    db.set_base_currency(first.id, currency("SEK"))
-        .await
-        .unwrap();
-    assert_eq!(
-        db.user_by_name("ada").await.unwrap().unwrap().base_currency,
-        currency("SEK")
-    );
+    db.set_base_currency(first.id, currency("SEK")).await.unwrap();
+    assert_eq!(db.user_by_name("ada").await.unwrap().unwrap().base_currency, currency("SEK"));
     assert!(db.user_by_name("bob").await.unwrap().is_none());
-    let missing = db
-        .set_base_currency(UserId(Uuid::now_v7()), Currency::EUR)
-        .await;
+    let missing = db.set_base_currency(UserId(Uuid::now_v7()), Currency::EUR).await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
 });
 
-contract!(
-    accounts_round_trip_with_aliases_and_origin,
-    |db: Db| async move {
-        let user = db.ensure_user(&new_user("ada")).await.unwrap();
-        let institution = db
-            .upsert_institution(&Institution {
-                id: InstitutionId(Uuid::now_v7()),
-                connector: "sandbox".into(),
-                provider_institution_id: "healthy".into(),
-                name: "Healthy Bank".into(),
-                country: Some("SE".into()),
-                bic: None,
-            })
-            .await
-            .unwrap();
-        let renamed = db
-            .upsert_institution(&Institution {
-                id: InstitutionId(Uuid::now_v7()),
-                name: "Healthy Bank AB".into(),
-                ..institution.clone()
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            renamed.id, institution.id,
-            "an institution keeps its first id"
-        );
-        assert_eq!(renamed.name, "Healthy Bank AB");
-        let connection = Connection {
-            id: ConnectionId(Uuid::now_v7()),
-            user_id: user.id,
-            institution_id: institution.id,
-            created_at: at(1, 2),
-        };
-        db.insert_connection(&connection).await.unwrap();
-        assert_eq!(
-            db.connections(user.id).await.unwrap(),
-            vec![connection.clone()]
-        );
+contract!(accounts_round_trip_with_aliases_and_origin, |db: Db| async move {
+    let user = db.ensure_user(&new_user("ada")).await.unwrap();
+    let institution = db
+        .upsert_institution(&Institution {
+            id: InstitutionId(Uuid::now_v7()),
+            connector: "sandbox".into(),
+            provider_institution_id: "healthy".into(),
+            name: "Healthy Bank".into(),
+            country: Some("SE".into()),
+            bic: None,
+            max_history_days: Some(90),
+            max_consent_days: Some(180),
+            accesses_per_day: Some(4),
+            description: "healthy".into(),
+        })
+        .await
+        .unwrap();
+    let renamed = db
+        .upsert_institution(&Institution {
+            id: InstitutionId(Uuid::now_v7()),
+            name: "Healthy Bank AB".into(),
+            ..institution.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(renamed.id, institution.id, "an institution keeps its first id");
+    assert_eq!(renamed.name, "Healthy Bank AB");
+    let connection = Connection {
+        id: ConnectionId(Uuid::now_v7()),
+        user_id: user.id,
+        institution_id: institution.id,
+        connector: "sandbox".into(),
+        consent: None,
+        created_at: at(1, 2),
+    };
+    db.insert_connection(&connection).await.unwrap();
+    assert_eq!(db.connections(user.id).await.unwrap(), vec![connection.clone()]);
 
-        let mut card = manual_account(user.id, "Visa", AccountKind::CreditCard, "SEK");
-        card.origin = Origin::Connection(connection.id);
-        let alias = AccountAlias {
-            provider_account_id: Some("acc-1".into()),
-            iban: None,
-            masked_number: Some("**** 4242".into()),
-            currency: currency("SEK"),
-            name: Some("Visa Gold".into()),
-        };
-        db.insert_account(&card, std::slice::from_ref(&alias), &[])
-            .await
-            .unwrap();
-        let house = manual_account(user.id, "House", AccountKind::RealEstate, "EUR");
-        db.insert_account(&house, &[], &[]).await.unwrap();
+    let mut card = manual_account(user.id, "Visa", AccountKind::CreditCard, "SEK");
+    card.origin = Origin::Connection(connection.id);
+    let alias = AccountAlias {
+        provider_account_id: Some("acc-1".into()),
+        iban: None,
+        masked_number: Some("**** 4242".into()),
+        currency: currency("SEK"),
+        name: Some("Visa Gold".into()),
+    };
+    db.insert_account(&card, std::slice::from_ref(&alias), &[]).await.unwrap();
+    let house = manual_account(user.id, "House", AccountKind::RealEstate, "EUR");
+    db.insert_account(&house, &[], &[]).await.unwrap();
 
-        assert_eq!(db.account(card.id).await.unwrap().unwrap(), card);
-        assert_eq!(db.aliases(card.id).await.unwrap(), vec![alias]);
-        assert_eq!(db.accounts(user.id).await.unwrap().len(), 2);
+    assert_eq!(db.account(card.id).await.unwrap().unwrap(), card);
+    assert_eq!(db.aliases(card.id).await.unwrap(), vec![alias]);
+    assert_eq!(db.accounts(user.id).await.unwrap().len(), 2);
 
-        let mut edited = house.clone();
-        edited.name = "Flat".into();
-        edited.kind = AccountKind::OtherAsset;
-        edited.tracked = false;
-        db.update_account(&edited).await.unwrap();
-        assert_eq!(db.account(house.id).await.unwrap().unwrap(), edited);
+    let mut edited = house.clone();
+    edited.name = "Flat".into();
+    edited.kind = AccountKind::OtherAsset;
+    edited.tracked = false;
+    db.update_account(&edited).await.unwrap();
+    assert_eq!(db.account(house.id).await.unwrap().unwrap(), edited);
 
-        assert!(db.delete_account(card.id).await.unwrap());
-        assert!(!db.delete_account(card.id).await.unwrap());
-        assert!(
-            db.aliases(card.id).await.unwrap().is_empty(),
-            "aliases go with their account"
-        );
-        let gone = db.update_account(&card).await;
-        assert!(matches!(gone, Err(StoreError::NotFound(_))));
-    }
-);
+    assert!(db.delete_account(card.id).await.unwrap());
+    assert!(!db.delete_account(card.id).await.unwrap());
+    assert!(db.aliases(card.id).await.unwrap().is_empty(), "aliases go with their account");
+    let gone = db.update_account(&card).await;
+    assert!(matches!(gone, Err(StoreError::NotFound(_))));
+});
 
-contract!(
-    a_failed_account_insert_writes_nothing,
-    |db: Db| async move {
-        let user = db.ensure_user(&new_user("ada")).await.unwrap();
-        let mut account = manual_account(user.id, "Card", AccountKind::CreditCard, "EUR");
-        // A connection that does not exist: the alias rows would be written, then the account fails.
-        account.origin = Origin::Connection(ConnectionId(Uuid::now_v7()));
-        let alias = AccountAlias {
-            provider_account_id: Some("x".into()),
-            iban: None,
-            masked_number: None,
-            currency: Currency::EUR,
-            name: None,
-        };
-        let point = BalancePoint {
-            account_id: account.id,
-            date: date(1),
-            observed_at: at(1, 0),
-            amount: Money::new(-500, Currency::EUR),
-            source: BalanceSource::Manual,
-        };
-        assert!(db
-            .insert_account(&account, &[alias], std::slice::from_ref(&point))
-            .await
-            .is_err());
-        assert!(db.accounts(user.id).await.unwrap().is_empty());
-        assert!(db.balance_points(account.id).await.unwrap().is_empty());
-        // The same account without the bad connection is stored with its first point.
-        account.origin = Origin::Manual;
-        db.insert_account(&account, &[], &[point]).await.unwrap();
-        assert_eq!(db.balance_points(account.id).await.unwrap().len(), 1);
-        assert!(db.aliases(account.id).await.unwrap().is_empty());
-    }
-);
+contract!(a_failed_account_insert_writes_nothing, |db: Db| async move {
+    let user = db.ensure_user(&new_user("ada")).await.unwrap();
+    let mut account = manual_account(user.id, "Card", AccountKind::CreditCard, "EUR");
+    // A connection that does not exist: the alias rows would be written, then the account fails.
+    account.origin = Origin::Connection(ConnectionId(Uuid::now_v7()));
+    let alias = AccountAlias {
+        provider_account_id: Some("x".into()),
+        iban: None,
+        masked_number: None,
+        currency: Currency::EUR,
+        name: None,
+    };
+    let point = BalancePoint {
+        account_id: account.id,
+        date: date(1),
+        observed_at: at(1, 0),
+        amount: Money::new(-500, Currency::EUR),
+        source: BalanceSource::Manual,
+    };
+    assert!(db.insert_account(&account, &[alias], std::slice::from_ref(&point)).await.is_err());
+    assert!(db.accounts(user.id).await.unwrap().is_empty());
+    assert!(db.balance_points(account.id).await.unwrap().is_empty());
+    // The same account without the bad connection is stored with its first point.
+    account.origin = Origin::Manual;
+    db.insert_account(&account, &[], &[point]).await.unwrap();
+    assert_eq!(db.balance_points(account.id).await.unwrap().len(), 1);
+    assert!(db.aliases(account.id).await.unwrap().is_empty());
+});
 
-contract!(
-    valuations_are_set_replaced_and_deleted_by_day,
-    |db: Db| async move {
-        let (user, house) = user_with_account(&db, AccountKind::RealEstate, "EUR").await;
-        let eur = |minor| Money::new(minor, Currency::EUR);
-        assert_eq!(
-            db.set_valuation(house.id, date(5), eur(300)).await.unwrap(),
-            ValuationWrite::Created
-        );
-        assert_eq!(
-            db.set_valuation(house.id, date(2), eur(100)).await.unwrap(),
-            ValuationWrite::Created
-        );
-        assert_eq!(
-            db.set_valuation(house.id, date(5), eur(350)).await.unwrap(),
-            ValuationWrite::Replaced
-        );
-        let points = db.balance_points(house.id).await.unwrap();
-        let values: Vec<(NaiveDate, i64)> =
-            points.iter().map(|p| (p.date, p.amount.minor)).collect();
-        assert_eq!(values, vec![(date(2), 100), (date(5), 350)]);
-        assert!(points.iter().all(|p| p.source == BalanceSource::Manual));
+contract!(valuations_are_set_replaced_and_deleted_by_day, |db: Db| async move {
+    let (user, house) = user_with_account(&db, AccountKind::RealEstate, "EUR").await;
+    let eur = |minor| Money::new(minor, Currency::EUR);
+    assert_eq!(db.set_valuation(house.id, date(5), eur(300)).await.unwrap(), ValuationWrite::Created);
+    assert_eq!(db.set_valuation(house.id, date(2), eur(100)).await.unwrap(), ValuationWrite::Created);
+    assert_eq!(db.set_valuation(house.id, date(5), eur(350)).await.unwrap(), ValuationWrite::Replaced);
+    let points = db.balance_points(house.id).await.unwrap();
+    let values: Vec<(NaiveDate, i64)> = points.iter().map(|p| (p.date, p.amount.minor)).collect();
+    assert_eq!(values, vec![(date(2), 100), (date(5), 350)]);
+    assert!(points.iter().all(|p| p.source == BalanceSource::Manual));
 
-        let series = db.balance_series(user.id, date(4), false).await.unwrap();
-        assert_eq!(series.len(), 1);
-        assert_eq!(
-            series[0].points,
-            vec![(date(2), 100)],
-            "points after `until` are left out"
-        );
+    let series = db.balance_series(user.id, date(4), false).await.unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].points, vec![(date(2), 100)], "points after `until` are left out");
 
-        assert!(db.delete_valuation(house.id, date(2)).await.unwrap());
-        assert!(!db.delete_valuation(house.id, date(2)).await.unwrap());
-        assert_eq!(db.balance_points(house.id).await.unwrap().len(), 1);
-    }
-);
+    assert!(db.delete_valuation(house.id, date(2)).await.unwrap());
+    assert!(!db.delete_valuation(house.id, date(2)).await.unwrap());
+    assert_eq!(db.balance_points(house.id).await.unwrap().len(), 1);
+});
 
-contract!(
-    balance_series_orders_points_and_skips_untracked,
-    |db: Db| async move {
-        let (user, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
-        let point = |day, hour, minor| BalancePoint {
-            account_id: cash.id,
-            date: date(day),
-            observed_at: at(day, hour),
-            amount: Money::new(minor, Currency::EUR),
-            source: BalanceSource::Sync,
-        };
-        let points = [point(3, 18, 30), point(3, 6, 10), point(1, 6, 5)];
-        assert_eq!(db.insert_balance_points(&points).await.unwrap(), 3);
-        assert_eq!(
-            db.insert_balance_points(&points).await.unwrap(),
-            0,
-            "the same observation is stored once"
-        );
-        let series = db.balance_series(user.id, date(9), false).await.unwrap();
-        assert_eq!(
-            series[0].points,
-            vec![(date(1), 5), (date(3), 10), (date(3), 30)]
-        );
-        assert_eq!(series[0].kind, AccountKind::Cash);
+contract!(balance_series_orders_points_and_skips_untracked, |db: Db| async move {
+    let (user, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
+    let point = |day, hour, minor| BalancePoint {
+        account_id: cash.id,
+        date: date(day),
+        observed_at: at(day, hour),
+        amount: Money::new(minor, Currency::EUR),
+        source: BalanceSource::Sync,
+    };
+    let points = [point(3, 18, 30), point(3, 6, 10), point(1, 6, 5)];
+    assert_eq!(db.insert_balance_points(&points).await.unwrap(), 3);
+    assert_eq!(db.insert_balance_points(&points).await.unwrap(), 0, "the same observation is stored once");
+    let series = db.balance_series(user.id, date(9), false).await.unwrap();
+    assert_eq!(series[0].points, vec![(date(1), 5), (date(3), 10), (date(3), 30)]);
+    assert_eq!(series[0].kind, AccountKind::Cash);
 
-        let mut untracked = cash.clone();
-        untracked.tracked = false;
-        db.update_account(&untracked).await.unwrap();
-        assert!(db
-            .balance_series(user.id, date(9), false)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            db.balance_series(user.id, date(9), true)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-    }
-);
+    let mut untracked = cash.clone();
+    untracked.tracked = false;
+    db.update_account(&untracked).await.unwrap();
+    assert!(db.balance_series(user.id, date(9), false).await.unwrap().is_empty());
+    assert_eq!(db.balance_series(user.id, date(9), true).await.unwrap().len(), 1);
+});
 
-contract!(
-    transactions_are_stored_once_by_provider_id_or_fingerprint,
-    |db: Db| async move {
-        let (user, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
-        let other = manual_account(user.id, "Other", AccountKind::Cash, "EUR");
-        db.insert_account(&other, &[], &[]).await.unwrap();
-        let batch = vec![
-            transaction(cash.id, Some("p-1"), "Coffee", -350),
-            transaction(cash.id, None, "Rent", -120000),
-            transaction(other.id, Some("p-1"), "Coffee", -350),
-        ];
-        assert_eq!(db.insert_transactions(&batch).await.unwrap(), 3);
-        // The same transactions fetched again get new saldo ids but the same identities.
-        let again = vec![
-            transaction(cash.id, Some("p-1"), "Coffee (edited by the bank)", -350),
-            transaction(cash.id, None, "rent ", -120000),
-            transaction(cash.id, None, "Groceries", -4200),
-        ];
-        assert_eq!(db.insert_transactions(&again).await.unwrap(), 1);
-        let stored = db.transactions(cash.id).await.unwrap();
-        assert_eq!(stored.len(), 3);
-        let coffee = stored
-            .iter()
-            .find(|t| t.provider_id.as_deref() == Some("p-1"))
-            .unwrap();
-        assert_eq!(coffee, &batch[0]);
-    }
-);
+contract!(transactions_are_stored_once_by_provider_id_or_fingerprint, |db: Db| async move {
+    let (user, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
+    let other = manual_account(user.id, "Other", AccountKind::Cash, "EUR");
+    db.insert_account(&other, &[], &[]).await.unwrap();
+    let batch = vec![
+        transaction(cash.id, Some("p-1"), "Coffee", -350),
+        transaction(cash.id, None, "Rent", -120000),
+        transaction(other.id, Some("p-1"), "Coffee", -350),
+    ];
+    assert_eq!(db.insert_transactions(&batch).await.unwrap(), 3);
+    // The same transactions fetched again get new saldo ids but the same identities.
+    let again = vec![
+        transaction(cash.id, Some("p-1"), "Coffee (edited by the bank)", -350),
+        transaction(cash.id, None, "rent ", -120000),
+        transaction(cash.id, None, "Groceries", -4200),
+    ];
+    assert_eq!(db.insert_transactions(&again).await.unwrap(), 1);
+    let stored = db.transactions(cash.id).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    let coffee = stored.iter().find(|t| t.provider_id.as_deref() == Some("p-1")).unwrap();
+    assert_eq!(coffee, &batch[0]);
+});
 
-contract!(
-    a_failed_transaction_batch_writes_nothing,
-    |db: Db| async move {
-        let (_, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
-        let batch = vec![
-            transaction(cash.id, Some("ok-1"), "Fine", -100),
-            transaction(
-                AccountId(Uuid::now_v7()),
-                Some("orphan"),
-                "No such account",
-                -100,
-            ),
-        ];
-        assert!(db.insert_transactions(&batch).await.is_err());
-        assert!(db.transactions(cash.id).await.unwrap().is_empty());
-    }
-);
+contract!(a_failed_transaction_batch_writes_nothing, |db: Db| async move {
+    let (_, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
+    let batch = vec![
+        transaction(cash.id, Some("ok-1"), "Fine", -100),
+        transaction(AccountId(Uuid::now_v7()), Some("orphan"), "No such account", -100),
+    ];
+    assert!(db.insert_transactions(&batch).await.is_err());
+    assert!(db.transactions(cash.id).await.unwrap().is_empty());
+});
 
-contract!(
-    holdings_keep_one_value_per_day_and_their_history,
-    |db: Db| async move {
-        let (_, brokerage) = user_with_account(&db, AccountKind::Brokerage, "EUR").await;
-        let holding = |day, quantity: &str, minor| Holding {
-            account_id: brokerage.id,
-            instrument: Instrument {
-                isin: Some("IE00B4L5Y983".into()),
-                ticker: Some("IWDA".into()),
-                name: "MSCI World".into(),
-            },
-            quantity: Decimal::from_str(quantity).unwrap(),
-            unit_price: Some(Decimal::from_str("80.125").unwrap()),
-            market_value: Money::new(minor, Currency::EUR),
-            as_of: date(day),
-        };
-        db.upsert_holdings(&[holding(1, "10.5", 84131)])
-            .await
-            .unwrap();
-        db.upsert_holdings(&[holding(1, "11", 88138), holding(2, "11", 89000)])
-            .await
-            .unwrap();
-        let stored = db.holdings(brokerage.id).await.unwrap();
-        assert_eq!(
-            stored,
-            vec![holding(1, "11", 88138), holding(2, "11", 89000)]
-        );
-    }
-);
+contract!(holdings_keep_one_value_per_day_and_their_history, |db: Db| async move {
+    let (_, brokerage) = user_with_account(&db, AccountKind::Brokerage, "EUR").await;
+    let holding = |day, quantity: &str, minor| Holding {
+        account_id: brokerage.id,
+        instrument: Instrument {
+            isin: Some("IE00B4L5Y983".into()),
+            ticker: Some("IWDA".into()),
+            name: "MSCI World".into(),
+        },
+        quantity: Decimal::from_str(quantity).unwrap(),
+        unit_price: Some(Decimal::from_str("80.125").unwrap()),
+        market_value: Money::new(minor, Currency::EUR),
+        as_of: date(day),
+    };
+    db.upsert_holdings(&[holding(1, "10.5", 84131)]).await.unwrap();
+    db.upsert_holdings(&[holding(1, "11", 88138), holding(2, "11", 89000)]).await.unwrap();
+    let stored = db.holdings(brokerage.id).await.unwrap();
+    assert_eq!(stored, vec![holding(1, "11", 88138), holding(2, "11", 89000)]);
+});
 
-contract!(
-    exchange_rates_replace_by_day_and_look_up_backwards,
-    |db: Db| async move {
-        let rate = |day, code, text: &str| FxRate {
-            date: date(day),
-            currency: currency(code),
-            per_eur: Decimal::from_str(text).unwrap(),
-        };
-        let rates = vec![
-            rate(2, "SEK", "11.2500"),
-            rate(5, "SEK", "11.30"),
-            rate(2, "USD", "1.0512"),
-        ];
-        assert_eq!(db.upsert_rates(&rates).await.unwrap(), 3);
-        db.upsert_rates(&[rate(5, "SEK", "11.40")]).await.unwrap();
-        let table = db
-            .rate_table(&[currency("SEK"), currency("USD")], date(9))
-            .await
-            .unwrap();
-        assert_eq!(
-            table
-                .per_eur(currency("SEK"), date(4))
-                .unwrap()
-                .0
-                .to_string(),
-            "11.2500"
-        );
-        assert_eq!(
-            table
-                .per_eur(currency("SEK"), date(7))
-                .unwrap()
-                .0
-                .to_string(),
-            "11.40"
-        );
-        assert!(table.per_eur(currency("USD"), date(1)).is_err());
-        let until_third = db.rate_table(&[currency("SEK")], date(3)).await.unwrap();
-        assert_eq!(
-            until_third.per_eur(currency("SEK"), date(9)).unwrap().1,
-            date(2)
-        );
-        let coverage = db.rate_coverage().await.unwrap();
-        assert_eq!(coverage.len(), 2);
-        assert_eq!(
-            (
-                coverage[0].currency,
-                coverage[0].first,
-                coverage[0].last,
-                coverage[0].days
-            ),
-            (currency("SEK"), date(2), date(5), 2)
-        );
-    }
-);
+contract!(exchange_rates_replace_by_day_and_look_up_backwards, |db: Db| async move {
+    let rate = |day, code, text: &str| FxRate {
+        date: date(day),
+        currency: currency(code),
+        per_eur: Decimal::from_str(text).unwrap(),
+    };
+    let rates = vec![rate(2, "SEK", "11.2500"), rate(5, "SEK", "11.30"), rate(2, "USD", "1.0512")];
+    assert_eq!(db.upsert_rates(&rates).await.unwrap(), 3);
+    db.upsert_rates(&[rate(5, "SEK", "11.40")]).await.unwrap();
+    let table = db.rate_table(&[currency("SEK"), currency("USD")], date(9)).await.unwrap();
+    assert_eq!(table.per_eur(currency("SEK"), date(4)).unwrap().0.to_string(), "11.2500");
+    assert_eq!(table.per_eur(currency("SEK"), date(7)).unwrap().0.to_string(), "11.40");
+    assert!(table.per_eur(currency("USD"), date(1)).is_err());
+    let until_third = db.rate_table(&[currency("SEK")], date(3)).await.unwrap();
+    assert_eq!(until_third.per_eur(currency("SEK"), date(9)).unwrap().1, date(2));
+    let coverage = db.rate_coverage().await.unwrap();
+    assert_eq!(coverage.len(), 2);
+    assert_eq!(
+        (coverage[0].currency, coverage[0].first, coverage[0].last, coverage[0].days),
+        (currency("SEK"), date(2), date(5), 2)
+    );
+});

@@ -88,11 +88,7 @@ impl NetWorthDayJson {
             total: day.total.to_string(),
             assets: day.assets.to_string(),
             liabilities: day.liabilities.to_string(),
-            by_kind: day
-                .by_kind
-                .iter()
-                .map(|(kind, money)| (kind.as_str(), money.to_string()))
-                .collect(),
+            by_kind: day.by_kind.iter().map(|(kind, money)| (kind.as_str(), money.to_string())).collect(),
         }
     }
 }
@@ -111,10 +107,7 @@ impl NetWorthJson {
         NetWorthJson {
             currency: report.currency.code(),
             current: NetWorthDayJson::new(&report.current),
-            history: report
-                .history
-                .as_ref()
-                .map(|days| days.iter().map(NetWorthDayJson::new).collect()),
+            history: report.history.as_ref().map(|days| days.iter().map(NetWorthDayJson::new).collect()),
         }
     }
 }
@@ -144,10 +137,7 @@ impl FxImportJson {
             problems: import
                 .problems
                 .iter()
-                .map(|p| ProblemJson {
-                    line: p.line,
-                    message: p.message.clone(),
-                })
+                .map(|p| ProblemJson { line: p.line, message: p.message.clone() })
                 .collect(),
         }
     }

@@ -218,8 +218,7 @@ pub enum ConfigCommand {
 }
 
 fn parse_date_arg(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| "expected a date as YYYY-MM-DD".to_string())
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| "expected a date as YYYY-MM-DD".to_string())
 }
 
 fn parse_currency_arg(text: &str) -> Result<Currency, String> {
@@ -245,37 +244,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         log_level: cli.global.log_level,
     };
     let config = Config::load(&flags, env_from_process())?;
-    let default_level = if matches!(cli.command, Command::Serve { .. }) {
-        "info"
-    } else {
-        "warn"
-    };
+    let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     init_logging(&config, default_level);
 
     if let Command::Config(ConfigCommand::Check) = cli.command {
         print!("{}", config.render());
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(dispatch(config, cli.command))
 }
 
 fn init_logging(config: &Config, default_level: &str) {
-    let filter = config
-        .log_level
-        .clone()
-        .unwrap_or_else(|| format!("{default_level},sqlx=warn"));
+    let filter = config.log_level.clone().unwrap_or_else(|| format!("{default_level},sqlx=warn"));
     // The config already validated the filter; fall back to the default rather than fail here.
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     // Colours only for a terminal: escape codes in a log file or journal are noise.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match config.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -303,9 +290,7 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
 
 async fn serve(ctx: &Ctx) -> anyhow::Result<()> {
     let listen = ctx.config.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %ctx.config.database_url, "saldo listening on http://{address}");
     crate::http::serve(ctx.clone(), listener, shutdown_signal()).await?;
@@ -344,13 +329,8 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 async fn networth(ctx: &Ctx, args: NetworthArgs) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
-    let query = NetWorthQuery {
-        date: args.date,
-        currency: args.currency,
-        history: args.history,
-        from: args.from,
-        to: args.to,
-    };
+    let query =
+        NetWorthQuery { date: args.date, currency: args.currency, history: args.history, from: args.from, to: args.to };
     let report = ops::net_worth(ctx, &user, &query).await?;
     if args.json {
         return print_json(&NetWorthJson::new(&report));
@@ -359,15 +339,9 @@ async fn networth(ctx: &Ctx, args: NetworthArgs) -> anyhow::Result<()> {
     print_net_worth_day(&report.current, currency);
     if let Some(history) = &report.history {
         println!();
-        println!(
-            "{:<10}  {:>18}  {:>18}  {:>18}",
-            "date", "total", "assets", "liabilities"
-        );
+        println!("{:<10}  {:>18}  {:>18}  {:>18}", "date", "total", "assets", "liabilities");
         for day in history {
-            println!(
-                "{:<10}  {:>18}  {:>18}  {:>18}",
-                day.date, day.total, day.assets, day.liabilities
-            );
+            println!("{:<10}  {:>18}  {:>18}  {:>18}", day.date, day.total, day.assets, day.liabilities);
         }
     }
     Ok(())
@@ -386,37 +360,19 @@ fn print_net_worth_day(day: &NetWorth, currency: Currency) {
 async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     match command {
-        AccountCommand::Add {
-            name,
-            kind,
-            currency,
-            value,
-            date,
-            json,
-        } => {
-            let new = NewManualAccount {
-                name,
-                kind,
-                currency,
-                value: value.map(|v| (v, date)),
-            };
+        AccountCommand::Add { name, kind, currency, value, date, json } => {
+            let new = NewManualAccount { name, kind, currency, value: value.map(|v| (v, date)) };
             let account = ops::create_manual_account(ctx, &user, new).await?;
             if json {
                 let balances = ops::accounts_with_balances(ctx, &user, ops::LAST_DAY).await?;
                 let balance = balances.iter().find(|b| b.account.id == account.id);
                 return print_json(&AccountJson::new(&account, balance));
             }
-            println!(
-                "created {} {} {:?} ({})",
-                account.kind, account.id, account.name, account.currency
-            );
+            println!("created {} {} {:?} ({})", account.kind, account.id, account.name, account.currency);
         }
         AccountCommand::List { json } => {
             let accounts = ops::accounts_with_balances(ctx, &user, ctx.clock.today()).await?;
-            let rows: Vec<AccountJson> = accounts
-                .iter()
-                .map(|a| AccountJson::new(&a.account, Some(a)))
-                .collect();
+            let rows: Vec<AccountJson> = accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect();
             if json {
                 return print_json(&rows);
             }
@@ -424,27 +380,16 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
                 println!("no accounts yet: add one with `saldo account add`");
             }
             for row in rows {
-                let balance = row
-                    .balance
-                    .map_or("-".to_string(), |b| format!("{b} {}", row.currency));
+                let balance = row.balance.map_or("-".to_string(), |b| format!("{b} {}", row.currency));
                 let flags = match (row.tracked, row.closed) {
                     (false, _) => " (untracked)",
                     (true, true) => " (closed)",
                     _ => "",
                 };
-                println!(
-                    "{}  {:<15} {:>22}  {}{flags}",
-                    row.id, row.kind, balance, row.name
-                );
+                println!("{}  {:<15} {:>22}  {}{flags}", row.id, row.kind, balance, row.name);
             }
         }
-        AccountCommand::Edit {
-            account,
-            name,
-            kind,
-            track,
-            untrack,
-        } => {
+        AccountCommand::Edit { account, name, kind, track, untrack } => {
             let tracked = if track {
                 Some(true)
             } else if untrack {
@@ -452,17 +397,7 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let edited = ops::edit_account(
-                ctx,
-                &user,
-                &account,
-                AccountEdit {
-                    name,
-                    kind,
-                    tracked,
-                },
-            )
-            .await?;
+            let edited = ops::edit_account(ctx, &user, &account, AccountEdit { name, kind, tracked }).await?;
             println!("updated {} {:?}", edited.id, edited.name);
         }
         AccountCommand::Delete { account } => {
@@ -476,36 +411,22 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
 async fn valuation(ctx: &Ctx, command: ValuationCommand) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     match command {
-        ValuationCommand::Set {
-            account,
-            amount,
-            date,
-        } => {
-            let (account, date, written) =
-                ops::set_valuation(ctx, &user, &account, &amount, date).await?;
+        ValuationCommand::Set { account, amount, date } => {
+            let (account, date, written) = ops::set_valuation(ctx, &user, &account, &amount, date).await?;
             let verb = match written {
                 saldo_store::ValuationWrite::Created => "recorded",
                 saldo_store::ValuationWrite::Replaced => "replaced",
             };
-            println!(
-                "{verb} {:?} on {date}: {amount} {}",
-                account.name, account.currency
-            );
+            println!("{verb} {:?} on {date}: {amount} {}", account.name, account.currency);
         }
         ValuationCommand::List { account, json } => {
             let (account, points) = ops::valuations(ctx, &user, &account).await?;
-            let rows: Vec<ValuationJson> = points
-                .iter()
-                .map(|p| ValuationJson::new(&account, p))
-                .collect();
+            let rows: Vec<ValuationJson> = points.iter().map(|p| ValuationJson::new(&account, p)).collect();
             if json {
                 return print_json(&rows);
             }
             for row in rows {
-                println!(
-                    "{}  {:>18} {}  {}",
-                    row.date, row.value, account.currency, row.source
-                );
+                println!("{}  {:>18} {}  {}", row.date, row.value, account.currency, row.source);
             }
         }
         ValuationCommand::Delete { account, date } => {
@@ -521,11 +442,8 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
         FxCommand::Import { files, json } => {
             let mut reports = Vec::new();
             for path in &files {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let import = ops::import_fx(ctx, &bytes)
-                    .await
-                    .with_context(|| format!("{}", path.display()))?;
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                let import = ops::import_fx(ctx, &bytes).await.with_context(|| format!("{}", path.display()))?;
                 if !json {
                     println!(
                         "{}: {} rates for {} currencies, {} to {}",
@@ -536,10 +454,7 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
                         import.last.map_or("-".into(), |d| d.to_string()),
                     );
                     for problem in &import.problems {
-                        let line = problem
-                            .line
-                            .map(|l| format!("line {l}: "))
-                            .unwrap_or_default();
+                        let line = problem.line.map(|l| format!("line {l}: ")).unwrap_or_default();
                         println!("  warning: {line}{}", problem.message);
                     }
                 }
@@ -567,10 +482,7 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
                 println!("no exchange rates yet: load ECB rates with `saldo fx import FILE`");
             }
             for c in coverage {
-                println!(
-                    "{}  {} to {}  ({} days)",
-                    c.currency, c.first, c.last, c.days
-                );
+                println!("{}  {} to {}  ({} days)", c.currency, c.first, c.last, c.days);
             }
         }
     }
@@ -580,10 +492,7 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
 async fn user(ctx: &Ctx, command: UserCommand) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     match command {
-        UserCommand::Show => println!(
-            "user {:?} ({}), base currency {}",
-            user.name, user.id, user.base_currency
-        ),
+        UserCommand::Show => println!("user {:?} ({}), base currency {}", user.name, user.id, user.base_currency),
         UserCommand::SetBaseCurrency { currency } => {
             ops::set_base_currency(ctx, &user, currency).await?;
             println!("base currency of {:?} is now {currency}", user.name);

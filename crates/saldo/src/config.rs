@@ -91,11 +91,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid {key} (from {from}): {message}")]
-    Invalid {
-        key: &'static str,
-        from: Source,
-        message: String,
-    },
+    Invalid { key: &'static str, from: Source, message: String },
     #[error("cannot read config file {path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("no data directory: set data_dir or SALDO_DATA_DIR (no home directory was found)")]
@@ -110,10 +106,7 @@ pub fn env_from_process() -> impl Fn(&str) -> Option<String> {
 
 impl Config {
     /// Builds the configuration from flags, an environment lookup and the config file.
-    pub fn load(
-        flags: &Flags,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load(flags: &Flags, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut sources = Vec::new();
         let (config_file, file) = read_file(flags, &env)?;
         let file_source = || Source::File(config_file.clone().unwrap_or_default());
@@ -129,19 +122,13 @@ impl Config {
                 .map(|v| (v, Source::Flag(flag.0)))
                 .or_else(|| env(var).map(|v| (v, Source::Env(var))))
                 .or_else(|| from_file.map(|v| (v, file_source())));
-            sources.push((
-                key,
-                found.as_ref().map_or(Source::Default, |(_, s)| s.clone()),
-            ));
+            sources.push((key, found.as_ref().map_or(Source::Default, |(_, s)| s.clone())));
             found
         };
 
         let data_dir = match pick(
             "data_dir",
-            (
-                "--data-dir",
-                flags.data_dir.as_ref().map(|p| p.display().to_string()),
-            ),
+            ("--data-dir", flags.data_dir.as_ref().map(|p| p.display().to_string())),
             "SALDO_DATA_DIR",
             file.data_dir.as_ref().map(|p| p.display().to_string()),
         ) {
@@ -155,32 +142,20 @@ impl Config {
             "SALDO_DATABASE_URL",
             file.database_url.clone(),
         ) {
-            Some((text, source)) => {
-                DbUrl::parse(&text).map_err(|message| ConfigError::Invalid {
-                    key: "database_url",
-                    from: source,
-                    message,
-                })?
-            }
+            Some((text, source)) => DbUrl::parse(&text).map_err(|message| ConfigError::Invalid {
+                key: "database_url",
+                from: source,
+                message,
+            })?,
             None => DbUrl::Sqlite(data_dir.join("saldo.db")),
         };
 
-        let listen = match pick(
-            "listen",
-            ("--listen", flags.listen.clone()),
-            "SALDO_LISTEN",
-            file.listen.clone(),
-        ) {
-            Some((text, source)) => {
-                text.parse::<SocketAddr>()
-                    .map_err(|_| ConfigError::Invalid {
-                        key: "listen",
-                        from: source,
-                        message: format!(
-                            "{text:?} is not an address and port such as 127.0.0.1:8080"
-                        ),
-                    })?
-            }
+        let listen = match pick("listen", ("--listen", flags.listen.clone()), "SALDO_LISTEN", file.listen.clone()) {
+            Some((text, source)) => text.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
+                key: "listen",
+                from: source,
+                message: format!("{text:?} is not an address and port such as 127.0.0.1:8080"),
+            })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
 
@@ -204,29 +179,22 @@ impl Config {
             None => LogFormat::Human,
         };
 
-        let log_level = match pick(
-            "log_level",
-            ("--log-level", flags.log_level.clone()),
-            "SALDO_LOG",
-            file.log_level.clone(),
-        ) {
-            Some((text, source)) => {
-                tracing_subscriber::EnvFilter::try_new(&text).map_err(|err| ConfigError::Invalid {
-                    key: "log_level",
-                    from: source,
-                    message: format!("{text:?}: {err} (expected a level such as info or a filter such as saldo=debug)"),
-                })?;
-                Some(text)
-            }
-            None => None,
-        };
+        let log_level =
+            match pick("log_level", ("--log-level", flags.log_level.clone()), "SALDO_LOG", file.log_level.clone()) {
+                Some((text, source)) => {
+                    tracing_subscriber::EnvFilter::try_new(&text).map_err(|err| ConfigError::Invalid {
+                        key: "log_level",
+                        from: source,
+                        message: format!(
+                            "{text:?}: {err} (expected a level such as info or a filter such as saldo=debug)"
+                        ),
+                    })?;
+                    Some(text)
+                }
+                None => None,
+            };
 
-        let base_currency = match pick(
-            "base_currency",
-            ("", None),
-            "SALDO_BASE_CURRENCY",
-            file.base_currency.clone(),
-        ) {
+        let base_currency = match pick("base_currency", ("", None), "SALDO_BASE_CURRENCY", file.base_currency.clone()) {
             Some((text, source)) => Currency::parse(&text).map_err(|err| ConfigError::Invalid {
                 key: "base_currency",
                 from: source,
@@ -237,27 +205,13 @@ impl Config {
 
         let user = match pick("user", ("", None), "SALDO_USER", file.user.clone()) {
             Some((text, source)) if text.trim().is_empty() => {
-                return Err(ConfigError::Invalid {
-                    key: "user",
-                    from: source,
-                    message: "user name is empty".into(),
-                })
+                return Err(ConfigError::Invalid { key: "user", from: source, message: "user name is empty".into() })
             }
             Some((text, _)) => text.trim().to_string(),
             None => "default".into(),
         };
 
-        Ok(Config {
-            database_url,
-            data_dir,
-            listen,
-            log_format,
-            log_level,
-            base_currency,
-            user,
-            config_file,
-            sources,
-        })
+        Ok(Config { database_url, data_dir, listen, log_format, log_level, base_currency, user, config_file, sources })
     }
 
     /// The effective configuration as TOML, secrets redacted, each key annotated with its source.
@@ -268,10 +222,7 @@ impl Config {
                 "data_dir" => self.data_dir.display().to_string(),
                 "listen" => self.listen.to_string(),
                 "log_format" => self.log_format.as_str().into(),
-                "log_level" => self
-                    .log_level
-                    .clone()
-                    .unwrap_or_else(|| "info for serve, warn otherwise".into()),
+                "log_level" => self.log_level.clone().unwrap_or_else(|| "info for serve, warn otherwise".into()),
                 "base_currency" => self.base_currency.code().into(),
                 "user" => self.user.clone(),
                 _ => String::new(),
@@ -294,11 +245,7 @@ fn read_file(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<(Option<PathBuf>, FileConfig), ConfigError> {
     // An explicitly named file must exist; the default one is optional.
-    let (path, required) = match flags
-        .config
-        .clone()
-        .or_else(|| env("SALDO_CONFIG").map(PathBuf::from))
-    {
+    let (path, required) = match flags.config.clone().or_else(|| env("SALDO_CONFIG").map(PathBuf::from)) {
         Some(path) => (path, true),
         None => match default_config_file() {
             Some(path) => (path, false),
@@ -310,12 +257,7 @@ fn read_file(
         Err(err) if !required && err.kind() == std::io::ErrorKind::NotFound => {
             return Ok((None, FileConfig::default()))
         }
-        Err(err) => {
-            return Err(ConfigError::File {
-                path,
-                message: err.to_string(),
-            })
-        }
+        Err(err) => return Err(ConfigError::File { path, message: err.to_string() }),
     };
     let file: FileConfig = toml::from_str(&text).map_err(|err| ConfigError::File {
         path: path.clone(),
@@ -326,20 +268,14 @@ fn read_file(
 
 /// The line an error is on. For an unknown key toml points at the whole table, so look for the key.
 fn line_of(text: &str, message: &str, span: Option<std::ops::Range<usize>>) -> String {
-    let unknown_key = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(key, _)| key);
+    let unknown_key = message.strip_prefix("unknown field `").and_then(|rest| rest.split_once('`')).map(|(key, _)| key);
     let line = match unknown_key {
         Some(key) => text.lines().position(|line| {
-            line.trim_start()
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
+            line.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
         }),
         None => span.map(|span| text[..span.start.min(text.len())].matches('\n').count()),
     };
-    line.map(|index| format!(" (line {})", index + 1))
-        .unwrap_or_default()
+    line.map(|index| format!(" (line {})", index + 1)).unwrap_or_default()
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
@@ -372,10 +308,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -383,95 +316,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("saldo.toml");
         std::fs::write(&path, text).unwrap();
-        (
-            dir,
-            Flags {
-                config: Some(path),
-                ..Flags::default()
-            },
-        )
+        (dir, Flags { config: Some(path), ..Flags::default() })
     }
 
     #[test]
     fn flag_beats_env_beats_file_beats_default() {
-        let (_dir, mut flags) = flags_with_file(
-            "listen = \"127.0.0.1:3000\"\nlog_format = \"json\"\ndata_dir = \"/srv/saldo\"\n",
-        );
+        let (_dir, mut flags) =
+            flags_with_file("listen = \"127.0.0.1:3000\"\nlog_format = \"json\"\ndata_dir = \"/srv/saldo\"\n");
         let config = Config::load(&flags, env(&[("SALDO_LISTEN", "127.0.0.1:4000")])).unwrap();
         assert_eq!(config.listen.port(), 4000);
         assert_eq!(config.log_format, LogFormat::Json);
-        assert_eq!(
-            config.database_url,
-            DbUrl::Sqlite("/srv/saldo/saldo.db".into())
-        );
+        assert_eq!(config.database_url, DbUrl::Sqlite("/srv/saldo/saldo.db".into()));
         flags.listen = Some("127.0.0.1:5000".into());
         let config = Config::load(&flags, env(&[("SALDO_LISTEN", "127.0.0.1:4000")])).unwrap();
         assert_eq!(config.listen.port(), 5000);
-        assert!(config
-            .render()
-            .contains("listen = \"127.0.0.1:5000\"  # flag --listen"));
+        assert!(config.render().contains("listen = \"127.0.0.1:5000\"  # flag --listen"));
         assert!(config.render().contains("log_format = \"json\"  # file"));
-        assert!(config
-            .render()
-            .contains("base_currency = \"EUR\"  # default"));
+        assert!(config.render().contains("base_currency = \"EUR\"  # default"));
     }
 
     #[test]
     fn errors_name_the_key_and_its_source() {
-        let flags = Flags {
-            data_dir: Some("/tmp/x".into()),
-            ..Flags::default()
-        };
-        let err = Config::load(&flags, env(&[("SALDO_BASE_CURRENCY", "EURO")]))
-            .unwrap_err()
-            .to_string();
+        let flags = Flags { data_dir: Some("/tmp/x".into()), ..Flags::default() };
+        let err = Config::load(&flags, env(&[("SALDO_BASE_CURRENCY", "EURO")])).unwrap_err().to_string();
         assert!(
-            err.starts_with(
-                "invalid base_currency (from environment SALDO_BASE_CURRENCY): unknown currency"
-            ),
+            err.starts_with("invalid base_currency (from environment SALDO_BASE_CURRENCY): unknown currency"),
             "{err}"
         );
-        let err = Config::load(&flags, env(&[("SALDO_DATABASE_URL", "mysql://x/y")]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("database_url") && err.contains("mysql"),
-            "{err}"
-        );
-        let err = Config::load(&flags, env(&[("SALDO_LOG_FORMAT", "xml")]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("log_format") && err.contains("expected human or json"),
-            "{err}"
-        );
+        let err = Config::load(&flags, env(&[("SALDO_DATABASE_URL", "mysql://x/y")])).unwrap_err().to_string();
+        assert!(err.contains("database_url") && err.contains("mysql"), "{err}");
+        let err = Config::load(&flags, env(&[("SALDO_LOG_FORMAT", "xml")])).unwrap_err().to_string();
+        assert!(err.contains("log_format") && err.contains("expected human or json"), "{err}");
         let (_dir, flags) = flags_with_file("data_dir = \"/tmp\"\nlisen = \"x\"\n");
         let err = Config::load(&flags, env(&[])).unwrap_err().to_string();
-        assert!(
-            err.contains("unknown field `lisen`") && err.contains("line 2"),
-            "{err}"
-        );
-        let missing = Flags {
-            config: Some("/nonexistent/saldo.toml".into()),
-            ..Flags::default()
-        };
-        assert!(Config::load(&missing, env(&[]))
-            .unwrap_err()
-            .to_string()
-            .contains("/nonexistent/saldo.toml"));
+        assert!(err.contains("unknown field `lisen`") && err.contains("line 2"), "{err}");
+        let missing = Flags { config: Some("/nonexistent/saldo.toml".into()), ..Flags::default() };
+        assert!(Config::load(&missing, env(&[])).unwrap_err().to_string().contains("/nonexistent/saldo.toml"));
     }
 
     #[test]
     fn config_check_redacts_the_database_password() {
-        let flags = Flags {
-            data_dir: Some("/tmp/x".into()),
-            ..Flags::default()
-        };
-        let config = Config::load(
-            &flags,
-            env(&[("SALDO_DATABASE_URL", "postgres://saldo:s3cret@db/saldo")]),
-        )
-        .unwrap();
+        let flags = Flags { data_dir: Some("/tmp/x".into()), ..Flags::default() };
+        let config = Config::load(&flags, env(&[("SALDO_DATABASE_URL", "postgres://saldo:s3cret@db/saldo")])).unwrap();
         let rendered = config.render();
         assert!(!rendered.contains("s3cret"), "{rendered}");
         assert!(rendered.contains("postgres://saldo:***@db/saldo"));

@@ -28,9 +28,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ctx))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await
 }
 
 /// The process is up.
@@ -65,17 +63,14 @@ async fn networth(
             "from" => query.from = Some(ops::parse_date(value, "from")?),
             "to" => query.to = Some(ops::parse_date(value, "to")?),
             "currency" => {
-                query.currency =
-                    Some(Currency::parse(value).map_err(|err| OpsError::Invalid(err.to_string()))?)
+                query.currency = Some(Currency::parse(value).map_err(|err| OpsError::Invalid(err.to_string()))?)
             }
             "history" => {
-                query.history = value.parse().map_err(|_| {
-                    OpsError::Invalid(format!("invalid history {value:?}: expected true or false"))
-                })?
+                query.history = value
+                    .parse()
+                    .map_err(|_| OpsError::Invalid(format!("invalid history {value:?}: expected true or false")))?
             }
-            other => {
-                return Err(OpsError::Invalid(format!("unknown query parameter {other:?}")).into())
-            }
+            other => return Err(OpsError::Invalid(format!("unknown query parameter {other:?}")).into()),
         }
     }
     let user = ctx.current_user().await?;
@@ -86,12 +81,7 @@ async fn networth(
 async fn accounts(State(ctx): State<Ctx>) -> Result<Json<Vec<AccountJson>>, ApiError> {
     let user = ctx.current_user().await?;
     let accounts = ops::accounts_with_balances(&ctx, &user, ctx.clock.today()).await?;
-    Ok(Json(
-        accounts
-            .iter()
-            .map(|a| AccountJson::new(&a.account, Some(a)))
-            .collect(),
-    ))
+    Ok(Json(accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect()))
 }
 
 /// A use case's error as an HTTP response: the request's fault is a 4xx with its message; anything

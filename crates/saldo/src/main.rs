@@ -21,9 +21,7 @@ fn main() -> ExitCode {
 /// Help and version print as clap renders them; a usage error becomes one line on stderr and exit 2.
 fn usage_error(err: clap::Error) -> ExitCode {
     match err.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
             if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 ExitCode::from(2)
@@ -36,11 +34,7 @@ fn usage_error(err: clap::Error) -> ExitCode {
             let line: Vec<&str> = text
                 .lines()
                 .map(str::trim)
-                .filter(|l| {
-                    !l.is_empty()
-                        && !l.starts_with("Usage:")
-                        && !l.starts_with("For more information")
-                })
+                .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
                 .collect();
             eprintln!("{}", line.join(" "));
             ExitCode::from(2)

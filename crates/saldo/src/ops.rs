@@ -40,9 +40,7 @@ pub enum OpsError {
 impl From<NetWorthError> for OpsError {
     fn from(err: NetWorthError) -> OpsError {
         match err {
-            NetWorthError::Fx(missing @ FxError::MissingRate { .. }) => {
-                OpsError::MissingRate(missing)
-            }
+            NetWorthError::Fx(missing @ FxError::MissingRate { .. }) => OpsError::MissingRate(missing),
             other => OpsError::Invalid(other.to_string()),
         }
     }
@@ -62,11 +60,7 @@ impl Ctx {
     /// A fresh id, time-ordered by the context's clock (UUIDv7).
     pub fn new_id(&self) -> Uuid {
         let now = self.clock.now();
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            now.timestamp() as u64,
-            now.timestamp_subsec_nanos(),
-        );
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp() as u64, now.timestamp_subsec_nanos());
         Uuid::new_v7(ts)
     }
 
@@ -106,11 +100,7 @@ fn parse_amount(text: &str, currency: Currency) -> Result<Money, OpsError> {
     Money::parse(text, currency).map_err(|err| OpsError::Invalid(err.to_string()))
 }
 
-pub async fn create_manual_account(
-    ctx: &Ctx,
-    user: &User,
-    new: NewManualAccount,
-) -> Result<Account, OpsError> {
+pub async fn create_manual_account(ctx: &Ctx, user: &User, new: NewManualAccount) -> Result<Account, OpsError> {
     let name = validate_name(&new.name).map_err(|err| OpsError::Invalid(err.to_string()))?;
     let now = ctx.clock.now();
     let account = Account {
@@ -127,11 +117,7 @@ pub async fn create_manual_account(
     let mut points = Vec::new();
     if let Some((text, date)) = &new.value {
         let stated = parse_amount(text, new.currency)?;
-        points.push(manual_point(
-            account.id,
-            date.unwrap_or(now.date_naive()),
-            stated_value(new.kind.class(), stated),
-        ));
+        points.push(manual_point(account.id, date.unwrap_or(now.date_naive()), stated_value(new.kind.class(), stated)));
     }
     ctx.db.insert_account(&account, &[], &points).await?;
     Ok(account)
@@ -156,21 +142,12 @@ pub async fn find_account(ctx: &Ctx, user: &User, reference: &str) -> Result<Acc
         };
     }
     let wanted = reference.trim().to_lowercase();
-    let mut matches: Vec<Account> = ctx
-        .db
-        .accounts(user.id)
-        .await?
-        .into_iter()
-        .filter(|a| a.name.to_lowercase() == wanted)
-        .collect();
+    let mut matches: Vec<Account> =
+        ctx.db.accounts(user.id).await?.into_iter().filter(|a| a.name.to_lowercase() == wanted).collect();
     match matches.len() {
-        0 => Err(OpsError::NotFound(format!(
-            "no account named {reference:?}; `saldo account list` shows them"
-        ))),
+        0 => Err(OpsError::NotFound(format!("no account named {reference:?}; `saldo account list` shows them"))),
         1 => Ok(matches.remove(0)),
-        n => Err(OpsError::Invalid(format!(
-            "{n} accounts are named {reference:?}; use the account's id"
-        ))),
+        n => Err(OpsError::Invalid(format!("{n} accounts are named {reference:?}; use the account's id"))),
     }
 }
 
@@ -182,12 +159,7 @@ pub struct AccountEdit {
     pub tracked: Option<bool>,
 }
 
-pub async fn edit_account(
-    ctx: &Ctx,
-    user: &User,
-    reference: &str,
-    edit: AccountEdit,
-) -> Result<Account, OpsError> {
+pub async fn edit_account(ctx: &Ctx, user: &User, reference: &str, edit: AccountEdit) -> Result<Account, OpsError> {
     let mut account = find_account(ctx, user, reference).await?;
     if let Some(name) = edit.name {
         account.name = validate_name(&name).map_err(|err| OpsError::Invalid(err.to_string()))?;
@@ -243,34 +215,19 @@ pub async fn set_valuation(
     let account = find_manual_account(ctx, user, reference).await?;
     let stated = parse_amount(amount, account.currency)?;
     let date = date.unwrap_or(ctx.clock.today());
-    let written = ctx
-        .db
-        .set_valuation(account.id, date, stated_value(account.class(), stated))
-        .await?;
+    let written = ctx.db.set_valuation(account.id, date, stated_value(account.class(), stated)).await?;
     Ok((account, date, written))
 }
 
-pub async fn delete_valuation(
-    ctx: &Ctx,
-    user: &User,
-    reference: &str,
-    date: NaiveDate,
-) -> Result<Account, OpsError> {
+pub async fn delete_valuation(ctx: &Ctx, user: &User, reference: &str, date: NaiveDate) -> Result<Account, OpsError> {
     let account = find_manual_account(ctx, user, reference).await?;
     if !ctx.db.delete_valuation(account.id, date).await? {
-        return Err(OpsError::NotFound(format!(
-            "account {:?} has no valuation on {date}",
-            account.name
-        )));
+        return Err(OpsError::NotFound(format!("account {:?} has no valuation on {date}", account.name)));
     }
     Ok(account)
 }
 
-pub async fn valuations(
-    ctx: &Ctx,
-    user: &User,
-    reference: &str,
-) -> Result<(Account, Vec<BalancePoint>), OpsError> {
+pub async fn valuations(ctx: &Ctx, user: &User, reference: &str) -> Result<(Account, Vec<BalancePoint>), OpsError> {
     let account = find_account(ctx, user, reference).await?;
     let points = ctx.db.balance_points(account.id).await?;
     Ok((account, points))
@@ -283,11 +240,7 @@ pub struct AccountBalance {
     pub balance: Option<(NaiveDate, Money)>,
 }
 
-pub async fn accounts_with_balances(
-    ctx: &Ctx,
-    user: &User,
-    date: NaiveDate,
-) -> Result<Vec<AccountBalance>, OpsError> {
+pub async fn accounts_with_balances(ctx: &Ctx, user: &User, date: NaiveDate) -> Result<Vec<AccountBalance>, OpsError> {
     let series = ctx.db.balance_series(user.id, date, true).await?;
     let accounts = ctx.db.accounts(user.id).await?;
     Ok(accounts
@@ -324,11 +277,7 @@ pub struct NetWorthQuery {
     pub to: Option<NaiveDate>,
 }
 
-pub async fn net_worth(
-    ctx: &Ctx,
-    user: &User,
-    query: &NetWorthQuery,
-) -> Result<NetWorthReport, OpsError> {
+pub async fn net_worth(ctx: &Ctx, user: &User, query: &NetWorthQuery) -> Result<NetWorthReport, OpsError> {
     let date = query.date.unwrap_or(ctx.clock.today());
     let currency = query.currency.unwrap_or(user.base_currency);
     if !query.history && (query.from.is_some() || query.to.is_some()) {
@@ -336,9 +285,7 @@ pub async fn net_worth(
     }
     let to = query.to.unwrap_or(date);
     if let Some(from) = query.from.filter(|from| *from > to) {
-        return Err(OpsError::Invalid(format!(
-            "--from {from} is after --to {to}"
-        )));
+        return Err(OpsError::Invalid(format!("--from {from} is after --to {to}")));
     }
     let until = to.max(date);
     let series = ctx.db.balance_series(user.id, until, false).await?;
@@ -349,26 +296,16 @@ pub async fn net_worth(
     let rates = ctx.db.rate_table(&currencies, until).await?;
     let current = net_worth_on(&series, &rates, currency, date)?;
     let history = if query.history {
-        let first_point = series
-            .iter()
-            .filter_map(|s| s.points.first())
-            .map(|(day, _)| *day)
-            .min();
+        let first_point = series.iter().filter_map(|s| s.points.first()).map(|(day, _)| *day).min();
         let from = query.from.or(first_point).unwrap_or(to).min(to);
         if (to - from).num_days() > MAX_HISTORY_DAYS {
-            return Err(OpsError::Invalid(format!(
-                "history from {from} to {to} is longer than 100 years"
-            )));
+            return Err(OpsError::Invalid(format!("history from {from} to {to} is longer than 100 years")));
         }
         Some(net_worth_history(&series, &rates, currency, from, to)?)
     } else {
         None
     };
-    Ok(NetWorthReport {
-        currency,
-        current,
-        history,
-    })
+    Ok(NetWorthReport { currency, current, history })
 }
 
 /// What an FX import did.
@@ -416,9 +353,5 @@ pub fn parse_date(text: &str, field: &str) -> Result<NaiveDate, OpsError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|_| is_iso)
-        .ok_or_else(|| {
-            OpsError::Invalid(format!(
-                "invalid date {text:?} for {field}: expected YYYY-MM-DD"
-            ))
-        })
+        .ok_or_else(|| OpsError::Invalid(format!("invalid date {text:?} for {field}: expected YYYY-MM-DD")))
 }

@@ -29,9 +29,7 @@ fn splitmix(value: u64) -> u64 {
 
 /// A text as a number for [`mix`] (FNV-1a).
 pub fn text_key(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Days since 1970-01-01.
@@ -88,8 +86,7 @@ pub struct BookedTransaction {
 impl Ledger {
     /// The day the account was opened: its history starts there.
     pub fn open_day(&self) -> i64 {
-        day_number(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default())
-            + (self.key % 200) as i64
+        day_number(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default()) + (self.key % 200) as i64
     }
 
     fn money(&self, minor: i64) -> Money {
@@ -125,11 +122,7 @@ impl Ledger {
         match self.kind {
             AccountKind::Mortgage | AccountKind::Loan => {
                 if date.day() == 1 {
-                    out.push((
-                        self.instalment(),
-                        "Monthly instalment".into(),
-                        Some("Own account"),
-                    ));
+                    out.push((self.instalment(), "Monthly instalment".into(), Some("Own account")));
                 }
             }
             AccountKind::Savings => {
@@ -146,11 +139,7 @@ impl Ledger {
             }
             AccountKind::Brokerage => {
                 if date.day() == 15 {
-                    out.push((
-                        2_500 + (self.key % 2_000) as i64,
-                        "Dividend".into(),
-                        Some("IWDA"),
-                    ));
+                    out.push((2_500 + (self.key % 2_000) as i64, "Dividend".into(), Some("IWDA")));
                 }
             }
             _ => {
@@ -158,15 +147,10 @@ impl Ledger {
                 for i in 0..count {
                     let h = mix(&[self.key, day as u64, i, 2]);
                     let merchant = MERCHANTS[(h % MERCHANTS.len() as u64) as usize];
-                    out.push((
-                        -(((h >> 8) % 8_000 + 150) as i64),
-                        format!("Card purchase {merchant}"),
-                        Some(merchant),
-                    ));
+                    out.push((-(((h >> 8) % 8_000 + 150) as i64), format!("Card purchase {merchant}"), Some(merchant)));
                 }
                 // Two identical purchases on one day, which only an occurrence count tells apart.
-                if count == 2 && !self.with_ids && mix(&[self.key, day as u64, 7]).is_multiple_of(4)
-                {
+                if count == 2 && !self.with_ids && mix(&[self.key, day as u64, 7]).is_multiple_of(4) {
                     out[1] = out[0].clone();
                 }
                 if self.kind == AccountKind::Cash && date.day() == 25 {
@@ -183,15 +167,9 @@ impl Ledger {
                 let h = mix(&[self.key, day as u64, index as u64, 3]);
                 let lag = if amount > 0 { 0 } else { (h % 3) as i64 };
                 // One pending purchase in five books with a different amount (a tip, a currency fee).
-                let pending_amount = if amount < 0 && h.is_multiple_of(5) {
-                    amount + 100 + (h >> 20) as i64 % 400
-                } else {
-                    amount
-                };
-                let id = |prefix: &str| {
-                    self.with_ids
-                        .then(|| format!("{prefix}-{:x}-{day}-{index}", self.key))
-                };
+                let pending_amount =
+                    if amount < 0 && h.is_multiple_of(5) { amount + 100 + (h >> 20) as i64 % 400 } else { amount };
+                let id = |prefix: &str| self.with_ids.then(|| format!("{prefix}-{:x}-{day}-{index}", self.key));
                 let booked = FetchedTransaction {
                     provider_id: id("bk"),
                     status: TransactionStatus::Booked,
@@ -210,11 +188,7 @@ impl Ledger {
                     description,
                     counterparty: counterparty.map(str::to_string),
                 };
-                BookedTransaction {
-                    day,
-                    booked,
-                    pending,
-                }
+                BookedTransaction { day, booked, pending }
             })
             .collect()
     }
@@ -260,13 +234,11 @@ impl Ledger {
             .enumerate()
             .map(|(index, (isin, ticker, name, base_cents))| {
                 let months_held = (day - self.open_day()).max(0) / 30;
-                let quantity =
-                    Decimal::from(5 + (mix(&[self.key, index as u64]) % 40) as i64 + months_held);
+                let quantity = Decimal::from(5 + (mix(&[self.key, index as u64]) % 40) as i64 + months_held);
                 let wobble = (mix(&[self.key, index as u64, day as u64]) % 600) as i64 - 300;
                 let trend = (day % 365) * 3;
                 let price = Decimal::new(base_cents + trend + wobble, 2);
-                let minor = Money::round_from_decimal(quantity * price, self.currency)
-                    .map_or(0, |m| m.minor);
+                let minor = Money::round_from_decimal(quantity * price, self.currency).map_or(0, |m| m.minor);
                 FetchedHolding {
                     instrument: Instrument {
                         isin: Some((*isin).into()),
@@ -287,12 +259,7 @@ mod tests {
     use super::*;
 
     fn ledger(kind: AccountKind, with_ids: bool) -> Ledger {
-        Ledger {
-            key: 42,
-            kind,
-            currency: Currency::EUR,
-            with_ids,
-        }
+        Ledger { key: 42, kind, currency: Currency::EUR, with_ids }
     }
 
     #[test]
@@ -338,9 +305,6 @@ mod tests {
         let a = ledger(AccountKind::Cash, false);
         let open = a.open_day();
         let whole = a.booked_sum(open - 1, open + 90);
-        assert_eq!(
-            whole,
-            a.booked_sum(open - 1, open + 40) + a.booked_sum(open + 40, open + 90)
-        );
+        assert_eq!(whole, a.booked_sum(open - 1, open + 40) + a.booked_sum(open + 40, open + 90));
     }
 }

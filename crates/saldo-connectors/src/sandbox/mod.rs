@@ -10,8 +10,8 @@
 pub mod ledger;
 
 use crate::{
-    AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent,
-    DiscoveredItem, InstitutionInfo, ItemData,
+    AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
+    ItemData,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
@@ -141,18 +141,13 @@ fn account_slots(behaviour: Behaviour) -> &'static [(u32, AccountKind, &'static 
             (1, AccountKind::Savings, "Savings account"),
             (2, AccountKind::CreditCard, "Visa card"),
         ],
-        Behaviour::Maintenance | Behaviour::PartialFailure => &[
-            (0, AccountKind::Cash, "Current account"),
-            (1, AccountKind::Savings, "Savings account"),
-        ],
-        Behaviour::ChangingAccounts => &[
-            (0, AccountKind::Cash, "Current account"),
-            (1, AccountKind::Savings, "Holiday pot"),
-        ],
-        Behaviour::Broker => &[
-            (0, AccountKind::Brokerage, "Stock account"),
-            (1, AccountKind::Cash, "Broker cash"),
-        ],
+        Behaviour::Maintenance | Behaviour::PartialFailure => {
+            &[(0, AccountKind::Cash, "Current account"), (1, AccountKind::Savings, "Savings account")]
+        }
+        Behaviour::ChangingAccounts => {
+            &[(0, AccountKind::Cash, "Current account"), (1, AccountKind::Savings, "Holiday pot")]
+        }
+        Behaviour::Broker => &[(0, AccountKind::Brokerage, "Stock account"), (1, AccountKind::Cash, "Broker cash")],
         Behaviour::Lender => &[
             (0, AccountKind::Mortgage, "Home mortgage"),
             (1, AccountKind::Loan, "Car loan"),
@@ -171,19 +166,12 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(seed: u64) -> Sandbox {
-        Sandbox {
-            seed,
-            accesses: Mutex::new(HashMap::new()),
-        }
+        Sandbox { seed, accesses: Mutex::new(HashMap::new()) }
     }
 
     fn institution(&self, id: &str) -> Result<&'static SandboxInstitution, Failure> {
         INSTITUTIONS.iter().find(|i| i.id == id).ok_or_else(|| {
-            Failure::new(
-                FailureKind::Unsupported,
-                "unknown_institution",
-                format!("no sandbox institution {id:?}"),
-            )
+            Failure::new(FailureKind::Unsupported, "unknown_institution", format!("no sandbox institution {id:?}"))
         })
     }
 
@@ -195,11 +183,7 @@ impl Sandbox {
             bic: Some("SANDSESS".into()),
             auth_method: AuthMethod::Redirect,
             max_history_days: 90,
-            max_consent_days: if institution.behaviour == Behaviour::ShortConsent {
-                7
-            } else {
-                180
-            },
+            max_consent_days: if institution.behaviour == Behaviour::ShortConsent { 7 } else { 180 },
             accesses_per_day: match institution.behaviour {
                 Behaviour::RateLimited | Behaviour::Healthy | Behaviour::Lender => Some(4),
                 _ => None,
@@ -211,22 +195,12 @@ impl Sandbox {
     /// The ledger of a user's account in a slot: the same for every consent of that user.
     pub fn ledger(&self, institution_id: &str, user_key: &str, slot: u32) -> Option<Ledger> {
         let institution = self.institution(institution_id).ok()?;
-        let (_, kind, _) = account_slots(institution.behaviour)
-            .iter()
-            .find(|(s, _, _)| *s == slot)?;
+        let (_, kind, _) = account_slots(institution.behaviour).iter().find(|(s, _, _)| *s == slot)?;
         Some(Ledger {
-            key: mix(&[
-                self.seed,
-                text_key(institution_id),
-                text_key(user_key),
-                u64::from(slot),
-            ]),
+            key: mix(&[self.seed, text_key(institution_id), text_key(user_key), u64::from(slot)]),
             kind: *kind,
             currency: Currency::EUR,
-            with_ids: !matches!(
-                institution.behaviour,
-                Behaviour::FlakyNetwork | Behaviour::InterfaceChange
-            ),
+            with_ids: !matches!(institution.behaviour, Behaviour::FlakyNetwork | Behaviour::InterfaceChange),
         })
     }
 
@@ -249,21 +223,12 @@ impl Sandbox {
     }
 
     fn item_id(consent: &Consent, slot: u32) -> String {
-        format!(
-            "{}-{:012x}",
-            consent.institution_id,
-            mix(&[text_key(&consent.id), u64::from(slot)]) >> 16
-        )
+        format!("{}-{:012x}", consent.institution_id, mix(&[text_key(&consent.id), u64::from(slot)]) >> 16)
     }
 
     fn iban(&self, institution_id: &str, user_key: &str, slot: u32) -> String {
-        let number = mix(&[
-            self.seed,
-            text_key(institution_id),
-            text_key(user_key),
-            u64::from(slot),
-            9,
-        ]) % 100_000_000_000_000;
+        let number =
+            mix(&[self.seed, text_key(institution_id), text_key(user_key), u64::from(slot), 9]) % 100_000_000_000_000;
         format!("SE{:02}9999{number:014}", number % 97)
     }
 
@@ -274,11 +239,7 @@ impl Sandbox {
             (Some("sbx"), Some(institution), Some(user_key), Some(_)) => {
                 Ok((institution.to_string(), user_key.to_string()))
             }
-            _ => Err(Failure::new(
-                FailureKind::Revoked,
-                "consent_unknown",
-                "the sandbox does not know this consent",
-            )),
+            _ => Err(Failure::new(FailureKind::Revoked, "consent_unknown", "the sandbox does not know this consent")),
         }
     }
 
@@ -292,17 +253,12 @@ impl Sandbox {
         let now = ctx.now;
         let day = day_number(now.date_naive());
         if now >= consent.valid_until {
-            return Some(Failure::new(
-                FailureKind::Expired,
-                "CONSENT_EXPIRED",
-                "the consent has expired",
-            ));
+            return Some(Failure::new(FailureKind::Expired, "CONSENT_EXPIRED", "the consent has expired"));
         }
         match institution.behaviour {
             Behaviour::Maintenance => {
                 let nightly = (1..3).contains(&now.hour());
-                let long = mix(&[self.seed, text_key(institution.id), (day / 10) as u64])
-                    .is_multiple_of(3)
+                let long = mix(&[self.seed, text_key(institution.id), (day / 10) as u64]).is_multiple_of(3)
                     && day % 10 == 4
                     && (8..20).contains(&now.hour());
                 (nightly || long).then(|| {
@@ -314,11 +270,7 @@ impl Sandbox {
                 })
             }
             Behaviour::FlakyNetwork => {
-                let roll = mix(&[
-                    self.seed,
-                    text_key(&consent.id),
-                    now.timestamp() as u64 / 60,
-                ]) % 10;
+                let roll = mix(&[self.seed, text_key(&consent.id), now.timestamp() as u64 / 60]) % 10;
                 match roll {
                     0 | 1 => Some(Failure::new(
                         FailureKind::Temporary(TemporaryCause::Timeout),
@@ -336,11 +288,7 @@ impl Sandbox {
             Behaviour::ActionRequired => {
                 let after = TimeDelta::days(5 + (mix(&[text_key(&consent.id)]) % 5) as i64);
                 (now - consent.granted_at >= after).then(|| {
-                    Failure::new(
-                        FailureKind::ActionRequired,
-                        "SCA_REQUIRED",
-                        "strong customer authentication required",
-                    )
+                    Failure::new(FailureKind::ActionRequired, "SCA_REQUIRED", "strong customer authentication required")
                 })
             }
             Behaviour::InterfaceChange => ((day / 4) % 5 == 4).then(|| {
@@ -350,11 +298,9 @@ impl Sandbox {
                     "unexpected payload: missing field `amount`",
                 )
             }),
-            Behaviour::Blocking => Some(Failure::new(
-                FailureKind::Unsupported,
-                "403",
-                "automated access is blocked by the institution",
-            )),
+            Behaviour::Blocking => {
+                Some(Failure::new(FailureKind::Unsupported, "403", "automated access is blocked by the institution"))
+            }
             _ => None,
         }
     }
@@ -370,16 +316,10 @@ impl Sandbox {
             return Ok(());
         }
         let mut accesses = self.accesses.lock().unwrap_or_else(|p| p.into_inner());
-        let used = accesses
-            .entry((consent.id.clone(), now.date_naive()))
-            .or_insert(0);
+        let used = accesses.entry((consent.id.clone(), now.date_naive())).or_insert(0);
         if *used >= 4 {
-            let reset = now
-                .date_naive()
-                .succ_opt()
-                .unwrap_or(now.date_naive())
-                .and_time(chrono::NaiveTime::MIN)
-                .and_utc();
+            let reset =
+                now.date_naive().succ_opt().unwrap_or(now.date_naive()).and_time(chrono::NaiveTime::MIN).and_utc();
             return Err(Failure::new(
                 FailureKind::Temporary(TemporaryCause::RateLimited),
                 "429",
@@ -391,11 +331,7 @@ impl Sandbox {
         Ok(())
     }
 
-    fn checked(
-        &self,
-        consent: &Consent,
-        ctx: CallContext,
-    ) -> Result<(&'static SandboxInstitution, String), Failure> {
+    fn checked(&self, consent: &Consent, ctx: CallContext) -> Result<(&'static SandboxInstitution, String), Failure> {
         let (institution_id, user_key) = Self::parse_consent(consent)?;
         let institution = self.institution(&institution_id)?;
         if let Some(failure) = self.behaviour_failure(institution, consent, ctx) {
@@ -415,17 +351,10 @@ impl Connector for Sandbox {
         Ok(INSTITUTIONS.iter().map(Sandbox::info).collect())
     }
 
-    async fn begin_authorization(
-        &self,
-        request: &AuthRequest,
-        _ctx: CallContext,
-    ) -> Result<AuthStart, Failure> {
+    async fn begin_authorization(&self, request: &AuthRequest, _ctx: CallContext) -> Result<AuthStart, Failure> {
         let institution = self.institution(&request.institution_id)?;
         Ok(AuthStart::Redirect {
-            url: format!(
-                "/sandbox/consent?institution={}&state={}",
-                institution.id, request.state
-            ),
+            url: format!("/sandbox/consent?institution={}&state={}", institution.id, request.state),
         })
     }
 
@@ -443,12 +372,7 @@ impl Connector for Sandbox {
                 "the sandbox completes by redirect only",
             ));
         };
-        let param = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         if param("state") != Some(request.state.as_str()) {
             return Err(Failure::new(
                 FailureKind::InvalidCredentials,
@@ -457,11 +381,7 @@ impl Connector for Sandbox {
             ));
         }
         if let Some(error) = param("error") {
-            return Err(Failure::new(
-                FailureKind::InvalidCredentials,
-                error,
-                "the user declined at the bank",
-            ));
+            return Err(Failure::new(FailureKind::InvalidCredentials, error, "the user declined at the bank"));
         }
         if param("code") != Some("approved") {
             return Err(Failure::new(
@@ -472,31 +392,17 @@ impl Connector for Sandbox {
         }
         let info = Sandbox::info(institution);
         Ok(Consent {
-            id: format!(
-                "sbx:{}:{}:{}",
-                institution.id,
-                request.user_key,
-                ctx.now.timestamp_micros()
-            ),
+            id: format!("sbx:{}:{}:{}", institution.id, request.user_key, ctx.now.timestamp_micros()),
             institution_id: institution.id.into(),
             granted_at: ctx.now,
             valid_until: ctx.now + TimeDelta::days(i64::from(info.max_consent_days)),
-            scope: vec![
-                "accounts".into(),
-                "balances".into(),
-                "transactions".into(),
-                "holdings".into(),
-            ],
+            scope: vec!["accounts".into(), "balances".into(), "transactions".into(), "holdings".into()],
             max_history_days: info.max_history_days,
             accesses_per_day: info.accesses_per_day,
         })
     }
 
-    async fn discover(
-        &self,
-        consent: &Consent,
-        ctx: CallContext,
-    ) -> Result<Vec<DiscoveredItem>, Failure> {
+    async fn discover(&self, consent: &Consent, ctx: CallContext) -> Result<Vec<DiscoveredItem>, Failure> {
         let (institution, user_key) = self.checked(consent, ctx)?;
         self.spend_access(institution, consent, ctx.now)?;
         let today = day_number(ctx.now.date_naive());
@@ -535,11 +441,7 @@ impl Connector for Sandbox {
             .into_iter()
             .find(|slot| Sandbox::item_id(consent, *slot) == provider_item_id)
             .ok_or_else(|| {
-                Failure::new(
-                    FailureKind::Revoked,
-                    "ACCOUNT_NOT_FOUND",
-                    "the account is no longer reachable",
-                )
+                Failure::new(FailureKind::Revoked, "ACCOUNT_NOT_FOUND", "the account is no longer reachable")
             })?;
         if institution.behaviour == Behaviour::PartialFailure && slot == 1 {
             return Err(Failure::new(
@@ -548,15 +450,9 @@ impl Connector for Sandbox {
                 "account temporarily unavailable",
             ));
         }
-        let ledger = self
-            .ledger(institution.id, &user_key, slot)
-            .ok_or_else(|| {
-                Failure::new(
-                    FailureKind::Temporary(TemporaryCause::Unknown),
-                    "no_ledger",
-                    "unknown account",
-                )
-            })?;
+        let ledger = self.ledger(institution.id, &user_key, slot).ok_or_else(|| {
+            Failure::new(FailureKind::Temporary(TemporaryCause::Unknown), "no_ledger", "unknown account")
+        })?;
         let earliest = today - i64::from(consent.max_history_days);
         let from = day_number(since).max(earliest);
         let holdings = ledger.holdings(today);
@@ -587,43 +483,25 @@ mod tests {
     use chrono::TimeZone;
 
     fn ctx(now: DateTime<Utc>) -> CallContext {
-        CallContext {
-            now,
-            user_present: false,
-        }
+        CallContext { now, user_present: false }
     }
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
     }
 
-    async fn connect(
-        sandbox: &Sandbox,
-        institution: &str,
-        user: &str,
-        now: DateTime<Utc>,
-    ) -> Consent {
+    async fn connect(sandbox: &Sandbox, institution: &str, user: &str, now: DateTime<Utc>) -> Consent {
         let request = AuthRequest {
             institution_id: institution.into(),
             user_key: user.into(),
             redirect_url: "http://127.0.0.1/callback/sandbox".into(),
             state: "s1".into(),
         };
-        let start = sandbox
-            .begin_authorization(&request, ctx(now))
-            .await
-            .unwrap();
+        let start = sandbox.begin_authorization(&request, ctx(now)).await.unwrap();
         assert!(matches!(start, AuthStart::Redirect { ref url } if url.contains("state=s1")));
-        let answer = AuthAnswer::Callback {
-            params: vec![
-                ("state".into(), "s1".into()),
-                ("code".into(), "approved".into()),
-            ],
-        };
-        sandbox
-            .complete_authorization(&request, &answer, ctx(now))
-            .await
-            .unwrap()
+        let answer =
+            AuthAnswer::Callback { params: vec![("state".into(), "s1".into()), ("code".into(), "approved".into())] };
+        sandbox.complete_authorization(&request, &answer, ctx(now)).await.unwrap()
     }
 
     #[tokio::test]
@@ -636,28 +514,14 @@ mod tests {
             state: "s1".into(),
         };
         let declined = AuthAnswer::Callback {
-            params: vec![
-                ("state".into(), "s1".into()),
-                ("error".into(), "access_denied".into()),
-            ],
+            params: vec![("state".into(), "s1".into()), ("error".into(), "access_denied".into())],
         };
-        let err = sandbox
-            .complete_authorization(&request, &declined, ctx(t0()))
-            .await
-            .unwrap_err();
+        let err = sandbox.complete_authorization(&request, &declined, ctx(t0())).await.unwrap_err();
         assert_eq!(err.kind, FailureKind::InvalidCredentials);
-        let forged = AuthAnswer::Callback {
-            params: vec![
-                ("state".into(), "other".into()),
-                ("code".into(), "approved".into()),
-            ],
-        };
+        let forged =
+            AuthAnswer::Callback { params: vec![("state".into(), "other".into()), ("code".into(), "approved".into())] };
         assert_eq!(
-            sandbox
-                .complete_authorization(&request, &forged, ctx(t0()))
-                .await
-                .unwrap_err()
-                .code,
+            sandbox.complete_authorization(&request, &forged, ctx(t0())).await.unwrap_err().code,
             "state_mismatch"
         );
     }
@@ -666,27 +530,15 @@ mod tests {
     async fn reconnecting_mints_new_ids_for_the_same_accounts() {
         let sandbox = Sandbox::new(1);
         let first = connect(&sandbox, "sandbox-bank", "conn-1", t0()).await;
-        let second = connect(
-            &sandbox,
-            "sandbox-bank",
-            "conn-1",
-            t0() + TimeDelta::days(1),
-        )
-        .await;
+        let second = connect(&sandbox, "sandbox-bank", "conn-1", t0() + TimeDelta::days(1)).await;
         let a = sandbox.discover(&first, ctx(t0())).await.unwrap();
-        let b = sandbox
-            .discover(&second, ctx(t0() + TimeDelta::days(1)))
-            .await
-            .unwrap();
+        let b = sandbox.discover(&second, ctx(t0() + TimeDelta::days(1))).await.unwrap();
         assert_eq!(a.len(), 3);
         assert_ne!(a[0].provider_item_id, b[0].provider_item_id);
         assert_eq!(a[0].iban, b[0].iban);
         assert_eq!(a[2].masked_number, b[2].masked_number);
         let other_user = connect(&sandbox, "sandbox-bank", "conn-2", t0()).await;
-        assert_ne!(
-            sandbox.discover(&other_user, ctx(t0())).await.unwrap()[0].iban,
-            a[0].iban
-        );
+        assert_ne!(sandbox.discover(&other_user, ctx(t0())).await.unwrap()[0].iban, a[0].iban);
     }
 
     #[tokio::test]
@@ -697,32 +549,16 @@ mod tests {
         let stock = &items[0];
         assert_eq!(stock.kind, AccountKind::Brokerage);
         let data = sandbox
-            .fetch(
-                &consent,
-                &stock.provider_item_id,
-                t0().date_naive() - TimeDelta::days(60),
-                ctx(t0()),
-            )
+            .fetch(&consent, &stock.provider_item_id, t0().date_naive() - TimeDelta::days(60), ctx(t0()))
             .await
             .unwrap();
         assert_eq!(data.holdings.len(), 3);
         assert!(data.balance.is_some());
         let overlap = sandbox
-            .fetch(
-                &consent,
-                &stock.provider_item_id,
-                t0().date_naive() - TimeDelta::days(30),
-                ctx(t0()),
-            )
+            .fetch(&consent, &stock.provider_item_id, t0().date_naive() - TimeDelta::days(30), ctx(t0()))
             .await
             .unwrap();
-        assert!(
-            overlap
-                .transactions
-                .iter()
-                .all(|t| data.transactions.contains(t)),
-            "windows agree"
-        );
+        assert!(overlap.transactions.iter().all(|t| data.transactions.contains(t)), "windows agree");
     }
 
     #[tokio::test]
@@ -730,105 +566,53 @@ mod tests {
         let sandbox = Sandbox::new(1);
         let night = Utc.with_ymd_and_hms(2026, 3, 2, 1, 30, 0).unwrap();
         let maintenance = connect(&sandbox, "sandbox-maintenance", "c", t0()).await;
-        let kind = sandbox
-            .discover(&maintenance, ctx(night + TimeDelta::days(1)))
-            .await
-            .unwrap_err()
-            .kind;
+        let kind = sandbox.discover(&maintenance, ctx(night + TimeDelta::days(1))).await.unwrap_err().kind;
         assert_eq!(kind, FailureKind::Temporary(TemporaryCause::Maintenance));
 
         let short = connect(&sandbox, "sandbox-short-consent", "c", t0()).await;
-        assert!(sandbox
-            .discover(&short, ctx(t0() + TimeDelta::days(6)))
-            .await
-            .is_ok());
+        assert!(sandbox.discover(&short, ctx(t0() + TimeDelta::days(6))).await.is_ok());
         assert_eq!(
-            sandbox
-                .discover(&short, ctx(t0() + TimeDelta::days(7)))
-                .await
-                .unwrap_err()
-                .kind,
+            sandbox.discover(&short, ctx(t0() + TimeDelta::days(7))).await.unwrap_err().kind,
             FailureKind::Expired
         );
 
         let sca = connect(&sandbox, "sandbox-sca", "c", t0()).await;
-        assert!(sandbox
-            .discover(&sca, ctx(t0() + TimeDelta::days(1)))
-            .await
-            .is_ok());
+        assert!(sandbox.discover(&sca, ctx(t0() + TimeDelta::days(1))).await.is_ok());
         assert_eq!(
-            sandbox
-                .discover(&sca, ctx(t0() + TimeDelta::days(10)))
-                .await
-                .unwrap_err()
-                .kind,
+            sandbox.discover(&sca, ctx(t0() + TimeDelta::days(10))).await.unwrap_err().kind,
             FailureKind::ActionRequired
         );
 
         let blocking = connect(&sandbox, "sandbox-blocking", "c", t0()).await;
-        assert_eq!(
-            sandbox
-                .discover(&blocking, ctx(t0()))
-                .await
-                .unwrap_err()
-                .kind,
-            FailureKind::Unsupported
-        );
+        assert_eq!(sandbox.discover(&blocking, ctx(t0())).await.unwrap_err().kind, FailureKind::Unsupported);
 
         let quota = connect(&sandbox, "sandbox-quota", "c", t0()).await;
         for _ in 0..4 {
             sandbox.discover(&quota, ctx(t0())).await.unwrap();
         }
         let limited = sandbox.discover(&quota, ctx(t0())).await.unwrap_err();
-        assert_eq!(
-            limited.kind,
-            FailureKind::Temporary(TemporaryCause::RateLimited)
-        );
-        assert_eq!(
-            limited.retry_at,
-            Some(Utc.with_ymd_and_hms(2026, 3, 3, 0, 0, 0).unwrap())
-        );
+        assert_eq!(limited.kind, FailureKind::Temporary(TemporaryCause::RateLimited));
+        assert_eq!(limited.retry_at, Some(Utc.with_ymd_and_hms(2026, 3, 3, 0, 0, 0).unwrap()));
 
         let partial = connect(&sandbox, "sandbox-partial", "c", t0()).await;
         let items = sandbox.discover(&partial, ctx(t0())).await.unwrap();
-        assert!(sandbox
-            .fetch(
-                &partial,
-                &items[0].provider_item_id,
-                t0().date_naive(),
-                ctx(t0())
-            )
-            .await
-            .is_ok());
-        let failed = sandbox
-            .fetch(
-                &partial,
-                &items[1].provider_item_id,
-                t0().date_naive(),
-                ctx(t0()),
-            )
-            .await
-            .unwrap_err();
+        assert!(sandbox.fetch(&partial, &items[0].provider_item_id, t0().date_naive(), ctx(t0())).await.is_ok());
+        let failed =
+            sandbox.fetch(&partial, &items[1].provider_item_id, t0().date_naive(), ctx(t0())).await.unwrap_err();
         assert!(failed.kind.is_temporary());
 
         let flaky = connect(&sandbox, "sandbox-flaky", "c", t0()).await;
         let mut kinds = std::collections::HashSet::new();
         for minute in 0..200 {
-            if let Err(failure) = sandbox
-                .discover(&flaky, ctx(t0() + TimeDelta::minutes(minute)))
-                .await
-            {
+            if let Err(failure) = sandbox.discover(&flaky, ctx(t0() + TimeDelta::minutes(minute))).await {
                 kinds.insert(failure.kind);
             }
         }
         assert_eq!(kinds.len(), 2, "timeouts and resets: {kinds:?}");
 
         let changing = connect(&sandbox, "sandbox-changing-api", "c", t0()).await;
-        let broken = (0..30)
-            .filter_map(|d| {
-                futures_lite(sandbox.discover(&changing, ctx(t0() + TimeDelta::days(d))))
-            })
-            .count();
+        let broken =
+            (0..30).filter_map(|d| futures_lite(sandbox.discover(&changing, ctx(t0() + TimeDelta::days(d))))).count();
         assert!(broken >= 4, "some days answer unreadably");
     }
 
@@ -840,27 +624,16 @@ mod tests {
         assert_eq!(counts, [1, 2].into_iter().collect());
     }
 
-    async fn futures_counts(
-        sandbox: &Sandbox,
-        consent: &Consent,
-    ) -> std::collections::BTreeSet<usize> {
+    async fn futures_counts(sandbox: &Sandbox, consent: &Consent) -> std::collections::BTreeSet<usize> {
         let mut counts = std::collections::BTreeSet::new();
         for d in 0..40 {
-            counts.insert(
-                sandbox
-                    .discover(consent, ctx(t0() + TimeDelta::days(d)))
-                    .await
-                    .unwrap()
-                    .len(),
-            );
+            counts.insert(sandbox.discover(consent, ctx(t0() + TimeDelta::days(d))).await.unwrap().len());
         }
         counts
     }
 
     /// Polls a sandbox future, which never waits, to completion; `Some` when it failed.
-    fn futures_lite<T>(
-        future: impl std::future::Future<Output = Result<T, Failure>>,
-    ) -> Option<Failure> {
+    fn futures_lite<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Option<Failure> {
         let waker = std::task::Waker::noop();
         let mut cx = std::task::Context::from_waker(waker);
         let mut future = std::pin::pin!(future);

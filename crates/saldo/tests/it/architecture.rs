@@ -21,9 +21,7 @@ fn dependency_closure(package: &str) -> BTreeSet<String> {
             .and_then(|d| d.as_array())
             .map(|deps| {
                 // An entry is "name" or "name version" when several versions are locked.
-                deps.iter()
-                    .map(|d| d.as_str().unwrap().split(' ').next().unwrap().to_string())
-                    .collect()
+                deps.iter().map(|d| d.as_str().unwrap().split(' ').next().unwrap().to_string()).collect()
             })
             .unwrap_or_default();
         graph.entry(name).or_default().extend::<Vec<String>>(deps);
@@ -44,23 +42,9 @@ fn dependency_closure(package: &str) -> BTreeSet<String> {
 fn core_and_import_do_no_io() {
     for package in ["saldo-core", "saldo-import"] {
         let deps = dependency_closure(package);
-        assert!(
-            deps.contains("rust_decimal"),
-            "the lockfile walk found {package}'s dependencies"
-        );
-        for banned in [
-            "tokio",
-            "sqlx",
-            "reqwest",
-            "hyper",
-            "axum",
-            "mio",
-            "saldo-store",
-        ] {
-            assert!(
-                !deps.contains(banned),
-                "{package} must not depend on {banned}"
-            );
+        assert!(deps.contains("rust_decimal"), "the lockfile walk found {package}'s dependencies");
+        for banned in ["tokio", "sqlx", "reqwest", "hyper", "axum", "mio", "saldo-store"] {
+            assert!(!deps.contains(banned), "{package} must not depend on {banned}");
         }
     }
 }
@@ -70,10 +54,7 @@ fn connectors_never_touch_the_database() {
     let deps = dependency_closure("saldo-connectors");
     assert!(deps.contains("saldo-core"));
     for banned in ["sqlx", "saldo-store", "libsqlite3-sys"] {
-        assert!(
-            !deps.contains(banned),
-            "saldo-connectors must not depend on {banned}"
-        );
+        assert!(!deps.contains(banned), "saldo-connectors must not depend on {banned}");
     }
 }
 
@@ -81,52 +62,31 @@ fn connectors_never_touch_the_database() {
 fn architecture_md_names_only_paths_that_exist() {
     let text = std::fs::read_to_string(workspace_root().join("ARCHITECTURE.md")).unwrap();
     let mut checked = 0;
-    for word in
-        text.split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ')' || c == ',')
-    {
+    for word in text.split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ')' || c == ',') {
         let word = word.trim_end_matches(['.', ':', ';']);
         if word.starts_with("crates/") {
-            assert!(
-                workspace_root().join(word).exists(),
-                "ARCHITECTURE.md names {word}, which does not exist"
-            );
+            assert!(workspace_root().join(word).exists(), "ARCHITECTURE.md names {word}, which does not exist");
             checked += 1;
         }
     }
-    assert!(
-        checked >= 5,
-        "ARCHITECTURE.md should name the crates' paths"
-    );
+    assert!(checked >= 5, "ARCHITECTURE.md should name the crates' paths");
 }
 
 #[test]
 fn readme_documents_every_setting() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    let config =
-        std::fs::read_to_string(workspace_root().join("crates/saldo/src/config.rs")).unwrap();
+    let config = std::fs::read_to_string(workspace_root().join("crates/saldo/src/config.rs")).unwrap();
     let mut variables: Vec<&str> = config
         .split('"')
-        .filter(|piece| {
-            piece.starts_with("SALDO_") && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_')
-        })
+        .filter(|piece| piece.starts_with("SALDO_") && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
         .collect();
     variables.sort();
     variables.dedup();
     assert!(variables.len() >= 7, "found {variables:?}");
     for variable in variables {
-        assert!(
-            readme.contains(&format!("`{variable}`")),
-            "README.md does not document {variable}"
-        );
+        assert!(readme.contains(&format!("`{variable}`")), "README.md does not document {variable}");
     }
-    for flag in [
-        "--config",
-        "--db",
-        "--data-dir",
-        "--listen",
-        "--log-format",
-        "--log-level",
-    ] {
+    for flag in ["--config", "--db", "--data-dir", "--listen", "--log-format", "--log-level"] {
         assert!(readme.contains(flag), "README.md does not document {flag}");
     }
 }

@@ -5,11 +5,7 @@ use crate::support::{both_backends, check_clean_failure, Saldo};
 use serde_json::{json, Value};
 
 fn import_sample_rates(saldo: &Saldo) {
-    for file in [
-        "ecb/eurofxref-hist.csv",
-        "ecb/eurofxref.csv",
-        "ecb/eurofxref-hist-90d.xml",
-    ] {
+    for file in ["ecb/eurofxref-hist.csv", "ecb/eurofxref.csv", "ecb/eurofxref-hist-90d.xml"] {
         saldo.ok(&["fx", "import", saldo.data_file(file).to_str().unwrap()]);
     }
 }
@@ -30,32 +26,9 @@ fn add_flat_and_mortgage(saldo: &Saldo) {
         "--date",
         "2026-01-02",
     ]);
-    saldo.ok(&[
-        "account",
-        "add",
-        "--name",
-        "Mortgage",
-        "--kind",
-        "mortgage",
-        "--currency",
-        "sek",
-    ]);
-    saldo.ok(&[
-        "valuation",
-        "set",
-        "Mortgage",
-        "2000000",
-        "--date",
-        "2025-12-31",
-    ]);
-    saldo.ok(&[
-        "valuation",
-        "set",
-        "mortgage",
-        "1990000",
-        "--date",
-        "2026-01-07",
-    ]);
+    saldo.ok(&["account", "add", "--name", "Mortgage", "--kind", "mortgage", "--currency", "sek"]);
+    saldo.ok(&["valuation", "set", "Mortgage", "2000000", "--date", "2025-12-31"]);
+    saldo.ok(&["valuation", "set", "mortgage", "1990000", "--date", "2026-01-07"]);
 }
 
 both_backends!(empty_database_has_zero_net_worth, |saldo| {
@@ -77,19 +50,9 @@ both_backends!(asset_and_mortgage_in_two_currencies, |saldo| {
     assert_eq!(now["liabilities"], "163114.75");
     assert_eq!(now["assets"], "300000.00");
     assert_eq!(now["total"], "136885.25");
-    assert_eq!(
-        now["by_kind"],
-        json!({"mortgage": "163114.75", "real_estate": "300000.00"})
-    );
+    assert_eq!(now["by_kind"], json!({"mortgage": "163114.75", "real_estate": "300000.00"}));
 
-    let in_sek = saldo.json(&[
-        "networth",
-        "--date",
-        "2026-01-08",
-        "--currency",
-        "SEK",
-        "--json",
-    ]);
+    let in_sek = saldo.json(&["networth", "--date", "2026-01-08", "--currency", "SEK", "--json"]);
     assert_eq!(in_sek["total"], "1670000.00");
 
     let history = saldo.json(&["networth", "--date", "2026-01-08", "--history", "--json"]);
@@ -97,12 +60,7 @@ both_backends!(asset_and_mortgage_in_two_currencies, |saldo| {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| {
-            (
-                d["date"].as_str().unwrap().to_string(),
-                d["total"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|d| (d["date"].as_str().unwrap().to_string(), d["total"].as_str().unwrap().to_string()))
         .collect();
     let expected = [
         ("2025-12-31", "-200000.00"), // 2,000,000 SEK at 10.0
@@ -115,29 +73,15 @@ both_backends!(asset_and_mortgage_in_two_currencies, |saldo| {
         ("2026-01-07", "138211.38"), // paid down to 1,990,000; 12.3 from the XML
         ("2026-01-08", "136885.25"),
     ];
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(d, t)| (d.to_string(), t.to_string()))
-        .collect();
+    let expected: Vec<(String, String)> = expected.iter().map(|(d, t)| (d.to_string(), t.to_string())).collect();
     assert_eq!(days, expected);
 
-    let window = saldo.json(&[
-        "networth",
-        "--history",
-        "--from",
-        "2026-01-05",
-        "--to",
-        "2026-01-06",
-        "--json",
-    ]);
+    let window = saldo.json(&["networth", "--history", "--from", "2026-01-05", "--to", "2026-01-06", "--json"]);
     assert_eq!(window["history"].as_array().unwrap().len(), 2);
     assert_eq!(window["history"][1]["by_kind"]["mortgage"], "161290.32");
 
     let human = saldo.ok(&["networth", "--date", "2026-01-08"]);
-    assert!(
-        human.contains("Net worth on 2026-01-08: 136885.25 EUR"),
-        "{human}"
-    );
+    assert!(human.contains("Net worth on 2026-01-08: 136885.25 EUR"), "{human}");
 });
 
 both_backends!(untracked_accounts_do_not_count, |saldo| {
@@ -169,29 +113,15 @@ both_backends!(untracked_accounts_do_not_count, |saldo| {
         "--date",
         "2026-01-01",
     ]);
-    assert_eq!(
-        saldo.json(&["networth", "--date", "2026-01-01", "--json"])["total"],
-        "15100.50"
-    );
+    assert_eq!(saldo.json(&["networth", "--date", "2026-01-01", "--json"])["total"], "15100.50");
     saldo.ok(&["account", "edit", "Car", "--untrack"]);
-    assert_eq!(
-        saldo.json(&["networth", "--date", "2026-01-01", "--json"])["total"],
-        "100.00"
-    );
+    assert_eq!(saldo.json(&["networth", "--date", "2026-01-01", "--json"])["total"], "100.00");
     let accounts = saldo.json(&["account", "list", "--json"]);
-    let car = accounts
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "Car")
-        .unwrap();
+    let car = accounts.as_array().unwrap().iter().find(|a| a["name"] == "Car").unwrap();
     assert_eq!(car["tracked"], false);
     assert_eq!(car["balance"], "15000.50");
     saldo.ok(&["account", "edit", "Car", "--track"]);
-    assert_eq!(
-        saldo.json(&["networth", "--date", "2026-01-01", "--json"])["total"],
-        "15100.50"
-    );
+    assert_eq!(saldo.json(&["networth", "--date", "2026-01-01", "--json"])["total"], "15100.50");
 });
 
 both_backends!(manual_accounts_are_edited_and_deleted, |saldo| {
@@ -212,36 +142,15 @@ both_backends!(manual_accounts_are_edited_and_deleted, |saldo| {
     ]);
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["class"], "liability");
-    assert_eq!(
-        created["balance"], "-5000.00",
-        "an owed liability has a negative balance"
-    );
+    assert_eq!(created["balance"], "-5000.00", "an owed liability has a negative balance");
     assert_eq!(created["origin"], "manual");
 
-    saldo.ok(&[
-        "account",
-        "edit",
-        &id,
-        "--name",
-        "Loan from Anna",
-        "--kind",
-        "other_liability",
-    ]);
+    saldo.ok(&["account", "edit", &id, "--name", "Loan from Anna", "--kind", "other_liability"]);
     let err = saldo.fail(&["account", "edit", &id, "--kind", "savings"]);
-    assert!(
-        err.contains("cannot change liability") && err.contains("savings"),
-        "{err}"
-    );
+    assert!(err.contains("cannot change liability") && err.contains("savings"), "{err}");
 
     // A valuation on the same day replaces the first; another day adds to the history.
-    saldo.ok(&[
-        "valuation",
-        "set",
-        "Loan from Anna",
-        "4500",
-        "--date",
-        "2026-03-01",
-    ]);
+    saldo.ok(&["valuation", "set", "Loan from Anna", "4500", "--date", "2026-03-01"]);
     saldo.ok(&["valuation", "add", &id, "4000", "--date", "2026-04-01"]);
     let valuations = saldo.json(&["valuation", "list", &id, "--json"]);
     let values: Vec<(&str, &str)> = valuations
@@ -250,76 +159,31 @@ both_backends!(manual_accounts_are_edited_and_deleted, |saldo| {
         .iter()
         .map(|v| (v["date"].as_str().unwrap(), v["value"].as_str().unwrap()))
         .collect();
-    assert_eq!(
-        values,
-        vec![("2026-03-01", "4500.00"), ("2026-04-01", "4000.00")]
-    );
-    assert_eq!(
-        saldo.json(&["networth", "--date", "2026-03-15", "--json"])["total"],
-        "-4500.00"
-    );
+    assert_eq!(values, vec![("2026-03-01", "4500.00"), ("2026-04-01", "4000.00")]);
+    assert_eq!(saldo.json(&["networth", "--date", "2026-03-15", "--json"])["total"], "-4500.00");
 
     saldo.ok(&["valuation", "delete", &id, "--date", "2026-04-01"]);
     let err = saldo.fail(&["valuation", "delete", &id, "--date", "2026-04-01"]);
     assert!(err.contains("no valuation on 2026-04-01"), "{err}");
-    assert_eq!(
-        saldo.json(&["networth", "--date", "2026-05-01", "--json"])["total"],
-        "-4500.00"
-    );
+    assert_eq!(saldo.json(&["networth", "--date", "2026-05-01", "--json"])["total"], "-4500.00");
 
     saldo.ok(&["account", "delete", &id]);
     assert_eq!(saldo.json(&["account", "list", "--json"]), json!([]));
-    assert_eq!(
-        saldo.json(&["networth", "--date", "2026-05-01", "--json"])["total"],
-        "0.00"
-    );
+    assert_eq!(saldo.json(&["networth", "--date", "2026-05-01", "--json"])["total"], "0.00");
     let err = saldo.fail(&["account", "delete", &id]);
     assert!(err.contains(&format!("no account with id {id}")), "{err}");
 });
 
 both_backends!(bad_input_is_one_clear_line, |saldo| {
-    let err = saldo.fail(&[
-        "account",
-        "add",
-        "--name",
-        "X",
-        "--kind",
-        "cash",
-        "--currency",
-        "EURO",
-    ]);
+    let err = saldo.fail(&["account", "add", "--name", "X", "--kind", "cash", "--currency", "EURO"]);
     assert!(err.contains("unknown currency \"EURO\""), "{err}");
     let err = saldo.fail(&["networth", "--date", "2026-02-30"]);
-    assert!(
-        err.contains("2026-02-30") && err.contains("YYYY-MM-DD"),
-        "{err}"
-    );
-    let err = saldo.fail(&[
-        "account",
-        "add",
-        "--name",
-        "X",
-        "--kind",
-        "house",
-        "--currency",
-        "EUR",
-    ]);
-    assert!(
-        err.contains("unknown account kind \"house\"") && err.contains("real_estate"),
-        "{err}"
-    );
+    assert!(err.contains("2026-02-30") && err.contains("YYYY-MM-DD"), "{err}");
+    let err = saldo.fail(&["account", "add", "--name", "X", "--kind", "house", "--currency", "EUR"]);
+    assert!(err.contains("unknown account kind \"house\"") && err.contains("real_estate"), "{err}");
     let err = saldo.fail(&["account", "add", "--name", "X", "--kind", "cash"]);
     assert!(err.contains("--currency"), "{err}");
-    let err = saldo.fail(&[
-        "account",
-        "add",
-        "--name",
-        " ",
-        "--kind",
-        "cash",
-        "--currency",
-        "EUR",
-    ]);
+    let err = saldo.fail(&["account", "add", "--name", " ", "--kind", "cash", "--currency", "EUR"]);
     assert!(err.contains("account name is empty"), "{err}");
 
     saldo.ok(&[
@@ -350,38 +214,15 @@ both_backends!(bad_input_is_one_clear_line, |saldo| {
         "error: no exchange rate for SEK on or before 2026-01-03: import ECB reference rates with `saldo fx import FILE`"
     );
     // The same account in its own currency needs no rate.
-    assert_eq!(
-        saldo.json(&[
-            "networth",
-            "--date",
-            "2026-01-03",
-            "--currency",
-            "SEK",
-            "--json"
-        ])["total"],
-        "1000.00"
-    );
-    let err = saldo.fail(&[
-        "networth",
-        "--history",
-        "--from",
-        "2026-02-01",
-        "--to",
-        "2026-01-01",
-    ]);
-    assert!(
-        err.contains("--from 2026-02-01 is after --to 2026-01-01"),
-        "{err}"
-    );
+    assert_eq!(saldo.json(&["networth", "--date", "2026-01-03", "--currency", "SEK", "--json"])["total"], "1000.00");
+    let err = saldo.fail(&["networth", "--history", "--from", "2026-02-01", "--to", "2026-01-01"]);
+    assert!(err.contains("--from 2026-02-01 is after --to 2026-01-01"), "{err}");
 });
 
 both_backends!(a_broken_rate_file_writes_nothing, |saldo| {
     let broken = saldo.data_file("ecb/broken-hist-90d.xml");
     let err = saldo.fail(&["fx", "import", broken.to_str().unwrap()]);
-    assert!(
-        err.contains("broken-hist-90d.xml") && err.contains("2026-02-31") && err.contains("byte"),
-        "{err}"
-    );
+    assert!(err.contains("broken-hist-90d.xml") && err.contains("2026-02-31") && err.contains("byte"), "{err}");
     assert_eq!(saldo.json(&["fx", "list", "--json"]), json!([]));
 
     let not_rates = saldo.dir().join("statement.txt");
@@ -394,17 +235,8 @@ both_backends!(a_broken_rate_file_writes_nothing, |saldo| {
     import_sample_rates(&saldo);
     import_sample_rates(&saldo);
     let coverage = saldo.json(&["fx", "list", "--json"]);
-    let sek = coverage
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["currency"] == "SEK")
-        .unwrap()
-        .clone();
-    assert_eq!(
-        sek,
-        json!({"currency": "SEK", "first": "2025-12-31", "last": "2026-01-08", "days": 6})
-    );
+    let sek = coverage.as_array().unwrap().iter().find(|c| c["currency"] == "SEK").unwrap().clone();
+    assert_eq!(sek, json!({"currency": "SEK", "first": "2025-12-31", "last": "2026-01-08", "days": 6}));
 });
 
 both_backends!(base_currency_is_a_user_setting, |saldo| {
@@ -424,25 +256,14 @@ both_backends!(base_currency_is_a_user_setting, |saldo| {
     ]);
     saldo.ok(&["user", "set-base-currency", "SEK"]);
     let networth = saldo.json(&["networth", "--date", "2026-01-02", "--json"]);
-    assert_eq!(
-        (networth["currency"].clone(), networth["total"].clone()),
-        (json!("SEK"), json!("250.00"))
-    );
+    assert_eq!((networth["currency"].clone(), networth["total"].clone()), (json!("SEK"), json!("250.00")));
 });
 
 #[test]
 fn runs_with_no_configuration_in_the_platform_data_directory() {
     let saldo = Saldo::new(crate::support::Backend::Sqlite);
-    let output = saldo
-        .bare_command()
-        .args(["networth", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = saldo.bare_command().args(["networth", "--json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let networth: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(networth["total"], "0.00");
     assert!(saldo.dir().join(".local/share/saldo/saldo.db").exists());
@@ -451,69 +272,41 @@ fn runs_with_no_configuration_in_the_platform_data_directory() {
 #[test]
 fn unreachable_or_unsupported_databases_are_reported() {
     let saldo = Saldo::new(crate::support::Backend::Sqlite);
-    let output = saldo
-        .bare_command()
-        .args(["--db", "postgres://saldo:pw@127.0.0.1:1/saldo", "networth"])
-        .output()
-        .unwrap();
+    let output =
+        saldo.bare_command().args(["--db", "postgres://saldo:pw@127.0.0.1:1/saldo", "networth"]).output().unwrap();
     let err = check_clean_failure(&output, &["networth"]);
-    assert!(
-        err.contains("cannot open database postgres://saldo:***@127.0.0.1:1/saldo"),
-        "{err}"
-    );
+    assert!(err.contains("cannot open database postgres://saldo:***@127.0.0.1:1/saldo"), "{err}");
     assert!(!err.contains(":pw@"), "the password leaked: {err}");
-    let output = saldo
-        .bare_command()
-        .env("SALDO_DATABASE_URL", "mysql://db/saldo")
-        .arg("networth")
-        .output()
-        .unwrap();
+    let output = saldo.bare_command().env("SALDO_DATABASE_URL", "mysql://db/saldo").arg("networth").output().unwrap();
     let err = check_clean_failure(&output, &["networth"]);
-    assert!(
-        err.contains("invalid database_url (from environment SALDO_DATABASE_URL)"),
-        "{err}"
-    );
+    assert!(err.contains("invalid database_url (from environment SALDO_DATABASE_URL)"), "{err}");
 }
 
 #[test]
 fn config_check_shows_sources_and_hides_secrets() {
     let saldo = Saldo::new(crate::support::Backend::Sqlite);
     let file = saldo.dir().join("saldo.toml");
-    std::fs::write(
-        &file,
-        "listen = \"0.0.0.0:9000\"\nbase_currency = \"CHF\"\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nbase_currency = \"CHF\"\n").unwrap();
     let output = saldo
         .bare_command()
-        .env(
-            "SALDO_DATABASE_URL",
-            "postgres://saldo:hunter2@db.example/saldo",
-        )
+        .env("SALDO_DATABASE_URL", "postgres://saldo:hunter2@db.example/saldo")
         .args(["--config", file.to_str().unwrap(), "config", "check"])
         .output()
         .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success());
     assert!(!stdout.contains("hunter2"), "{stdout}");
-    assert!(stdout.contains("database_url = \"postgres://saldo:***@db.example/saldo\"  # environment SALDO_DATABASE_URL"), "{stdout}");
     assert!(
-        stdout.contains("listen = \"0.0.0.0:9000\"  # file"),
+        stdout.contains("database_url = \"postgres://saldo:***@db.example/saldo\"  # environment SALDO_DATABASE_URL"),
         "{stdout}"
     );
+    assert!(stdout.contains("listen = \"0.0.0.0:9000\"  # file"), "{stdout}");
     assert!(stdout.contains("base_currency = \"CHF\""), "{stdout}");
 
     std::fs::write(&file, "base_currency = \"CHF\"\nport = 1\n").unwrap();
-    let output = saldo
-        .bare_command()
-        .args(["--config", file.to_str().unwrap(), "config", "check"])
-        .output()
-        .unwrap();
+    let output = saldo.bare_command().args(["--config", file.to_str().unwrap(), "config", "check"]).output().unwrap();
     let err = check_clean_failure(&output, &["config", "check"]);
-    assert!(
-        err.contains("unknown field `port`") && err.contains("line 2"),
-        "{err}"
-    );
+    assert!(err.contains("unknown field `port`") && err.contains("line 2"), "{err}");
 }
 
 #[test]
@@ -539,9 +332,6 @@ fn every_subcommand_has_help() {
     ] {
         let output = saldo.bare_command().args(&args).output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("Usage: saldo"),
-            "{args:?}: {stdout}"
-        );
+        assert!(output.status.success() && stdout.contains("Usage: saldo"), "{args:?}: {stdout}");
     }
 }

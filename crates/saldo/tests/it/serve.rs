@@ -19,22 +19,14 @@ impl Server {
         let mut args = vec!["--log-format", "json"];
         args.extend_from_slice(extra);
         args.extend_from_slice(&["serve", "--listen", "127.0.0.1:0"]);
-        let mut child = saldo
-            .command(&args)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = saldo.command(&args).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
         let address = loop {
             line.clear();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "saldo serve exited before listening"
-            );
-            let entry: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|err| panic!("not a JSON log line ({err}): {line}"));
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "saldo serve exited before listening");
+            let entry: Value =
+                serde_json::from_str(&line).unwrap_or_else(|err| panic!("not a JSON log line ({err}): {line}"));
             if let Some(address) = entry["fields"]["address"].as_str() {
                 break address.to_string();
             }
@@ -46,37 +38,24 @@ impl Server {
 
     fn get(&self, path: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.address).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.address
-        )
-        .unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.address).unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
         (status, body)
     }
 
     /// Sends SIGTERM and waits for the exit status.
     fn terminate(mut self) -> std::process::ExitStatus {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let status = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         assert!(status.unwrap().success());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "saldo serve did not stop after SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "saldo serve did not stop after SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -102,8 +81,7 @@ both_backends!(serves_probes_and_the_api_and_stops_on_sigterm, |saldo| {
     assert_eq!(server.get("/healthz"), (200, "ok\n".to_string()));
     assert_eq!(server.get("/readyz"), (200, "ready\n".to_string()));
 
-    let (status, body) =
-        server.get("/api/v1/networth?date=2026-01-02&history=true&from=2026-01-01");
+    let (status, body) = server.get("/api/v1/networth?date=2026-01-02&history=true&from=2026-01-01");
     assert_eq!(status, 200, "{body}");
     let networth: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(networth["total"], "42.10");
@@ -117,33 +95,19 @@ both_backends!(serves_probes_and_the_api_and_stops_on_sigterm, |saldo| {
     let (status, body) = server.get("/api/v1/networth?date=2026-02-30");
     assert_eq!(status, 400);
     let error: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        error["error"],
-        "invalid date \"2026-02-30\" for date: expected YYYY-MM-DD"
-    );
+    assert_eq!(error["error"], "invalid date \"2026-02-30\" for date: expected YYYY-MM-DD");
     let (status, _) = server.get("/api/v1/networth?colour=red");
     assert_eq!(status, 400);
     let (status, _) = server.get("/nowhere");
     assert_eq!(status, 404);
 
-    assert!(
-        server.terminate().success(),
-        "a SIGTERM stop is a clean exit"
-    );
+    assert!(server.terminate().success(), "a SIGTERM stop is a clean exit");
 });
 
 #[test]
 fn an_invalid_listen_address_names_the_setting() {
     let saldo = crate::support::Saldo::new(crate::support::Backend::Sqlite);
-    let output = saldo
-        .command(&[])
-        .env("SALDO_LISTEN", "localhost")
-        .arg("serve")
-        .output()
-        .unwrap();
+    let output = saldo.command(&[]).env("SALDO_LISTEN", "localhost").arg("serve").output().unwrap();
     let err = crate::support::check_clean_failure(&output, &["serve"]);
-    assert!(
-        err.contains("invalid listen (from environment SALDO_LISTEN)"),
-        "{err}"
-    );
+    assert!(err.contains("invalid listen (from environment SALDO_LISTEN)"), "{err}");
 }

@@ -14,29 +14,19 @@ struct PgDatabase {
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
 }
 
 impl PgDatabase {
     fn create() -> PgDatabase {
         #[allow(clippy::disallowed_methods)] // The test harness reads its own settings.
-        let admin_url =
-            std::env::var("SALDO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+        let admin_url = std::env::var("SALDO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
         let name = format!("saldo_it_{}", uuid_like());
         block_on(async {
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
                 .await
-                .unwrap_or_else(|err| {
-                    panic!("PostgreSQL is needed ({err}); scripts/test starts it")
-                });
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+                .unwrap_or_else(|err| panic!("PostgreSQL is needed ({err}); scripts/test starts it"));
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
         });
         PgDatabase { admin_url, name }
     }
@@ -50,15 +40,10 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         block_on(async {
-            if let Ok(mut conn) =
-                <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url).await
-            {
-                let _ = sqlx::query(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ))
-                .execute(&mut conn)
-                .await;
+            if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                    .execute(&mut conn)
+                    .await;
             }
         });
     }
@@ -87,19 +72,11 @@ impl Saldo {
         match backend {
             Backend::Sqlite => {
                 let db_url = format!("sqlite://{}", dir.path().join("data/saldo.db").display());
-                Saldo {
-                    dir,
-                    db_url,
-                    _pg: None,
-                }
+                Saldo { dir, db_url, _pg: None }
             }
             Backend::Postgres => {
                 let pg = PgDatabase::create();
-                Saldo {
-                    dir,
-                    db_url: pg.url(),
-                    _pg: Some(pg),
-                }
+                Saldo { dir, db_url: pg.url(), _pg: Some(pg) }
             }
         }
     }
@@ -111,11 +88,7 @@ impl Saldo {
     /// The binary with a clean environment: HOME in the test's directory, no SALDO_* variables.
     pub fn bare_command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_saldo"));
-        command
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.dir.path())
-            .env("RUST_BACKTRACE", "1");
+        command.env_clear().env("PATH", "/usr/bin:/bin").env("HOME", self.dir.path()).env("RUST_BACKTRACE", "1");
         command
     }
 
@@ -150,34 +123,18 @@ impl Saldo {
     }
 
     pub fn data_file(&self, name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data")
-            .join(name)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
     }
 }
 
 /// Asserts that a failed run printed exactly one `error: …` line and no panic or backtrace.
 pub fn check_clean_failure(output: &Output, args: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(
-        !output.status.success(),
-        "saldo {args:?} should have failed"
-    );
-    assert_ne!(
-        output.status.code(),
-        Some(101),
-        "saldo {args:?} panicked: {stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
+    assert!(!output.status.success(), "saldo {args:?} should have failed");
+    assert_ne!(output.status.code(), Some(101), "saldo {args:?} panicked: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "saldo {args:?} should print one error line, got: {stderr}"
-    );
+    assert_eq!(lines.len(), 1, "saldo {args:?} should print one error line, got: {stderr}");
     assert!(lines[0].starts_with("error: "), "{stderr}");
     lines[0].to_string()
 }
@@ -196,9 +153,7 @@ macro_rules! both_backends {
             #[test]
             fn postgres() {
                 let test: fn(crate::support::Saldo) = $body;
-                test(crate::support::Saldo::new(
-                    crate::support::Backend::Postgres,
-                ));
+                test(crate::support::Saldo::new(crate::support::Backend::Postgres));
             }
         }
     };

@@ -1,0 +1,770 @@
+//! The sync engine's persistence: connection state and leases, discovered items, sync commits,
+//! notifications and institution health.
+//!
+//! A sync's whole outcome (new state, items, transactions, balances, holdings, the sync-run record
+//! and notifications) is written by [`Db::commit_sync`] in one database transaction, and only while
+//! the worker still holds the connection's lease: a worker whose lease lapsed writes nothing.
+
+use crate::accounts::insert_account_in;
+use crate::balances::insert_point;
+use crate::db::{Backend, Db, StoreError};
+use crate::institutions::{connection_from_row, consent_args, CONNECTION_COLUMNS};
+use crate::sql::{parse_stored, Arg, Row, Tx};
+use chrono::{DateTime, NaiveDate, Utc};
+use saldo_core::account::{Account, AccountAlias, AccountKind};
+use saldo_core::balance::BalancePoint;
+use saldo_core::failure::{Failure, FailureKind};
+use saldo_core::holding::Holding;
+use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, UserId};
+use saldo_core::institution::{Connection, ConsentRecord};
+use saldo_core::item::{Item, ItemDecision};
+use saldo_core::money::{Currency, Money};
+use saldo_core::notification::{Level, Notification, NotificationKind};
+use saldo_core::outage::{InstitutionHealth, WindowStats};
+use saldo_core::sync::{Budget, Episode, SyncState};
+use saldo_core::transaction::Transaction;
+use uuid::Uuid;
+
+const STATE_COLUMNS: &str = "lease_owner, lease_until, episode_kind, episode_code, episode_detail, episode_retry_at, \
+     episode_since, episode_attempts, episode_announced, episode_escalated, partial, last_attempt_at, last_success_at, \
+     next_sync_at, budget_day, budget_used";
+
+/// A worker's claim on a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until: DateTime<Utc>,
+}
+
+/// A connection with its sync state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    pub connection: Connection,
+    pub state: SyncState,
+    pub lease: Option<Lease>,
+}
+
+fn state_from_row(
+    row: &Row,
+    at: usize,
+    consent: Option<&ConsentRecord>,
+    now: DateTime<Utc>,
+) -> Result<(SyncState, Option<Lease>), StoreError> {
+    let lease = match (row.get::<Option<String>>(at)?, row.get::<Option<DateTime<Utc>>>(at + 1)?) {
+        (Some(owner), Some(until)) => Some(Lease { owner, until }),
+        _ => None,
+    };
+    let episode = match row.get::<Option<String>>(at + 2)? {
+        Some(kind) => Some(Episode {
+            failure: Failure {
+                kind: parse_stored("failure kind", &kind, |k| FailureKind::parse(k).ok_or("unknown kind"))?,
+                code: row.get::<Option<String>>(at + 3)?.unwrap_or_default(),
+                detail: row.get::<Option<String>>(at + 4)?.unwrap_or_default(),
+                retry_at: row.get(at + 5)?,
+            },
+            since: row.get::<Option<DateTime<Utc>>>(at + 6)?.unwrap_or(now),
+            attempts: row.get::<i64>(at + 7)? as u32,
+            announced: row.get(at + 8)?,
+            escalated: row.get(at + 9)?,
+        }),
+        None => None,
+    };
+    let state = SyncState {
+        running: lease.as_ref().is_some_and(|l| l.until > now),
+        episode,
+        partial: row.get(at + 10)?,
+        last_attempt_at: row.get(at + 11)?,
+        last_success_at: row.get(at + 12)?,
+        next_sync_at: row.get(at + 13)?,
+        budget: Budget {
+            per_day: consent.and_then(|c| c.accesses_per_day),
+            day: row.get::<Option<NaiveDate>>(at + 14)?.unwrap_or(now.date_naive()),
+            used: row.get::<i64>(at + 15)? as u32,
+        },
+    };
+    Ok((state, lease))
+}
+
+/// Arguments `$first..` for every state column but the lease.
+fn state_args(state: &SyncState) -> Vec<Arg> {
+    let episode = state.episode.as_ref();
+    vec![
+        Arg::OptText(episode.map(|e| e.failure.kind.as_str().to_string())),
+        Arg::OptText(episode.map(|e| e.failure.code.clone())),
+        Arg::OptText(episode.map(|e| e.failure.detail.clone())),
+        Arg::OptTime(episode.and_then(|e| e.failure.retry_at)),
+        Arg::OptTime(episode.map(|e| e.since)),
+        Arg::Int(episode.map_or(0, |e| i64::from(e.attempts))),
+        Arg::Bool(episode.is_some_and(|e| e.announced)),
+        Arg::Bool(episode.is_some_and(|e| e.escalated)),
+        Arg::Bool(state.partial),
+        Arg::OptTime(state.last_attempt_at),
+        Arg::OptTime(state.last_success_at),
+        Arg::OptTime(state.next_sync_at),
+        Arg::Date(state.budget.day),
+        Arg::Int(i64::from(state.budget.used)),
+    ]
+}
+
+/// `SET` clause for [`state_args`], numbered from `$first`.
+fn state_assignments(first: usize) -> String {
+    [
+        "episode_kind",
+        "episode_code",
+        "episode_detail",
+        "episode_retry_at",
+        "episode_since",
+        "episode_attempts",
+        "episode_announced",
+        "episode_escalated",
+        "partial",
+        "last_attempt_at",
+        "last_success_at",
+        "next_sync_at",
+        "budget_day",
+        "budget_used",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, column)| format!("{column} = ${}", first + i))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+const ITEM_COLUMNS: &str =
+    "id, connection_id, identity_key, provider_item_id, kind, name, iban, masked_number, currency, \
+     current_value_minor, decision, account_id, first_seen_at, vanished_at";
+
+fn item_from_row(row: &Row) -> Result<Item, StoreError> {
+    let currency = parse_stored("currency", &row.get::<String>(8)?, Currency::parse)?;
+    Ok(Item {
+        id: row.get(0)?,
+        connection_id: ConnectionId(row.get(1)?),
+        identity_key: row.get(2)?,
+        provider_item_id: row.get(3)?,
+        kind: parse_stored("account kind", &row.get::<String>(4)?, str::parse::<AccountKind>)?,
+        name: row.get(5)?,
+        iban: row.get(6)?,
+        masked_number: row.get(7)?,
+        currency,
+        current_value: row.get::<Option<i64>>(9)?.map(|minor| Money::new(minor, currency)),
+        decision: parse_stored("item decision", &row.get::<String>(10)?, |d| ItemDecision::parse(d).ok_or("unknown"))?,
+        account_id: row.get::<Option<Uuid>>(11)?.map(AccountId),
+        first_seen_at: row.get(12)?,
+        vanished_at: row.get(13)?,
+    })
+}
+
+async fn upsert_item(tx: &mut Tx, item: &Item) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (connection_id, identity_key) DO UPDATE SET provider_item_id = excluded.provider_item_id, \
+             kind = excluded.kind, name = excluded.name, iban = excluded.iban, masked_number = excluded.masked_number, \
+             current_value_minor = excluded.current_value_minor, decision = excluded.decision, \
+             account_id = excluded.account_id, vanished_at = excluded.vanished_at"
+        ),
+        &[
+            Arg::Uuid(item.id),
+            Arg::Uuid(item.connection_id.0),
+            Arg::Text(item.identity_key.clone()),
+            Arg::Text(item.provider_item_id.clone()),
+            Arg::Text(item.kind.as_str().into()),
+            Arg::Text(item.name.clone()),
+            Arg::OptText(item.iban.clone()),
+            Arg::OptText(item.masked_number.clone()),
+            Arg::Text(item.currency.code().into()),
+            Arg::OptInt(item.current_value.map(|m| m.minor)),
+            Arg::Text(item.decision.as_str().into()),
+            Arg::OptUuid(item.account_id.map(|a| a.0)),
+            Arg::Time(item.first_seen_at),
+            Arg::OptTime(item.vanished_at),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The outcome of one sync run, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRun {
+    pub id: Uuid,
+    pub connection_id: ConnectionId,
+    pub institution_id: InstitutionId,
+    /// `scheduled` or `user`.
+    pub trigger: String,
+    pub worker: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `ok`, `partial` or `failed`.
+    pub outcome: String,
+    pub failure: Option<Failure>,
+    pub transactions_new: u64,
+    pub pending_replaced: u64,
+    pub balance_points: u64,
+    pub holdings: u64,
+}
+
+/// What one sync fetched for one tracked account.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccountIngest {
+    pub account_id: Option<AccountId>,
+    pub balance: Option<BalancePoint>,
+    pub holdings: Vec<Holding>,
+    /// Booked transactions: stored once, never removed.
+    pub booked: Vec<Transaction>,
+    /// The account's current pending transactions: they replace the stored pending set.
+    pub pending: Vec<Transaction>,
+}
+
+/// Everything one sync writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncCommit {
+    pub connection_id: ConnectionId,
+    pub worker: String,
+    pub state: SyncState,
+    pub run: SyncRun,
+    /// Items as discovered now (new ones, changed provider ids, vanished ones).
+    pub items: Vec<Item>,
+    /// Accounts to close (`true`) or reopen (`false`) because their item vanished or came back.
+    pub closed: Vec<(AccountId, bool)>,
+    /// Provider identities seen for the first time for an account.
+    pub aliases: Vec<(AccountId, AccountAlias)>,
+    pub ingest: Vec<AccountIngest>,
+    pub notifications: Vec<Notification>,
+}
+
+async fn insert_notification(tx: &mut Tx, n: &Notification) -> Result<u64, StoreError> {
+    tx.execute(
+        "INSERT INTO notifications (id, user_id, connection_id, institution_id, kind, level, message, key, created_at, read_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (user_id, key) DO NOTHING",
+        &[
+            Arg::Uuid(n.id),
+            Arg::Uuid(n.user_id.0),
+            Arg::OptUuid(n.connection_id.map(|c| c.0)),
+            Arg::OptUuid(n.institution_id.map(|i| i.0)),
+            Arg::Text(n.kind.as_str().into()),
+            Arg::Text(n.level.as_str().into()),
+            Arg::Text(n.message.clone()),
+            Arg::Text(n.key.clone()),
+            Arg::Time(n.created_at),
+            Arg::OptTime(n.read_at),
+        ],
+    )
+    .await
+}
+
+async fn insert_transaction(tx: &mut Tx, t: &Transaction) -> Result<u64, StoreError> {
+    tx.execute(
+        "INSERT INTO transactions (id, account_id, status, booking_date, value_date, amount_minor, currency, description, \
+         counterparty, provider_id, fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+        &[
+            Arg::Uuid(t.id.0),
+            Arg::Uuid(t.account_id.0),
+            Arg::Text(t.status.as_str().into()),
+            Arg::Date(t.booking_date),
+            Arg::OptDate(t.value_date),
+            Arg::Int(t.amount.minor),
+            Arg::Text(t.amount.currency.code().into()),
+            Arg::Text(t.description.clone()),
+            Arg::OptText(t.counterparty.clone()),
+            Arg::OptText(t.provider_id.clone()),
+            Arg::Text(t.fingerprint.clone()),
+        ],
+    )
+    .await
+}
+
+impl Db {
+    /// Stores a new connection with its consent, first sync state and discovered items.
+    pub async fn create_connection(
+        &self,
+        connection: &Connection,
+        state: &SyncState,
+        items: &[Item],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let mut args = vec![
+            Arg::Uuid(connection.id.0),
+            Arg::Uuid(connection.user_id.0),
+            Arg::Uuid(connection.institution_id.0),
+            Arg::Text(connection.connector.clone()),
+            Arg::Time(connection.created_at),
+        ];
+        args.extend(consent_args(connection.consent.as_ref()));
+        tx.execute(
+            &format!(
+                "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ),
+            &args,
+        )
+        .await?;
+        let mut state_update = vec![Arg::Uuid(connection.id.0)];
+        state_update.extend(state_args(state));
+        tx.execute(&format!("UPDATE connections SET {} WHERE id = $1", state_assignments(2)), &state_update).await?;
+        for item in items {
+            upsert_item(&mut tx, item).await?;
+        }
+        tx.commit().await
+    }
+
+    /// A connection with its state as of `now` (a lease that ran out means "not running").
+    pub async fn connection_record(
+        &self,
+        id: ConnectionId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS}, {STATE_COLUMNS} FROM connections WHERE id = $1");
+        let row = self.fetch_optional(&sql, &[Arg::Uuid(id.0)]).await?;
+        row.as_ref().map(|row| record_from_row(row, now)).transpose()
+    }
+
+    pub async fn connection_records(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {CONNECTION_COLUMNS}, {STATE_COLUMNS} FROM connections WHERE user_id = $1 ORDER BY created_at, id"
+        );
+        self.fetch(&sql, &[Arg::Uuid(user.0)]).await?.iter().map(|row| record_from_row(row, now)).collect()
+    }
+
+    /// Claims up to `limit` connections that are due, for `worker`, until `lease_until`. Connections
+    /// under a live lease are skipped; on PostgreSQL rows another worker is claiming are skipped too
+    /// (`FOR UPDATE SKIP LOCKED`), so concurrent workers never claim the same connection.
+    pub async fn claim_due(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE connections SET lease_owner = $1, lease_until = $2 WHERE id IN (\
+             SELECT id FROM connections WHERE next_sync_at <= $3 AND consent_id IS NOT NULL \
+             AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_sync_at LIMIT $4 {lock}) RETURNING id"
+        );
+        let rows = self
+            .fetch(
+                &sql,
+                &[Arg::Text(worker.into()), Arg::Time(lease_until), Arg::Time(now), Arg::Int(i64::from(limit))],
+            )
+            .await?;
+        rows.iter().map(|row| Ok(ConnectionId(row.get(0)?))).collect()
+    }
+
+    /// Claims one connection now, whether due or not (a user-triggered sync); false when another
+    /// worker holds it.
+    pub async fn claim_connection(
+        &self,
+        id: ConnectionId,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let claimed = self
+            .execute(
+                "UPDATE connections SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND consent_id IS NOT NULL \
+                 AND (lease_until IS NULL OR lease_until <= $4)",
+                &[Arg::Uuid(id.0), Arg::Text(worker.into()), Arg::Time(lease_until), Arg::Time(now)],
+            )
+            .await?;
+        Ok(claimed > 0)
+    }
+
+    /// Gives a claim back without recording a sync (the state machine refused to start).
+    pub async fn release_lease(&self, id: ConnectionId, worker: &str, state: &SyncState) -> Result<(), StoreError> {
+        let mut args = vec![Arg::Uuid(id.0), Arg::Text(worker.into())];
+        args.extend(state_args(state));
+        self.execute(
+            &format!(
+                "UPDATE connections SET lease_owner = NULL, lease_until = NULL, {} WHERE id = $1 AND lease_owner = $2",
+                state_assignments(3)
+            ),
+            &args,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Saves a connection's state outside a sync (a reconnect, a refusal).
+    pub async fn save_sync_state(&self, id: ConnectionId, state: &SyncState) -> Result<(), StoreError> {
+        let mut args = vec![Arg::Uuid(id.0)];
+        args.extend(state_args(state));
+        self.execute(&format!("UPDATE connections SET {} WHERE id = $1", state_assignments(2)), &args).await?;
+        Ok(())
+    }
+
+    /// Writes a sync's whole outcome in one transaction, if the worker still holds the lease.
+    /// Returns the number of new transactions and of replaced pending ones.
+    pub async fn commit_sync(&self, commit: &SyncCommit) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.begin().await?;
+        let mut args = vec![Arg::Uuid(commit.connection_id.0), Arg::Text(commit.worker.clone())];
+        args.extend(state_args(&commit.state));
+        let updated = tx
+            .execute(
+                &format!(
+                    "UPDATE connections SET lease_owner = NULL, lease_until = NULL, {} WHERE id = $1 AND lease_owner = $2",
+                    state_assignments(3)
+                ),
+                &args,
+            )
+            .await?;
+        if updated == 0 {
+            return Err(StoreError::LeaseLost(commit.connection_id.to_string()));
+        }
+        for item in &commit.items {
+            upsert_item(&mut tx, item).await?;
+        }
+        for (account, closed) in &commit.closed {
+            tx.execute("UPDATE accounts SET closed = $2 WHERE id = $1", &[Arg::Uuid(account.0), Arg::Bool(*closed)])
+                .await?;
+        }
+        for (account, alias) in &commit.aliases {
+            tx.execute(
+                "INSERT INTO account_aliases (account_id, provider_account_id, iban, masked_number, currency, name) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    Arg::Uuid(account.0),
+                    Arg::OptText(alias.provider_account_id.clone()),
+                    Arg::OptText(alias.iban.clone()),
+                    Arg::OptText(alias.masked_number.clone()),
+                    Arg::Text(alias.currency.code().into()),
+                    Arg::OptText(alias.name.clone()),
+                ],
+            )
+            .await?;
+        }
+        let (mut new, mut replaced) = (0, 0);
+        for ingest in &commit.ingest {
+            let Some(account) = ingest.account_id else { continue };
+            // Pending transactions are ephemeral: the current set replaces the stored one. Booked ones
+            // go first so that a pending one already booked under the same identity is dropped.
+            replaced += tx
+                .execute(
+                    "DELETE FROM transactions WHERE account_id = $1 AND status = 'pending'",
+                    &[Arg::Uuid(account.0)],
+                )
+                .await?;
+            for t in &ingest.booked {
+                new += insert_transaction(&mut tx, t).await?;
+            }
+            for t in &ingest.pending {
+                insert_transaction(&mut tx, t).await?;
+            }
+            if let Some(point) = &ingest.balance {
+                insert_point(&mut tx, point).await?;
+            }
+            for holding in &ingest.holdings {
+                crate::balances::upsert_holding_in(&mut tx, holding).await?;
+            }
+        }
+        let run = &commit.run;
+        tx.execute(
+            "INSERT INTO sync_runs (id, connection_id, institution_id, trigger, worker, started_at, finished_at, outcome, \
+             failure_kind, failure_code, failure_detail, transactions_new, pending_replaced, balance_points, holdings) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            &[
+                Arg::Uuid(run.id),
+                Arg::Uuid(run.connection_id.0),
+                Arg::Uuid(run.institution_id.0),
+                Arg::Text(run.trigger.clone()),
+                Arg::Text(run.worker.clone()),
+                Arg::Time(run.started_at),
+                Arg::Time(run.finished_at),
+                Arg::Text(run.outcome.clone()),
+                Arg::OptText(run.failure.as_ref().map(|f| f.kind.as_str().to_string())),
+                Arg::OptText(run.failure.as_ref().map(|f| f.code.clone())),
+                Arg::OptText(run.failure.as_ref().map(|f| f.detail.clone())),
+                Arg::Int(new as i64),
+                Arg::Int(replaced as i64),
+                Arg::Int(run.balance_points as i64),
+                Arg::Int(run.holdings as i64),
+            ],
+        )
+        .await?;
+        for notification in &commit.notifications {
+            insert_notification(&mut tx, notification).await?;
+        }
+        tx.commit().await?;
+        Ok((new, replaced))
+    }
+
+    pub async fn items(&self, connection: ConnectionId) -> Result<Vec<Item>, StoreError> {
+        let sql =
+            format!("SELECT {ITEM_COLUMNS} FROM items WHERE connection_id = $1 ORDER BY first_seen_at, identity_key");
+        self.fetch(&sql, &[Arg::Uuid(connection.0)]).await?.iter().map(item_from_row).collect()
+    }
+
+    /// Applies the user's choices: tracked items get their new accounts (with the item's identity as
+    /// alias), ignored ones none. One transaction.
+    pub async fn decide_items(
+        &self,
+        items: &[Item],
+        new_accounts: &[(Account, AccountAlias)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for (account, alias) in new_accounts {
+            insert_account_in(&mut tx, account, std::slice::from_ref(alias), &[]).await?;
+        }
+        for item in items {
+            upsert_item(&mut tx, item).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Replaces a connection's consent after a reconnect, with its new state and rediscovered items.
+    pub async fn replace_consent(
+        &self,
+        id: ConnectionId,
+        consent: &ConsentRecord,
+        state: &SyncState,
+        items: &[Item],
+        aliases: &[(AccountId, AccountAlias)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let mut args = vec![Arg::Uuid(id.0)];
+        args.extend(consent_args(Some(consent)));
+        tx.execute(
+            "UPDATE connections SET consent_id = $2, consent_granted_at = $3, consent_valid_until = $4, consent_scope = $5, \
+             consent_max_history_days = $6, consent_accesses_per_day = $7, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+            &args,
+        )
+        .await?;
+        let mut state_update = vec![Arg::Uuid(id.0)];
+        state_update.extend(state_args(state));
+        tx.execute(&format!("UPDATE connections SET {} WHERE id = $1", state_assignments(2)), &state_update).await?;
+        for item in items {
+            upsert_item(&mut tx, item).await?;
+            if let Some(account) = item.account_id {
+                tx.execute(
+                    "UPDATE accounts SET closed = $2 WHERE id = $1",
+                    &[Arg::Uuid(account.0), Arg::Bool(item.vanished_at.is_some())],
+                )
+                .await?;
+            }
+        }
+        for (account, alias) in aliases {
+            tx.execute(
+                "INSERT INTO account_aliases (account_id, provider_account_id, iban, masked_number, currency, name) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    Arg::Uuid(account.0),
+                    Arg::OptText(alias.provider_account_id.clone()),
+                    Arg::OptText(alias.iban.clone()),
+                    Arg::OptText(alias.masked_number.clone()),
+                    Arg::Text(alias.currency.code().into()),
+                    Arg::OptText(alias.name.clone()),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Removes a connection: its consent and state go; its accounts keep their history unless
+    /// `delete_history`, in which case they are deleted too. One transaction.
+    pub async fn delete_connection(&self, id: ConnectionId, delete_history: bool) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if delete_history {
+            tx.execute("DELETE FROM accounts WHERE connection_id = $1", &[Arg::Uuid(id.0)]).await?;
+        } else {
+            // The accounts stay as records of the past: closed, no longer fed by a connection.
+            tx.execute(
+                "UPDATE accounts SET origin = 'import', connection_id = NULL, closed = $2 WHERE connection_id = $1",
+                &[Arg::Uuid(id.0), Arg::Bool(true)],
+            )
+            .await?;
+        }
+        tx.execute("DELETE FROM connections WHERE id = $1", &[Arg::Uuid(id.0)]).await?;
+        tx.commit().await
+    }
+
+    /// Stores notifications; one whose key the user already has is skipped. Returns how many were new.
+    pub async fn insert_notifications(&self, notifications: &[Notification]) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut inserted = 0;
+        for n in notifications {
+            inserted += insert_notification(&mut tx, n).await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// A user's notifications, newest first.
+    pub async fn notifications(&self, user: UserId, unread_only: bool) -> Result<Vec<Notification>, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT id, user_id, connection_id, institution_id, kind, level, message, key, created_at, read_at \
+                 FROM notifications WHERE user_id = $1 AND (read_at IS NULL OR NOT $2) ORDER BY created_at DESC, id DESC",
+                &[Arg::Uuid(user.0), Arg::Bool(unread_only)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Notification {
+                    id: row.get(0)?,
+                    user_id: UserId(row.get(1)?),
+                    connection_id: row.get::<Option<Uuid>>(2)?.map(ConnectionId),
+                    institution_id: row.get::<Option<Uuid>>(3)?.map(InstitutionId),
+                    kind: parse_stored("notification kind", &row.get::<String>(4)?, |k| {
+                        NotificationKind::parse(k).ok_or("unknown")
+                    })?,
+                    level: parse_stored("notification level", &row.get::<String>(5)?, |l| {
+                        Level::parse(l).ok_or("unknown")
+                    })?,
+                    message: row.get(6)?,
+                    key: row.get(7)?,
+                    created_at: row.get(8)?,
+                    read_at: row.get(9)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks a user's notifications read: the given ones, or all when `ids` is empty.
+    pub async fn mark_notifications_read(
+        &self,
+        user: UserId,
+        ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return self
+                .execute(
+                    "UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL",
+                    &[Arg::Uuid(user.0), Arg::Time(now)],
+                )
+                .await;
+        }
+        let mut tx = self.begin().await?;
+        let mut marked = 0;
+        for id in ids {
+            marked += tx
+                .execute(
+                    "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id = $2 AND read_at IS NULL",
+                    &[Arg::Uuid(user.0), Arg::Uuid(*id), Arg::Time(now)],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(marked)
+    }
+
+    pub async fn institution_health(&self, institution: InstitutionId) -> Result<InstitutionHealth, StoreError> {
+        let row = self
+            .fetch_optional(
+                "SELECT degraded_since, next_probe_at, probes FROM institution_health WHERE institution_id = $1",
+                &[Arg::Uuid(institution.0)],
+            )
+            .await?;
+        match row {
+            Some(row) => Ok(InstitutionHealth {
+                degraded_since: row.get(0)?,
+                next_probe_at: row.get(1)?,
+                probes: row.get::<i64>(2)? as u32,
+            }),
+            None => Ok(InstitutionHealth::default()),
+        }
+    }
+
+    pub async fn save_institution_health(
+        &self,
+        institution: InstitutionId,
+        health: &InstitutionHealth,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO institution_health (institution_id, degraded_since, next_probe_at, probes) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (institution_id) DO UPDATE SET degraded_since = excluded.degraded_since, \
+             next_probe_at = excluded.next_probe_at, probes = excluded.probes",
+            &[
+                Arg::Uuid(institution.0),
+                Arg::OptTime(health.degraded_since),
+                Arg::OptTime(health.next_probe_at),
+                Arg::Int(i64::from(health.probes)),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sync outcomes of an institution's connections finished since `since`: successes, failures that
+    /// count toward an outage, and how many distinct connections those failures came from.
+    pub async fn window_stats(
+        &self,
+        institution: InstitutionId,
+        since: DateTime<Utc>,
+    ) -> Result<WindowStats, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT connection_id, outcome, failure_kind FROM sync_runs WHERE institution_id = $1 AND finished_at >= $2",
+                &[Arg::Uuid(institution.0), Arg::Time(since)],
+            )
+            .await?;
+        let mut stats = WindowStats::default();
+        let mut failing = std::collections::HashSet::new();
+        for row in &rows {
+            let outcome: String = row.get(1)?;
+            let kind = row.get::<Option<String>>(2)?.and_then(|k| FailureKind::parse(&k));
+            if outcome != "failed" {
+                stats.succeeded += 1;
+            } else if kind.is_some_and(saldo_core::outage::counts_toward_outage) {
+                stats.failed += 1;
+                failing.insert(row.get::<Uuid>(0)?);
+            }
+        }
+        stats.failing_connections = failing.len() as u32;
+        Ok(stats)
+    }
+
+    /// A connection's latest sync runs, newest first.
+    pub async fn sync_runs(&self, connection: ConnectionId, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT id, connection_id, institution_id, trigger, worker, started_at, finished_at, outcome, failure_kind, \
+                 failure_code, failure_detail, transactions_new, pending_replaced, balance_points, holdings FROM sync_runs \
+                 WHERE connection_id = $1 ORDER BY finished_at DESC, id DESC LIMIT $2",
+                &[Arg::Uuid(connection.0), Arg::Int(i64::from(limit))],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let failure = match row.get::<Option<String>>(8)? {
+                    Some(kind) => Some(Failure {
+                        kind: parse_stored("failure kind", &kind, |k| FailureKind::parse(k).ok_or("unknown"))?,
+                        code: row.get::<Option<String>>(9)?.unwrap_or_default(),
+                        detail: row.get::<Option<String>>(10)?.unwrap_or_default(),
+                        retry_at: None,
+                    }),
+                    None => None,
+                };
+                Ok(SyncRun {
+                    id: row.get(0)?,
+                    connection_id: ConnectionId(row.get(1)?),
+                    institution_id: InstitutionId(row.get(2)?),
+                    trigger: row.get(3)?,
+                    worker: row.get(4)?,
+                    started_at: row.get(5)?,
+                    finished_at: row.get(6)?,
+                    outcome: row.get(7)?,
+                    failure,
+                    transactions_new: row.get::<i64>(11)? as u64,
+                    pending_replaced: row.get::<i64>(12)? as u64,
+                    balance_points: row.get::<i64>(13)? as u64,
+                    holdings: row.get::<i64>(14)? as u64,
+                })
+            })
+            .collect()
+    }
+}
+
+fn record_from_row(row: &Row, now: DateTime<Utc>) -> Result<ConnectionRecord, StoreError> {
+    let connection = connection_from_row(row, 0)?;
+    let (state, lease) = state_from_row(row, 11, connection.consent.as_ref(), now)?;
+    Ok(ConnectionRecord { connection, state, lease })
+}
