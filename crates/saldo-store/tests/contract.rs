@@ -374,3 +374,275 @@ contract!(exchange_rates_replace_by_day_and_look_up_backwards, |db: Db| async mo
         (currency("SEK"), date(2), date(5), 2)
     );
 });
+
+mod sync_engine {
+    use super::*;
+    use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
+    use saldo_core::institution::ConsentRecord;
+    use saldo_core::item::{Item, ItemDecision};
+    use saldo_core::notification::{Notification, NotificationKind};
+    use saldo_core::outage::InstitutionHealth;
+    use saldo_core::sync::SyncState;
+    use saldo_store::{AccountIngest, SyncCommit, SyncRun};
+
+    pub(super) struct Fixture {
+        pub user: User,
+        pub institution: Institution,
+        pub connection: Connection,
+        pub item: Item,
+    }
+
+    pub(super) async fn connected(db: &Db) -> Fixture {
+        let user = db.ensure_user(&new_user("ada")).await.unwrap();
+        let institution = db
+            .upsert_institution(&Institution {
+                id: InstitutionId(Uuid::now_v7()),
+                connector: "sandbox".into(),
+                provider_institution_id: "sandbox-bank".into(),
+                name: "Sandbox Bank".into(),
+                country: None,
+                bic: None,
+                max_history_days: Some(90),
+                max_consent_days: Some(180),
+                accesses_per_day: Some(4),
+                description: String::new(),
+            })
+            .await
+            .unwrap();
+        let connection = Connection {
+            id: ConnectionId(Uuid::now_v7()),
+            user_id: user.id,
+            institution_id: institution.id,
+            connector: "sandbox".into(),
+            consent: Some(ConsentRecord {
+                id: "consent-1".into(),
+                granted_at: at(1, 0),
+                valid_until: at(1, 0) + chrono::TimeDelta::days(90),
+                scope: vec!["accounts".into(), "transactions".into()],
+                max_history_days: 90,
+                accesses_per_day: Some(4),
+            }),
+            created_at: at(1, 0),
+        };
+        let item = Item {
+            id: Uuid::now_v7(),
+            connection_id: connection.id,
+            identity_key: "iban:SE01".into(),
+            provider_item_id: "acc-1".into(),
+            kind: AccountKind::Cash,
+            name: "Everyday".into(),
+            iban: Some("SE01".into()),
+            masked_number: None,
+            currency: Currency::EUR,
+            current_value: Some(Money::new(1000, Currency::EUR)),
+            decision: ItemDecision::Offered,
+            account_id: None,
+            first_seen_at: at(1, 0),
+            vanished_at: None,
+        };
+        db.create_connection(&connection, &SyncState::new(at(1, 0), Some(4)), std::slice::from_ref(&item))
+            .await
+            .unwrap();
+        Fixture { user, institution, connection, item }
+    }
+
+    pub(super) fn commit(fixture: &Fixture, worker: &str, state: SyncState, ingest: Vec<AccountIngest>) -> SyncCommit {
+        SyncCommit {
+            connection_id: fixture.connection.id,
+            worker: worker.into(),
+            state,
+            run: SyncRun {
+                id: Uuid::now_v7(),
+                connection_id: fixture.connection.id,
+                institution_id: fixture.institution.id,
+                trigger: "scheduled".into(),
+                worker: worker.into(),
+                started_at: at(2, 0),
+                finished_at: at(2, 0),
+                outcome: "ok".into(),
+                failure: None,
+                transactions_new: 0,
+                pending_replaced: 0,
+                balance_points: 0,
+                holdings: 0,
+            },
+            items: Vec::new(),
+            closed: Vec::new(),
+            aliases: Vec::new(),
+            ingest,
+            notifications: Vec::new(),
+        }
+    }
+
+    contract!(a_connection_keeps_its_consent_state_and_items, |db: Db| async move {
+        let fixture = connected(&db).await;
+        let record = db.connection_record(fixture.connection.id, at(1, 0)).await.unwrap().unwrap();
+        assert_eq!(record.connection, fixture.connection);
+        assert_eq!(record.state, SyncState::new(at(1, 0), Some(4)));
+        assert_eq!(record.lease, None);
+        assert_eq!(db.items(fixture.connection.id).await.unwrap(), vec![fixture.item.clone()]);
+
+        let mut state = record.state.clone();
+        state.running = false;
+        let failure =
+            Failure::new(FailureKind::Temporary(TemporaryCause::Timeout), "timeout", "slow").retry_at(at(2, 3));
+        state.fail(at(2, 0), &failure, &saldo_core::sync::SyncPolicy::default(), 0, None);
+        db.save_sync_state(fixture.connection.id, &state).await.unwrap();
+        let stored = db.connection_record(fixture.connection.id, at(2, 0)).await.unwrap().unwrap();
+        assert_eq!(stored.state, state);
+        assert_eq!(db.connection_records(fixture.user.id, at(2, 0)).await.unwrap().len(), 1);
+    });
+
+    contract!(one_worker_at_a_time_holds_a_connection, |db: Db| async move {
+        let fixture = connected(&db).await;
+        let lease = at(1, 0) + chrono::TimeDelta::minutes(10);
+        assert_eq!(db.claim_due("w1", at(1, 0), lease, 10).await.unwrap(), vec![fixture.connection.id]);
+        assert!(db.claim_due("w2", at(1, 0), lease, 10).await.unwrap().is_empty(), "already claimed");
+        assert!(!db.claim_connection(fixture.connection.id, "w2", at(1, 0), lease).await.unwrap());
+        let record = db.connection_record(fixture.connection.id, at(1, 0)).await.unwrap().unwrap();
+        assert!(record.state.running);
+
+        // w2 cannot commit under w1's lease: nothing it brought is written.
+        let ingest = AccountIngest { account_id: None, ..AccountIngest::default() };
+        let stolen = db.commit_sync(&commit(&fixture, "w2", record.state.clone(), vec![ingest])).await;
+        assert!(matches!(stolen, Err(StoreError::LeaseLost(_))));
+        assert!(db.sync_runs(fixture.connection.id, 10).await.unwrap().is_empty());
+
+        // w1 dies; once its lease lapses another worker takes over.
+        let later = lease + chrono::TimeDelta::seconds(1);
+        assert_eq!(
+            db.claim_due("w2", later, later + chrono::TimeDelta::minutes(10), 10).await.unwrap(),
+            vec![fixture.connection.id]
+        );
+        let late = db.commit_sync(&commit(&fixture, "w1", record.state.clone(), Vec::new())).await;
+        assert!(matches!(late, Err(StoreError::LeaseLost(_))), "the dead worker's late commit is refused");
+        let mut state = record.state.clone();
+        state.succeed(later, &saldo_core::sync::SyncPolicy::default(), false, 0);
+        db.commit_sync(&commit(&fixture, "w2", state, Vec::new())).await.unwrap();
+        assert_eq!(db.sync_runs(fixture.connection.id, 10).await.unwrap().len(), 1);
+        let record = db.connection_record(fixture.connection.id, later).await.unwrap().unwrap();
+        assert_eq!(record.lease, None);
+        assert!(!record.state.running);
+        assert!(db.claim_due("w3", later, later, 10).await.unwrap().is_empty(), "not due again yet");
+    });
+
+    contract!(commits_replace_pending_and_never_duplicate, |db: Db| async move {
+        let fixture = connected(&db).await;
+        let account = manual_account(fixture.user.id, "Everyday", AccountKind::Cash, "EUR");
+        db.insert_account(&account, &[], &[]).await.unwrap();
+        let pending = {
+            let mut t = transaction(account.id, Some("pd-1"), "Coffee", -300);
+            t.status = TransactionStatus::Pending;
+            t
+        };
+        let booked = transaction(account.id, Some("bk-1"), "Coffee", -350);
+        let lease = at(2, 0) + chrono::TimeDelta::minutes(10);
+        let state = SyncState::new(at(1, 0), Some(4));
+
+        db.claim_connection(fixture.connection.id, "w", at(2, 0), lease).await.unwrap();
+        let first =
+            AccountIngest { account_id: Some(account.id), pending: vec![pending.clone()], ..AccountIngest::default() };
+        db.commit_sync(&commit(&fixture, "w", state.clone(), vec![first])).await.unwrap();
+        assert_eq!(db.transactions(account.id).await.unwrap(), vec![pending.clone()]);
+
+        // It books with another id and amount: the pending one is replaced, not duplicated.
+        for _ in 0..2 {
+            db.claim_connection(fixture.connection.id, "w", at(2, 0), lease).await.unwrap();
+            let next = AccountIngest {
+                account_id: Some(account.id),
+                booked: vec![transaction(account.id, Some("bk-1"), "Coffee", -350)],
+                balance: Some(BalancePoint {
+                    account_id: account.id,
+                    date: date(2),
+                    observed_at: at(2, 0),
+                    amount: Money::new(-350, Currency::EUR),
+                    source: BalanceSource::Sync,
+                }),
+                ..AccountIngest::default()
+            };
+            db.commit_sync(&commit(&fixture, "w", state.clone(), vec![next])).await.unwrap();
+        }
+        let stored = db.transactions(account.id).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!((stored[0].provider_id.as_deref(), stored[0].amount.minor), (booked.provider_id.as_deref(), -350));
+        assert_eq!(db.balance_points(account.id).await.unwrap().len(), 1);
+    });
+
+    contract!(notifications_are_unique_per_key_and_can_be_read, |db: Db| async move {
+        let fixture = connected(&db).await;
+        let notification = |key: &str| Notification {
+            id: Uuid::now_v7(),
+            user_id: fixture.user.id,
+            connection_id: Some(fixture.connection.id),
+            institution_id: Some(fixture.institution.id),
+            kind: NotificationKind::ReconnectNeeded,
+            level: NotificationKind::ReconnectNeeded.level(),
+            message: "Reconnect".into(),
+            key: key.into(),
+            created_at: at(3, 0),
+            read_at: None,
+        };
+        assert_eq!(
+            db.insert_notifications(&[notification("a"), notification("a"), notification("b")]).await.unwrap(),
+            2
+        );
+        assert_eq!(db.insert_notifications(&[notification("a")]).await.unwrap(), 0);
+        let stored = db.notifications(fixture.user.id, true).await.unwrap();
+        assert_eq!(stored.len(), 2);
+        assert_eq!(db.mark_notifications_read(fixture.user.id, &[stored[0].id], at(4, 0)).await.unwrap(), 1);
+        assert_eq!(db.notifications(fixture.user.id, true).await.unwrap().len(), 1);
+        assert_eq!(db.mark_notifications_read(fixture.user.id, &[], at(4, 0)).await.unwrap(), 1);
+        assert!(db.notifications(fixture.user.id, true).await.unwrap().is_empty());
+        assert_eq!(db.notifications(fixture.user.id, false).await.unwrap().len(), 2);
+    });
+
+    contract!(disconnecting_keeps_or_deletes_history, |db: Db| async move {
+        for delete_history in [false, true] {
+            let db = db.clone();
+            let fixture = connected(&db).await;
+            let mut account = manual_account(fixture.user.id, "Synced", AccountKind::Cash, "EUR");
+            account.origin = Origin::Connection(fixture.connection.id);
+            let point = BalancePoint {
+                account_id: account.id,
+                date: date(1),
+                observed_at: at(1, 0),
+                amount: Money::new(5, Currency::EUR),
+                source: BalanceSource::Sync,
+            };
+            db.insert_account(&account, &[], &[point]).await.unwrap();
+            db.delete_connection(fixture.connection.id, delete_history).await.unwrap();
+            assert!(db.connection_record(fixture.connection.id, at(1, 0)).await.unwrap().is_none());
+            let kept = db.account(account.id).await.unwrap();
+            if delete_history {
+                assert!(kept.is_none());
+            } else {
+                let kept = kept.unwrap();
+                assert!(kept.closed);
+                assert_eq!(db.balance_points(account.id).await.unwrap().len(), 1);
+            }
+            db.delete_account(account.id).await.unwrap();
+        }
+    });
+
+    contract!(institution_health_and_recent_outcomes, |db: Db| async move {
+        let fixture = connected(&db).await;
+        assert_eq!(db.institution_health(fixture.institution.id).await.unwrap(), InstitutionHealth::default());
+        let health = InstitutionHealth { degraded_since: Some(at(2, 0)), next_probe_at: Some(at(2, 1)), probes: 2 };
+        db.save_institution_health(fixture.institution.id, &health).await.unwrap();
+        assert_eq!(db.institution_health(fixture.institution.id).await.unwrap(), health);
+
+        let lease = at(2, 0) + chrono::TimeDelta::minutes(10);
+        for outcome in ["ok", "failed", "failed"] {
+            db.claim_connection(fixture.connection.id, "w", at(2, 0), lease).await.unwrap();
+            let mut c = commit(&fixture, "w", SyncState::new(at(2, 0), None), Vec::new());
+            c.run.outcome = outcome.into();
+            if outcome == "failed" {
+                c.run.failure = Some(Failure::new(FailureKind::Temporary(TemporaryCause::ProviderDown), "503", ""));
+            }
+            db.commit_sync(&c).await.unwrap();
+        }
+        let stats = db.window_stats(fixture.institution.id, at(1, 0)).await.unwrap();
+        assert_eq!((stats.succeeded, stats.failed, stats.failing_connections), (1, 2, 1));
+        assert_eq!(db.window_stats(fixture.institution.id, at(3, 0)).await.unwrap().failed, 0);
+    });
+}
