@@ -79,6 +79,23 @@ pub fn fingerprint(content: FingerprintContent<'_>, occurrence: u32) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// For each transaction of a batch, how many identical ones (same fingerprint content) came before it
+/// in the batch: the `occurrence` of [`fingerprint`]. A batch must cover whole days, so that the
+/// count does not depend on where a fetch window starts.
+pub fn occurrences(contents: &[FingerprintContent<'_>]) -> Vec<u32> {
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    contents
+        .iter()
+        .map(|content| {
+            let key = fingerprint(*content, 0);
+            let count = seen.entry(key).or_insert(0);
+            let occurrence = *count;
+            *count += 1;
+            occurrence
+        })
+        .collect()
+}
+
 fn normalize_text(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
@@ -105,6 +122,19 @@ mod tests {
         assert_ne!(a, fingerprint(content("card coffee bar", -351), 0));
         assert_ne!(a, fingerprint(content("card coffee bar", -350), 1));
         assert_ne!(a, fingerprint(content("card tea bar", -350), 0));
+    }
+
+    #[test]
+    fn identical_transactions_are_told_apart_by_occurrence_whatever_the_order() {
+        let coffee = content("Coffee", -350);
+        let rent = content("Rent", -120000);
+        assert_eq!(occurrences(&[coffee, rent, coffee]), vec![0, 0, 1]);
+        let fingerprints = |batch: &[FingerprintContent<'_>]| {
+            let mut all: Vec<String> = batch.iter().zip(occurrences(batch)).map(|(c, n)| fingerprint(*c, n)).collect();
+            all.sort();
+            all
+        };
+        assert_eq!(fingerprints(&[coffee, rent, coffee]), fingerprints(&[rent, coffee, coffee]));
     }
 
     #[test]

@@ -693,6 +693,46 @@ impl Db {
         Ok(())
     }
 
+    /// Saves an institution's health only if nobody changed its outage state since it was read
+    /// (`expected_since` is the `degraded_since` that was read), so that of several workers
+    /// assessing at once exactly one announces an outage's start or end.
+    pub async fn transition_institution_health(
+        &self,
+        institution: InstitutionId,
+        expected_since: Option<DateTime<Utc>>,
+        health: &InstitutionHealth,
+    ) -> Result<bool, StoreError> {
+        self.execute(
+            "INSERT INTO institution_health (institution_id, probes) VALUES ($1, 0) ON CONFLICT (institution_id) DO NOTHING",
+            &[Arg::Uuid(institution.0)],
+        )
+        .await?;
+        let changed = self
+            .execute(
+                "UPDATE institution_health SET degraded_since = $3, next_probe_at = $4, probes = $5                  WHERE institution_id = $1 AND degraded_since IS NOT DISTINCT FROM $2",
+                &[
+                    Arg::Uuid(institution.0),
+                    Arg::OptTime(expected_since),
+                    Arg::OptTime(health.degraded_since),
+                    Arg::OptTime(health.next_probe_at),
+                    Arg::Int(i64::from(health.probes)),
+                ],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    /// The users with a connection to an institution.
+    pub async fn users_of_institution(&self, institution: InstitutionId) -> Result<Vec<UserId>, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT DISTINCT user_id FROM connections WHERE institution_id = $1 AND consent_id IS NOT NULL",
+                &[Arg::Uuid(institution.0)],
+            )
+            .await?;
+        rows.iter().map(|row| Ok(UserId(row.get(0)?))).collect()
+    }
+
     /// Sync outcomes of an institution's connections finished since `since`: successes, failures that
     /// count toward an outage, and how many distinct connections those failures came from.
     pub async fn window_stats(

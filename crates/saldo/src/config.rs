@@ -33,6 +33,8 @@ struct FileConfig {
     log_level: Option<String>,
     base_currency: Option<String>,
     user: Option<String>,
+    sandbox: Option<bool>,
+    sandbox_seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,10 @@ pub struct Config {
     pub base_currency: Currency,
     /// The user the CLI acts as (the embedded setup has one, `default`).
     pub user: String,
+    /// Whether the built-in sandbox bank is offered.
+    pub sandbox: bool,
+    /// Seed of the sandbox bank's behaviour and data.
+    pub sandbox_seed: u64,
     pub config_file: Option<PathBuf>,
     /// For each key, where its value came from.
     pub sources: Vec<(&'static str, Source)>,
@@ -211,7 +217,44 @@ impl Config {
             None => "default".into(),
         };
 
-        Ok(Config { database_url, data_dir, listen, log_format, log_level, base_currency, user, config_file, sources })
+        let sandbox = match pick("sandbox", ("", None), "SALDO_SANDBOX", file.sandbox.map(|b| b.to_string())) {
+            Some((text, source)) => match text.as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "sandbox",
+                        from: source,
+                        message: format!("{text:?}: expected true or false"),
+                    })
+                }
+            },
+            None => true,
+        };
+
+        let sandbox_seed =
+            match pick("sandbox_seed", ("", None), "SALDO_SANDBOX_SEED", file.sandbox_seed.map(|n| n.to_string())) {
+                Some((text, source)) => text.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    key: "sandbox_seed",
+                    from: source,
+                    message: format!("{text:?}: expected a whole number"),
+                })?,
+                None => 1,
+            };
+
+        Ok(Config {
+            database_url,
+            data_dir,
+            listen,
+            log_format,
+            log_level,
+            base_currency,
+            user,
+            sandbox,
+            sandbox_seed,
+            config_file,
+            sources,
+        })
     }
 
     /// The effective configuration as TOML, secrets redacted, each key annotated with its source.
@@ -225,6 +268,8 @@ impl Config {
                 "log_level" => self.log_level.clone().unwrap_or_else(|| "info for serve, warn otherwise".into()),
                 "base_currency" => self.base_currency.code().into(),
                 "user" => self.user.clone(),
+                "sandbox" => self.sandbox.to_string(),
+                "sandbox_seed" => self.sandbox_seed.to_string(),
                 _ => String::new(),
             }
         };
@@ -233,7 +278,11 @@ impl Config {
             None => "# config file: none\n".to_string(),
         };
         for (key, source) in &self.sources {
-            let quoted = toml::Value::String(value(key)).to_string();
+            let quoted = match *key {
+                // Booleans and numbers are written bare, as the config file takes them.
+                "sandbox" | "sandbox_seed" => value(key),
+                _ => toml::Value::String(value(key)).to_string(),
+            };
             out.push_str(&format!("{key} = {quoted}  # {source}\n"));
         }
         out

@@ -7,5 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
+pub mod engine;
 pub mod http;
 pub mod ops;

@@ -3,7 +3,9 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::engine::{Connectors, EngineSettings, Jitter};
 use chrono::NaiveDate;
+use saldo_connectors::sandbox::Sandbox;
 use saldo_core::account::{validate_name, Account, AccountClass, AccountKind, Origin};
 use saldo_core::balance::{BalancePoint, BalanceSource};
 use saldo_core::fx::FxError;
@@ -14,6 +16,7 @@ use saldo_core::user::User;
 use saldo_import::ecb::parse_ecb_rates;
 use saldo_import::Problem;
 use saldo_store::{Db, StoreError, ValuationWrite};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// What every use case runs with.
@@ -22,6 +25,9 @@ pub struct Ctx {
     pub db: Db,
     pub clock: Clock,
     pub config: Config,
+    pub connectors: Connectors,
+    pub engine: EngineSettings,
+    pub jitter: Jitter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +60,12 @@ impl Ctx {
     pub async fn open(config: Config, clock: Clock) -> Result<Ctx, OpsError> {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
-        Ok(Ctx { db, clock, config })
+        let mut connectors = Connectors::default();
+        if config.sandbox {
+            connectors.add(Arc::new(Sandbox::new(config.sandbox_seed)));
+        }
+        let jitter = Jitter::seeded(rand::random());
+        Ok(Ctx { db, clock, config, connectors, engine: EngineSettings::default(), jitter })
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7).

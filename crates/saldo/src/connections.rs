@@ -1,0 +1,420 @@
+//! Connection use cases: the institution catalog, connecting (authorise, discover, choose items),
+//! reconnecting, disconnecting, and what the user sees of each connection.
+
+use crate::engine::{alias_of, call_context, consent_of, diff_items, new_item, with_timeout};
+use crate::ops::{Ctx, OpsError};
+use chrono::{DateTime, Utc};
+use saldo_connectors::{AuthAnswer, AuthRequest, AuthStart, Connector, Consent};
+use saldo_core::account::{Account, Origin};
+use saldo_core::failure::{Colour, Failure};
+use saldo_core::ids::{AccountId, ConnectionId, InstitutionId};
+use saldo_core::institution::{Connection, ConsentRecord, Institution};
+use saldo_core::item::{identity_key, Item, ItemDecision};
+use saldo_core::sync::{Episode, Status, SyncState, Trigger};
+use saldo_core::user::User;
+use std::sync::Arc;
+
+/// Loads every configured connector's institutions into the catalog.
+pub async fn refresh_catalog(ctx: &Ctx) -> Result<(), OpsError> {
+    let call = call_context(ctx.clock.now(), Trigger::User);
+    for connector in ctx.connectors.all() {
+        let listed = match with_timeout(&ctx.engine, connector.institutions(call)).await {
+            Ok(listed) => listed,
+            Err(failure) => {
+                tracing::warn!(connector = connector.name(), code = %failure.code, "cannot list institutions");
+                continue;
+            }
+        };
+        for info in listed {
+            ctx.db
+                .upsert_institution(&Institution {
+                    id: InstitutionId(ctx.new_id()),
+                    connector: connector.name().into(),
+                    provider_institution_id: info.id,
+                    name: info.name,
+                    country: info.country,
+                    bic: info.bic,
+                    max_history_days: Some(info.max_history_days),
+                    max_consent_days: Some(info.max_consent_days),
+                    accesses_per_day: info.accesses_per_day,
+                    description: info.description,
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The catalog of institutions reachable through the configured connectors; `search` matches a
+/// part of the name or id.
+pub async fn institutions(ctx: &Ctx, search: Option<&str>) -> Result<Vec<Institution>, OpsError> {
+    refresh_catalog(ctx).await?;
+    Ok(ctx.db.institutions(search).await?.into_iter().filter(|i| ctx.connectors.get(&i.connector).is_some()).collect())
+}
+
+async fn find_institution(ctx: &Ctx, reference: &str) -> Result<Institution, OpsError> {
+    let all = institutions(ctx, None).await?;
+    let wanted = reference.trim().to_lowercase();
+    let matches: Vec<Institution> = all
+        .into_iter()
+        .filter(|i| {
+            i.id.to_string() == wanted
+                || i.provider_institution_id.to_lowercase() == wanted
+                || i.name.to_lowercase() == wanted
+        })
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.into_iter().next().ok_or_else(|| OpsError::NotFound(reference.into()))?),
+        0 => Err(OpsError::NotFound(format!("no institution {reference:?}; `saldo institutions` lists them"))),
+        n => Err(OpsError::Invalid(format!("{n} institutions match {reference:?}; use its id"))),
+    }
+}
+
+fn connector_for(ctx: &Ctx, connection_connector: &str) -> Result<Arc<dyn Connector>, OpsError> {
+    ctx.connectors.get(connection_connector).ok_or_else(|| {
+        OpsError::Invalid(format!("the {connection_connector} connector is not configured on this server"))
+    })
+}
+
+/// An authorisation under way: what the user must do, and what completes it.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    pub connection_id: ConnectionId,
+    pub institution: Institution,
+    pub request: AuthRequest,
+    pub start: AuthStart,
+}
+
+fn failure_error(institution: &Institution, failure: Failure) -> OpsError {
+    OpsError::Invalid(format!(
+        "{}: {} ({}: {})",
+        institution.name,
+        failure.kind.user_message(&institution.name),
+        failure.code,
+        failure.detail
+    ))
+}
+
+async fn begin(
+    ctx: &Ctx,
+    connection_id: ConnectionId,
+    institution: Institution,
+) -> Result<PendingAuthorization, OpsError> {
+    let connector = connector_for(ctx, &institution.connector)?;
+    let request = AuthRequest {
+        institution_id: institution.provider_institution_id.clone(),
+        user_key: connection_id.to_string(),
+        redirect_url: format!("http://{}/callback/{}", ctx.config.listen, institution.connector),
+        state: format!("{:032x}", rand::random::<u128>()),
+    };
+    let call = call_context(ctx.clock.now(), Trigger::User);
+    let start = with_timeout(&ctx.engine, connector.begin_authorization(&request, call))
+        .await
+        .map_err(|f| failure_error(&institution, f))?;
+    Ok(PendingAuthorization { connection_id, institution, request, start })
+}
+
+/// Starts connecting an institution (by id, provider id or name).
+pub async fn begin_connect(ctx: &Ctx, institution: &str) -> Result<PendingAuthorization, OpsError> {
+    let institution = find_institution(ctx, institution).await?;
+    begin(ctx, ConnectionId(ctx.new_id()), institution).await
+}
+
+async fn authorize(
+    ctx: &Ctx,
+    pending: &PendingAuthorization,
+    answer: &AuthAnswer,
+) -> Result<(Consent, Vec<saldo_connectors::DiscoveredItem>), OpsError> {
+    let connector = connector_for(ctx, &pending.institution.connector)?;
+    let call = call_context(ctx.clock.now(), Trigger::User);
+    let consent = with_timeout(&ctx.engine, connector.complete_authorization(&pending.request, answer, call))
+        .await
+        .map_err(|f| failure_error(&pending.institution, f))?;
+    let discovered = with_timeout(&ctx.engine, connector.discover(&consent, call))
+        .await
+        .map_err(|f| failure_error(&pending.institution, f))?;
+    Ok((consent, discovered))
+}
+
+fn consent_record(consent: &Consent) -> ConsentRecord {
+    ConsentRecord {
+        id: consent.id.clone(),
+        granted_at: consent.granted_at,
+        valid_until: consent.valid_until,
+        scope: consent.scope.clone(),
+        max_history_days: consent.max_history_days,
+        accesses_per_day: consent.accesses_per_day,
+    }
+}
+
+/// Completes a connect: the consent is stored and the discovered items are offered.
+pub async fn complete_connect(
+    ctx: &Ctx,
+    user: &User,
+    pending: &PendingAuthorization,
+    answer: &AuthAnswer,
+) -> Result<(ConnectionId, Vec<Item>), OpsError> {
+    let (consent, discovered) = authorize(ctx, pending, answer).await?;
+    let now = ctx.clock.now();
+    let connection = Connection {
+        id: pending.connection_id,
+        user_id: user.id,
+        institution_id: pending.institution.id,
+        connector: pending.institution.connector.clone(),
+        consent: Some(consent_record(&consent)),
+        created_at: now,
+    };
+    let items: Vec<Item> = discovered
+        .iter()
+        .map(|found| {
+            let identity = identity_key(
+                found.iban.as_deref(),
+                found.masked_number.as_deref(),
+                found.currency,
+                &found.provider_item_id,
+            );
+            new_item(ctx.new_id(), connection.id, identity, found, now)
+        })
+        .collect();
+    ctx.db.create_connection(&connection, &SyncState::new(now, consent.accesses_per_day), &items).await?;
+    Ok((connection.id, items))
+}
+
+async fn own_connection(ctx: &Ctx, user: &User, id: ConnectionId) -> Result<(Connection, SyncState), OpsError> {
+    let record = ctx
+        .db
+        .connection_record(id, ctx.clock.now())
+        .await?
+        .filter(|r| r.connection.user_id == user.id)
+        .ok_or_else(|| OpsError::NotFound(format!("no connection with id {id}; `saldo connections` lists them")))?;
+    Ok((record.connection, record.state))
+}
+
+/// Parses a connection id given on the command line or in a URL.
+pub fn parse_connection_id(text: &str) -> Result<ConnectionId, OpsError> {
+    text.trim().parse::<ConnectionId>().map_err(|_| OpsError::Invalid(format!("invalid connection id {text:?}")))
+}
+
+/// Which items to track: all offered ones, or those named by item id, provider id or name.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    All,
+    Items(Vec<String>),
+}
+
+/// Tracks items: each gets a saldo account that counts in net worth. Returns the tracked items.
+pub async fn track(
+    ctx: &Ctx,
+    user: &User,
+    connection: ConnectionId,
+    selection: &Selection,
+) -> Result<Vec<Item>, OpsError> {
+    let (connection, _) = own_connection(ctx, user, connection).await?;
+    let items = ctx.db.items(connection.id).await?;
+    let chosen: Vec<Item> = match selection {
+        Selection::All => {
+            items.iter().filter(|i| i.vanished_at.is_none() && i.decision != ItemDecision::Tracked).cloned().collect()
+        }
+        Selection::Items(names) => {
+            let mut chosen = Vec::new();
+            for name in names {
+                let wanted = name.trim().to_lowercase();
+                let found = items
+                    .iter()
+                    .find(|i| {
+                        i.id.to_string() == wanted
+                            || i.provider_item_id.to_lowercase() == wanted
+                            || i.name.to_lowercase() == wanted
+                    })
+                    .ok_or_else(|| {
+                        OpsError::NotFound(format!(
+                            "no item {name:?} in this connection; `saldo items {}` lists them",
+                            connection.id
+                        ))
+                    })?;
+                if found.decision != ItemDecision::Tracked {
+                    chosen.push(found.clone());
+                }
+            }
+            chosen
+        }
+    };
+    let now = ctx.clock.now();
+    let mut updated = Vec::new();
+    let mut accounts = Vec::new();
+    for mut item in chosen {
+        let account = Account {
+            id: AccountId(ctx.new_id()),
+            user_id: user.id,
+            name: item.name.clone(),
+            kind: item.kind,
+            currency: item.currency,
+            tracked: true,
+            origin: Origin::Connection(connection.id),
+            closed: false,
+            created_at: now,
+        };
+        let discovered = saldo_connectors::DiscoveredItem {
+            provider_item_id: item.provider_item_id.clone(),
+            kind: item.kind,
+            name: item.name.clone(),
+            iban: item.iban.clone(),
+            masked_number: item.masked_number.clone(),
+            currency: item.currency,
+            current_value: item.current_value,
+        };
+        item.decision = ItemDecision::Tracked;
+        item.account_id = Some(account.id);
+        accounts.push((account, alias_of(&discovered)));
+        updated.push(item);
+    }
+    ctx.db.decide_items(&updated, &accounts).await?;
+    Ok(updated)
+}
+
+/// Starts re-authorising an existing connection (after an error, or early to renew the consent).
+pub async fn begin_reconnect(
+    ctx: &Ctx,
+    user: &User,
+    connection: ConnectionId,
+) -> Result<PendingAuthorization, OpsError> {
+    let (connection, _) = own_connection(ctx, user, connection).await?;
+    let institution = ctx
+        .db
+        .institution(connection.institution_id)
+        .await?
+        .ok_or_else(|| OpsError::NotFound("the connection's institution".into()))?;
+    begin(ctx, connection.id, institution).await
+}
+
+/// What a reconnect changed.
+#[derive(Debug, Clone, Default)]
+pub struct ReconnectSummary {
+    /// Tracked accounts found again (under new provider ids or not).
+    pub relinked: usize,
+    pub new_items: Vec<Item>,
+    pub vanished: Vec<Item>,
+}
+
+/// Completes a reconnect: the new consent replaces the old one, accounts are re-linked by their
+/// stable identity (history continues in the same saldo account), new items are offered, vanished
+/// ones closed, and the state starts afresh with a sync due at once.
+pub async fn complete_reconnect(
+    ctx: &Ctx,
+    user: &User,
+    pending: &PendingAuthorization,
+    answer: &AuthAnswer,
+) -> Result<ReconnectSummary, OpsError> {
+    let (connection, mut state) = own_connection(ctx, user, pending.connection_id).await?;
+    let (consent, discovered) = authorize(ctx, pending, answer).await?;
+    let now = ctx.clock.now();
+    let stored = ctx.db.items(connection.id).await?;
+    let diff = diff_items(ctx, connection.id, &stored, &discovered, now);
+    let summary = ReconnectSummary {
+        relinked: stored
+            .iter()
+            .filter(|s| {
+                s.account_id.is_some()
+                    && discovered.iter().any(|d| {
+                        identity_key(d.iban.as_deref(), d.masked_number.as_deref(), d.currency, &d.provider_item_id)
+                            == s.identity_key
+                    })
+            })
+            .count(),
+        new_items: diff.items.iter().filter(|i| diff.new_keys.contains(&i.identity_key)).cloned().collect(),
+        vanished: diff.items.iter().filter(|i| i.vanished_at.is_some()).cloned().collect(),
+    };
+    state.reconnected(now, consent.accesses_per_day);
+    ctx.db.replace_consent(connection.id, &consent_record(&consent), &state, &diff.items, &diff.aliases).await?;
+    Ok(summary)
+}
+
+/// Revokes the consent at the provider and removes the connection with its secrets; its accounts
+/// keep their history (closed) unless `delete_history`. A provider that cannot be reached does not
+/// stop the disconnect; its failure is returned so the user can be told.
+pub async fn disconnect(
+    ctx: &Ctx,
+    user: &User,
+    connection: ConnectionId,
+    delete_history: bool,
+) -> Result<Option<Failure>, OpsError> {
+    let (connection, _) = own_connection(ctx, user, connection).await?;
+    let institution = ctx.db.institution(connection.institution_id).await?;
+    let mut revoke_failure = None;
+    if let (Some(record), Some(institution), Some(connector)) =
+        (connection.consent.as_ref(), institution.as_ref(), ctx.connectors.get(&connection.connector))
+    {
+        let consent = consent_of(record, institution);
+        let call = call_context(ctx.clock.now(), Trigger::User);
+        if let Err(failure) = with_timeout(&ctx.engine, connector.revoke(&consent, call)).await {
+            tracing::warn!(connection = %connection.id, code = %failure.code, "revoking at the provider failed");
+            revoke_failure = Some(failure);
+        }
+    }
+    ctx.db.delete_connection(connection.id, delete_history).await?;
+    Ok(revoke_failure)
+}
+
+/// A connection as the user sees it.
+#[derive(Debug, Clone)]
+pub struct ConnectionView {
+    pub connection: Connection,
+    pub institution: Institution,
+    pub status: Status,
+    pub colour: Colour,
+    /// What happened and what to do, in plain language.
+    pub message: String,
+    pub episode: Option<Episode>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub next_sync_at: Option<DateTime<Utc>>,
+    pub consent_expires_at: Option<DateTime<Utc>>,
+    pub outage: bool,
+}
+
+pub async fn connection_views(ctx: &Ctx, user: &User) -> Result<Vec<ConnectionView>, OpsError> {
+    let now = ctx.clock.now();
+    let mut views = Vec::new();
+    for record in ctx.db.connection_records(user.id, now).await? {
+        let Some(institution) = ctx.db.institution(record.connection.institution_id).await? else { continue };
+        let health = ctx.db.institution_health(institution.id).await?;
+        let state = &record.state;
+        let name = &institution.name;
+        let outage = health.is_degraded() && state.episode.as_ref().is_some_and(|e| e.failure.kind.is_temporary());
+        let message = match &state.episode {
+            _ if outage => format!(
+                "{name} has an outage that affects many of its customers, not just your connection. saldo retries for everyone; nothing to do."
+            ),
+            Some(episode) => {
+                let mut message = episode.failure.kind.user_message(name);
+                if episode.escalated {
+                    message.push_str(&format!(" It has been failing since {}.", episode.since.format("%Y-%m-%d %H:%M UTC")));
+                }
+                message
+            }
+            None if state.partial => {
+                format!("Updated, but some accounts at {name} could not be read; saldo tries them again at the next update.")
+            }
+            None if state.last_success_at.is_none() => format!("Waiting for the first update from {name}."),
+            None => format!("Up to date with {name}."),
+        };
+        views.push(ConnectionView {
+            consent_expires_at: record.connection.consent.as_ref().map(|c| c.valid_until),
+            connection: record.connection,
+            institution,
+            status: state.status(),
+            colour: state.colour(),
+            message,
+            episode: state.episode.clone(),
+            last_success_at: state.last_success_at,
+            next_sync_at: state.next_sync_at,
+            outage,
+        });
+    }
+    Ok(views)
+}
+
+/// A connection's items, after checking it is the user's.
+pub async fn items(ctx: &Ctx, user: &User, connection: ConnectionId) -> Result<Vec<Item>, OpsError> {
+    let (connection, _) = own_connection(ctx, user, connection).await?;
+    Ok(ctx.db.items(connection.id).await?)
+}

@@ -1,0 +1,698 @@
+//! The sync engine: claims due connections, runs each sync through its connector, classifies the
+//! outcome with the core state machine and commits everything in one transaction.
+//!
+//! Flow of one sync: claim (lease) → `SyncState::start` → consent still valid? → discover items →
+//! fetch each tracked item → build the ingest (fingerprints, pending set, balances, holdings) →
+//! `succeed`/`fail` → notifications → `Db::commit_sync` (refused if the lease was lost) → outage
+//! assessment for the institution. Every connection is independent: a slow or failing one holds
+//! only its own task, bounded per institution and overall.
+
+use crate::ops::{Ctx, OpsError};
+use chrono::{DateTime, TimeDelta, Utc};
+use saldo_connectors::{CallContext, Connector, Consent, DiscoveredItem, FetchedTransaction, ItemData};
+use saldo_core::account::AccountAlias;
+use saldo_core::balance::{BalancePoint, BalanceSource};
+use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
+use saldo_core::holding::Holding;
+use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, TransactionId, UserId};
+use saldo_core::institution::{ConsentRecord, Institution};
+use saldo_core::item::{identity_key, Item, ItemDecision};
+use saldo_core::notification::{consent_warning_due, key, Notification, NotificationKind};
+use saldo_core::outage::{counts_toward_outage, OutageEvent, OutagePolicy};
+use saldo_core::sync::{Refusal, SyncEvent, SyncPolicy, Trigger};
+use saldo_core::transaction::{fingerprint, occurrences, FingerprintContent, Transaction, TransactionStatus};
+use saldo_store::{AccountIngest, StoreError, SyncCommit, SyncRun};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub policy: SyncPolicy,
+    pub outage: OutagePolicy,
+    /// Syncs running at once in one process.
+    pub concurrency: usize,
+    /// Syncs running at once against one institution.
+    pub per_institution: usize,
+    /// Longest wait for one provider call.
+    pub call_timeout: Duration,
+    /// Days fetched again before the last success, so late-booked transactions are not missed.
+    pub overlap_days: i64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> EngineSettings {
+        EngineSettings {
+            policy: SyncPolicy::default(),
+            outage: OutagePolicy::default(),
+            concurrency: 16,
+            per_institution: 4,
+            call_timeout: Duration::from_secs(60),
+            overlap_days: 5,
+        }
+    }
+}
+
+/// The connectors this process offers, by name.
+#[derive(Clone, Default)]
+pub struct Connectors {
+    by_name: BTreeMap<&'static str, Arc<dyn Connector>>,
+}
+
+impl std::fmt::Debug for Connectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.by_name.keys()).finish()
+    }
+}
+
+impl Connectors {
+    pub fn add(&mut self, connector: Arc<dyn Connector>) {
+        self.by_name.insert(connector.name(), connector);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Connector>> {
+        self.by_name.get(name).cloned()
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Connector>> {
+        self.by_name.values()
+    }
+}
+
+/// Jitter numbers, from a seed so that simulations repeat exactly.
+#[derive(Debug, Clone)]
+pub struct Jitter(Arc<Mutex<rand::rngs::StdRng>>);
+
+impl Jitter {
+    pub fn seeded(seed: u64) -> Jitter {
+        Jitter(Arc::new(Mutex::new(rand::SeedableRng::seed_from_u64(seed))))
+    }
+
+    pub fn next(&self) -> u64 {
+        rand::RngCore::next_u64(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// What happened to one connection in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Ok {
+        new_transactions: u64,
+        partial: bool,
+    },
+    Failed(FailureKind),
+    /// The state machine did not let it start (already running, needs the user, budget used).
+    Refused(String),
+    /// Another worker took over; nothing was written.
+    LeaseLost,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    pub connection_id: ConnectionId,
+    pub institution: String,
+    pub outcome: SyncOutcome,
+    pub notifications: u64,
+}
+
+pub(crate) fn call_context(now: DateTime<Utc>, trigger: Trigger) -> CallContext {
+    CallContext { now, user_present: trigger == Trigger::User }
+}
+
+/// Runs a connector call with the engine's timeout; a timeout is a temporary failure.
+pub(crate) async fn with_timeout<T>(
+    settings: &EngineSettings,
+    call: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(settings.call_timeout, call).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::new(
+            FailureKind::Temporary(TemporaryCause::Timeout),
+            "timeout",
+            format!("no answer within {} s", settings.call_timeout.as_secs()),
+        )),
+    }
+}
+
+pub(crate) fn consent_of(record: &ConsentRecord, institution: &Institution) -> Consent {
+    Consent {
+        id: record.id.clone(),
+        institution_id: institution.provider_institution_id.clone(),
+        granted_at: record.granted_at,
+        valid_until: record.valid_until,
+        scope: record.scope.clone(),
+        max_history_days: record.max_history_days,
+        accesses_per_day: record.accesses_per_day,
+    }
+}
+
+/// Claims the connections due at `now` and syncs them, concurrently within the settings' bounds.
+pub async fn run_due(ctx: &Ctx, worker: &str, now: DateTime<Utc>, limit: u32) -> Result<Vec<SyncReport>, OpsError> {
+    let lease_until = now + ctx.engine.policy.lease;
+    let claimed = ctx.db.claim_due(worker, now, lease_until, limit).await?;
+    let overall = Arc::new(Semaphore::new(ctx.engine.concurrency.max(1)));
+    let mut per_institution: HashMap<InstitutionId, Arc<Semaphore>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in claimed {
+        let Some(record) = ctx.db.connection_record(id, now).await? else { continue };
+        let institution_gate = per_institution
+            .entry(record.connection.institution_id)
+            .or_insert_with(|| Arc::new(Semaphore::new(ctx.engine.per_institution.max(1))))
+            .clone();
+        let overall = overall.clone();
+        let ctx = ctx.clone();
+        let worker = worker.to_string();
+        tasks.spawn(async move {
+            let _institution = institution_gate.acquire_owned().await;
+            let _slot = overall.acquire_owned().await;
+            sync_claimed(&ctx, id, Trigger::Scheduled, &worker, now).await
+        });
+    }
+    let mut reports = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(report)) => reports.push(report),
+            Ok(Err(err)) => tracing::error!(error = %err, "sync failed to record"),
+            Err(err) => tracing::error!(error = %err, "sync task panicked"),
+        }
+    }
+    Ok(reports)
+}
+
+/// A sync the user asked for: at once, whether due or not (it counts as user-present).
+pub async fn sync_now(ctx: &Ctx, user: UserId, connection: ConnectionId, worker: &str) -> Result<SyncReport, OpsError> {
+    let now = ctx.clock.now();
+    let record = ctx
+        .db
+        .connection_record(connection, now)
+        .await?
+        .filter(|r| r.connection.user_id == user)
+        .ok_or_else(|| OpsError::NotFound(format!("no connection with id {connection}")))?;
+    if record.connection.consent.is_none() {
+        return Err(OpsError::Invalid("this connection has no consent: reconnect it first".into()));
+    }
+    if !ctx.db.claim_connection(connection, worker, now, now + ctx.engine.policy.lease).await? {
+        return Err(OpsError::Invalid("this connection is syncing right now; try again in a minute".into()));
+    }
+    sync_claimed(ctx, connection, Trigger::User, worker, now).await
+}
+
+/// Runs one sync of a connection this worker has claimed, and records it.
+pub async fn sync_claimed(
+    ctx: &Ctx,
+    id: ConnectionId,
+    trigger: Trigger,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<SyncReport, OpsError> {
+    let settings = &ctx.engine;
+    let record =
+        ctx.db.connection_record(id, now).await?.ok_or_else(|| OpsError::NotFound(format!("connection {id}")))?;
+    let connection = record.connection;
+    let institution = ctx
+        .db
+        .institution(connection.institution_id)
+        .await?
+        .ok_or_else(|| OpsError::NotFound(format!("institution of connection {id}")))?;
+    let report = |outcome, notifications| SyncReport {
+        connection_id: id,
+        institution: institution.name.clone(),
+        outcome,
+        notifications,
+    };
+    let mut state = record.state;
+    state.running = false;
+    let Some(consent_record) = connection.consent.clone() else {
+        ctx.db.release_lease(id, worker, &state).await?;
+        return Ok(report(SyncOutcome::Refused("no consent".into()), 0));
+    };
+    if let Err(refusal) = state.start(now, trigger, &settings.policy) {
+        ctx.db.release_lease(id, worker, &state).await?;
+        let reason = match refusal {
+            Refusal::AlreadyRunning => "already running".to_string(),
+            Refusal::NeedsUser(kind) => format!("needs the user ({kind})"),
+            Refusal::BudgetUsed { until } => format!("today's accesses are used; next from {until}"),
+        };
+        return Ok(report(SyncOutcome::Refused(reason), 0));
+    }
+    let consent = consent_of(&consent_record, &institution);
+    let call = call_context(now, trigger);
+    let stored_items = ctx.db.items(id).await?;
+    let fetched = match ctx.connectors.get(&connection.connector) {
+        None => Err(Failure::new(
+            FailureKind::Config,
+            "connector_disabled",
+            format!("the {} connector is not configured on this server", connection.connector),
+        )),
+        Some(_) if now >= consent.valid_until => {
+            Err(Failure::new(FailureKind::Expired, "consent_expired", "the consent's validity ended"))
+        }
+        Some(connector) => {
+            fetch_all(ctx, connector.as_ref(), &consent, &stored_items, state.last_success_at, call).await
+        }
+    };
+
+    let mut notifications = Vec::new();
+    let mut commit_items = Vec::new();
+    let mut closed = Vec::new();
+    let mut aliases = Vec::new();
+    let mut ingest = Vec::new();
+    let (outcome, run_failure, events) = match fetched {
+        Ok(fetch) => {
+            let diff = diff_items(ctx, id, &stored_items, &fetch.discovered, now);
+            if !diff.new_keys.is_empty() {
+                notifications.push(notification(
+                    ctx,
+                    connection.user_id,
+                    Some(id),
+                    Some(institution.id),
+                    NotificationKind::NewItemsFound,
+                    format!(
+                        "{} shows {} new item(s) you can track: {}.",
+                        institution.name,
+                        diff.new_keys.len(),
+                        diff.new_names.join(", ")
+                    ),
+                    key::new_items(id, &diff.new_keys),
+                    now,
+                ));
+            }
+            commit_items = diff.items;
+            closed = diff.closed;
+            aliases = diff.aliases;
+            for (item, data) in &fetch.data {
+                if let (Some(account), Ok(data)) = (item.account_id, data) {
+                    ingest.push(build_ingest(ctx, account, data, now));
+                }
+            }
+            let failures: Vec<&Failure> = fetch.data.iter().filter_map(|(_, d)| d.as_ref().err()).collect();
+            let all_failed = !fetch.data.is_empty() && failures.len() == fetch.data.len();
+            if all_failed {
+                let failure = most_severe(&failures).clone();
+                let events = fail(ctx, &mut state, &institution, &failure, now).await?;
+                (SyncOutcome::Failed(failure.kind), Some(failure), events)
+            } else {
+                let partial = !failures.is_empty();
+                let events = state.succeed(now, &settings.policy, partial, ctx.jitter.next());
+                (SyncOutcome::Ok { new_transactions: 0, partial }, failures.first().map(|f| (*f).clone()), events)
+            }
+        }
+        Err(failure) => {
+            let events = fail(ctx, &mut state, &institution, &failure, now).await?;
+            (SyncOutcome::Failed(failure.kind), Some(failure), events)
+        }
+    };
+    for event in events {
+        notifications.push(event_notification(ctx, connection.user_id, id, &institution, &event, now));
+    }
+    if let Some(days) = consent_warning_due(now, consent.valid_until) {
+        notifications.push(notification(
+            ctx,
+            connection.user_id,
+            Some(id),
+            Some(institution.id),
+            NotificationKind::ConsentExpiring,
+            format!(
+                "Your permission for saldo to read {} ends on {} ({} left). Renew it now to keep updates going; your history is kept.",
+                institution.name,
+                consent.valid_until.date_naive(),
+                if days == 1 { "a day or less" } else { "a week or less" }
+            ),
+            key::consent_expiring(id, &consent.id, days),
+            now,
+        ));
+    }
+    let run_outcome = match &outcome {
+        SyncOutcome::Ok { partial: true, .. } => "partial",
+        SyncOutcome::Ok { .. } => "ok",
+        _ => "failed",
+    };
+    let balance_points = ingest.iter().filter(|i| i.balance.is_some()).count() as u64;
+    let holdings = ingest.iter().map(|i| i.holdings.len() as u64).sum();
+    let commit = SyncCommit {
+        connection_id: id,
+        worker: worker.to_string(),
+        state,
+        run: SyncRun {
+            id: ctx.new_id(),
+            connection_id: id,
+            institution_id: institution.id,
+            trigger: match trigger {
+                Trigger::Scheduled => "scheduled".into(),
+                Trigger::User => "user".into(),
+            },
+            worker: worker.to_string(),
+            started_at: now,
+            finished_at: ctx.clock.now().max(now),
+            outcome: run_outcome.into(),
+            failure: run_failure,
+            transactions_new: 0,
+            pending_replaced: 0,
+            balance_points,
+            holdings,
+        },
+        items: commit_items,
+        closed,
+        aliases,
+        ingest,
+        notifications: notifications.clone(),
+    };
+    let (new_transactions, _) = match ctx.db.commit_sync(&commit).await {
+        Ok(counts) => counts,
+        Err(StoreError::LeaseLost(_)) => {
+            tracing::warn!(connection = %id, worker, "lease lost; the sync was discarded");
+            return Ok(report(SyncOutcome::LeaseLost, 0));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let outage_notifications = assess_institution(ctx, &institution, now).await?;
+    let outcome = match outcome {
+        SyncOutcome::Ok { partial, .. } => SyncOutcome::Ok { new_transactions, partial },
+        other => other,
+    };
+    tracing::info!(connection = %id, institution = %institution.name, ?outcome, "sync finished");
+    Ok(report(outcome, notifications.len() as u64 + outage_notifications))
+}
+
+/// The failure that says most about the connection: one that needs the user first.
+fn most_severe<'a>(failures: &[&'a Failure]) -> &'a Failure {
+    failures.iter().copied().find(|f| f.kind.needs_user()).unwrap_or(failures[0])
+}
+
+/// Applies a failure to the state, backing off with the institution during an outage.
+async fn fail(
+    ctx: &Ctx,
+    state: &mut saldo_core::sync::SyncState,
+    institution: &Institution,
+    failure: &Failure,
+    now: DateTime<Utc>,
+) -> Result<Vec<SyncEvent>, OpsError> {
+    let health = ctx.db.institution_health(institution.id).await?;
+    let outage_until = (health.is_degraded() && counts_toward_outage(failure.kind))
+        .then(|| health.next_probe_at.unwrap_or(now).max(now));
+    if failure.kind == FailureKind::Config {
+        tracing::error!(institution = %institution.name, code = %failure.code, detail = %failure.detail,
+            "configuration error: the operator must fix this");
+    }
+    Ok(state.fail(now, failure, &ctx.engine.policy, ctx.jitter.next(), outage_until))
+}
+
+/// Re-assesses the institution's health from its recent syncs and announces an outage's start or
+/// end to every user with a connection there, once.
+async fn assess_institution(ctx: &Ctx, institution: &Institution, now: DateTime<Utc>) -> Result<u64, OpsError> {
+    let before = ctx.db.institution_health(institution.id).await?;
+    let stats = ctx.db.window_stats(institution.id, now - ctx.engine.outage.window).await?;
+    let mut after = before.clone();
+    let event = after.assess(stats, now, &ctx.engine.outage);
+    if after == before {
+        return Ok(0);
+    }
+    if !ctx.db.transition_institution_health(institution.id, before.degraded_since, &after).await? {
+        return Ok(0);
+    }
+    let Some(event) = event else { return Ok(0) };
+    let (kind, message, outage_key) = match event {
+        OutageEvent::Began { at } => (
+            NotificationKind::OutageBegan,
+            format!(
+                "{} has an outage: many connections fail the same way. saldo retries for everyone; nothing to do.",
+                institution.name
+            ),
+            key::outage_began(institution.id, at),
+        ),
+        OutageEvent::Ended { since, .. } => (
+            NotificationKind::OutageEnded,
+            format!("The outage at {} is over; updates are back.", institution.name),
+            key::outage_ended(institution.id, since),
+        ),
+    };
+    tracing::warn!(institution = %institution.name, ?event, "institution health changed");
+    let users = ctx.db.users_of_institution(institution.id).await?;
+    let notes: Vec<Notification> = users
+        .into_iter()
+        .map(|user| notification(ctx, user, None, Some(institution.id), kind, message.clone(), outage_key.clone(), now))
+        .collect();
+    Ok(ctx.db.insert_notifications(&notes).await?)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn notification(
+    ctx: &Ctx,
+    user: UserId,
+    connection: Option<ConnectionId>,
+    institution: Option<InstitutionId>,
+    kind: NotificationKind,
+    message: String,
+    key: String,
+    now: DateTime<Utc>,
+) -> Notification {
+    Notification {
+        id: ctx.new_id(),
+        user_id: user,
+        connection_id: connection,
+        institution_id: institution,
+        kind,
+        level: kind.level(),
+        message,
+        key,
+        created_at: now,
+        read_at: None,
+    }
+}
+
+fn event_notification(
+    ctx: &Ctx,
+    user: UserId,
+    connection: ConnectionId,
+    institution: &Institution,
+    event: &SyncEvent,
+    now: DateTime<Utc>,
+) -> Notification {
+    let (kind, message, event_key) = match event {
+        SyncEvent::ReconnectNeeded { kind } => {
+            (NotificationKind::ReconnectNeeded, kind.user_message(&institution.name), key::reconnect_needed(connection, now))
+        }
+        SyncEvent::Escalated { kind, since } => (
+            NotificationKind::ErrorPersisted,
+            format!(
+                "Updates from {} have failed since {} ({}). saldo keeps retrying; if it goes on, check the institution's own app or reconnect.",
+                institution.name,
+                since.format("%Y-%m-%d %H:%M UTC"),
+                kind
+            ),
+            key::error_persisted(connection, *since),
+        ),
+        SyncEvent::Recovered { since, .. } => (
+            NotificationKind::SyncRecovered,
+            format!("Updates from {} work again.", institution.name),
+            key::recovered(connection, *since),
+        ),
+    };
+    notification(ctx, user, Some(connection), Some(institution.id), kind, message, event_key, now)
+}
+
+/// What one sync got from the provider.
+pub(crate) struct Fetched {
+    pub discovered: Vec<DiscoveredItem>,
+    /// Each tracked item with its data or failure.
+    pub data: Vec<(Item, Result<ItemData, Failure>)>,
+}
+
+async fn fetch_all(
+    ctx: &Ctx,
+    connector: &dyn Connector,
+    consent: &Consent,
+    stored_items: &[Item],
+    last_success: Option<DateTime<Utc>>,
+    call: CallContext,
+) -> Result<Fetched, Failure> {
+    let settings = &ctx.engine;
+    let discovered = with_timeout(settings, connector.discover(consent, call)).await?;
+    let earliest = call.now.date_naive() - TimeDelta::days(i64::from(consent.max_history_days));
+    let since = last_success
+        .map(|at| at.date_naive() - TimeDelta::days(settings.overlap_days))
+        .unwrap_or(earliest)
+        .max(earliest);
+    let mut data = Vec::new();
+    for item in stored_items.iter().filter(|i| i.decision == ItemDecision::Tracked && i.account_id.is_some()) {
+        let key = item.identity_key.clone();
+        let Some(current) = discovered.iter().find(|d| {
+            identity_key(d.iban.as_deref(), d.masked_number.as_deref(), d.currency, &d.provider_item_id) == key
+        }) else {
+            continue; // Vanished: its account is closed by the item diff.
+        };
+        let result = with_timeout(settings, connector.fetch(consent, &current.provider_item_id, since, call)).await;
+        data.push((item.clone(), result));
+    }
+    Ok(Fetched { discovered, data })
+}
+
+/// How the provider's current items differ from the stored ones.
+pub(crate) struct ItemDiff {
+    /// Items to store: updated, new (offered) and vanished ones.
+    pub items: Vec<Item>,
+    pub closed: Vec<(AccountId, bool)>,
+    pub aliases: Vec<(AccountId, AccountAlias)>,
+    pub new_keys: Vec<String>,
+    pub new_names: Vec<String>,
+}
+
+pub(crate) fn diff_items(
+    ctx: &Ctx,
+    connection: ConnectionId,
+    stored: &[Item],
+    discovered: &[DiscoveredItem],
+    now: DateTime<Utc>,
+) -> ItemDiff {
+    let mut diff = ItemDiff {
+        items: Vec::new(),
+        closed: Vec::new(),
+        aliases: Vec::new(),
+        new_keys: Vec::new(),
+        new_names: Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for found in discovered {
+        let identity = identity_key(
+            found.iban.as_deref(),
+            found.masked_number.as_deref(),
+            found.currency,
+            &found.provider_item_id,
+        );
+        seen.insert(identity.clone());
+        match stored.iter().find(|s| s.identity_key == identity) {
+            Some(existing) => {
+                let mut item = existing.clone();
+                item.provider_item_id = found.provider_item_id.clone();
+                item.name = found.name.clone();
+                item.current_value = found.current_value;
+                if let Some(account) = item.account_id {
+                    if existing.provider_item_id != found.provider_item_id {
+                        diff.aliases.push((account, alias_of(found)));
+                    }
+                    if existing.vanished_at.is_some() {
+                        diff.closed.push((account, false));
+                    }
+                }
+                item.vanished_at = None;
+                if item != *existing {
+                    diff.items.push(item);
+                }
+            }
+            None => {
+                diff.new_keys.push(identity.clone());
+                diff.new_names.push(found.name.clone());
+                diff.items.push(new_item(ctx.new_id(), connection, identity, found, now));
+            }
+        }
+    }
+    for existing in stored.iter().filter(|s| s.vanished_at.is_none() && !seen.contains(&s.identity_key)) {
+        let mut item = existing.clone();
+        item.vanished_at = Some(now);
+        if let Some(account) = item.account_id {
+            diff.closed.push((account, true));
+        }
+        diff.items.push(item);
+    }
+    diff
+}
+
+pub(crate) fn new_item(
+    id: Uuid,
+    connection: ConnectionId,
+    identity: String,
+    found: &DiscoveredItem,
+    now: DateTime<Utc>,
+) -> Item {
+    Item {
+        id,
+        connection_id: connection,
+        identity_key: identity,
+        provider_item_id: found.provider_item_id.clone(),
+        kind: found.kind,
+        name: found.name.clone(),
+        iban: found.iban.clone(),
+        masked_number: found.masked_number.clone(),
+        currency: found.currency,
+        current_value: found.current_value,
+        decision: ItemDecision::Offered,
+        account_id: None,
+        first_seen_at: now,
+        vanished_at: None,
+    }
+}
+
+pub(crate) fn alias_of(found: &DiscoveredItem) -> AccountAlias {
+    AccountAlias {
+        provider_account_id: Some(found.provider_item_id.clone()),
+        iban: found.iban.clone(),
+        masked_number: found.masked_number.clone(),
+        currency: found.currency,
+        name: Some(found.name.clone()),
+    }
+}
+
+/// Turns one item's fetched data into what storage keeps: transactions with their identities, a
+/// balance point and holdings.
+fn build_ingest(ctx: &Ctx, account: AccountId, data: &ItemData, now: DateTime<Utc>) -> AccountIngest {
+    let today = now.date_naive();
+    let (booked, pending): (Vec<&FetchedTransaction>, Vec<&FetchedTransaction>) =
+        data.transactions.iter().partition(|t| t.status == TransactionStatus::Booked);
+    AccountIngest {
+        account_id: Some(account),
+        balance: data.balance.map(|amount| BalancePoint {
+            account_id: account,
+            date: today,
+            observed_at: now,
+            amount,
+            source: BalanceSource::Sync,
+        }),
+        holdings: data
+            .holdings
+            .iter()
+            .map(|h| Holding {
+                account_id: account,
+                instrument: h.instrument.clone(),
+                quantity: h.quantity,
+                unit_price: h.unit_price,
+                market_value: h.market_value,
+                as_of: today,
+            })
+            .collect(),
+        booked: identify(ctx, account, &booked),
+        pending: identify(ctx, account, &pending),
+    }
+}
+
+/// Gives fetched transactions saldo ids and content fingerprints (with occurrence counts).
+fn identify(ctx: &Ctx, account: AccountId, fetched: &[&FetchedTransaction]) -> Vec<Transaction> {
+    let contents: Vec<FingerprintContent<'_>> = fetched
+        .iter()
+        .map(|t| FingerprintContent {
+            booking_date: t.booking_date,
+            amount: t.amount,
+            description: &t.description,
+            counterparty: t.counterparty.as_deref(),
+        })
+        .collect();
+    let counts = occurrences(&contents);
+    fetched
+        .iter()
+        .zip(contents.iter().zip(counts))
+        .map(|(t, (content, occurrence))| Transaction {
+            id: TransactionId(ctx.new_id()),
+            account_id: account,
+            status: t.status,
+            booking_date: t.booking_date,
+            value_date: t.value_date,
+            amount: t.amount,
+            description: t.description.clone(),
+            counterparty: t.counterparty.clone(),
+            provider_id: t.provider_id.clone(),
+            fingerprint: fingerprint(*content, occurrence),
+        })
+        .collect()
+}
