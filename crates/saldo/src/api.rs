@@ -148,3 +148,219 @@ impl FxImportJson {
 pub struct ErrorJson {
     pub error: String,
 }
+
+#[derive(Debug, Serialize)]
+pub struct InstitutionJson {
+    pub id: String,
+    /// The provider's id; what `saldo connect` takes.
+    pub provider_id: String,
+    pub name: String,
+    pub connector: String,
+    pub country: Option<String>,
+    pub bic: Option<String>,
+    pub max_history_days: Option<u32>,
+    pub max_consent_days: Option<u32>,
+    pub accesses_per_day: Option<u32>,
+    pub description: String,
+}
+
+impl InstitutionJson {
+    pub fn new(i: &saldo_core::institution::Institution) -> InstitutionJson {
+        InstitutionJson {
+            id: i.id.to_string(),
+            provider_id: i.provider_institution_id.clone(),
+            name: i.name.clone(),
+            connector: i.connector.clone(),
+            country: i.country.clone(),
+            bic: i.bic.clone(),
+            max_history_days: i.max_history_days,
+            max_consent_days: i.max_consent_days,
+            accesses_per_day: i.accesses_per_day,
+            description: i.description.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionErrorJson {
+    /// The failure kind's snake_case name.
+    pub kind: &'static str,
+    /// The provider's own code.
+    pub code: String,
+    pub since: String,
+    pub attempts: u32,
+    pub escalated: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionJson {
+    pub id: String,
+    pub institution: String,
+    pub institution_id: String,
+    /// `ok`, `syncing`, `temporary_error` or `permanent_error`.
+    pub status: &'static str,
+    /// `green`, `orange` or `red`.
+    pub color: &'static str,
+    pub message: String,
+    pub error: Option<ConnectionErrorJson>,
+    /// The institution has an outage affecting many connections.
+    pub outage: bool,
+    pub last_success_at: Option<String>,
+    pub next_sync_at: Option<String>,
+    pub consent_expires_at: Option<String>,
+}
+
+impl ConnectionJson {
+    pub fn new(view: &crate::connections::ConnectionView) -> ConnectionJson {
+        ConnectionJson {
+            id: view.connection.id.to_string(),
+            institution: view.institution.name.clone(),
+            institution_id: view.institution.provider_institution_id.clone(),
+            status: view.status.as_str(),
+            color: view.colour.as_str(),
+            message: view.message.clone(),
+            error: view.episode.as_ref().map(|e| ConnectionErrorJson {
+                kind: e.failure.kind.as_str(),
+                code: e.failure.code.clone(),
+                since: e.since.to_rfc3339(),
+                attempts: e.attempts,
+                escalated: e.escalated,
+            }),
+            outage: view.outage,
+            last_success_at: view.last_success_at.map(|t| t.to_rfc3339()),
+            next_sync_at: view.next_sync_at.map(|t| t.to_rfc3339()),
+            consent_expires_at: view.consent_expires_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemJson {
+    pub id: String,
+    pub provider_item_id: String,
+    pub kind: &'static str,
+    pub class: &'static str,
+    pub name: String,
+    pub iban: Option<String>,
+    pub masked_number: Option<String>,
+    pub currency: &'static str,
+    pub current_value: Option<String>,
+    /// `offered`, `tracked` or `ignored`.
+    pub decision: &'static str,
+    pub tracked: bool,
+    pub account_id: Option<String>,
+    pub vanished: bool,
+}
+
+impl ItemJson {
+    pub fn new(item: &saldo_core::item::Item) -> ItemJson {
+        ItemJson {
+            id: item.id.to_string(),
+            provider_item_id: item.provider_item_id.clone(),
+            kind: item.kind.as_str(),
+            class: item.kind.class().as_str(),
+            name: item.name.clone(),
+            iban: item.iban.clone(),
+            masked_number: item.masked_number.clone(),
+            currency: item.currency.code(),
+            current_value: item.current_value.map(|m| m.to_string()),
+            decision: item.decision.as_str(),
+            tracked: item.decision == saldo_core::item::ItemDecision::Tracked,
+            account_id: item.account_id.map(|a| a.to_string()),
+            vanished: item.vanished_at.is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TransactionJson {
+    pub id: String,
+    pub provider_id: Option<String>,
+    pub booking_date: String,
+    pub value_date: Option<String>,
+    pub amount: String,
+    pub currency: &'static str,
+    pub description: String,
+    pub counterparty: Option<String>,
+    /// `pending` or `booked`.
+    pub status: &'static str,
+}
+
+impl TransactionJson {
+    pub fn new(t: &saldo_core::transaction::Transaction) -> TransactionJson {
+        TransactionJson {
+            id: t.id.to_string(),
+            provider_id: t.provider_id.clone(),
+            booking_date: t.booking_date.to_string(),
+            value_date: t.value_date.map(|d| d.to_string()),
+            amount: t.amount.to_string(),
+            currency: t.amount.currency.code(),
+            description: t.description.clone(),
+            counterparty: t.counterparty.clone(),
+            status: t.status.as_str(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct NotificationJson {
+    pub id: String,
+    pub kind: &'static str,
+    /// `primary`, `warning` or `info`.
+    pub level: &'static str,
+    pub message: String,
+    pub connection_id: Option<String>,
+    pub created_at: String,
+    pub read: bool,
+}
+
+impl NotificationJson {
+    pub fn new(n: &saldo_core::notification::Notification) -> NotificationJson {
+        NotificationJson {
+            id: n.id.to_string(),
+            kind: n.kind.as_str(),
+            level: n.level.as_str(),
+            message: n.message.clone(),
+            connection_id: n.connection_id.map(|c| c.to_string()),
+            created_at: n.created_at.to_rfc3339(),
+            read: n.read_at.is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SyncReportJson {
+    pub connection_id: String,
+    pub institution: String,
+    /// `ok`, `partial`, `failed`, `refused` or `lease_lost`.
+    pub outcome: &'static str,
+    pub new_transactions: u64,
+    /// The failure kind when `failed`.
+    pub error: Option<&'static str>,
+    /// Why it did not run when `refused`.
+    pub reason: Option<String>,
+    pub notifications: u64,
+}
+
+impl SyncReportJson {
+    pub fn new(report: &crate::engine::SyncReport) -> SyncReportJson {
+        use crate::engine::SyncOutcome;
+        let (outcome, new_transactions, error, reason) = match &report.outcome {
+            SyncOutcome::Ok { new_transactions, partial } => {
+                (if *partial { "partial" } else { "ok" }, *new_transactions, None, None)
+            }
+            SyncOutcome::Failed(kind) => ("failed", 0, Some(kind.as_str()), None),
+            SyncOutcome::Refused(reason) => ("refused", 0, None, Some(reason.clone())),
+            SyncOutcome::LeaseLost => ("lease_lost", 0, None, None),
+        };
+        SyncReportJson {
+            connection_id: report.connection_id.to_string(),
+            institution: report.institution.clone(),
+            outcome,
+            new_transactions,
+            error,
+            reason,
+            notifications: report.notifications,
+        }
+    }
+}

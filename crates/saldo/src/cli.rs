@@ -48,7 +48,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server (health probes and the JSON API) until SIGTERM or Ctrl-C
+    /// Run the HTTP server (health probes, JSON API) and the sync scheduler until SIGTERM or Ctrl-C
     Serve {
         /// Address and port to listen on [env: SALDO_LISTEN] [default: 127.0.0.1:8080]
         #[arg(long, value_name = "ADDR")]
@@ -70,6 +70,102 @@ pub enum Command {
     /// Show or change the current user's settings
     #[command(subcommand)]
     User(UserCommand),
+    /// List the institutions you can connect (the sandbox bank's included unless turned off)
+    Institutions {
+        /// Only those whose name or id contains this
+        search: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Connect an institution: authorise read-only access, then track its items
+    Connect {
+        /// Institution id, provider id (e.g. sandbox-bank) or name
+        institution: String,
+        /// Approve the sandbox bank's consent page without asking
+        #[arg(long)]
+        yes: bool,
+        /// Track none of the discovered items yet (choose later with `saldo track`)
+        #[arg(long)]
+        no_track: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List connections with their status, what is wrong and what to do
+    Connections {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the items a connection discovered
+    Items {
+        connection: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Track items of a connection: they get accounts that count in net worth
+    Track {
+        connection: String,
+        /// Item ids, provider ids or names
+        items: Vec<String>,
+        /// Track every item not tracked yet
+        #[arg(long, conflicts_with = "items")]
+        all: bool,
+    },
+    /// Re-authorise a connection (after an error, or early to renew its consent); history is kept
+    Reconnect {
+        connection: String,
+        /// Approve the sandbox bank's consent page without asking
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Revoke a connection's consent and remove it; its accounts keep their history (closed)
+    Disconnect {
+        connection: String,
+        /// Delete the accounts and their history too
+        #[arg(long)]
+        delete_history: bool,
+    },
+    /// List accounts (same as `saldo account list`)
+    Accounts {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an account's transactions
+    Transactions {
+        /// Account id or exact name
+        #[arg(long)]
+        account: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show notifications, newest first
+    Notifications {
+        /// Only unread ones
+        #[arg(long)]
+        unread: bool,
+        /// Mark them all read after showing them
+        #[arg(long)]
+        mark_read: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the syncs that are due once, or one connection's now, and print what happened
+    Sync {
+        /// Sync this connection now (user-triggered)
+        #[arg(long)]
+        connection: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run only sync workers (no HTTP), e.g. several processes on one PostgreSQL database
+    Worker,
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -229,6 +325,31 @@ fn parse_kind_arg(text: &str) -> Result<AccountKind, String> {
     text.parse::<AccountKind>().map_err(|err| err.to_string())
 }
 
+/// Writes a line to stdout. A closed pipe (`saldo … | head`) ends the process quietly, as a Unix
+/// tool should, instead of panicking the way `println!` does.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {err}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` that survives a closed pipe; see [`write_out`].
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let listen = match &cli.command {
@@ -248,7 +369,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(&config, default_level);
 
     if let Command::Config(ConfigCommand::Check) = cli.command {
-        print!("{}", config.render());
+        outln!("{}", config.render().trim_end());
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -274,7 +395,7 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
     let result = match command {
         Command::Serve { .. } => serve(&ctx).await,
         Command::Migrate => {
-            println!("database {} is up to date", ctx.config.database_url);
+            outln!("database {} is up to date", ctx.config.database_url);
             Ok(())
         }
         Command::Networth(args) => networth(&ctx, args).await,
@@ -283,6 +404,24 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         Command::Fx(command) => fx(&ctx, command).await,
         Command::User(command) => user(&ctx, command).await,
         Command::Config(ConfigCommand::Check) => Ok(()),
+        Command::Institutions { search, json } => crate::cli_sync::institutions(&ctx, search, json).await,
+        Command::Connect { institution, yes, no_track, json } => {
+            crate::cli_sync::connect(&ctx, &institution, yes, no_track, json).await
+        }
+        Command::Connections { json } => crate::cli_sync::connections(&ctx, json).await,
+        Command::Items { connection, json } => crate::cli_sync::items(&ctx, &connection, json).await,
+        Command::Track { connection, items, all } => crate::cli_sync::track(&ctx, &connection, items, all).await,
+        Command::Reconnect { connection, yes } => crate::cli_sync::reconnect(&ctx, &connection, yes).await,
+        Command::Disconnect { connection, delete_history } => {
+            crate::cli_sync::disconnect(&ctx, &connection, delete_history).await
+        }
+        Command::Accounts { json } => account(&ctx, AccountCommand::List { json }).await,
+        Command::Transactions { account, json } => crate::cli_sync::transactions(&ctx, &account, json).await,
+        Command::Notifications { unread, mark_read, json } => {
+            crate::cli_sync::notifications(&ctx, unread, mark_read, json).await
+        }
+        Command::Sync { connection, json } => crate::cli_sync::sync(&ctx, connection, json).await,
+        Command::Worker => crate::cli_sync::worker(&ctx, shutdown_signal()).await,
     };
     ctx.db.close().await;
     result
@@ -293,13 +432,26 @@ async fn serve(ctx: &Ctx) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %ctx.config.database_url, "saldo listening on http://{address}");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler_ctx = ctx.clone();
+    let scheduler = tokio::spawn(async move {
+        let mut stopped = stopped;
+        crate::cli_sync::work(&scheduler_ctx, &crate::cli_sync::worker_id(), async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await
+    });
     crate::http::serve(ctx.clone(), listener, shutdown_signal()).await?;
+    let _ = stop.send(true);
+    if let Err(err) = scheduler.await {
+        tracing::error!(error = %err, "the scheduler stopped abnormally");
+    }
     tracing::info!("saldo stopped");
     Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -322,8 +474,8 @@ async fn shutdown_signal() {
     }
 }
 
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -338,10 +490,10 @@ async fn networth(ctx: &Ctx, args: NetworthArgs) -> anyhow::Result<()> {
     let currency = report.currency;
     print_net_worth_day(&report.current, currency);
     if let Some(history) = &report.history {
-        println!();
-        println!("{:<10}  {:>18}  {:>18}  {:>18}", "date", "total", "assets", "liabilities");
+        outln!();
+        outln!("{:<10}  {:>18}  {:>18}  {:>18}", "date", "total", "assets", "liabilities");
         for day in history {
-            println!("{:<10}  {:>18}  {:>18}  {:>18}", day.date, day.total, day.assets, day.liabilities);
+            outln!("{:<10}  {:>18}  {:>18}  {:>18}", day.date, day.total, day.assets, day.liabilities);
         }
     }
     Ok(())
@@ -349,11 +501,11 @@ async fn networth(ctx: &Ctx, args: NetworthArgs) -> anyhow::Result<()> {
 
 fn print_net_worth_day(day: &NetWorth, currency: Currency) {
     let json = NetWorthDayJson::new(day);
-    println!("Net worth on {}: {} {currency}", json.date, json.total);
-    println!("  assets        {:>18} {currency}", json.assets);
-    println!("  liabilities   {:>18} {currency}", json.liabilities);
+    outln!("Net worth on {}: {} {currency}", json.date, json.total);
+    outln!("  assets        {:>18} {currency}", json.assets);
+    outln!("  liabilities   {:>18} {currency}", json.liabilities);
     for (kind, value) in &json.by_kind {
-        println!("    {kind:<16}{value:>16} {currency}");
+        outln!("    {kind:<16}{value:>16} {currency}");
     }
 }
 
@@ -368,7 +520,7 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
                 let balance = balances.iter().find(|b| b.account.id == account.id);
                 return print_json(&AccountJson::new(&account, balance));
             }
-            println!("created {} {} {:?} ({})", account.kind, account.id, account.name, account.currency);
+            outln!("created {} {} {:?} ({})", account.kind, account.id, account.name, account.currency);
         }
         AccountCommand::List { json } => {
             let accounts = ops::accounts_with_balances(ctx, &user, ctx.clock.today()).await?;
@@ -377,7 +529,7 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
                 return print_json(&rows);
             }
             if rows.is_empty() {
-                println!("no accounts yet: add one with `saldo account add`");
+                outln!("no accounts yet: add one with `saldo account add`");
             }
             for row in rows {
                 let balance = row.balance.map_or("-".to_string(), |b| format!("{b} {}", row.currency));
@@ -386,7 +538,7 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
                     (true, true) => " (closed)",
                     _ => "",
                 };
-                println!("{}  {:<15} {:>22}  {}{flags}", row.id, row.kind, balance, row.name);
+                outln!("{}  {:<15} {:>22}  {}{flags}", row.id, row.kind, balance, row.name);
             }
         }
         AccountCommand::Edit { account, name, kind, track, untrack } => {
@@ -398,11 +550,11 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
                 None
             };
             let edited = ops::edit_account(ctx, &user, &account, AccountEdit { name, kind, tracked }).await?;
-            println!("updated {} {:?}", edited.id, edited.name);
+            outln!("updated {} {:?}", edited.id, edited.name);
         }
         AccountCommand::Delete { account } => {
             let deleted = ops::delete_account(ctx, &user, &account).await?;
-            println!("deleted {} {:?} and its history", deleted.id, deleted.name);
+            outln!("deleted {} {:?} and its history", deleted.id, deleted.name);
         }
     }
     Ok(())
@@ -417,7 +569,7 @@ async fn valuation(ctx: &Ctx, command: ValuationCommand) -> anyhow::Result<()> {
                 saldo_store::ValuationWrite::Created => "recorded",
                 saldo_store::ValuationWrite::Replaced => "replaced",
             };
-            println!("{verb} {:?} on {date}: {amount} {}", account.name, account.currency);
+            outln!("{verb} {:?} on {date}: {amount} {}", account.name, account.currency);
         }
         ValuationCommand::List { account, json } => {
             let (account, points) = ops::valuations(ctx, &user, &account).await?;
@@ -426,12 +578,12 @@ async fn valuation(ctx: &Ctx, command: ValuationCommand) -> anyhow::Result<()> {
                 return print_json(&rows);
             }
             for row in rows {
-                println!("{}  {:>18} {}  {}", row.date, row.value, account.currency, row.source);
+                outln!("{}  {:>18} {}  {}", row.date, row.value, account.currency, row.source);
             }
         }
         ValuationCommand::Delete { account, date } => {
             let account = ops::delete_valuation(ctx, &user, &account, date).await?;
-            println!("deleted the valuation of {:?} on {date}", account.name);
+            outln!("deleted the valuation of {:?} on {date}", account.name);
         }
     }
     Ok(())
@@ -445,7 +597,7 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
                 let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
                 let import = ops::import_fx(ctx, &bytes).await.with_context(|| format!("{}", path.display()))?;
                 if !json {
-                    println!(
+                    outln!(
                         "{}: {} rates for {} currencies, {} to {}",
                         path.display(),
                         import.rates,
@@ -455,7 +607,7 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
                     );
                     for problem in &import.problems {
                         let line = problem.line.map(|l| format!("line {l}: ")).unwrap_or_default();
-                        println!("  warning: {line}{}", problem.message);
+                        outln!("  warning: {line}{}", problem.message);
                     }
                 }
                 reports.push(FxImportJson::new(&import));
@@ -479,10 +631,10 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
                 return print_json(&rows);
             }
             if coverage.is_empty() {
-                println!("no exchange rates yet: load ECB rates with `saldo fx import FILE`");
+                outln!("no exchange rates yet: load ECB rates with `saldo fx import FILE`");
             }
             for c in coverage {
-                println!("{}  {} to {}  ({} days)", c.currency, c.first, c.last, c.days);
+                outln!("{}  {} to {}  ({} days)", c.currency, c.first, c.last, c.days);
             }
         }
     }
@@ -492,10 +644,10 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
 async fn user(ctx: &Ctx, command: UserCommand) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     match command {
-        UserCommand::Show => println!("user {:?} ({}), base currency {}", user.name, user.id, user.base_currency),
+        UserCommand::Show => outln!("user {:?} ({}), base currency {}", user.name, user.id, user.base_currency),
         UserCommand::SetBaseCurrency { currency } => {
             ops::set_base_currency(ctx, &user, currency).await?;
-            println!("base currency of {:?} is now {currency}", user.name);
+            outln!("base currency of {:?} is now {currency}", user.name);
         }
     }
     Ok(())

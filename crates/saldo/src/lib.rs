@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cli_sync;
 pub mod clock;
 pub mod config;
 pub mod connections;

@@ -157,7 +157,7 @@ impl Ledger {
                     out.push((320_000, "Salary".into(), Some("Employer AB")));
                 }
                 if self.kind == AccountKind::CreditCard && date.day() == 28 {
-                    out.push((150_000, "Card repayment".into(), Some("Own account")));
+                    out.push((100_000, "Card repayment".into(), Some("Own account")));
                 }
             }
         }

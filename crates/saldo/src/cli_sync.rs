@@ -1,0 +1,274 @@
+//! Command-line handlers for connections and syncing: institutions, connect, items, track,
+//! reconnect, disconnect, transactions, notifications, sync and the worker loop.
+
+use crate::api::{ConnectionJson, InstitutionJson, ItemJson, NotificationJson, SyncReportJson, TransactionJson};
+use crate::cli::{outln, print_json};
+use crate::connections::{self, parse_connection_id, PendingAuthorization, Selection};
+use crate::engine::{self, SyncOutcome, SyncReport};
+use crate::ops::{self, Ctx, OpsError};
+use anyhow::Context as _;
+use saldo_connectors::{AuthAnswer, AuthStart};
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+/// A name for this process's worker, unique enough to tell leases apart.
+pub fn worker_id() -> String {
+    format!("worker-{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+pub async fn institutions(ctx: &Ctx, search: Option<String>, json: bool) -> anyhow::Result<()> {
+    let list = connections::institutions(ctx, search.as_deref()).await?;
+    if json {
+        return print_json(&list.iter().map(InstitutionJson::new).collect::<Vec<_>>());
+    }
+    if list.is_empty() {
+        outln!("no institutions match; is a connector configured?");
+    }
+    for i in list {
+        let limit = i.accesses_per_day.map_or("no daily limit".to_string(), |n| format!("{n}/day"));
+        outln!("{:<28} {:<32} {:<10} {limit}  {}", i.provider_institution_id, i.name, i.connector, i.description);
+    }
+    Ok(())
+}
+
+/// Asks the user to approve the sandbox bank's consent in the terminal (the browser shows the same
+/// page in the web app) and builds the answer the bank's redirect would carry.
+fn approve(pending: &PendingAuthorization, yes: bool) -> anyhow::Result<AuthAnswer> {
+    let AuthStart::Redirect { url } = &pending.start else {
+        anyhow::bail!("{} needs an authorisation this command line cannot complete", pending.institution.name);
+    };
+    let approved = if yes {
+        true
+    } else {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "{} asks for your consent: run in a terminal to answer, or pass --yes",
+                pending.institution.name
+            );
+        }
+        let days = pending.institution.max_consent_days.unwrap_or(90);
+        eprintln!("{} ({url}) asks:", pending.institution.name);
+        eprint!("  Allow saldo to READ your accounts, balances and transactions for {days} days? No payments are possible. [y/N] ");
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
+    };
+    let mut params = vec![("state".to_string(), pending.request.state.clone())];
+    if approved {
+        params.push(("code".into(), "approved".into()));
+    } else {
+        params.push(("error".into(), "access_denied".into()));
+    }
+    Ok(AuthAnswer::Callback { params })
+}
+
+pub async fn connect(ctx: &Ctx, institution: &str, yes: bool, no_track: bool, json: bool) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let pending = connections::begin_connect(ctx, institution).await?;
+    let answer = approve(&pending, yes)?;
+    let (connection, items) = connections::complete_connect(ctx, &user, &pending, &answer).await?;
+    let items = if no_track {
+        items
+    } else {
+        connections::track(ctx, &user, connection, &Selection::All).await?;
+        engine::sync_now(ctx, user.id, connection, &worker_id()).await?;
+        connections::items(ctx, &user, connection).await?
+    };
+    if json {
+        return print_json(&serde_json::json!({
+            "connection_id": connection.to_string(),
+            "institution": pending.institution.name,
+            "items": items.iter().map(ItemJson::new).collect::<Vec<_>>(),
+        }));
+    }
+    outln!("connected {} as {connection}", pending.institution.name);
+    print_items(&items);
+    if no_track {
+        outln!("track items with `saldo track {connection} ITEM…` or `--all`");
+    }
+    Ok(())
+}
+
+fn print_items(items: &[saldo_core::item::Item]) {
+    for item in items {
+        let json = ItemJson::new(item);
+        let identity = json.iban.or(json.masked_number).unwrap_or_default();
+        let value = json.current_value.map(|v| format!("{v} {}", json.currency)).unwrap_or_default();
+        let state = if json.vanished { "vanished" } else { json.decision };
+        outln!("  {}  {:<8} {:<12} {:<22} {:>18}  {identity}", json.id, state, json.kind, json.name, value);
+    }
+}
+
+pub async fn connections(ctx: &Ctx, json: bool) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let views = connections::connection_views(ctx, &user).await?;
+    if json {
+        return print_json(&views.iter().map(ConnectionJson::new).collect::<Vec<_>>());
+    }
+    if views.is_empty() {
+        outln!("no connections yet: `saldo institutions`, then `saldo connect INSTITUTION`");
+    }
+    for view in views {
+        let json = ConnectionJson::new(&view);
+        outln!("{}  {:<6} {:<16} {}", json.id, json.color, json.status, json.institution);
+        outln!("    {}", json.message);
+        let last = json.last_success_at.unwrap_or_else(|| "never".into());
+        let next = json.next_sync_at.unwrap_or_else(|| "after you reconnect".into());
+        let expires = json.consent_expires_at.unwrap_or_else(|| "-".into());
+        outln!("    last update {last}; next {next}; consent until {expires}");
+    }
+    Ok(())
+}
+
+pub async fn items(ctx: &Ctx, connection: &str, json: bool) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let items = connections::items(ctx, &user, parse_connection_id(connection)?).await?;
+    if json {
+        return print_json(&items.iter().map(ItemJson::new).collect::<Vec<_>>());
+    }
+    print_items(&items);
+    Ok(())
+}
+
+pub async fn track(ctx: &Ctx, connection: &str, items: Vec<String>, all: bool) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let id = parse_connection_id(connection)?;
+    let selection = match (all, items.is_empty()) {
+        (true, _) => Selection::All,
+        (false, false) => Selection::Items(items),
+        (false, true) => return Err(OpsError::Invalid("name the items to track, or pass --all".into()).into()),
+    };
+    let tracked = connections::track(ctx, &user, id, &selection).await?;
+    outln!("tracking {} item(s)", tracked.len());
+    if !tracked.is_empty() {
+        report_line(&engine::sync_now(ctx, user.id, id, &worker_id()).await?);
+    }
+    Ok(())
+}
+
+pub async fn reconnect(ctx: &Ctx, connection: &str, yes: bool) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let id = parse_connection_id(connection)?;
+    let pending = connections::begin_reconnect(ctx, &user, id).await?;
+    let answer = approve(&pending, yes)?;
+    let summary = connections::complete_reconnect(ctx, &user, &pending, &answer).await?;
+    outln!(
+        "reconnected {}: {} tracked account(s) re-linked, {} new item(s) offered, {} vanished",
+        pending.institution.name,
+        summary.relinked,
+        summary.new_items.len(),
+        summary.vanished.len()
+    );
+    print_items(&summary.new_items);
+    report_line(&engine::sync_now(ctx, user.id, id, &worker_id()).await?);
+    Ok(())
+}
+
+pub async fn disconnect(ctx: &Ctx, connection: &str, delete_history: bool) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let id = parse_connection_id(connection)?;
+    let revoke_failure = connections::disconnect(ctx, &user, id, delete_history).await?;
+    if let Some(failure) = revoke_failure {
+        outln!("warning: the provider could not be told ({}); revoke access in its app too", failure.code);
+    }
+    if delete_history {
+        outln!("disconnected {id} and deleted its accounts");
+    } else {
+        outln!("disconnected {id}; its accounts keep their history (closed)");
+    }
+    Ok(())
+}
+
+pub async fn transactions(ctx: &Ctx, account: &str, json: bool) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let account = ops::find_account(ctx, &user, account).await?;
+    let list = ctx.db.transactions(account.id).await.context("reading transactions")?;
+    if json {
+        return print_json(&list.iter().map(TransactionJson::new).collect::<Vec<_>>());
+    }
+    for t in list {
+        let json = TransactionJson::new(&t);
+        outln!("{}  {:<7} {:>14} {}  {}", json.booking_date, json.status, json.amount, json.currency, json.description);
+    }
+    Ok(())
+}
+
+pub async fn notifications(ctx: &Ctx, unread: bool, mark_read: bool, json: bool) -> anyhow::Result<()> {
+    let user = ctx.current_user().await?;
+    let list = ctx.db.notifications(user.id, unread).await.context("reading notifications")?;
+    if json {
+        print_json(&list.iter().map(NotificationJson::new).collect::<Vec<_>>())?;
+    } else {
+        if list.is_empty() {
+            outln!("no notifications");
+        }
+        for n in &list {
+            let json = NotificationJson::new(n);
+            let read = if json.read { " " } else { "*" };
+            outln!("{read} {}  {:<8} {}", json.created_at, json.level, json.message);
+        }
+    }
+    if mark_read {
+        ctx.db.mark_notifications_read(user.id, &[], ctx.clock.now()).await?;
+    }
+    Ok(())
+}
+
+fn report_line(report: &SyncReport) {
+    let json = SyncReportJson::new(report);
+    let detail = match &report.outcome {
+        SyncOutcome::Ok { new_transactions, .. } => format!("{new_transactions} new transaction(s)"),
+        SyncOutcome::Failed(kind) => kind.user_message(&report.institution),
+        SyncOutcome::Refused(reason) => reason.clone(),
+        SyncOutcome::LeaseLost => "another worker took over".into(),
+    };
+    outln!("{}  {:<10} {}: {detail}", json.connection_id, json.outcome, json.institution);
+}
+
+pub async fn sync(ctx: &Ctx, connection: Option<String>, json: bool) -> anyhow::Result<()> {
+    let reports = match connection {
+        Some(connection) => {
+            let user = ctx.current_user().await?;
+            vec![engine::sync_now(ctx, user.id, parse_connection_id(&connection)?, &worker_id()).await?]
+        }
+        None => engine::run_due(ctx, &worker_id(), ctx.clock.now(), 1000).await?,
+    };
+    if json {
+        return print_json(&reports.iter().map(SyncReportJson::new).collect::<Vec<_>>());
+    }
+    if reports.is_empty() {
+        outln!("nothing is due");
+    }
+    reports.iter().for_each(report_line);
+    Ok(())
+}
+
+/// Runs due syncs until `shutdown` resolves; syncs under way finish first.
+pub async fn work(ctx: &Ctx, worker: &str, shutdown: impl Future<Output = ()>) {
+    const BATCH: u32 = 64;
+    const IDLE: Duration = Duration::from_secs(2);
+    tokio::pin!(shutdown);
+    tracing::info!(worker, "sync worker started");
+    loop {
+        let pause = match engine::run_due(ctx, worker, ctx.clock.now(), BATCH).await {
+            Ok(reports) if reports.len() as u32 >= BATCH => Duration::ZERO,
+            Ok(_) => IDLE,
+            Err(err) => {
+                tracing::error!(error = %err, "sync pass failed");
+                IDLE * 5
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+    tracing::info!(worker, "sync worker stopped");
+}
+
+pub async fn worker(ctx: &Ctx, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    work(ctx, &worker_id(), shutdown).await;
+    Ok(())
+}
