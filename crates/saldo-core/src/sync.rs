@@ -95,6 +95,11 @@ impl Budget {
         limit.is_none_or(|limit| self.used_on(day) < limit)
     }
 
+    /// Counts an access made outside a sync (the discovery while the user authorises).
+    pub fn record_access(&mut self, day: NaiveDate) {
+        self.spend(day);
+    }
+
     fn spend(&mut self, day: NaiveDate) {
         if day != self.day {
             self.day = day;

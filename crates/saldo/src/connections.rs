@@ -176,7 +176,10 @@ pub async fn complete_connect(
             new_item(ctx.new_id(), connection.id, identity, found, now)
         })
         .collect();
-    ctx.db.create_connection(&connection, &SyncState::new(now, consent.accesses_per_day), &items).await?;
+    // The discovery while authorising was an access too, for providers that count every call.
+    let mut state = SyncState::new(now, consent.accesses_per_day);
+    state.budget.record_access(now.date_naive());
+    ctx.db.create_connection(&connection, &state, &items).await?;
     Ok((connection.id, items))
 }
 
@@ -325,6 +328,7 @@ pub async fn complete_reconnect(
         vanished: diff.items.iter().filter(|i| i.vanished_at.is_some()).cloned().collect(),
     };
     state.reconnected(now, consent.accesses_per_day);
+    state.budget.record_access(now.date_naive());
     ctx.db.replace_consent(connection.id, &consent_record(&consent), &state, &diff.items, &diff.aliases).await?;
     Ok(summary)
 }

@@ -298,7 +298,8 @@ impl Sandbox {
                     "unexpected payload: missing field `amount`",
                 )
             }),
-            Behaviour::Blocking => {
+            // Its bot detection lets the user in but blocks unattended access.
+            Behaviour::Blocking if !ctx.user_present => {
                 Some(Failure::new(FailureKind::Unsupported, "403", "automated access is blocked by the institution"))
             }
             _ => None,
@@ -471,6 +472,44 @@ impl Connector for Sandbox {
 }
 
 impl Sandbox {
+    /// Ground truth for checks and simulations: the identities (IBAN or masked number) of a user's
+    /// accounts at an institution, by slot.
+    pub fn account_identities(
+        &self,
+        institution_id: &str,
+        user_key: &str,
+    ) -> Vec<(u32, Option<String>, Option<String>)> {
+        let Ok(institution) = self.institution(institution_id) else { return Vec::new() };
+        account_slots(institution.behaviour)
+            .iter()
+            .map(|(slot, kind, _)| {
+                let iban = self.iban(institution_id, user_key, *slot);
+                if *kind == AccountKind::CreditCard {
+                    (*slot, None, Some(format!("**** {}", &iban[iban.len() - 4..])))
+                } else {
+                    (*slot, Some(iban), None)
+                }
+            })
+            .collect()
+    }
+
+    /// Ground truth: what the bank booked on an account with a booking date in `from..=to`.
+    pub fn booked_between(
+        &self,
+        institution_id: &str,
+        user_key: &str,
+        slot: u32,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<crate::FetchedTransaction> {
+        let Some(ledger) = self.ledger(institution_id, user_key, slot) else { return Vec::new() };
+        ledger
+            .visible(day_number(from), day_number(to))
+            .into_iter()
+            .filter(|t| t.status == saldo_core::transaction::TransactionStatus::Booked)
+            .collect()
+    }
+
     /// The booked balance of an account at the end of `day`.
     fn balance(&self, ledger: &Ledger, day: i64) -> i64 {
         ledger.opening_balance() + ledger.booked_sum(ledger.open_day() - 1, day)
@@ -585,6 +624,8 @@ mod tests {
 
         let blocking = connect(&sandbox, "sandbox-blocking", "c", t0()).await;
         assert_eq!(sandbox.discover(&blocking, ctx(t0())).await.unwrap_err().kind, FailureKind::Unsupported);
+        let present = CallContext { now: t0(), user_present: true };
+        assert!(sandbox.discover(&blocking, present).await.is_ok(), "the user gets in");
 
         let quota = connect(&sandbox, "sandbox-quota", "c", t0()).await;
         for _ in 0..4 {

@@ -6,4 +6,5 @@ mod support;
 
 mod architecture;
 mod cli;
+mod engine;
 mod serve;

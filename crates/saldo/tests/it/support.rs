@@ -81,6 +81,10 @@ impl Saldo {
         }
     }
 
+    pub fn db_url(&self) -> &str {
+        &self.db_url
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

@@ -1,0 +1,391 @@
+//! The sync engine in process, on a manual clock, against the sandbox bank, on SQLite and
+//! PostgreSQL: days of scheduling in milliseconds, checked against the sandbox's ground truth.
+
+use crate::support::{Backend, Saldo};
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use saldo::clock::Clock;
+use saldo::config::{Config, Flags};
+use saldo::connections::{self, Selection};
+use saldo::engine::{self, Jitter, SyncOutcome};
+use saldo::ops::Ctx;
+use saldo_connectors::sandbox::Sandbox;
+use saldo_connectors::AuthAnswer;
+use saldo_core::failure::{Colour, FailureKind, TemporaryCause};
+use saldo_core::ids::ConnectionId;
+use saldo_core::item::ItemDecision;
+use saldo_core::notification::NotificationKind;
+use saldo_core::sync::Status;
+use saldo_core::transaction::TransactionStatus;
+use saldo_core::user::User;
+use std::collections::HashMap;
+use std::future::Future;
+
+const SEED: u64 = 11;
+
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
+}
+
+/// An engine on a manual clock over a fresh database.
+pub struct Engine {
+    pub ctx: Ctx,
+    pub clock: Clock,
+    pub user: User,
+    pub sandbox: Sandbox,
+}
+
+pub fn run_engine_test<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(Engine) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let saldo = Saldo::new(backend);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let flags = Flags {
+            database_url: Some(saldo.db_url().to_string()),
+            data_dir: Some(saldo.dir().to_path_buf()),
+            ..Flags::default()
+        };
+        let env = |name: &str| (name == "SALDO_SANDBOX_SEED").then(|| SEED.to_string());
+        let config = Config::load(&flags, env).unwrap();
+        let clock = Clock::manual(start());
+        let mut ctx = Ctx::open(config, clock.clone()).await.unwrap();
+        ctx.jitter = Jitter::seeded(SEED);
+        let user = ctx.current_user().await.unwrap();
+        let engine = Engine { ctx: ctx.clone(), clock, user, sandbox: Sandbox::new(SEED) };
+        body(engine).await;
+        ctx.db.close().await;
+    });
+}
+
+macro_rules! engine_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[test]
+            fn sqlite() {
+                crate::engine::run_engine_test(crate::support::Backend::Sqlite, $body);
+            }
+            #[test]
+            fn postgres() {
+                crate::engine::run_engine_test(crate::support::Backend::Postgres, $body);
+            }
+        }
+    };
+}
+
+fn approve(state: &str) -> AuthAnswer {
+    AuthAnswer::Callback { params: vec![("state".into(), state.into()), ("code".into(), "approved".into())] }
+}
+
+impl Engine {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Connects an institution, tracks everything and runs the first sync, as `saldo connect` does.
+    /// When the bank has a temporary problem the user tries again an hour later.
+    pub async fn connect(&self, institution: &str) -> ConnectionId {
+        let (pending, id) = loop {
+            let pending = connections::begin_connect(&self.ctx, institution).await.unwrap();
+            match connections::complete_connect(&self.ctx, &self.user, &pending, &approve(&pending.request.state)).await
+            {
+                Ok((id, _)) => break (pending, id),
+                Err(err) if err.to_string().contains("saldo retries") => self.clock.advance(TimeDelta::hours(1)),
+                Err(err) => panic!("connect failed: {err}"),
+            }
+        };
+        let _ = pending;
+        connections::track(&self.ctx, &self.user, id, &Selection::All).await.unwrap();
+        engine::sync_now(&self.ctx, self.user.id, id, "test").await.unwrap();
+        id
+    }
+
+    pub async fn reconnect(&self, id: ConnectionId) -> connections::ReconnectSummary {
+        let pending = connections::begin_reconnect(&self.ctx, &self.user, id).await.unwrap();
+        let summary =
+            connections::complete_reconnect(&self.ctx, &self.user, &pending, &approve(&pending.request.state))
+                .await
+                .unwrap();
+        engine::sync_now(&self.ctx, self.user.id, id, "test").await.unwrap();
+        summary
+    }
+
+    /// Runs the scheduler every `step` until `until`; returns every report.
+    pub async fn run_until(&self, until: DateTime<Utc>, step: TimeDelta) -> Vec<engine::SyncReport> {
+        let mut reports = Vec::new();
+        while self.now() < until {
+            self.clock.advance(step);
+            reports.extend(engine::run_due(&self.ctx, "scheduler", self.now(), 1000).await.unwrap());
+        }
+        reports
+    }
+
+    pub async fn view(&self, id: ConnectionId) -> connections::ConnectionView {
+        connections::connection_views(&self.ctx, &self.user)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|v| v.connection.id == id)
+            .unwrap()
+    }
+
+    pub async fn notifications(&self, kind: NotificationKind) -> usize {
+        self.ctx.db.notifications(self.user.id, false).await.unwrap().iter().filter(|n| n.kind == kind).count()
+    }
+
+    /// Compares every tracked account of a connection with what the sandbox booked since `from`:
+    /// (lost, duplicated).
+    pub async fn compare_with_truth(&self, id: ConnectionId, institution: &str, from: NaiveDate) -> (usize, usize) {
+        let today = self.now().date_naive();
+        let items = self.ctx.db.items(id).await.unwrap();
+        let (mut lost, mut duplicated) = (0, 0);
+        for (slot, iban, masked) in self.sandbox.account_identities(institution, &id.to_string()) {
+            let Some(item) = items
+                .iter()
+                .find(|i| i.decision == ItemDecision::Tracked && i.iban == iban && i.masked_number == masked)
+            else {
+                continue;
+            };
+            let Some(account) = item.account_id else { continue };
+            let truth = self.sandbox.booked_between(institution, &id.to_string(), slot, from, today);
+            let stored: Vec<_> = self
+                .ctx
+                .db
+                .transactions(account)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|t| t.status == TransactionStatus::Booked)
+                .collect();
+            let key = |date: NaiveDate, minor: i64, description: &str, id: Option<&str>| match id {
+                Some(id) => id.to_string(),
+                None => format!("{date}|{minor}|{description}"),
+            };
+            let mut counts: HashMap<String, i64> = HashMap::new();
+            for t in &truth {
+                *counts
+                    .entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref()))
+                    .or_default() += 1;
+            }
+            for t in &stored {
+                *counts
+                    .entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref()))
+                    .or_default() -= 1;
+            }
+            lost += counts.values().filter(|c| **c > 0).map(|c| *c as usize).sum::<usize>();
+            duplicated += counts.values().filter(|c| **c < 0).map(|c| (-*c) as usize).sum::<usize>();
+        }
+        (lost, duplicated)
+    }
+}
+
+fn history_start(connected: DateTime<Utc>) -> NaiveDate {
+    connected.date_naive() - TimeDelta::days(90)
+}
+
+fn ok(outcome: &SyncOutcome) -> bool {
+    matches!(outcome, SyncOutcome::Ok { .. })
+}
+
+engine_test!(a_healthy_bank_syncs_within_its_budget_and_matches_the_bank, |e: Engine| async move {
+    let connected = e.now();
+    let id = e.connect("sandbox-bank").await;
+    assert_eq!(e.view(id).await.colour, Colour::Green);
+    let reports = e.run_until(connected + TimeDelta::days(10), TimeDelta::hours(1)).await;
+    assert!(reports.iter().all(|r| ok(&r.outcome)), "{reports:?}");
+    // 4 accesses a day, one kept for the user: three scheduled syncs a day at most.
+    let runs = e.ctx.db.sync_runs(id, 1000).await.unwrap();
+    let mut per_day: HashMap<NaiveDate, usize> = HashMap::new();
+    for run in &runs {
+        *per_day.entry(run.started_at.date_naive()).or_default() += 1;
+    }
+    assert!(per_day.values().all(|n| *n <= 4), "{per_day:?}");
+    assert!(runs.len() >= 25, "about three syncs a day for ten days, got {}", runs.len());
+    assert_eq!(e.compare_with_truth(id, "sandbox-bank", history_start(connected)).await, (0, 0));
+    let view = e.view(id).await;
+    assert_eq!((view.status, view.colour), (Status::Ok, Colour::Green));
+    assert_eq!(e.ctx.db.notifications(e.user.id, false).await.unwrap().len(), 0, "nothing to tell");
+});
+
+engine_test!(pending_transactions_are_replaced_by_their_booked_versions, |e: Engine| async move {
+    let id = e.connect("sandbox-bank").await;
+    e.run_until(e.now() + TimeDelta::days(6), TimeDelta::hours(2)).await;
+    let accounts = e.ctx.db.accounts(e.user.id).await.unwrap();
+    let cash = accounts.iter().find(|a| a.name == "Everyday account").unwrap();
+    let stored = e.ctx.db.transactions(cash.id).await.unwrap();
+    let pending: Vec<_> = stored.iter().filter(|t| t.status == TransactionStatus::Pending).collect();
+    // Only purchases of the last two days can still be pending.
+    let today = e.now().date_naive();
+    assert!(pending.iter().all(|t| t.booking_date >= today - TimeDelta::days(2)), "{pending:?}");
+    assert_eq!(e.compare_with_truth(id, "sandbox-bank", history_start(start())).await, (0, 0));
+});
+
+engine_test!(a_flaky_network_is_retried_quietly_and_nothing_is_lost, |e: Engine| async move {
+    let connected = e.now();
+    let id = e.connect("sandbox-flaky").await;
+    let reports = e.run_until(connected + TimeDelta::days(4), TimeDelta::minutes(20)).await;
+    let failures: Vec<_> = reports.iter().filter(|r| matches!(r.outcome, SyncOutcome::Failed(_))).collect();
+    assert!(!failures.is_empty(), "the flaky bank fails sometimes");
+    assert!(failures.iter().all(|r| matches!(r.outcome, SyncOutcome::Failed(FailureKind::Temporary(_)))));
+    assert!(reports.iter().filter(|r| ok(&r.outcome)).count() > failures.len());
+    assert_eq!(e.ctx.db.notifications(e.user.id, false).await.unwrap().len(), 0, "short glitches are not news");
+    // No transaction ids at this bank: fingerprints keep identical purchases apart and overlapping
+    // windows from duplicating them.
+    assert_eq!(e.compare_with_truth(id, "sandbox-flaky", history_start(connected)).await, (0, 0));
+});
+
+engine_test!(an_expired_consent_is_red_announced_once_and_a_reconnect_backfills, |e: Engine| async move {
+    let connected = e.now();
+    let id = e.connect("sandbox-short-consent").await;
+    assert_eq!(e.notifications(NotificationKind::ConsentExpiring).await, 1, "7 days is all it grants: warned at once");
+    e.run_until(connected + TimeDelta::days(6) + TimeDelta::hours(12), TimeDelta::hours(1)).await;
+    assert_eq!(e.notifications(NotificationKind::ConsentExpiring).await, 2, "and again a day before");
+    e.run_until(connected + TimeDelta::days(9), TimeDelta::hours(1)).await;
+    let view = e.view(id).await;
+    assert_eq!((view.status, view.colour), (Status::PermanentError, Colour::Red));
+    assert_eq!(view.episode.as_ref().unwrap().failure.kind, FailureKind::Expired);
+    assert!(view.message.contains("Reconnect"), "{}", view.message);
+    assert_eq!(view.next_sync_at, None, "no automatic retries");
+    assert_eq!(e.notifications(NotificationKind::ReconnectNeeded).await, 1);
+    let runs_before = e.ctx.db.sync_runs(id, 1000).await.unwrap().len();
+    e.run_until(connected + TimeDelta::days(11), TimeDelta::hours(1)).await;
+    assert_eq!(e.ctx.db.sync_runs(id, 1000).await.unwrap().len(), runs_before, "red connections are left alone");
+    assert_eq!(e.notifications(NotificationKind::ReconnectNeeded).await, 1, "never repeated");
+
+    let accounts_before = e.ctx.db.accounts(e.user.id).await.unwrap();
+    let summary = e.reconnect(id).await;
+    assert_eq!(summary.relinked, 1);
+    assert_eq!(e.ctx.db.accounts(e.user.id).await.unwrap(), accounts_before, "the same saldo accounts carry on");
+    assert_eq!(e.view(id).await.colour, Colour::Green);
+    // Everything booked while the connection was red was fetched by the reconnect's sync.
+    assert_eq!(e.compare_with_truth(id, "sandbox-short-consent", history_start(connected)).await, (0, 0));
+});
+
+engine_test!(a_bank_asking_for_authentication_and_a_blocking_bank_need_the_user, |e: Engine| async move {
+    let blocked = e.connect("sandbox-blocking").await;
+    assert_eq!(e.view(blocked).await.colour, Colour::Green, "the user got in while present");
+    e.run_until(e.now() + TimeDelta::hours(12), TimeDelta::hours(1)).await;
+    let view = e.view(blocked).await;
+    assert_eq!((view.colour, view.episode.as_ref().unwrap().failure.kind), (Colour::Red, FailureKind::Unsupported));
+    assert!(view.message.contains("blocks automated access"), "{}", view.message);
+
+    let sca = e.connect("sandbox-sca").await;
+    e.run_until(e.now() + TimeDelta::days(12), TimeDelta::hours(2)).await;
+    let view = e.view(sca).await;
+    assert_eq!(view.episode.as_ref().unwrap().failure.kind, FailureKind::ActionRequired);
+    assert_eq!(e.notifications(NotificationKind::ReconnectNeeded).await, 2, "one per connection");
+    let primary = e.ctx.db.notifications(e.user.id, false).await.unwrap();
+    assert!(primary
+        .iter()
+        .filter(|n| n.kind == NotificationKind::ReconnectNeeded)
+        .all(|n| n.level == saldo_core::notification::Level::Primary));
+    e.reconnect(sca).await;
+    assert_eq!(e.view(sca).await.colour, Colour::Green);
+});
+
+engine_test!(an_interface_change_is_escalated_after_a_day_and_its_end_announced, |e: Engine| async move {
+    let id = e.connect("sandbox-changing-api").await;
+    e.run_until(e.now() + TimeDelta::days(25), TimeDelta::hours(1)).await;
+    // Each unreadable period lasts four days: escalated once, its end announced once (the last
+    // period may still be under way).
+    let persisted = e.notifications(NotificationKind::ErrorPersisted).await;
+    let recovered = e.notifications(NotificationKind::SyncRecovered).await;
+    assert!(persisted >= 1 && recovered >= 1, "{persisted} escalated, {recovered} recovered");
+    assert!(persisted == recovered || persisted == recovered + 1, "{persisted} escalated, {recovered} recovered");
+    let runs = e.ctx.db.sync_runs(id, 1000).await.unwrap();
+    assert!(runs
+        .iter()
+        .any(|r| r.failure.as_ref().is_some_and(|f| f.kind == FailureKind::Temporary(TemporaryCause::Unknown))));
+});
+
+engine_test!(a_partial_failure_is_orange_and_the_working_account_stays_current, |e: Engine| async move {
+    let id = e.connect("sandbox-partial").await;
+    let view = e.view(id).await;
+    assert_eq!((view.status, view.colour), (Status::Ok, Colour::Orange));
+    assert!(view.message.contains("some accounts"), "{}", view.message);
+    let accounts = e.ctx.db.accounts(e.user.id).await.unwrap();
+    let current = accounts.iter().find(|a| a.name == "Current account").unwrap();
+    assert!(!e.ctx.db.transactions(current.id).await.unwrap().is_empty());
+});
+
+engine_test!(vanished_accounts_are_closed_with_their_history_and_reopened, |e: Engine| async move {
+    let id = e.connect("sandbox-changing-accounts").await;
+    let mut closed_seen = false;
+    let mut reopened = false;
+    for _ in 0..30 {
+        e.run_until(e.now() + TimeDelta::days(1), TimeDelta::hours(8)).await;
+        let items = e.ctx.db.items(id).await.unwrap();
+        let pot = items.iter().find(|i| i.name == "Holiday pot");
+        let Some(pot) = pot else { continue };
+        if pot.decision != ItemDecision::Tracked {
+            connections::track(&e.ctx, &e.user, id, &Selection::All).await.unwrap();
+            continue;
+        }
+        let account = e.ctx.db.account(pot.account_id.unwrap()).await.unwrap().unwrap();
+        if pot.vanished_at.is_some() {
+            assert!(account.closed);
+            closed_seen = true;
+        } else if closed_seen {
+            assert!(!account.closed);
+            reopened = true;
+        }
+    }
+    assert!(closed_seen && reopened, "the pot vanished and came back");
+    assert!(e.notifications(NotificationKind::NewItemsFound).await <= 1, "an item is news once");
+});
+
+engine_test!(reconnecting_relinks_accounts_under_new_provider_ids, |e: Engine| async move {
+    let id = e.connect("sandbox-bank").await;
+    e.run_until(e.now() + TimeDelta::days(2), TimeDelta::hours(4)).await;
+    let before_items = e.ctx.db.items(id).await.unwrap();
+    let before_accounts = e.ctx.db.accounts(e.user.id).await.unwrap();
+    let summary = e.reconnect(id).await;
+    assert_eq!((summary.relinked, summary.new_items.len(), summary.vanished.len()), (3, 0, 0));
+    let after_items = e.ctx.db.items(id).await.unwrap();
+    for (before, after) in before_items.iter().zip(&after_items) {
+        assert_eq!(before.account_id, after.account_id);
+        assert_ne!(before.provider_item_id, after.provider_item_id, "the sandbox mints new ids per consent");
+    }
+    assert_eq!(e.ctx.db.accounts(e.user.id).await.unwrap(), before_accounts);
+    let aliases = e.ctx.db.aliases(before_accounts[0].id).await.unwrap();
+    assert_eq!(aliases.len(), 2, "both provider ids are kept as aliases");
+    e.run_until(e.now() + TimeDelta::days(2), TimeDelta::hours(4)).await;
+    assert_eq!(e.compare_with_truth(id, "sandbox-bank", history_start(start())).await, (0, 0));
+});
+
+engine_test!(an_outage_is_detected_across_connections_and_announced_once, |e: Engine| async move {
+    let ids = [
+        e.connect("sandbox-maintenance").await,
+        e.connect("sandbox-maintenance").await,
+        e.connect("sandbox-maintenance").await,
+        e.connect("sandbox-maintenance").await,
+    ];
+    // Nightly maintenance from 01:00 to 03:00 UTC hits all four connections.
+    e.run_until(e.now() + TimeDelta::days(3), TimeDelta::minutes(15)).await;
+    let began = e.notifications(NotificationKind::OutageBegan).await;
+    let ended = e.notifications(NotificationKind::OutageEnded).await;
+    assert!(began >= 1, "an outage was detected");
+    assert!(ended >= began - 1 && ended <= began, "each outage ends once: {began} began, {ended} ended");
+    assert_eq!(e.notifications(NotificationKind::ErrorPersisted).await, 0);
+    for id in ids {
+        assert_eq!(e.compare_with_truth(id, "sandbox-maintenance", history_start(start())).await, (0, 0));
+    }
+});
+
+engine_test!(a_forced_sync_counts_against_the_daily_budget, |e: Engine| async move {
+    // Authorising (its discovery) and the first sync are accesses 1 and 2 of 4.
+    let id = e.connect("sandbox-quota").await;
+    for _ in 0..2 {
+        let report = engine::sync_now(&e.ctx, e.user.id, id, "user").await.unwrap();
+        assert!(ok(&report.outcome), "{report:?}");
+    }
+    let refused = engine::sync_now(&e.ctx, e.user.id, id, "user").await.unwrap();
+    assert!(
+        matches!(refused.outcome, SyncOutcome::Refused(ref reason) if reason.contains("today's accesses")),
+        "{refused:?}"
+    );
+    assert_eq!(e.view(id).await.colour, Colour::Green, "saldo never provoked the bank's 429");
+});
