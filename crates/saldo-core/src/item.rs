@@ -7,7 +7,7 @@
 use crate::account::AccountKind;
 use crate::ids::{AccountId, ConnectionId};
 use crate::money::{Currency, Money};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 /// What the user chose for an item.
@@ -60,6 +60,9 @@ pub struct Item {
     pub first_seen_at: DateTime<Utc>,
     /// When the provider stopped showing it; its account is closed and keeps its history.
     pub vanished_at: Option<DateTime<Utc>>,
+    /// The last day a fetch of it succeeded; the next fetch starts a few days before, so a gap (an
+    /// error, a vanished spell, a reconnect) is always filled.
+    pub synced_through: Option<NaiveDate>,
 }
 
 /// The stable identity of an item within its connection.

@@ -16,6 +16,9 @@ pub struct OutagePolicy {
     /// First probe delay; doubles per failed probe.
     pub probe_base: TimeDelta,
     pub probe_max: TimeDelta,
+    /// Users hear of an outage only once it has lasted this long: a short blip (a nightly
+    /// maintenance) is handled quietly.
+    pub announce_after: TimeDelta,
 }
 
 impl Default for OutagePolicy {
@@ -26,6 +29,7 @@ impl Default for OutagePolicy {
             min_failure_percent: 60,
             probe_base: TimeDelta::minutes(15),
             probe_max: TimeDelta::hours(2),
+            announce_after: TimeDelta::hours(3),
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct InstitutionHealth {
     /// During an outage: when its connections may try again.
     pub next_probe_at: Option<DateTime<Utc>>,
     pub probes: u32,
+    /// Users were told about this outage.
+    pub announced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +72,8 @@ impl InstitutionHealth {
         self.degraded_since.is_some()
     }
 
-    /// Re-assesses the institution after a sync outcome.
+    /// Re-assesses the institution after a sync outcome. An outage is announced once it has lasted
+    /// `announce_after`; its end only if its start was announced.
     pub fn assess(&mut self, stats: WindowStats, now: DateTime<Utc>, policy: &OutagePolicy) -> Option<OutageEvent> {
         let total = stats.succeeded + stats.failed;
         let failing = total > 0
@@ -76,12 +83,14 @@ impl InstitutionHealth {
             (None, true) => {
                 self.degraded_since = Some(now);
                 self.probes = 0;
+                self.announced = false;
                 self.next_probe_at = Some(now + policy.probe_base);
-                Some(OutageEvent::Began { at: now })
+                self.announce_if_due(now, policy)
             }
             (Some(since), false) if stats.succeeded > 0 => {
+                let announced = self.announced;
                 *self = InstitutionHealth::default();
-                Some(OutageEvent::Ended { since, at: now })
+                announced.then_some(OutageEvent::Ended { since, at: now })
             }
             (Some(_), _) => {
                 // Still down: the probe that just failed pushes the next one further out.
@@ -90,10 +99,19 @@ impl InstitutionHealth {
                     let delay = policy.probe_base.checked_mul(1 << self.probes.min(16)).unwrap_or(policy.probe_max);
                     self.next_probe_at = Some(now + delay.min(policy.probe_max));
                 }
-                None
+                self.announce_if_due(now, policy)
             }
             (None, false) => None,
         }
+    }
+
+    fn announce_if_due(&mut self, now: DateTime<Utc>, policy: &OutagePolicy) -> Option<OutageEvent> {
+        let since = self.degraded_since?;
+        if self.announced || now - since < policy.announce_after {
+            return None;
+        }
+        self.announced = true;
+        Some(OutageEvent::Began { at: since })
     }
 }
 
@@ -116,10 +134,12 @@ mod tests {
         let mut health = InstitutionHealth::default();
         assert_eq!(health.assess(stats(5, 2, 2), t0(), &policy), None, "two failing connections are not an outage");
         assert_eq!(health.assess(stats(5, 4, 4), t0(), &policy), None, "most syncs still work");
-        assert_eq!(health.assess(stats(1, 4, 4), t0(), &policy), Some(OutageEvent::Began { at: t0() }));
+        assert_eq!(health.assess(stats(1, 4, 4), t0(), &policy), None, "degraded at once, announced later");
         assert!(health.is_degraded());
         assert_eq!(health.next_probe_at, Some(t0() + TimeDelta::minutes(15)));
-        assert_eq!(health.assess(stats(1, 5, 5), t0(), &policy), None, "announced once");
+        let later = t0() + TimeDelta::hours(3);
+        assert_eq!(health.assess(stats(1, 5, 5), later, &policy), Some(OutageEvent::Began { at: t0() }));
+        assert_eq!(health.assess(stats(1, 5, 5), later + TimeDelta::hours(1), &policy), None, "announced once");
     }
 
     #[test]
@@ -140,6 +160,16 @@ mod tests {
         let end = t0() + TimeDelta::hours(30);
         assert_eq!(health.assess(stats(2, 1, 1), end, &policy), Some(OutageEvent::Ended { since: t0(), at: end }));
         assert_eq!(health, InstitutionHealth::default());
+    }
+
+    #[test]
+    fn a_short_outage_is_handled_quietly() {
+        let policy = OutagePolicy::default();
+        let mut health = InstitutionHealth::default();
+        assert_eq!(health.assess(stats(0, 3, 3), t0(), &policy), None);
+        let end = t0() + TimeDelta::hours(2);
+        assert_eq!(health.assess(stats(3, 0, 0), end, &policy), None, "neither start nor end is news");
+        assert!(!health.is_degraded());
     }
 
     #[test]

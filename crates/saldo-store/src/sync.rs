@@ -133,7 +133,7 @@ fn state_assignments(first: usize) -> String {
 
 const ITEM_COLUMNS: &str =
     "id, connection_id, identity_key, provider_item_id, kind, name, iban, masked_number, currency, \
-     current_value_minor, decision, account_id, first_seen_at, vanished_at";
+     current_value_minor, decision, account_id, first_seen_at, vanished_at, synced_through";
 
 fn item_from_row(row: &Row) -> Result<Item, StoreError> {
     let currency = parse_stored("currency", &row.get::<String>(8)?, Currency::parse)?;
@@ -152,17 +152,18 @@ fn item_from_row(row: &Row) -> Result<Item, StoreError> {
         account_id: row.get::<Option<Uuid>>(11)?.map(AccountId),
         first_seen_at: row.get(12)?,
         vanished_at: row.get(13)?,
+        synced_through: row.get(14)?,
     })
 }
 
 async fn upsert_item(tx: &mut Tx, item: &Item) -> Result<(), StoreError> {
     tx.execute(
         &format!(
-            "INSERT INTO items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+            "INSERT INTO items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (connection_id, identity_key) DO UPDATE SET provider_item_id = excluded.provider_item_id, \
              kind = excluded.kind, name = excluded.name, iban = excluded.iban, masked_number = excluded.masked_number, \
              current_value_minor = excluded.current_value_minor, decision = excluded.decision, \
-             account_id = excluded.account_id, vanished_at = excluded.vanished_at"
+             account_id = excluded.account_id, vanished_at = excluded.vanished_at, synced_through = excluded.synced_through"
         ),
         &[
             Arg::Uuid(item.id),
@@ -179,6 +180,7 @@ async fn upsert_item(tx: &mut Tx, item: &Item) -> Result<(), StoreError> {
             Arg::OptUuid(item.account_id.map(|a| a.0)),
             Arg::Time(item.first_seen_at),
             Arg::OptTime(item.vanished_at),
+            Arg::OptDate(item.synced_through),
         ],
     )
     .await?;
@@ -659,7 +661,7 @@ impl Db {
     pub async fn institution_health(&self, institution: InstitutionId) -> Result<InstitutionHealth, StoreError> {
         let row = self
             .fetch_optional(
-                "SELECT degraded_since, next_probe_at, probes FROM institution_health WHERE institution_id = $1",
+                "SELECT degraded_since, next_probe_at, probes, announced FROM institution_health WHERE institution_id = $1",
                 &[Arg::Uuid(institution.0)],
             )
             .await?;
@@ -668,6 +670,7 @@ impl Db {
                 degraded_since: row.get(0)?,
                 next_probe_at: row.get(1)?,
                 probes: row.get::<i64>(2)? as u32,
+                announced: row.get(3)?,
             }),
             None => Ok(InstitutionHealth::default()),
         }
@@ -679,14 +682,15 @@ impl Db {
         health: &InstitutionHealth,
     ) -> Result<(), StoreError> {
         self.execute(
-            "INSERT INTO institution_health (institution_id, degraded_since, next_probe_at, probes) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (institution_id) DO UPDATE SET degraded_since = excluded.degraded_since, \
-             next_probe_at = excluded.next_probe_at, probes = excluded.probes",
+            "INSERT INTO institution_health (institution_id, degraded_since, next_probe_at, probes, announced) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (institution_id) DO UPDATE SET degraded_since = excluded.degraded_since, \
+             next_probe_at = excluded.next_probe_at, probes = excluded.probes, announced = excluded.announced",
             &[
                 Arg::Uuid(institution.0),
                 Arg::OptTime(health.degraded_since),
                 Arg::OptTime(health.next_probe_at),
                 Arg::Int(i64::from(health.probes)),
+                Arg::Bool(health.announced),
             ],
         )
         .await?;
@@ -709,13 +713,15 @@ impl Db {
         .await?;
         let changed = self
             .execute(
-                "UPDATE institution_health SET degraded_since = $3, next_probe_at = $4, probes = $5                  WHERE institution_id = $1 AND degraded_since IS NOT DISTINCT FROM $2",
+                "UPDATE institution_health SET degraded_since = $3, next_probe_at = $4, probes = $5, announced = $6 \
+                 WHERE institution_id = $1 AND degraded_since IS NOT DISTINCT FROM $2",
                 &[
                     Arg::Uuid(institution.0),
                     Arg::OptTime(expected_since),
                     Arg::OptTime(health.degraded_since),
                     Arg::OptTime(health.next_probe_at),
                     Arg::Int(i64::from(health.probes)),
+                    Arg::Bool(health.announced),
                 ],
             )
             .await?;

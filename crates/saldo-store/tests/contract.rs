@@ -439,6 +439,7 @@ mod sync_engine {
             account_id: None,
             first_seen_at: at(1, 0),
             vanished_at: None,
+            synced_through: None,
         };
         db.create_connection(&connection, &SyncState::new(at(1, 0), Some(4)), std::slice::from_ref(&item))
             .await
@@ -627,7 +628,12 @@ mod sync_engine {
     contract!(institution_health_and_recent_outcomes, |db: Db| async move {
         let fixture = connected(&db).await;
         assert_eq!(db.institution_health(fixture.institution.id).await.unwrap(), InstitutionHealth::default());
-        let health = InstitutionHealth { degraded_since: Some(at(2, 0)), next_probe_at: Some(at(2, 1)), probes: 2 };
+        let health = InstitutionHealth {
+            degraded_since: Some(at(2, 0)),
+            next_probe_at: Some(at(2, 1)),
+            probes: 2,
+            announced: true,
+        };
         db.save_institution_health(fixture.institution.id, &health).await.unwrap();
         assert_eq!(db.institution_health(fixture.institution.id).await.unwrap(), health);
 

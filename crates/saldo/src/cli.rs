@@ -166,6 +166,30 @@ pub enum Command {
     },
     /// Run only sync workers (no HTTP), e.g. several processes on one PostgreSQL database
     Worker,
+    /// Run the real engine against the sandbox bank on a virtual clock and report what happened
+    ///
+    /// Writes to a fresh temporary SQLite database unless --db names one (use a dedicated, empty
+    /// database: the simulation creates its own users).
+    Simulate {
+        /// Connections to simulate
+        #[arg(long, default_value_t = 100)]
+        connections: u32,
+        /// Simulated days
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Seed of the sandbox bank, the users and the jitter
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Connections per simulated user
+        #[arg(long, default_value_t = 4)]
+        per_user: u32,
+        /// Virtual minutes between scheduler passes
+        #[arg(long, default_value_t = 15)]
+        tick_minutes: u32,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -365,6 +389,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         log_level: cli.global.log_level,
     };
     let config = Config::load(&flags, env_from_process())?;
+    // `simulate` must not write into the configured database unless told to on the command line.
+    let flags = flags;
     let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     init_logging(&config, default_level);
 
@@ -373,6 +399,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Command::Simulate { connections, days, seed, per_user, tick_minutes, json } = cli.command {
+        let options = crate::simulate::SimulateOptions {
+            connections,
+            days,
+            seed,
+            connections_per_user: per_user,
+            tick: chrono::TimeDelta::minutes(i64::from(tick_minutes.max(1))),
+        };
+        return runtime.block_on(crate::cli_sync::simulate(config, flags.database_url.is_some(), options, json));
+    }
     runtime.block_on(dispatch(config, cli.command))
 }
 
@@ -422,6 +458,7 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         }
         Command::Sync { connection, json } => crate::cli_sync::sync(&ctx, connection, json).await,
         Command::Worker => crate::cli_sync::worker(&ctx, shutdown_signal()).await,
+        Command::Simulate { .. } => Ok(()),
     };
     ctx.db.close().await;
     result

@@ -272,3 +272,59 @@ pub async fn worker(ctx: &Ctx, shutdown: impl Future<Output = ()>) -> anyhow::Re
     work(ctx, &worker_id(), shutdown).await;
     Ok(())
 }
+
+pub async fn simulate(
+    mut config: crate::config::Config,
+    explicit_db: bool,
+    options: crate::simulate::SimulateOptions,
+    json: bool,
+) -> anyhow::Result<()> {
+    let scratch = if explicit_db {
+        None
+    } else {
+        let dir =
+            std::env::temp_dir().join(format!("saldo-simulate-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        config.database_url = saldo_store::DbUrl::Sqlite(dir.join("simulate.db"));
+        Some(dir)
+    };
+    let result = crate::simulate::simulate(config, &options).await;
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let report = result?;
+    if json {
+        return print_json(&report);
+    }
+    let t = &report.transactions;
+    outln!(
+        "{} connections of {} users, {} days on {}: {} syncs ({} ok, {} partial, {} refused), {} recoveries, {} reconnects",
+        report.connections,
+        report.users,
+        report.days,
+        report.backend,
+        report.syncs.attempted,
+        report.syncs.succeeded,
+        report.syncs.partial,
+        report.syncs.refused,
+        report.recoveries,
+        report.reconnects
+    );
+    outln!("errors: {:?}", report.syncs.errors);
+    outln!(
+        "transactions: {} generated, {} stored, {} lost, {} duplicated, {} awaiting a sync",
+        t.generated,
+        t.stored,
+        t.lost,
+        t.duplicated,
+        t.awaiting_sync
+    );
+    outln!("notifications: {:?}", report.notifications);
+    outln!(
+        "{:.1} s wall, {:.0} syncs/s, {:.0} transactions/s",
+        report.wall_seconds,
+        report.syncs_per_second,
+        report.rows_per_second
+    );
+    Ok(())
+}

@@ -250,9 +250,7 @@ pub async fn sync_claimed(
         Some(_) if now >= consent.valid_until => {
             Err(Failure::new(FailureKind::Expired, "consent_expired", "the consent's validity ended"))
         }
-        Some(connector) => {
-            fetch_all(ctx, connector.as_ref(), &consent, &stored_items, state.last_success_at, call).await
-        }
+        Some(connector) => fetch_all(ctx, connector.as_ref(), &consent, &stored_items, call).await,
     };
 
     let mut notifications = Vec::new();
@@ -286,6 +284,11 @@ pub async fn sync_claimed(
             for (item, data) in &fetch.data {
                 if let (Some(account), Ok(data)) = (item.account_id, data) {
                     ingest.push(build_ingest(ctx, account, data, now));
+                    // Remember how far this item is synced, so its next fetch starts there.
+                    let position = commit_items.iter().position(|i| i.identity_key == item.identity_key);
+                    let mut synced = position.map_or_else(|| item.clone(), |p| commit_items.remove(p));
+                    synced.synced_through = Some(now.date_naive());
+                    commit_items.push(synced);
                 }
             }
             let failures: Vec<&Failure> = fetch.data.iter().filter_map(|(_, d)| d.as_ref().err()).collect();
@@ -506,16 +509,11 @@ async fn fetch_all(
     connector: &dyn Connector,
     consent: &Consent,
     stored_items: &[Item],
-    last_success: Option<DateTime<Utc>>,
     call: CallContext,
 ) -> Result<Fetched, Failure> {
     let settings = &ctx.engine;
     let discovered = with_timeout(settings, connector.discover(consent, call)).await?;
     let earliest = call.now.date_naive() - TimeDelta::days(i64::from(consent.max_history_days));
-    let since = last_success
-        .map(|at| at.date_naive() - TimeDelta::days(settings.overlap_days))
-        .unwrap_or(earliest)
-        .max(earliest);
     let mut data = Vec::new();
     for item in stored_items.iter().filter(|i| i.decision == ItemDecision::Tracked && i.account_id.is_some()) {
         let key = item.identity_key.clone();
@@ -524,6 +522,14 @@ async fn fetch_all(
         }) else {
             continue; // Vanished: its account is closed by the item diff.
         };
+        // From a few days before this item's last successful fetch, so whatever it missed (an error,
+        // a spell of having vanished, a reconnect) is fetched again; never beyond the history the
+        // consent allows.
+        let since = item
+            .synced_through
+            .map(|day| day - TimeDelta::days(settings.overlap_days))
+            .unwrap_or(earliest)
+            .max(earliest);
         let result = with_timeout(settings, connector.fetch(consent, &current.provider_item_id, since, call)).await;
         data.push((item.clone(), result));
     }
@@ -622,6 +628,7 @@ pub(crate) fn new_item(
         account_id: None,
         first_seen_at: now,
         vanished_at: None,
+        synced_through: None,
     }
 }
 

@@ -12,3 +12,4 @@ pub mod connections;
 pub mod engine;
 pub mod http;
 pub mod ops;
+pub mod simulate;

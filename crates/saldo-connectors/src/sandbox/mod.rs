@@ -258,9 +258,7 @@ impl Sandbox {
         match institution.behaviour {
             Behaviour::Maintenance => {
                 let nightly = (1..3).contains(&now.hour());
-                let long = mix(&[self.seed, text_key(institution.id), (day / 10) as u64]).is_multiple_of(3)
-                    && day % 10 == 4
-                    && (8..20).contains(&now.hour());
+                let long = day % 10 == 4 && (8..20).contains(&now.hour());
                 (nightly || long).then(|| {
                     Failure::new(
                         FailureKind::Temporary(TemporaryCause::Maintenance),

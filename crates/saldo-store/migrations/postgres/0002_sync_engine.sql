@@ -46,6 +46,8 @@ CREATE TABLE items (
     account_id UUID REFERENCES accounts (id) ON DELETE SET NULL,
     first_seen_at TIMESTAMPTZ NOT NULL,
     vanished_at TIMESTAMPTZ,
+    -- The last day a fetch of this item succeeded: its next fetch starts a few days before.
+    synced_through DATE,
     UNIQUE (connection_id, identity_key)
 );
 
@@ -87,5 +89,6 @@ CREATE TABLE institution_health (
     institution_id UUID PRIMARY KEY REFERENCES institutions (id) ON DELETE CASCADE,
     degraded_since TIMESTAMPTZ,
     next_probe_at TIMESTAMPTZ,
-    probes BIGINT NOT NULL DEFAULT 0
+    probes BIGINT NOT NULL DEFAULT 0,
+    announced BOOLEAN NOT NULL DEFAULT FALSE
 );

@@ -46,6 +46,8 @@ CREATE TABLE items (
     account_id BLOB REFERENCES accounts (id) ON DELETE SET NULL,
     first_seen_at TEXT NOT NULL,
     vanished_at TEXT,
+    -- The last day a fetch of this item succeeded: its next fetch starts a few days before.
+    synced_through TEXT,
     UNIQUE (connection_id, identity_key)
 );
 
@@ -87,5 +89,6 @@ CREATE TABLE institution_health (
     institution_id BLOB PRIMARY KEY REFERENCES institutions (id) ON DELETE CASCADE,
     degraded_since TEXT,
     next_probe_at TEXT,
-    probes INTEGER NOT NULL DEFAULT 0
+    probes INTEGER NOT NULL DEFAULT 0,
+    announced INTEGER NOT NULL DEFAULT 0
 );

@@ -1,0 +1,394 @@
+//! `saldo simulate`: the real engine and storage against the sandbox bank on a virtual clock, with
+//! simulated users, checked row by row against the sandbox's ground truth.
+//!
+//! Users connect at the start and track everything. When a connection turns red they reconnect
+//! after a random delay of hours to a few days (a user whose bank blocks automated access gives up
+//! after one try and disconnects, keeping the history). At the end every tracked account is
+//! compared with what the sandbox booked up to that connection's last successful sync: missing rows
+//! are `lost`, extra ones `duplicated`; what the bank booked later is `awaiting_sync`, not lost.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::connections::{self, Selection};
+use crate::engine::{self, Jitter, SyncOutcome};
+use crate::ops::{Ctx, OpsError};
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use rand::{Rng, SeedableRng};
+use saldo_connectors::sandbox::Sandbox;
+use saldo_connectors::AuthAnswer;
+use saldo_core::ids::ConnectionId;
+use saldo_core::ids::UserId;
+use saldo_core::item::ItemDecision;
+use saldo_core::notification::NotificationKind;
+use saldo_core::transaction::TransactionStatus;
+use saldo_core::user::User;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone)]
+pub struct SimulateOptions {
+    pub connections: u32,
+    pub days: u32,
+    pub seed: u64,
+    /// Connections per simulated user.
+    pub connections_per_user: u32,
+    /// How often the scheduler runs, in virtual time.
+    pub tick: TimeDelta,
+}
+
+/// The default mix of sandbox behaviours, in percent.
+const MIX: [(&str, u32); 12] = [
+    ("sandbox-bank", 30),
+    ("sandbox-maintenance", 10),
+    ("sandbox-flaky", 10),
+    ("sandbox-quota", 8),
+    ("sandbox-short-consent", 5),
+    ("sandbox-sca", 5),
+    ("sandbox-changing-api", 5),
+    ("sandbox-blocking", 2),
+    ("sandbox-partial", 7),
+    ("sandbox-changing-accounts", 6),
+    ("sandbox-broker", 6),
+    ("sandbox-lender", 6),
+];
+
+#[derive(Debug, Default, Serialize)]
+pub struct SyncCounts {
+    pub attempted: u64,
+    pub succeeded: u64,
+    pub partial: u64,
+    pub refused: u64,
+    /// One count per failure kind, by its snake_case name.
+    pub errors: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct TransactionCounts {
+    /// Booked on tracked accounts up to each connection's last successful sync.
+    pub generated: u64,
+    pub stored: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    /// Booked after a connection's last successful sync (it is red, or its next sync is due).
+    pub awaiting_sync: u64,
+    /// Lost and duplicated rows by sandbox institution, to find the behaviour at fault.
+    pub faults_by_institution: BTreeMap<&'static str, (u64, u64)>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SimulationReport {
+    pub connections: u32,
+    pub users: u32,
+    pub days: u32,
+    pub seed: u64,
+    pub backend: &'static str,
+    pub syncs: SyncCounts,
+    /// Connections that went from failing back to working.
+    pub recoveries: u64,
+    pub reconnects: u64,
+    pub disconnects: u64,
+    pub transactions: TransactionCounts,
+    /// One count per kind, plus `repeated`: announcements of an episode already announced.
+    pub notifications: BTreeMap<&'static str, u64>,
+    pub wall_seconds: f64,
+    pub syncs_per_second: f64,
+    /// Transactions written per second of wall time.
+    pub rows_per_second: f64,
+}
+
+fn approve(state: &str) -> AuthAnswer {
+    AuthAnswer::Callback { params: vec![("state".into(), state.into()), ("code".into(), "approved".into())] }
+}
+
+struct SimConnection {
+    id: ConnectionId,
+    connected_at: DateTime<Utc>,
+    user: User,
+    institution: &'static str,
+    failing: bool,
+    red_episodes: u64,
+    temporary_episodes: u64,
+    reconnect_at: Option<DateTime<Utc>>,
+    reconnects: u32,
+    disconnected: bool,
+}
+
+fn pick_institution(rng: &mut rand::rngs::StdRng) -> &'static str {
+    let roll = rng.random_range(0..MIX.iter().map(|(_, w)| w).sum::<u32>());
+    let mut acc = 0;
+    for (institution, weight) in MIX {
+        acc += weight;
+        if roll < acc {
+            return institution;
+        }
+    }
+    MIX[0].0
+}
+
+/// Runs a simulation on the database the configuration names (which should be empty).
+pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<SimulationReport, OpsError> {
+    let wall = std::time::Instant::now();
+    let start = Utc.with_ymd_and_hms(2026, 1, 5, 6, 0, 0).single().unwrap_or_default();
+    let clock = Clock::manual(start);
+    let mut config = config;
+    config.sandbox = true;
+    config.sandbox_seed = options.seed;
+    let mut ctx = Ctx::open(config, clock.clone()).await?;
+    ctx.jitter = Jitter::seeded(options.seed);
+    let sandbox = Sandbox::new(options.seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+    let mut report = SimulationReport {
+        connections: options.connections,
+        days: options.days,
+        seed: options.seed,
+        backend: ctx.db.backend().as_str(),
+        ..SimulationReport::default()
+    };
+
+    // Users connect during the first hour.
+    let per_user = options.connections_per_user.max(1);
+    let mut sims: Vec<SimConnection> = Vec::new();
+    let mut user: Option<User> = None;
+    for index in 0..options.connections {
+        if index % per_user == 0 {
+            let candidate = User {
+                id: UserId(ctx.new_id()),
+                name: format!("sim-user-{}", index / per_user),
+                base_currency: saldo_core::money::Currency::EUR,
+                created_at: clock.now(),
+            };
+            user = Some(ctx.db.ensure_user(&candidate).await?);
+            report.users += 1;
+        }
+        let Some(user) = user.clone() else { continue };
+        let institution = pick_institution(&mut rng);
+        let mut attempts = 0;
+        let id = loop {
+            let pending = connections::begin_connect(&ctx, institution).await?;
+            match connections::complete_connect(&ctx, &user, &pending, &approve(&pending.request.state)).await {
+                Ok((id, _)) => break Some(id),
+                // The bank is down right now; the user tries again a little later.
+                Err(_) if attempts < 48 => {
+                    attempts += 1;
+                    clock.advance(TimeDelta::minutes(30));
+                }
+                Err(_) => break None,
+            }
+        };
+        let Some(id) = id else { continue };
+        connections::track(&ctx, &user, id, &Selection::All).await?;
+        let first = engine::sync_now(&ctx, user.id, id, "simulator").await?;
+        let mut sim = SimConnection {
+            id,
+            connected_at: clock.now(),
+            user,
+            institution,
+            failing: false,
+            red_episodes: 0,
+            temporary_episodes: 0,
+            reconnect_at: None,
+            reconnects: 0,
+            disconnected: false,
+        };
+        observe(&mut report, &mut sim, &first.outcome, clock.now(), &mut rng);
+        sims.push(sim);
+    }
+    let index_of: HashMap<ConnectionId, usize> = sims.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+
+    let end = start + TimeDelta::days(i64::from(options.days));
+    while clock.now() < end {
+        clock.advance(options.tick);
+        let now = clock.now();
+        loop {
+            let reports = engine::run_due(&ctx, "simulator", now, 5000).await?;
+            for sync in &reports {
+                if let Some(&i) = index_of.get(&sync.connection_id) {
+                    observe(&mut report, &mut sims[i], &sync.outcome, now, &mut rng);
+                }
+            }
+            if reports.len() < 5000 {
+                break;
+            }
+        }
+        // Users answer their reconnect notifications.
+        for sim in sims.iter_mut().filter(|s| !s.disconnected && s.reconnect_at.is_some_and(|at| at <= now)) {
+            sim.reconnect_at = None;
+            if sim.institution == "sandbox-blocking" && sim.reconnects >= 1 {
+                connections::disconnect(&ctx, &sim.user, sim.id, false).await?;
+                sim.disconnected = true;
+                report.disconnects += 1;
+                continue;
+            }
+            let pending = connections::begin_reconnect(&ctx, &sim.user, sim.id).await?;
+            match connections::complete_reconnect(&ctx, &sim.user, &pending, &approve(&pending.request.state)).await {
+                Ok(_) => {
+                    sim.reconnects += 1;
+                    report.reconnects += 1;
+                    let sync = engine::sync_now(&ctx, sim.user.id, sim.id, "simulator").await?;
+                    sim.failing = false;
+                    observe(&mut report, sim, &sync.outcome, now, &mut rng);
+                }
+                // The bank is down: the user tries again in a few hours.
+                Err(_) => sim.reconnect_at = Some(now + TimeDelta::hours(3)),
+            }
+        }
+    }
+
+    check_against_truth(&ctx, &sandbox, &sims, &mut report).await?;
+    count_notifications(&ctx, &sims, &mut report).await?;
+    report.wall_seconds = wall.elapsed().as_secs_f64();
+    report.syncs_per_second = report.syncs.attempted as f64 / report.wall_seconds.max(1e-9);
+    report.rows_per_second = report.transactions.stored as f64 / report.wall_seconds.max(1e-9);
+    ctx.db.close().await;
+    Ok(report)
+}
+
+/// Counts a sync outcome and plays the user's part.
+fn observe(
+    report: &mut SimulationReport,
+    sim: &mut SimConnection,
+    outcome: &SyncOutcome,
+    now: DateTime<Utc>,
+    rng: &mut rand::rngs::StdRng,
+) {
+    match outcome {
+        SyncOutcome::Ok { partial, .. } => {
+            report.syncs.attempted += 1;
+            report.syncs.succeeded += 1;
+            if *partial {
+                report.syncs.partial += 1;
+            }
+            if sim.failing {
+                report.recoveries += 1;
+            }
+            sim.failing = false;
+        }
+        SyncOutcome::Failed(kind) => {
+            report.syncs.attempted += 1;
+            *report.syncs.errors.entry(kind.as_str()).or_default() += 1;
+            if !sim.failing {
+                if kind.needs_user() {
+                    sim.red_episodes += 1;
+                } else {
+                    sim.temporary_episodes += 1;
+                }
+            }
+            sim.failing = true;
+            if kind.needs_user() && sim.reconnect_at.is_none() {
+                // A user reacts to the e-mail after a couple of hours to a few days.
+                sim.reconnect_at = Some(now + TimeDelta::minutes(rng.random_range(120..=72 * 60)));
+            }
+        }
+        SyncOutcome::Refused(_) => report.syncs.refused += 1,
+        SyncOutcome::LeaseLost => {}
+    }
+}
+
+async fn check_against_truth(
+    ctx: &Ctx,
+    sandbox: &Sandbox,
+    sims: &[SimConnection],
+    report: &mut SimulationReport,
+) -> Result<(), OpsError> {
+    let now = ctx.clock.now();
+    for sim in sims.iter().filter(|s| !s.disconnected) {
+        let Some(record) = ctx.db.connection_record(sim.id, now).await? else { continue };
+        let Some(last_success) = record.state.last_success_at else { continue };
+        let items = ctx.db.items(sim.id).await?;
+        let user_key = sim.id.to_string();
+        // The bank gives 90 days of history at connect time; nothing before that can be synced.
+        let from: NaiveDate = sim.connected_at.date_naive() - TimeDelta::days(90);
+        for (slot, iban, masked) in sandbox.account_identities(sim.institution, &user_key) {
+            let Some(item) = items
+                .iter()
+                .find(|i| i.decision == ItemDecision::Tracked && i.iban == iban && i.masked_number == masked)
+            else {
+                continue;
+            };
+            let Some(account) = item.account_id else { continue };
+            // What the bank booked up to this account's last successful fetch must be stored.
+            let Some(synced_until) = item.synced_through.filter(|_| last_success <= now) else { continue };
+            let truth = sandbox.booked_between(sim.institution, &user_key, slot, from, synced_until);
+            let later = sandbox.booked_between(
+                sim.institution,
+                &user_key,
+                slot,
+                synced_until + TimeDelta::days(1),
+                now.date_naive(),
+            );
+            report.transactions.awaiting_sync += later.len() as u64;
+            let stored: Vec<_> = ctx
+                .db
+                .transactions(account)
+                .await?
+                .into_iter()
+                .filter(|t| t.status == TransactionStatus::Booked)
+                .collect();
+            let key = |date: NaiveDate, minor: i64, description: &str, id: Option<&str>| match id {
+                Some(id) => id.to_string(),
+                None => format!("{date}|{minor}|{description}"),
+            };
+            let mut counts: HashMap<String, i64> = HashMap::new();
+            for t in &truth {
+                *counts
+                    .entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref()))
+                    .or_default() += 1;
+            }
+            for t in stored.iter().filter(|t| t.booking_date <= synced_until) {
+                *counts
+                    .entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref()))
+                    .or_default() -= 1;
+            }
+            report.transactions.generated += truth.len() as u64;
+            report.transactions.stored += stored.len() as u64;
+            let lost = counts.values().filter(|c| **c > 0).map(|c| *c as u64).sum::<u64>();
+            let duplicated = counts.values().filter(|c| **c < 0).map(|c| (-*c) as u64).sum::<u64>();
+            report.transactions.lost += lost;
+            report.transactions.duplicated += duplicated;
+            if lost + duplicated > 0 {
+                let entry = report.transactions.faults_by_institution.entry(sim.institution).or_default();
+                entry.0 += lost;
+                entry.1 += duplicated;
+                let missing: Vec<&String> = counts.iter().filter(|(_, c)| **c != 0).map(|(k, _)| k).take(4).collect();
+                tracing::debug!(institution = sim.institution, slot, lost, duplicated, synced_until = %synced_until, ?missing, "rows differ");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts notifications by kind, and `repeated`: more announcements for a connection than it had
+/// episodes of that kind (red episodes for reconnects, failing stretches for escalations and
+/// recoveries), as the simulator observed them.
+async fn count_notifications(ctx: &Ctx, sims: &[SimConnection], report: &mut SimulationReport) -> Result<(), OpsError> {
+    for kind in NotificationKind::ALL {
+        report.notifications.insert(kind.as_str(), 0);
+    }
+    let mut repeated = 0;
+    let mut users: Vec<UserId> = sims.iter().map(|s| s.user.id).collect();
+    users.dedup();
+    let by_connection: HashMap<ConnectionId, &SimConnection> = sims.iter().map(|s| (s.id, s)).collect();
+    for user in users {
+        let notifications = ctx.db.notifications(user, false).await?;
+        let mut per_connection: HashMap<(ConnectionId, NotificationKind), u64> = HashMap::new();
+        for n in &notifications {
+            *report.notifications.entry(n.kind.as_str()).or_default() += 1;
+            if let Some(connection) = n.connection_id {
+                *per_connection.entry((connection, n.kind)).or_default() += 1;
+            }
+        }
+        for ((connection, kind), count) in per_connection {
+            let Some(sim) = by_connection.get(&connection) else { continue };
+            let episodes = match kind {
+                NotificationKind::ReconnectNeeded => sim.red_episodes,
+                NotificationKind::ErrorPersisted | NotificationKind::SyncRecovered => {
+                    sim.temporary_episodes + sim.red_episodes
+                }
+                _ => count,
+            };
+            repeated += count.saturating_sub(episodes);
+        }
+    }
+    report.notifications.insert("repeated", repeated);
+    Ok(())
+}
