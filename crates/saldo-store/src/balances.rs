@@ -172,6 +172,17 @@ impl Db {
     }
 }
 
+pub(crate) fn point_args(point: &BalancePoint) -> Vec<Arg> {
+    vec![
+        Arg::Uuid(point.account_id.0),
+        Arg::Date(point.date),
+        Arg::Time(point.observed_at),
+        Arg::Int(point.amount.minor),
+        Arg::Text(point.amount.currency.code().into()),
+        Arg::Text(point.source.as_str().into()),
+    ]
+}
+
 /// Appends one balance point unless the same observation is already stored; returns 1 when new.
 pub(crate) async fn insert_point(tx: &mut Tx, point: &BalancePoint) -> Result<u64, StoreError> {
     tx.execute(

@@ -101,9 +101,14 @@ impl Backend {
 /// A pool on one of the two backends. Cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// SQLite has one writer at a time; the gate makes this process's writers queue for it instead
+    /// of polling the file lock in SQLite's busy handler.
+    Sqlite(SqlitePool, WriteGate),
     Postgres(PgPool),
 }
+
+/// Serialises one process's writes to an SQLite database.
+pub type WriteGate = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -146,7 +151,7 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(|err| failed(&err))?;
-                Ok(Db::Sqlite(pool))
+                Ok(Db::Sqlite(pool, WriteGate::default()))
             }
             DbUrl::Postgres(text) => {
                 let options = PgConnectOptions::from_str(text).map_err(|err| failed(&err))?;
@@ -170,7 +175,7 @@ impl Db {
     /// where the migrator holds an advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -192,7 +197,7 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -200,7 +205,7 @@ impl Db {
     /// Closes every connection; waits for queries under way.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite(pool, _) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
     }

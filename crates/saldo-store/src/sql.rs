@@ -84,14 +84,17 @@ impl Row {
 impl Db {
     pub(crate) async fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool) => bind_all::<Sqlite>(sql, args).execute(pool).await?.rows_affected(),
+            Db::Sqlite(pool, gate) => {
+                let _writer = gate.lock().await;
+                bind_all::<Sqlite>(sql, args).execute(pool).await?.rows_affected()
+            }
             Db::Postgres(pool) => bind_all::<Postgres>(sql, args).execute(pool).await?.rows_affected(),
         })
     }
 
     pub(crate) async fn fetch(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 bind_all::<Sqlite>(sql, args).fetch_all(pool).await?.into_iter().map(Row::Sqlite).collect()
             }
             Db::Postgres(pool) => {
@@ -107,7 +110,12 @@ impl Db {
     /// Starts a database transaction; dropping it without [`Tx::commit`] rolls everything back.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Sqlite(pool, gate) => {
+                // Take the write lock at BEGIN: a deferred transaction that reads first and writes
+                // later can fail with SQLITE_BUSY_SNAPSHOT when another writer committed meanwhile.
+                let writer = gate.clone().lock_owned().await;
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, writer)
+            }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -115,21 +123,32 @@ impl Db {
 
 /// An open database transaction on either backend.
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub(crate) async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
         Ok(match self {
-            Tx::Sqlite(tx) => bind_all::<Sqlite>(sql, args).execute(&mut **tx).await?.rows_affected(),
+            Tx::Sqlite(tx, _) => bind_all::<Sqlite>(sql, args).execute(&mut **tx).await?.rows_affected(),
             Tx::Postgres(tx) => bind_all::<Postgres>(sql, args).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    pub(crate) async fn fetch(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx, _) => {
+                bind_all::<Sqlite>(sql, args).fetch_all(&mut **tx).await?.into_iter().map(Row::Sqlite).collect()
+            }
+            Tx::Postgres(tx) => {
+                bind_all::<Postgres>(sql, args).fetch_all(&mut **tx).await?.into_iter().map(Row::Postgres).collect()
+            }
         })
     }
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, _writer) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())

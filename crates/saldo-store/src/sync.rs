@@ -6,7 +6,6 @@
 //! the worker still holds the connection's lease: a worker whose lease lapsed writes nothing.
 
 use crate::accounts::insert_account_in;
-use crate::balances::insert_point;
 use crate::db::{Backend, Db, StoreError};
 use crate::institutions::{connection_from_row, consent_args, CONNECTION_COLUMNS};
 use crate::sql::{parse_stored, Arg, Row, Tx};
@@ -156,32 +155,37 @@ fn item_from_row(row: &Row) -> Result<Item, StoreError> {
     })
 }
 
-async fn upsert_item(tx: &mut Tx, item: &Item) -> Result<(), StoreError> {
-    tx.execute(
-        &format!(
-            "INSERT INTO items ({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (connection_id, identity_key) DO UPDATE SET provider_item_id = excluded.provider_item_id, \
-             kind = excluded.kind, name = excluded.name, iban = excluded.iban, masked_number = excluded.masked_number, \
-             current_value_minor = excluded.current_value_minor, decision = excluded.decision, \
-             account_id = excluded.account_id, vanished_at = excluded.vanished_at, synced_through = excluded.synced_through"
-        ),
-        &[
-            Arg::Uuid(item.id),
-            Arg::Uuid(item.connection_id.0),
-            Arg::Text(item.identity_key.clone()),
-            Arg::Text(item.provider_item_id.clone()),
-            Arg::Text(item.kind.as_str().into()),
-            Arg::Text(item.name.clone()),
-            Arg::OptText(item.iban.clone()),
-            Arg::OptText(item.masked_number.clone()),
-            Arg::Text(item.currency.code().into()),
-            Arg::OptInt(item.current_value.map(|m| m.minor)),
-            Arg::Text(item.decision.as_str().into()),
-            Arg::OptUuid(item.account_id.map(|a| a.0)),
-            Arg::Time(item.first_seen_at),
-            Arg::OptTime(item.vanished_at),
-            Arg::OptDate(item.synced_through),
-        ],
+fn item_args(item: &Item) -> Vec<Arg> {
+    vec![
+        Arg::Uuid(item.id),
+        Arg::Uuid(item.connection_id.0),
+        Arg::Text(item.identity_key.clone()),
+        Arg::Text(item.provider_item_id.clone()),
+        Arg::Text(item.kind.as_str().into()),
+        Arg::Text(item.name.clone()),
+        Arg::OptText(item.iban.clone()),
+        Arg::OptText(item.masked_number.clone()),
+        Arg::Text(item.currency.code().into()),
+        Arg::OptInt(item.current_value.map(|m| m.minor)),
+        Arg::Text(item.decision.as_str().into()),
+        Arg::OptUuid(item.account_id.map(|a| a.0)),
+        Arg::Time(item.first_seen_at),
+        Arg::OptTime(item.vanished_at),
+        Arg::OptDate(item.synced_through),
+    ]
+}
+
+/// Stores items, updating those already known by their identity.
+async fn upsert_items(tx: &mut Tx, items: &[Item]) -> Result<(), StoreError> {
+    insert_rows(
+        tx,
+        &format!("INSERT INTO items ({ITEM_COLUMNS})"),
+        "ON CONFLICT (connection_id, identity_key) DO UPDATE SET provider_item_id = excluded.provider_item_id, \
+         kind = excluded.kind, name = excluded.name, iban = excluded.iban, masked_number = excluded.masked_number, \
+         current_value_minor = excluded.current_value_minor, decision = excluded.decision, \
+         account_id = excluded.account_id, vanished_at = excluded.vanished_at, synced_through = excluded.synced_through",
+        15,
+        items.iter().map(item_args).collect(),
     )
     .await?;
     Ok(())
@@ -256,23 +260,63 @@ async fn insert_notification(tx: &mut Tx, n: &Notification) -> Result<u64, Store
     .await
 }
 
-async fn insert_transaction(tx: &mut Tx, t: &Transaction) -> Result<u64, StoreError> {
-    tx.execute(
-        "INSERT INTO transactions (id, account_id, status, booking_date, value_date, amount_minor, currency, description, \
-         counterparty, provider_id, fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
-        &[
-            Arg::Uuid(t.id.0),
-            Arg::Uuid(t.account_id.0),
-            Arg::Text(t.status.as_str().into()),
-            Arg::Date(t.booking_date),
-            Arg::OptDate(t.value_date),
-            Arg::Int(t.amount.minor),
-            Arg::Text(t.amount.currency.code().into()),
-            Arg::Text(t.description.clone()),
-            Arg::OptText(t.counterparty.clone()),
-            Arg::OptText(t.provider_id.clone()),
-            Arg::Text(t.fingerprint.clone()),
-        ],
+/// Runs `INSERT … VALUES (…), (…) …tail` for many rows with few statements; returns rows affected.
+/// Each row must have `columns` arguments. PostgreSQL refuses an upsert that touches one row twice in
+/// a statement, so callers pass rows with distinct conflict keys.
+pub(crate) async fn insert_rows(
+    tx: &mut Tx,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: Vec<Vec<Arg>>,
+) -> Result<u64, StoreError> {
+    const ROWS_PER_STATEMENT: usize = 64;
+    let mut affected = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let placeholders: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let params: Vec<String> = (1..=columns).map(|col| format!("${}", row * columns + col)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!("{head} VALUES {} {tail}", placeholders.join(", "));
+        let args: Vec<Arg> = chunk.into_iter().flatten().collect();
+        affected += tx.execute(&sql, &args).await?;
+    }
+    Ok(affected)
+}
+
+fn transaction_args(t: &Transaction) -> Vec<Arg> {
+    vec![
+        Arg::Uuid(t.id.0),
+        Arg::Uuid(t.account_id.0),
+        Arg::Text(t.status.as_str().into()),
+        Arg::Date(t.booking_date),
+        Arg::OptDate(t.value_date),
+        Arg::Int(t.amount.minor),
+        Arg::Text(t.amount.currency.code().into()),
+        Arg::Text(t.description.clone()),
+        Arg::OptText(t.counterparty.clone()),
+        Arg::OptText(t.provider_id.clone()),
+        Arg::Text(t.fingerprint.clone()),
+    ]
+}
+
+/// Inserts transactions; one already stored under the same identity is skipped. Returns how many
+/// were new.
+pub(crate) async fn insert_transactions_in<'a>(
+    tx: &mut Tx,
+    transactions: impl IntoIterator<Item = &'a Transaction>,
+) -> Result<u64, StoreError> {
+    insert_rows(
+        tx,
+        "INSERT INTO transactions (id, account_id, status, booking_date, value_date, amount_minor, currency, \
+         description, counterparty, provider_id, fingerprint)",
+        "ON CONFLICT DO NOTHING",
+        11,
+        transactions.into_iter().map(transaction_args).collect(),
     )
     .await
 }
@@ -304,9 +348,7 @@ impl Db {
         let mut state_update = vec![Arg::Uuid(connection.id.0)];
         state_update.extend(state_args(state));
         tx.execute(&format!("UPDATE connections SET {} WHERE id = $1", state_assignments(2)), &state_update).await?;
-        for item in items {
-            upsert_item(&mut tx, item).await?;
-        }
+        upsert_items(&mut tx, items).await?;
         tx.commit().await
     }
 
@@ -341,7 +383,7 @@ impl Db {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<ConnectionId>, StoreError> {
+    ) -> Result<Vec<(ConnectionId, InstitutionId)>, StoreError> {
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -349,15 +391,18 @@ impl Db {
         let sql = format!(
             "UPDATE connections SET lease_owner = $1, lease_until = $2 WHERE id IN (\
              SELECT id FROM connections WHERE next_sync_at <= $3 AND consent_id IS NOT NULL \
-             AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_sync_at LIMIT $4 {lock}) RETURNING id"
+             AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_sync_at LIMIT $4 {lock}) RETURNING id, institution_id"
         );
-        let rows = self
+        // A write that returns rows: it runs in a transaction so that it takes the write path.
+        let mut tx = self.begin().await?;
+        let rows = tx
             .fetch(
                 &sql,
                 &[Arg::Text(worker.into()), Arg::Time(lease_until), Arg::Time(now), Arg::Int(i64::from(limit))],
             )
             .await?;
-        rows.iter().map(|row| Ok(ConnectionId(row.get(0)?))).collect()
+        tx.commit().await?;
+        rows.iter().map(|row| Ok((ConnectionId(row.get(0)?), InstitutionId(row.get(1)?)))).collect()
     }
 
     /// Claims one connection now, whether due or not (a user-triggered sync); false when another
@@ -420,9 +465,7 @@ impl Db {
         if updated == 0 {
             return Err(StoreError::LeaseLost(commit.connection_id.to_string()));
         }
-        for item in &commit.items {
-            upsert_item(&mut tx, item).await?;
-        }
+        upsert_items(&mut tx, &commit.items).await?;
         for (account, closed) in &commit.closed {
             tx.execute("UPDATE accounts SET closed = $2 WHERE id = $1", &[Arg::Uuid(account.0), Arg::Bool(*closed)])
                 .await?;
@@ -442,29 +485,35 @@ impl Db {
             )
             .await?;
         }
-        let (mut new, mut replaced) = (0, 0);
-        for ingest in &commit.ingest {
-            let Some(account) = ingest.account_id else { continue };
-            // Pending transactions are ephemeral: the current set replaces the stored one. Booked ones
-            // go first so that a pending one already booked under the same identity is dropped.
-            replaced += tx
+        // Pending transactions are ephemeral: the current set replaces the stored one. Booked ones go
+        // in first so that a pending one already booked under the same identity is dropped.
+        let accounts: Vec<Arg> = commit.ingest.iter().filter_map(|i| i.account_id).map(|a| Arg::Uuid(a.0)).collect();
+        let mut replaced = 0;
+        if !accounts.is_empty() {
+            let list: Vec<String> = (1..=accounts.len()).map(|n| format!("${n}")).collect();
+            replaced = tx
                 .execute(
-                    "DELETE FROM transactions WHERE account_id = $1 AND status = 'pending'",
-                    &[Arg::Uuid(account.0)],
+                    &format!(
+                        "DELETE FROM transactions WHERE status = 'pending' AND account_id IN ({})",
+                        list.join(", ")
+                    ),
+                    &accounts,
                 )
                 .await?;
-            for t in &ingest.booked {
-                new += insert_transaction(&mut tx, t).await?;
-            }
-            for t in &ingest.pending {
-                insert_transaction(&mut tx, t).await?;
-            }
-            if let Some(point) = &ingest.balance {
-                insert_point(&mut tx, point).await?;
-            }
-            for holding in &ingest.holdings {
-                crate::balances::upsert_holding_in(&mut tx, holding).await?;
-            }
+        }
+        let ingest: Vec<&AccountIngest> = commit.ingest.iter().filter(|i| i.account_id.is_some()).collect();
+        let new = insert_transactions_in(&mut tx, ingest.iter().flat_map(|i| &i.booked)).await?;
+        insert_transactions_in(&mut tx, ingest.iter().flat_map(|i| &i.pending)).await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source)",
+            "ON CONFLICT DO NOTHING",
+            6,
+            ingest.iter().filter_map(|i| i.balance.as_ref()).map(crate::balances::point_args).collect(),
+        )
+        .await?;
+        for holding in ingest.iter().flat_map(|i| &i.holdings) {
+            crate::balances::upsert_holding_in(&mut tx, holding).await?;
         }
         let run = &commit.run;
         tx.execute(
@@ -514,9 +563,7 @@ impl Db {
         for (account, alias) in new_accounts {
             insert_account_in(&mut tx, account, std::slice::from_ref(alias), &[]).await?;
         }
-        for item in items {
-            upsert_item(&mut tx, item).await?;
-        }
+        upsert_items(&mut tx, items).await?;
         tx.commit().await
     }
 
@@ -541,8 +588,8 @@ impl Db {
         let mut state_update = vec![Arg::Uuid(id.0)];
         state_update.extend(state_args(state));
         tx.execute(&format!("UPDATE connections SET {} WHERE id = $1", state_assignments(2)), &state_update).await?;
+        upsert_items(&mut tx, items).await?;
         for item in items {
-            upsert_item(&mut tx, item).await?;
             if let Some(account) = item.account_id {
                 tx.execute(
                     "UPDATE accounts SET closed = $2 WHERE id = $1",

@@ -29,29 +29,7 @@ impl Db {
     /// provider id or else by fingerprint, is skipped; returns how many were new.
     pub async fn insert_transactions(&self, transactions: &[Transaction]) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let mut inserted = 0;
-        for t in transactions {
-            inserted += tx
-                .execute(
-                    "INSERT INTO transactions (id, account_id, status, booking_date, value_date, amount_minor, \
-                     currency, description, counterparty, provider_id, fingerprint) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
-                    &[
-                        Arg::Uuid(t.id.0),
-                        Arg::Uuid(t.account_id.0),
-                        Arg::Text(t.status.as_str().into()),
-                        Arg::Date(t.booking_date),
-                        Arg::OptDate(t.value_date),
-                        Arg::Int(t.amount.minor),
-                        Arg::Text(t.amount.currency.code().into()),
-                        Arg::Text(t.description.clone()),
-                        Arg::OptText(t.counterparty.clone()),
-                        Arg::OptText(t.provider_id.clone()),
-                        Arg::Text(t.fingerprint.clone()),
-                    ],
-                )
-                .await?;
-        }
+        let inserted = crate::sync::insert_transactions_in(&mut tx, transactions.iter()).await?;
         tx.commit().await?;
         Ok(inserted)
     }

@@ -497,7 +497,8 @@ mod sync_engine {
     contract!(one_worker_at_a_time_holds_a_connection, |db: Db| async move {
         let fixture = connected(&db).await;
         let lease = at(1, 0) + chrono::TimeDelta::minutes(10);
-        assert_eq!(db.claim_due("w1", at(1, 0), lease, 10).await.unwrap(), vec![fixture.connection.id]);
+        let claim = vec![(fixture.connection.id, fixture.institution.id)];
+        assert_eq!(db.claim_due("w1", at(1, 0), lease, 10).await.unwrap(), claim);
         assert!(db.claim_due("w2", at(1, 0), lease, 10).await.unwrap().is_empty(), "already claimed");
         assert!(!db.claim_connection(fixture.connection.id, "w2", at(1, 0), lease).await.unwrap());
         let record = db.connection_record(fixture.connection.id, at(1, 0)).await.unwrap().unwrap();
@@ -511,10 +512,7 @@ mod sync_engine {
 
         // w1 dies; once its lease lapses another worker takes over.
         let later = lease + chrono::TimeDelta::seconds(1);
-        assert_eq!(
-            db.claim_due("w2", later, later + chrono::TimeDelta::minutes(10), 10).await.unwrap(),
-            vec![fixture.connection.id]
-        );
+        assert_eq!(db.claim_due("w2", later, later + chrono::TimeDelta::minutes(10), 10).await.unwrap(), claim);
         let late = db.commit_sync(&commit(&fixture, "w1", record.state.clone(), Vec::new())).await;
         assert!(matches!(late, Err(StoreError::LeaseLost(_))), "the dead worker's late commit is refused");
         let mut state = record.state.clone();

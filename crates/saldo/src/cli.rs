@@ -389,8 +389,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         log_level: cli.global.log_level,
     };
     let config = Config::load(&flags, env_from_process())?;
-    // `simulate` must not write into the configured database unless told to on the command line.
-    let flags = flags;
     let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     init_logging(&config, default_level);
 
@@ -399,6 +397,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // `simulate` writes into a scratch database unless `--db` names one on its command line.
     if let Command::Simulate { connections, days, seed, per_user, tick_minutes, json } = cli.command {
         let options = crate::simulate::SimulateOptions {
             connections,

@@ -156,10 +156,9 @@ pub async fn run_due(ctx: &Ctx, worker: &str, now: DateTime<Utc>, limit: u32) ->
     let overall = Arc::new(Semaphore::new(ctx.engine.concurrency.max(1)));
     let mut per_institution: HashMap<InstitutionId, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
-    for id in claimed {
-        let Some(record) = ctx.db.connection_record(id, now).await? else { continue };
+    for (id, institution) in claimed {
         let institution_gate = per_institution
-            .entry(record.connection.institution_id)
+            .entry(institution)
             .or_insert_with(|| Arc::new(Semaphore::new(ctx.engine.per_institution.max(1))))
             .clone();
         let overall = overall.clone();
@@ -240,6 +239,7 @@ pub async fn sync_claimed(
     }
     let consent = consent_of(&consent_record, &institution);
     let call = call_context(now, trigger);
+    let degraded = ctx.db.institution_health(institution.id).await?.is_degraded();
     let stored_items = ctx.db.items(id).await?;
     let fetched = match ctx.connectors.get(&connection.connector) {
         None => Err(Failure::new(
@@ -371,7 +371,13 @@ pub async fn sync_claimed(
         }
         Err(err) => return Err(err.into()),
     };
-    let outage_notifications = assess_institution(ctx, &institution, now).await?;
+    // Health can only change when a sync fails in a way that counts toward an outage, or when any
+    // sync ends while the institution is degraded; otherwise skip the window query.
+    let may_change_health = match &outcome {
+        SyncOutcome::Failed(kind) => counts_toward_outage(*kind),
+        _ => degraded,
+    };
+    let outage_notifications = if may_change_health { assess_institution(ctx, &institution, now).await? } else { 0 };
     let outcome = match outcome {
         SyncOutcome::Ok { partial, .. } => SyncOutcome::Ok { new_transactions, partial },
         other => other,

@@ -41,19 +41,19 @@ pub fn date_of(day: i64) -> NaiveDate {
     NaiveDate::default() + chrono::TimeDelta::days(day)
 }
 
-const MERCHANTS: [&str; 12] = [
-    "ICA Supermarket",
-    "Carrefour",
-    "SNCF",
-    "Coffee Bar",
-    "Pharmacy",
-    "Spotify",
-    "Bakery",
-    "Shell",
-    "Amazon EU",
-    "Restaurant Le Jardin",
-    "Bookshop",
-    "Cinema",
+const MERCHANTS: [(&str, &str); 12] = [
+    ("Card purchase ICA Supermarket", "ICA Supermarket"),
+    ("Card purchase Carrefour", "Carrefour"),
+    ("Card purchase SNCF", "SNCF"),
+    ("Card purchase Coffee Bar", "Coffee Bar"),
+    ("Card purchase Pharmacy", "Pharmacy"),
+    ("Card purchase Spotify", "Spotify"),
+    ("Card purchase Bakery", "Bakery"),
+    ("Card purchase Shell", "Shell"),
+    ("Card purchase Amazon EU", "Amazon EU"),
+    ("Card purchase Restaurant Le Jardin", "Restaurant Le Jardin"),
+    ("Card purchase Bookshop", "Bookshop"),
+    ("Card purchase Cinema", "Cinema"),
 ];
 
 const INSTRUMENTS: [(&str, &str, &str, i64); 3] = [
@@ -112,63 +112,73 @@ impl Ledger {
         }
     }
 
-    /// Transactions that began on `day` (booked then or up to two days later).
-    pub fn transactions_of_day(&self, day: i64) -> Vec<BookedTransaction> {
+    /// What happened on `day`, as numbers and static texts (no allocation): (amount, description,
+    /// counterparty).
+    fn entries_of_day(&self, day: i64) -> Vec<(i64, &'static str, Option<&'static str>)> {
         if day < self.open_day() {
             return Vec::new();
         }
         let date = date_of(day);
-        let mut out: Vec<(i64, String, Option<&str>)> = Vec::new();
+        let mut out: Vec<(i64, &'static str, Option<&'static str>)> = Vec::new();
         match self.kind {
             AccountKind::Mortgage | AccountKind::Loan => {
                 if date.day() == 1 {
-                    out.push((self.instalment(), "Monthly instalment".into(), Some("Own account")));
+                    out.push((self.instalment(), "Monthly instalment", Some("Own account")));
                 }
             }
             AccountKind::Savings => {
                 if mix(&[self.key, day as u64, 1]).is_multiple_of(6) {
-                    out.push((
-                        5_000 + (mix(&[self.key, day as u64, 2]) % 50_000) as i64,
-                        "Transfer to savings".into(),
-                        None,
-                    ));
+                    out.push((5_000 + (mix(&[self.key, day as u64, 2]) % 50_000) as i64, "Transfer to savings", None));
                 }
                 if date.day() == 28 && date.month().is_multiple_of(3) {
-                    out.push((1_200, "Interest".into(), Some("Bank")));
+                    out.push((1_200, "Interest", Some("Bank")));
                 }
             }
             AccountKind::Brokerage => {
                 if date.day() == 15 {
-                    out.push((2_500 + (self.key % 2_000) as i64, "Dividend".into(), Some("IWDA")));
+                    out.push((2_500 + (self.key % 2_000) as i64, "Dividend", Some("IWDA")));
                 }
             }
             _ => {
                 let count = mix(&[self.key, day as u64, 1]) % 3;
                 for i in 0..count {
                     let h = mix(&[self.key, day as u64, i, 2]);
-                    let merchant = MERCHANTS[(h % MERCHANTS.len() as u64) as usize];
-                    out.push((-(((h >> 8) % 8_000 + 150) as i64), format!("Card purchase {merchant}"), Some(merchant)));
+                    let (description, merchant) = MERCHANTS[(h % MERCHANTS.len() as u64) as usize];
+                    out.push((-(((h >> 8) % 8_000 + 150) as i64), description, Some(merchant)));
                 }
                 // Two identical purchases on one day, which only an occurrence count tells apart.
                 if count == 2 && !self.with_ids && mix(&[self.key, day as u64, 7]).is_multiple_of(4) {
-                    out[1] = out[0].clone();
+                    out[1] = out[0];
                 }
                 if self.kind == AccountKind::Cash && date.day() == 25 {
-                    out.push((320_000, "Salary".into(), Some("Employer AB")));
+                    out.push((320_000, "Salary", Some("Employer AB")));
                 }
                 if self.kind == AccountKind::CreditCard && date.day() == 28 {
-                    out.push((100_000, "Card repayment".into(), Some("Own account")));
+                    out.push((100_000, "Card repayment", Some("Own account")));
                 }
             }
         }
-        out.into_iter()
+        out
+    }
+
+    /// Days between an entry and its booking, and the amount it showed while pending.
+    fn booking_of(&self, day: i64, index: usize, amount: i64) -> (i64, i64) {
+        let h = mix(&[self.key, day as u64, index as u64, 3]);
+        let lag = if amount > 0 { 0 } else { (h % 3) as i64 };
+        // One pending purchase in five books with a different amount (a tip, a currency fee).
+        let pending_amount =
+            if amount < 0 && h.is_multiple_of(5) { amount + 100 + (h >> 20) as i64 % 400 } else { amount };
+        (lag, pending_amount)
+    }
+
+    /// Transactions that began on `day` (booked then or up to two days later).
+    pub fn transactions_of_day(&self, day: i64) -> Vec<BookedTransaction> {
+        let date = date_of(day);
+        self.entries_of_day(day)
+            .into_iter()
             .enumerate()
             .map(|(index, (amount, description, counterparty))| {
-                let h = mix(&[self.key, day as u64, index as u64, 3]);
-                let lag = if amount > 0 { 0 } else { (h % 3) as i64 };
-                // One pending purchase in five books with a different amount (a tip, a currency fee).
-                let pending_amount =
-                    if amount < 0 && h.is_multiple_of(5) { amount + 100 + (h >> 20) as i64 % 400 } else { amount };
+                let (lag, pending_amount) = self.booking_of(day, index, amount);
                 let id = |prefix: &str| self.with_ids.then(|| format!("{prefix}-{:x}-{day}-{index}", self.key));
                 let booked = FetchedTransaction {
                     provider_id: id("bk"),
@@ -176,7 +186,7 @@ impl Ledger {
                     booking_date: date_of(day + lag),
                     value_date: Some(date),
                     amount: self.money(amount),
-                    description: description.clone(),
+                    description: description.to_string(),
                     counterparty: counterparty.map(str::to_string),
                 };
                 let pending = FetchedTransaction {
@@ -185,7 +195,7 @@ impl Ledger {
                     booking_date: date,
                     value_date: None,
                     amount: self.money(pending_amount),
-                    description,
+                    description: description.to_string(),
                     counterparty: counterparty.map(str::to_string),
                 };
                 BookedTransaction { day, booked, pending }
@@ -210,14 +220,15 @@ impl Ledger {
         out
     }
 
-    /// The sum of booked amounts from the opening day to `to`, inclusive.
+    /// The sum of amounts booked after `from_exclusive` up to `to`, inclusive.
     pub fn booked_sum(&self, from_exclusive: i64, to: i64) -> i64 {
         let mut sum = 0;
         for day in (from_exclusive + 1 - 2).max(self.open_day())..=to {
-            for t in self.transactions_of_day(day) {
-                let booked_on = day_number(t.booked.booking_date);
+            for (index, (amount, _, _)) in self.entries_of_day(day).into_iter().enumerate() {
+                let (lag, _) = self.booking_of(day, index, amount);
+                let booked_on = day + lag;
                 if booked_on > from_exclusive && booked_on <= to {
-                    sum += t.booked.amount.minor;
+                    sum += amount;
                 }
             }
         }

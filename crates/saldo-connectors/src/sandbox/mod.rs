@@ -162,11 +162,14 @@ pub struct Sandbox {
     seed: u64,
     /// Accesses per consent and day, for the rate-limited institution.
     accesses: Mutex<HashMap<(String, NaiveDate), u32>>,
+    /// Per account: the last day a balance was computed and the sum booked up to it, so that a
+    /// balance costs the days since, not the account's whole life.
+    balances: Mutex<HashMap<u64, (i64, i64)>>,
 }
 
 impl Sandbox {
     pub fn new(seed: u64) -> Sandbox {
-        Sandbox { seed, accesses: Mutex::new(HashMap::new()) }
+        Sandbox { seed, accesses: Mutex::new(HashMap::new()), balances: Mutex::new(HashMap::new()) }
     }
 
     fn institution(&self, id: &str) -> Result<&'static SandboxInstitution, Failure> {
@@ -510,7 +513,14 @@ impl Sandbox {
 
     /// The booked balance of an account at the end of `day`.
     fn balance(&self, ledger: &Ledger, day: i64) -> i64 {
-        ledger.opening_balance() + ledger.booked_sum(ledger.open_day() - 1, day)
+        let mut memo = self.balances.lock().unwrap_or_else(|p| p.into_inner());
+        let (from, sum) = match memo.get(&ledger.key) {
+            Some(&(known_day, sum)) if known_day <= day => (known_day, sum),
+            _ => (ledger.open_day() - 1, 0),
+        };
+        let sum = sum + ledger.booked_sum(from, day);
+        memo.insert(ledger.key, (day, sum));
+        ledger.opening_balance() + sum
     }
 }
 
