@@ -23,7 +23,7 @@ use saldo_core::sync::{Refusal, SyncEvent, SyncPolicy, Trigger};
 use saldo_core::transaction::{fingerprint, occurrences, FingerprintContent, Transaction, TransactionStatus};
 use saldo_store::{AccountIngest, StoreError, SyncCommit, SyncRun};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -82,17 +82,24 @@ impl Connectors {
     }
 }
 
-/// Jitter numbers, from a seed so that simulations repeat exactly.
-#[derive(Debug, Clone)]
-pub struct Jitter(Arc<Mutex<rand::rngs::StdRng>>);
+/// Jitter numbers from a seed. Each draw depends only on the seed, the connection and the time,
+/// not on the order in which concurrent syncs ask, so a simulation repeats exactly.
+#[derive(Debug, Clone, Copy)]
+pub struct Jitter(u64);
 
 impl Jitter {
     pub fn seeded(seed: u64) -> Jitter {
-        Jitter(Arc::new(Mutex::new(rand::SeedableRng::seed_from_u64(seed))))
+        Jitter(seed)
     }
 
-    pub fn next(&self) -> u64 {
-        rand::RngCore::next_u64(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    pub fn draw(&self, connection: ConnectionId, now: DateTime<Utc>) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(self.0, connection.0, now.timestamp_micros()), &mut hasher);
+        // DefaultHasher is SipHash with fixed keys: stable within a build, which is all a
+        // simulation needs; one more mixing round spreads its low bits.
+        let mut z = std::hash::Hasher::finish(&hasher).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z ^ (z >> 31)
     }
 }
 
@@ -295,16 +302,16 @@ pub async fn sync_claimed(
             let all_failed = !fetch.data.is_empty() && failures.len() == fetch.data.len();
             if all_failed {
                 let failure = most_severe(&failures).clone();
-                let events = fail(ctx, &mut state, &institution, &failure, now).await?;
+                let events = fail(ctx, id, &mut state, &institution, &failure, now).await?;
                 (SyncOutcome::Failed(failure.kind), Some(failure), events)
             } else {
                 let partial = !failures.is_empty();
-                let events = state.succeed(now, &settings.policy, partial, ctx.jitter.next());
+                let events = state.succeed(now, &settings.policy, partial, ctx.jitter.draw(id, now));
                 (SyncOutcome::Ok { new_transactions: 0, partial }, failures.first().map(|f| (*f).clone()), events)
             }
         }
         Err(failure) => {
-            let events = fail(ctx, &mut state, &institution, &failure, now).await?;
+            let events = fail(ctx, id, &mut state, &institution, &failure, now).await?;
             (SyncOutcome::Failed(failure.kind), Some(failure), events)
         }
     };
@@ -394,6 +401,7 @@ fn most_severe<'a>(failures: &[&'a Failure]) -> &'a Failure {
 /// Applies a failure to the state, backing off with the institution during an outage.
 async fn fail(
     ctx: &Ctx,
+    connection: ConnectionId,
     state: &mut saldo_core::sync::SyncState,
     institution: &Institution,
     failure: &Failure,
@@ -406,7 +414,7 @@ async fn fail(
         tracing::error!(institution = %institution.name, code = %failure.code, detail = %failure.detail,
             "configuration error: the operator must fix this");
     }
-    Ok(state.fail(now, failure, &ctx.engine.policy, ctx.jitter.next(), outage_until))
+    Ok(state.fail(now, failure, &ctx.engine.policy, ctx.jitter.draw(connection, now), outage_until))
 }
 
 /// Re-assesses the institution's health from its recent syncs and announces an outage's start or

@@ -28,6 +28,8 @@ pub struct Ctx {
     pub connectors: Connectors,
     pub engine: EngineSettings,
     pub jitter: Jitter,
+    /// When set, ids come from this seed (simulations); otherwise from the thread's generator.
+    pub id_seed: Option<Arc<std::sync::Mutex<rand::rngs::StdRng>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,14 +67,17 @@ impl Ctx {
             connectors.add(Arc::new(Sandbox::new(config.sandbox_seed)));
         }
         let jitter = Jitter::seeded(rand::random());
-        Ok(Ctx { db, clock, config, connectors, engine: EngineSettings::default(), jitter })
+        Ok(Ctx { db, clock, config, connectors, engine: EngineSettings::default(), jitter, id_seed: None })
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7). The random part comes from a
     /// thread-local generator: asking the OS for each id cost a system call per row.
     pub fn new_id(&self) -> Uuid {
         let millis = u64::try_from(self.clock.now().timestamp_millis()).unwrap_or(0);
-        let random: [u8; 10] = rand::random();
+        let random: [u8; 10] = match &self.id_seed {
+            Some(rng) => rand::Rng::random(&mut *rng.lock().unwrap_or_else(|p| p.into_inner())),
+            None => rand::random(),
+        };
         uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
     }
 

@@ -135,6 +135,10 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
     config.sandbox_seed = options.seed;
     let mut ctx = Ctx::open(config, clock.clone()).await?;
     ctx.jitter = Jitter::seeded(options.seed);
+    // One sync at a time: concurrent syncs of one institution would assess its health in whatever
+    // order they finish, and the same seed must give the same run.
+    ctx.engine.concurrency = 1;
+    ctx.id_seed = Some(std::sync::Arc::new(std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(options.seed))));
     let sandbox = Sandbox::new(options.seed);
     let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
     let mut report = SimulationReport {
