@@ -247,13 +247,15 @@ pub async fn sync(ctx: &Ctx, connection: Option<String>, json: bool) -> anyhow::
 
 /// Runs due syncs until `shutdown` resolves; syncs under way finish first.
 pub async fn work(ctx: &Ctx, worker: &str, shutdown: impl Future<Output = ()>) {
-    const BATCH: u32 = 64;
+    // Claim only what can run at once: a claimed connection waiting for a free slot would hold a
+    // lease it is not using, keeping other workers away and letting the lease run down.
+    let batch = ctx.engine.concurrency.max(1) as u32;
     const IDLE: Duration = Duration::from_secs(2);
     tokio::pin!(shutdown);
     tracing::info!(worker, "sync worker started");
     loop {
-        let pause = match engine::run_due(ctx, worker, ctx.clock.now(), BATCH).await {
-            Ok(reports) if reports.len() as u32 >= BATCH => Duration::ZERO,
+        let pause = match engine::run_due(ctx, worker, ctx.clock.now(), batch).await {
+            Ok(reports) if reports.len() as u32 >= batch => Duration::ZERO,
             Ok(_) => IDLE,
             Err(err) => {
                 tracing::error!(error = %err, "sync pass failed");

@@ -35,6 +35,8 @@ struct FileConfig {
     user: Option<String>,
     sandbox: Option<bool>,
     sandbox_seed: Option<u64>,
+    sandbox_latency_ms: Option<u64>,
+    sync_lease_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,10 @@ pub struct Config {
     pub sandbox: bool,
     /// Seed of the sandbox bank's behaviour and data.
     pub sandbox_seed: u64,
+    /// How long each sandbox call takes, to mimic a slow provider.
+    pub sandbox_latency_ms: u64,
+    /// How long a worker's claim on a connection lasts before another worker may take over.
+    pub sync_lease_seconds: u64,
     pub config_file: Option<PathBuf>,
     /// For each key, where its value came from.
     pub sources: Vec<(&'static str, Source)>,
@@ -242,6 +248,28 @@ impl Config {
                 None => 1,
             };
 
+        let number = |key: &'static str, var: &'static str, from_file: Option<u64>, default: u64, min: u64| match (
+            env(var).map(|v| (v, Source::Env(var))).or_else(|| from_file.map(|n| (n.to_string(), file_source()))),
+            default,
+        ) {
+            (Some((text, source)), _) => {
+                text.parse::<u64>().ok().filter(|n| *n >= min).map(|n| (n, source.clone())).ok_or(
+                    ConfigError::Invalid {
+                        key,
+                        from: source,
+                        message: format!("{text:?}: expected a whole number of at least {min}"),
+                    },
+                )
+            }
+            (None, default) => Ok((default, Source::Default)),
+        };
+        let (sandbox_latency_ms, latency_source) =
+            number("sandbox_latency_ms", "SALDO_SANDBOX_LATENCY_MS", file.sandbox_latency_ms, 0, 0)?;
+        let (sync_lease_seconds, lease_source) =
+            number("sync_lease_seconds", "SALDO_SYNC_LEASE_SECONDS", file.sync_lease_seconds, 600, 1)?;
+        sources.push(("sandbox_latency_ms", latency_source));
+        sources.push(("sync_lease_seconds", lease_source));
+
         Ok(Config {
             database_url,
             data_dir,
@@ -252,6 +280,8 @@ impl Config {
             user,
             sandbox,
             sandbox_seed,
+            sandbox_latency_ms,
+            sync_lease_seconds,
             config_file,
             sources,
         })
@@ -270,6 +300,8 @@ impl Config {
                 "user" => self.user.clone(),
                 "sandbox" => self.sandbox.to_string(),
                 "sandbox_seed" => self.sandbox_seed.to_string(),
+                "sandbox_latency_ms" => self.sandbox_latency_ms.to_string(),
+                "sync_lease_seconds" => self.sync_lease_seconds.to_string(),
                 _ => String::new(),
             }
         };
@@ -280,7 +312,7 @@ impl Config {
         for (key, source) in &self.sources {
             let quoted = match *key {
                 // Booleans and numbers are written bare, as the config file takes them.
-                "sandbox" | "sandbox_seed" => value(key),
+                "sandbox" | "sandbox_seed" | "sandbox_latency_ms" | "sync_lease_seconds" => value(key),
                 _ => toml::Value::String(value(key)).to_string(),
             };
             out.push_str(&format!("{key} = {quoted}  # {source}\n"));

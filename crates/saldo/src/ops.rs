@@ -64,10 +64,13 @@ impl Ctx {
         db.migrate().await?;
         let mut connectors = Connectors::default();
         if config.sandbox {
-            connectors.add(Arc::new(Sandbox::new(config.sandbox_seed)));
+            let latency = std::time::Duration::from_millis(config.sandbox_latency_ms);
+            connectors.add(Arc::new(Sandbox::new(config.sandbox_seed).with_latency(latency)));
         }
+        let mut engine = EngineSettings::default();
+        engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);
         let jitter = Jitter::seeded(rand::random());
-        Ok(Ctx { db, clock, config, connectors, engine: EngineSettings::default(), jitter, id_seed: None })
+        Ok(Ctx { db, clock, config, connectors, engine, jitter, id_seed: None })
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7). The random part comes from a

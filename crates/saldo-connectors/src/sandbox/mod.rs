@@ -165,11 +165,30 @@ pub struct Sandbox {
     /// Per account: the last day a balance was computed and the sum booked up to it, so that a
     /// balance costs the days since, not the account's whole life.
     balances: Mutex<HashMap<u64, (i64, i64)>>,
+    /// How long each data call takes, to mimic a slow provider.
+    latency: std::time::Duration,
 }
 
 impl Sandbox {
     pub fn new(seed: u64) -> Sandbox {
-        Sandbox { seed, accesses: Mutex::new(HashMap::new()), balances: Mutex::new(HashMap::new()) }
+        Sandbox {
+            seed,
+            accesses: Mutex::new(HashMap::new()),
+            balances: Mutex::new(HashMap::new()),
+            latency: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Makes every discover and fetch take `latency` (slow providers, tests of workers mid-sync).
+    pub fn with_latency(mut self, latency: std::time::Duration) -> Sandbox {
+        self.latency = latency;
+        self
+    }
+
+    async fn wait(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
     }
 
     fn institution(&self, id: &str) -> Result<&'static SandboxInstitution, Failure> {
@@ -405,6 +424,7 @@ impl Connector for Sandbox {
     }
 
     async fn discover(&self, consent: &Consent, ctx: CallContext) -> Result<Vec<DiscoveredItem>, Failure> {
+        self.wait().await;
         let (institution, user_key) = self.checked(consent, ctx)?;
         self.spend_access(institution, consent, ctx.now)?;
         let today = day_number(ctx.now.date_naive());
@@ -436,6 +456,7 @@ impl Connector for Sandbox {
         since: NaiveDate,
         ctx: CallContext,
     ) -> Result<ItemData, Failure> {
+        self.wait().await;
         let (institution, user_key) = self.checked(consent, ctx)?;
         let today = day_number(ctx.now.date_naive());
         let slot = self
