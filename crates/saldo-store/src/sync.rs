@@ -384,22 +384,44 @@ impl Db {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(ConnectionId, InstitutionId)>, StoreError> {
+        self.claim_due_except(worker, now, lease_until, limit, &[]).await
+    }
+
+    /// [`Db::claim_due`], skipping connections of the given institutions (those a worker already
+    /// runs as many syncs against as it allows), so that they never crowd out the others.
+    pub async fn claim_due_except(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+        busy: &[InstitutionId],
+    ) -> Result<Vec<(ConnectionId, InstitutionId)>, StoreError> {
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        let busy_list: Vec<String> = (0..busy.len()).map(|i| format!("${}", i + 5)).collect();
+        let except = if busy.is_empty() {
+            String::new()
+        } else {
+            format!("AND institution_id NOT IN ({})", busy_list.join(", "))
+        };
         let sql = format!(
             "UPDATE connections SET lease_owner = $1, lease_until = $2 WHERE id IN (\
              SELECT id FROM connections WHERE next_sync_at <= $3 AND consent_id IS NOT NULL \
-             AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_sync_at LIMIT $4 {lock}) RETURNING id, institution_id"
+             AND (lease_until IS NULL OR lease_until <= $3) {except} ORDER BY next_sync_at LIMIT $4 {lock}) \
+             RETURNING id, institution_id"
         );
         // A write that returns rows: it runs in a transaction so that it takes the write path.
         let mut tx = self.begin().await?;
         let rows = tx
-            .fetch(
-                &sql,
-                &[Arg::Text(worker.into()), Arg::Time(lease_until), Arg::Time(now), Arg::Int(i64::from(limit))],
-            )
+            .fetch(&sql, &{
+                let mut args =
+                    vec![Arg::Text(worker.into()), Arg::Time(lease_until), Arg::Time(now), Arg::Int(i64::from(limit))];
+                args.extend(busy.iter().map(|i| Arg::Uuid(i.0)));
+                args
+            })
             .await?;
         tx.commit().await?;
         rows.iter().map(|row| Ok((ConnectionId(row.get(0)?), InstitutionId(row.get(1)?)))).collect()

@@ -245,26 +245,60 @@ pub async fn sync(ctx: &Ctx, connection: Option<String>, json: bool) -> anyhow::
     Ok(())
 }
 
-/// Runs due syncs until `shutdown` resolves; syncs under way finish first.
+/// Runs due syncs until `shutdown` resolves; syncs under way finish first. Slots are refilled as
+/// soon as any sync ends, so a slow or hanging institution only ever holds its own slots (at most
+/// `per_institution` of them) and never delays the connections of other institutions.
 pub async fn work(ctx: &Ctx, worker: &str, shutdown: impl Future<Output = ()>) {
-    // Claim only what can run at once: a claimed connection waiting for a free slot would hold a
-    // lease it is not using, keeping other workers away and letting the lease run down.
-    let batch = ctx.engine.concurrency.max(1) as u32;
+    use std::collections::HashMap;
+    use std::sync::Arc;
     const IDLE: Duration = Duration::from_secs(2);
+    let slots = ctx.engine.concurrency.max(1);
+    let mut per_institution: HashMap<saldo_core::ids::InstitutionId, Arc<tokio::sync::Semaphore>> = HashMap::new();
+    let mut running = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     tracing::info!(worker, "sync worker started");
     loop {
-        let pause = match engine::run_due(ctx, worker, ctx.clock.now(), batch).await {
-            Ok(reports) if reports.len() as u32 >= batch => Duration::ZERO,
-            Ok(_) => IDLE,
-            Err(err) => {
-                tracing::error!(error = %err, "sync pass failed");
-                IDLE * 5
+        let free = slots.saturating_sub(running.len()) as u32;
+        let mut claimed_any = false;
+        if free > 0 {
+            let now = ctx.clock.now();
+            let busy: Vec<_> =
+                per_institution.iter().filter(|(_, gate)| gate.available_permits() == 0).map(|(id, _)| *id).collect();
+            match ctx.db.claim_due_except(worker, now, now + ctx.engine.policy.lease, free, &busy).await {
+                Ok(claimed) => {
+                    claimed_any = !claimed.is_empty();
+                    for (id, institution) in claimed {
+                        let gate = per_institution
+                            .entry(institution)
+                            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(ctx.engine.per_institution.max(1))))
+                            .clone();
+                        let ctx = ctx.clone();
+                        let worker = worker.to_string();
+                        // Claimed only for institutions with a free permit; a second connection of the
+                        // same institution in this batch may still wait a moment for it.
+                        running.spawn(async move {
+                            let _slot = gate.acquire_owned().await;
+                            engine::sync_claimed(&ctx, id, saldo_core::sync::Trigger::Scheduled, &worker, now).await
+                        });
+                    }
+                }
+                Err(err) => tracing::error!(error = %err, "claiming due connections failed"),
             }
-        };
+        }
+        let pause = if claimed_any { Duration::ZERO } else { IDLE };
         tokio::select! {
             () = &mut shutdown => break,
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok(Err(err)) = done {
+                    tracing::error!(error = %err, "sync failed to record");
+                }
+            }
             () = tokio::time::sleep(pause) => {}
+        }
+    }
+    while let Some(done) = running.join_next().await {
+        if let Ok(Err(err)) = done {
+            tracing::error!(error = %err, "sync failed to record");
         }
     }
     tracing::info!(worker, "sync worker stopped");
