@@ -86,6 +86,9 @@ pub struct PendingAuthorization {
 }
 
 fn failure_error(institution: &Institution, failure: Failure) -> OpsError {
+    if failure.code == "access_denied" {
+        return OpsError::Invalid(format!("you declined the consent at {}; nothing was connected", institution.name));
+    }
     OpsError::Invalid(format!(
         "{}: {} ({}: {})",
         institution.name,

@@ -329,9 +329,150 @@ fn every_subcommand_has_help() {
         vec!["user", "show", "--help"],
         vec!["user", "set-base-currency", "--help"],
         vec!["config", "check", "--help"],
+        vec!["institutions", "--help"],
+        vec!["connect", "--help"],
+        vec!["connections", "--help"],
+        vec!["items", "--help"],
+        vec!["track", "--help"],
+        vec!["reconnect", "--help"],
+        vec!["disconnect", "--help"],
+        vec!["accounts", "--help"],
+        vec!["transactions", "--help"],
+        vec!["notifications", "--help"],
+        vec!["sync", "--help"],
+        vec!["worker", "--help"],
+        vec!["simulate", "--help"],
     ] {
         let output = saldo.bare_command().args(&args).output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success() && stdout.contains("Usage: saldo"), "{args:?}: {stdout}");
     }
+}
+
+both_backends!(connecting_the_sandbox_bank_from_the_command_line, |saldo| {
+    let institutions = saldo.json(&["institutions", "--json"]);
+    assert!(institutions.as_array().unwrap().len() >= 12);
+    let found = saldo.json(&["institutions", "broker", "--json"]);
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["provider_id"], "sandbox-broker");
+
+    // Without --yes and without a terminal to ask in, nothing is connected.
+    let err = saldo.fail(&["connect", "sandbox-bank"]);
+    assert!(err.contains("asks for your consent") && err.contains("--yes"), "{err}");
+    assert_eq!(saldo.json(&["connections", "--json"]), json!([]));
+
+    let connected = saldo.json(&["connect", "sandbox-bank", "--yes", "--json"]);
+    let connection = connected["connection_id"].as_str().unwrap().to_string();
+    let items = connected["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert!(items.iter().all(|i| i["tracked"] == true), "all items are tracked by default");
+
+    let connections = saldo.json(&["connections", "--json"]);
+    let c = &connections[0];
+    for field in [
+        "id",
+        "institution",
+        "status",
+        "color",
+        "message",
+        "error",
+        "last_success_at",
+        "next_sync_at",
+        "consent_expires_at",
+    ] {
+        assert!(c.get(field).is_some(), "connections lacks {field}: {c}");
+    }
+    assert_eq!((c["status"].as_str(), c["color"].as_str()), (Some("ok"), Some("green")));
+    assert_eq!(c["error"], Value::Null);
+
+    let accounts = saldo.json(&["accounts", "--json"]);
+    let accounts = accounts.as_array().unwrap();
+    assert_eq!(accounts.len(), 3);
+    assert!(accounts.iter().all(|a| a["connection_id"] == connection.as_str() && a["balance"].is_string()));
+    let card = accounts.iter().find(|a| a["kind"] == "credit_card").unwrap();
+    assert_eq!(card["class"], "liability");
+
+    let cash = accounts.iter().find(|a| a["kind"] == "cash").unwrap()["id"].as_str().unwrap().to_string();
+    let transactions = saldo.json(&["transactions", "--account", &cash, "--json"]);
+    let first = &transactions[0];
+    for field in ["id", "provider_id", "booking_date", "value_date", "amount", "currency", "description", "status"] {
+        assert!(first.get(field).is_some(), "transactions lacks {field}: {first}");
+    }
+    let count = transactions.as_array().unwrap().len();
+    assert!(count > 30, "90 days of history: {count}");
+
+    // A forced sync right away adds nothing twice.
+    let report = saldo.json(&["sync", "--connection", &connection, "--json"]);
+    assert_eq!((report[0]["outcome"].as_str(), report[0]["new_transactions"].as_u64()), (Some("ok"), Some(0)));
+    assert_eq!(saldo.json(&["transactions", "--account", &cash, "--json"]).as_array().unwrap().len(), count);
+    assert_eq!(saldo.json(&["notifications", "--json"]), json!([]));
+    assert!(saldo.json(&["networth", "--json"])["total"].is_string());
+
+    // Disconnecting keeps the history, closed; --delete-history removes it.
+    saldo.ok(&["disconnect", &connection]);
+    let kept = saldo.json(&["accounts", "--json"]);
+    assert!(kept.as_array().unwrap().iter().all(|a| a["closed"] == true && a["connection_id"].is_null()));
+    assert_eq!(saldo.json(&["transactions", "--account", &cash, "--json"]).as_array().unwrap().len(), count);
+    let again = saldo.json(&["connect", "sandbox-lender", "--yes", "--json"]);
+    saldo.ok(&["disconnect", again["connection_id"].as_str().unwrap(), "--delete-history"]);
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 3);
+    let err = saldo.fail(&["disconnect", &connection]);
+    assert!(err.contains("no connection with id"), "{err}");
+});
+
+#[test]
+fn the_sandbox_can_be_turned_off() {
+    let saldo = Saldo::new(crate::support::Backend::Sqlite);
+    let output = saldo.command(&["institutions", "--json"]).env("SALDO_SANDBOX", "false").output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(serde_json::from_slice::<Value>(&output.stdout).unwrap(), json!([]));
+    let output = saldo.command(&["connect", "sandbox-bank", "--yes"]).env("SALDO_SANDBOX", "false").output().unwrap();
+    let err = check_clean_failure(&output, &["connect"]);
+    assert!(err.contains("no institution \"sandbox-bank\""), "{err}");
+}
+
+both_backends!(simulate_reports_no_loss_no_duplicates_no_repeats, |saldo| {
+    let args = ["simulate", "--connections", "24", "--days", "4", "--seed", "5", "--json"];
+    let report = saldo.json(&args);
+    for field in [
+        "connections",
+        "days",
+        "syncs",
+        "recoveries",
+        "transactions",
+        "notifications",
+        "wall_seconds",
+        "syncs_per_second",
+    ] {
+        assert!(report.get(field).is_some(), "simulate lacks {field}: {report}");
+    }
+    for field in ["attempted", "succeeded", "partial", "errors"] {
+        assert!(report["syncs"].get(field).is_some(), "syncs lacks {field}");
+    }
+    assert_eq!(report["connections"], 24);
+    assert!(report["syncs"]["attempted"].as_u64().unwrap() > 24 * 4);
+    let t = &report["transactions"];
+    assert!(t["generated"].as_u64().unwrap() > 1000, "{t}");
+    assert_eq!((t["lost"].as_u64(), t["duplicated"].as_u64()), (Some(0), Some(0)), "{t}");
+    assert_eq!(report["notifications"]["repeated"], 0);
+    assert!(report["notifications"].get("reconnect_needed").is_some());
+});
+
+#[test]
+fn simulate_repeats_exactly_for_a_seed() {
+    let saldo = Saldo::new(crate::support::Backend::Sqlite);
+    let run = || {
+        let output = saldo
+            .bare_command()
+            .args(["simulate", "--connections", "16", "--days", "3", "--seed", "9", "--json"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let mut report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        for timing in ["wall_seconds", "syncs_per_second", "rows_per_second"] {
+            report.as_object_mut().unwrap().remove(timing);
+        }
+        report
+    };
+    assert_eq!(run(), run());
 }
