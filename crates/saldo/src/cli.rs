@@ -186,6 +186,9 @@ pub enum Command {
         /// Virtual minutes between scheduler passes
         #[arg(long, default_value_t = 15)]
         tick_minutes: u32,
+        /// Syncs at once; 1 repeats exactly for a seed, more suit PostgreSQL
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -398,13 +401,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // `simulate` writes into a scratch database unless `--db` names one on its command line.
-    if let Command::Simulate { connections, days, seed, per_user, tick_minutes, json } = cli.command {
+    if let Command::Simulate { connections, days, seed, per_user, tick_minutes, concurrency, json } = cli.command {
         let options = crate::simulate::SimulateOptions {
             connections,
             days,
             seed,
             connections_per_user: per_user,
             tick: chrono::TimeDelta::minutes(i64::from(tick_minutes.max(1))),
+            concurrency,
         };
         return runtime.block_on(crate::cli_sync::simulate(config, flags.database_url.is_some(), options, json));
     }

@@ -34,6 +34,10 @@ pub struct SimulateOptions {
     pub connections_per_user: u32,
     /// How often the scheduler runs, in virtual time.
     pub tick: TimeDelta,
+    /// Syncs run at once. With 1 (the default) a seed repeats exactly; more use a database that
+    /// takes concurrent writers (PostgreSQL) better, but syncs of one institution then finish in
+    /// varying order and outage assessments can differ between runs.
+    pub concurrency: usize,
 }
 
 /// The default mix of sandbox behaviours, in percent.
@@ -135,9 +139,7 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
     config.sandbox_seed = options.seed;
     let mut ctx = Ctx::open(config, clock.clone()).await?;
     ctx.jitter = Jitter::seeded(options.seed);
-    // One sync at a time: concurrent syncs of one institution would assess its health in whatever
-    // order they finish, and the same seed must give the same run.
-    ctx.engine.concurrency = 1;
+    ctx.engine.concurrency = options.concurrency.max(1);
     ctx.id_seed = Some(std::sync::Arc::new(std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(options.seed))));
     let sandbox = Sandbox::new(options.seed);
     let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
