@@ -1,7 +1,8 @@
 //! `saldo simulate`: the real engine and storage against the sandbox bank on a virtual clock, with
 //! simulated users, checked row by row against the sandbox's ground truth.
 //!
-//! Users connect at the start and track everything. When a connection turns red they reconnect
+//! Users connect at the start (retrying every half hour of virtual time while their bank is down)
+//! and track everything. When a connection turns red they reconnect
 //! after a random delay of hours to a few days (a user whose bank blocks automated access gives up
 //! after one try and disconnects, keeping the history). At the end every tracked account is
 //! compared with what the sandbox booked up to that connection's last successful sync: missing rows
@@ -151,9 +152,10 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
         ..SimulationReport::default()
     };
 
-    // Users connect during the first hour.
+    // Users connect at the start; one whose bank is down then tries again later.
     let per_user = options.connections_per_user.max(1);
     let mut sims: Vec<SimConnection> = Vec::new();
+    let mut waiting: Vec<(User, &'static str, DateTime<Utc>, u32)> = Vec::new();
     let mut user: Option<User> = None;
     for index in 0..options.connections {
         if index % per_user == 0 {
@@ -168,38 +170,15 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
         }
         let Some(user) = user.clone() else { continue };
         let institution = pick_institution(&mut rng);
-        let mut attempts = 0;
-        let id = loop {
-            let pending = connections::begin_connect(&ctx, institution).await?;
-            match connections::complete_connect(&ctx, &user, &pending, &approve(&pending.request.state)).await {
-                Ok((id, _)) => break Some(id),
-                // The bank is down right now; the user tries again a little later.
-                Err(_) if attempts < 48 => {
-                    attempts += 1;
-                    clock.advance(TimeDelta::minutes(30));
-                }
-                Err(_) => break None,
-            }
-        };
-        let Some(id) = id else { continue };
-        connections::track(&ctx, &user, id, &Selection::All).await?;
-        let first = engine::sync_now(&ctx, user.id, id, "simulator").await?;
-        let mut sim = SimConnection {
-            id,
-            connected_at: clock.now(),
-            user,
-            institution,
-            failing: false,
-            red_episodes: 0,
-            temporary_episodes: 0,
-            reconnect_at: None,
-            reconnects: 0,
-            disconnected: false,
-        };
-        observe(&mut report, &mut sim, &first.outcome, clock.now(), &mut rng);
-        sims.push(sim);
+        if let Some(sim) = try_connect(&ctx, &user, institution, &mut report, &mut rng).await? {
+            sims.push(sim);
+        } else {
+            // The bank is down right now: this user tries again half an hour later, while the others
+            // carry on (the clock does not wait for them).
+            waiting.push((user, institution, clock.now() + TimeDelta::minutes(30), 1));
+        }
     }
-    let index_of: HashMap<ConnectionId, usize> = sims.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+    let mut index_of: HashMap<ConnectionId, usize> = sims.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
 
     let end = start + TimeDelta::days(i64::from(options.days));
     while clock.now() < end {
@@ -214,6 +193,19 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
             }
             if reports.len() < 5000 {
                 break;
+            }
+        }
+        // Users whose bank was down when they first connected try again.
+        let due: Vec<_> = waiting.iter().filter(|(_, _, at, _)| *at <= now).cloned().collect();
+        waiting.retain(|(_, _, at, _)| *at > now);
+        for (user, institution, _, attempts) in due {
+            match try_connect(&ctx, &user, institution, &mut report, &mut rng).await? {
+                Some(sim) => {
+                    index_of.insert(sim.id, sims.len());
+                    sims.push(sim);
+                }
+                None if attempts < 48 => waiting.push((user, institution, now + TimeDelta::minutes(30), attempts + 1)),
+                None => {}
             }
         }
         // Users answer their reconnect notifications.
@@ -247,6 +239,38 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
     report.rows_per_second = report.transactions.stored as f64 / report.wall_seconds.max(1e-9);
     ctx.db.close().await;
     Ok(report)
+}
+
+/// Connects an institution for a user, tracks everything and runs the first sync; `None` when the
+/// bank refused right now (maintenance, network).
+async fn try_connect(
+    ctx: &Ctx,
+    user: &User,
+    institution: &'static str,
+    report: &mut SimulationReport,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<Option<SimConnection>, OpsError> {
+    let pending = connections::begin_connect(ctx, institution).await?;
+    let Ok((id, _)) = connections::complete_connect(ctx, user, &pending, &approve(&pending.request.state)).await else {
+        return Ok(None);
+    };
+    connections::track(ctx, user, id, &Selection::All).await?;
+    let first = engine::sync_now(ctx, user.id, id, "simulator").await?;
+    let now = ctx.clock.now();
+    let mut sim = SimConnection {
+        id,
+        connected_at: now,
+        user: user.clone(),
+        institution,
+        failing: false,
+        red_episodes: 0,
+        temporary_episodes: 0,
+        reconnect_at: None,
+        reconnects: 0,
+        disconnected: false,
+    };
+    observe(report, &mut sim, &first.outcome, now, rng);
+    Ok(Some(sim))
 }
 
 /// Counts a sync outcome and plays the user's part.
