@@ -129,22 +129,28 @@ pub(crate) async fn insert_account_in(
     )
     .await?;
     for alias in aliases {
-        tx.execute(
-            "INSERT INTO account_aliases (account_id, provider_account_id, iban, masked_number, currency, name) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                Arg::Uuid(account.id.0),
-                Arg::OptText(alias.provider_account_id.clone()),
-                Arg::OptText(alias.iban.clone()),
-                Arg::OptText(alias.masked_number.clone()),
-                Arg::Text(alias.currency.code().into()),
-                Arg::OptText(alias.name.clone()),
-            ],
-        )
-        .await?;
+        insert_alias_in(tx, account.id, alias).await?;
     }
     for point in points {
         insert_point(tx, point).await?;
     }
+    Ok(())
+}
+
+/// Records a provider identity of an account inside an open transaction.
+pub(crate) async fn insert_alias_in(tx: &mut Tx, account: AccountId, alias: &AccountAlias) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO account_aliases (account_id, provider_account_id, iban, masked_number, currency, name) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            Arg::Uuid(account.0),
+            Arg::OptText(alias.provider_account_id.clone()),
+            Arg::OptText(alias.iban.clone()),
+            Arg::OptText(alias.masked_number.clone()),
+            Arg::Text(alias.currency.code().into()),
+            Arg::OptText(alias.name.clone()),
+        ],
+    )
+    .await?;
     Ok(())
 }

@@ -493,19 +493,7 @@ impl Db {
                 .await?;
         }
         for (account, alias) in &commit.aliases {
-            tx.execute(
-                "INSERT INTO account_aliases (account_id, provider_account_id, iban, masked_number, currency, name) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    Arg::Uuid(account.0),
-                    Arg::OptText(alias.provider_account_id.clone()),
-                    Arg::OptText(alias.iban.clone()),
-                    Arg::OptText(alias.masked_number.clone()),
-                    Arg::Text(alias.currency.code().into()),
-                    Arg::OptText(alias.name.clone()),
-                ],
-            )
-            .await?;
+            crate::accounts::insert_alias_in(&mut tx, *account, alias).await?;
         }
         // Pending transactions are ephemeral: the current set replaces the stored one. Booked ones go
         // in first so that a pending one already booked under the same identity is dropped.
@@ -621,19 +609,7 @@ impl Db {
             }
         }
         for (account, alias) in aliases {
-            tx.execute(
-                "INSERT INTO account_aliases (account_id, provider_account_id, iban, masked_number, currency, name) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    Arg::Uuid(account.0),
-                    Arg::OptText(alias.provider_account_id.clone()),
-                    Arg::OptText(alias.iban.clone()),
-                    Arg::OptText(alias.masked_number.clone()),
-                    Arg::Text(alias.currency.code().into()),
-                    Arg::OptText(alias.name.clone()),
-                ],
-            )
-            .await?;
+            crate::accounts::insert_alias_in(&mut tx, *account, alias).await?;
         }
         tx.commit().await
     }
