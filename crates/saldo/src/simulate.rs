@@ -16,12 +16,12 @@ use crate::ops::{Ctx, OpsError};
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use saldo_connectors::sandbox::Sandbox;
-use saldo_connectors::AuthAnswer;
+use saldo_connectors::{AuthAnswer, FetchedTransaction};
 use saldo_core::ids::ConnectionId;
 use saldo_core::ids::UserId;
 use saldo_core::item::ItemDecision;
 use saldo_core::notification::NotificationKind;
-use saldo_core::transaction::TransactionStatus;
+use saldo_core::transaction::{Transaction, TransactionStatus};
 use saldo_core::user::User;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -354,37 +354,44 @@ async fn check_against_truth(
                 .into_iter()
                 .filter(|t| t.status == TransactionStatus::Booked)
                 .collect();
-            let key = |date: NaiveDate, minor: i64, description: &str, id: Option<&str>| match id {
-                Some(id) => id.to_string(),
-                None => format!("{date}|{minor}|{description}"),
-            };
-            let mut counts: HashMap<String, i64> = HashMap::new();
-            for t in &truth {
-                *counts
-                    .entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref()))
-                    .or_default() += 1;
-            }
-            for t in stored.iter().filter(|t| t.booking_date <= synced_until) {
-                *counts
-                    .entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref()))
-                    .or_default() -= 1;
-            }
+            let within: Vec<Transaction> = stored.iter().filter(|t| t.booking_date <= synced_until).cloned().collect();
+            let (lost, duplicated, differing) = compare_with_truth(&truth, &within);
             report.transactions.generated += truth.len() as u64;
             report.transactions.stored += stored.len() as u64;
-            let lost = counts.values().filter(|c| **c > 0).map(|c| *c as u64).sum::<u64>();
-            let duplicated = counts.values().filter(|c| **c < 0).map(|c| (-*c) as u64).sum::<u64>();
             report.transactions.lost += lost;
             report.transactions.duplicated += duplicated;
             if lost + duplicated > 0 {
                 let entry = report.transactions.faults_by_institution.entry(sim.institution).or_default();
                 entry.0 += lost;
                 entry.1 += duplicated;
-                let missing: Vec<&String> = counts.iter().filter(|(_, c)| **c != 0).map(|(k, _)| k).take(4).collect();
+                let missing: Vec<&String> = differing.iter().take(4).collect();
                 tracing::debug!(institution = sim.institution, slot, lost, duplicated, synced_until = %synced_until, ?missing, "rows differ");
             }
         }
     }
     Ok(())
+}
+
+/// Compares what the bank booked with what is stored for one account: (lost, duplicated, the
+/// identities that differ). Rows match by provider id, else by day, amount and description, as a
+/// multiset, so two identical purchases must both be there.
+pub fn compare_with_truth(truth: &[FetchedTransaction], stored: &[Transaction]) -> (u64, u64, Vec<String>) {
+    let key = |date: NaiveDate, minor: i64, description: &str, id: Option<&str>| match id {
+        Some(id) => id.to_string(),
+        None => format!("{date}|{minor}|{description}"),
+    };
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    for t in truth {
+        *counts.entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref())).or_default() += 1;
+    }
+    for t in stored {
+        *counts.entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref())).or_default() -= 1;
+    }
+    let lost = counts.values().filter(|c| **c > 0).map(|c| *c as u64).sum();
+    let duplicated = counts.values().filter(|c| **c < 0).map(|c| (-*c) as u64).sum();
+    let mut differing: Vec<String> = counts.into_iter().filter(|(_, c)| *c != 0).map(|(k, _)| k).collect();
+    differing.sort();
+    (lost, duplicated, differing)
 }
 
 /// Counts notifications by kind, and `repeated`: more announcements for a connection than it had

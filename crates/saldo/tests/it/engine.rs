@@ -163,23 +163,9 @@ impl Engine {
                 .into_iter()
                 .filter(|t| t.status == TransactionStatus::Booked)
                 .collect();
-            let key = |date: NaiveDate, minor: i64, description: &str, id: Option<&str>| match id {
-                Some(id) => id.to_string(),
-                None => format!("{date}|{minor}|{description}"),
-            };
-            let mut counts: HashMap<String, i64> = HashMap::new();
-            for t in &truth {
-                *counts
-                    .entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref()))
-                    .or_default() += 1;
-            }
-            for t in &stored {
-                *counts
-                    .entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref()))
-                    .or_default() -= 1;
-            }
-            lost += counts.values().filter(|c| **c > 0).map(|c| *c as usize).sum::<usize>();
-            duplicated += counts.values().filter(|c| **c < 0).map(|c| (-*c) as usize).sum::<usize>();
+            let (l, d, _) = saldo::simulate::compare_with_truth(&truth, &stored);
+            lost += l as usize;
+            duplicated += d as usize;
         }
         (lost, duplicated)
     }
