@@ -1,7 +1,7 @@
 //! Institutions (the catalog) and connections with their consent.
 
 use crate::db::{Db, StoreError};
-use crate::sql::{Arg, Row};
+use crate::sql::{Arg, Row, Tx};
 use saldo_core::ids::{ConnectionId, InstitutionId, UserId};
 use saldo_core::institution::{Connection, ConsentRecord, Institution};
 
@@ -130,26 +130,33 @@ impl Db {
     }
 
     pub async fn insert_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        let mut args = vec![
-            Arg::Uuid(connection.id.0),
-            Arg::Uuid(connection.user_id.0),
-            Arg::Uuid(connection.institution_id.0),
-            Arg::Text(connection.connector.clone()),
-            Arg::Time(connection.created_at),
-        ];
-        args.extend(consent_args(connection.consent.as_ref()));
-        self.execute(
-            &format!(
-                "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ),
-            &args,
-        )
-        .await?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        insert_connection_in(&mut tx, connection).await?;
+        tx.commit().await
     }
 
     pub async fn connections(&self, user: UserId) -> Result<Vec<Connection>, StoreError> {
         let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE user_id = $1 ORDER BY created_at, id");
         self.fetch(&sql, &[Arg::Uuid(user.0)]).await?.iter().map(|row| connection_from_row(row, 0)).collect()
     }
+}
+
+/// Stores a connection with its consent inside an open transaction.
+pub(crate) async fn insert_connection_in(tx: &mut Tx, connection: &Connection) -> Result<(), StoreError> {
+    let mut args = vec![
+        Arg::Uuid(connection.id.0),
+        Arg::Uuid(connection.user_id.0),
+        Arg::Uuid(connection.institution_id.0),
+        Arg::Text(connection.connector.clone()),
+        Arg::Time(connection.created_at),
+    ];
+    args.extend(consent_args(connection.consent.as_ref()));
+    tx.execute(
+        &format!(
+            "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ),
+        &args,
+    )
+    .await?;
+    Ok(())
 }

@@ -330,21 +330,7 @@ impl Db {
         items: &[Item],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let mut args = vec![
-            Arg::Uuid(connection.id.0),
-            Arg::Uuid(connection.user_id.0),
-            Arg::Uuid(connection.institution_id.0),
-            Arg::Text(connection.connector.clone()),
-            Arg::Time(connection.created_at),
-        ];
-        args.extend(consent_args(connection.consent.as_ref()));
-        tx.execute(
-            &format!(
-                "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ),
-            &args,
-        )
-        .await?;
+        crate::institutions::insert_connection_in(&mut tx, connection).await?;
         let mut state_update = vec![Arg::Uuid(connection.id.0)];
         state_update.extend(state_args(state));
         tx.execute(&format!("UPDATE connections SET {} WHERE id = $1", state_assignments(2)), &state_update).await?;
