@@ -1,12 +1,13 @@
 //! Opening a database, running its migrations and checking it is reachable.
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Connection as _;
-use sqlx::{PgPool, SqlitePool};
+use sqlx::PgPool;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -101,14 +102,60 @@ impl Backend {
 /// A pool on one of the two backends. Cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Db {
-    /// SQLite has one writer at a time; the gate makes this process's writers queue for it instead
-    /// of polling the file lock in SQLite's busy handler.
-    Sqlite(SqlitePool, WriteGate),
+    Sqlite(Arc<SqliteDb>),
     Postgres(PgPool),
 }
 
-/// Serialises one process's writes to an SQLite database.
-pub type WriteGate = std::sync::Arc<tokio::sync::Mutex<()>>;
+/// An SQLite database: one writer connection, which this process's writers queue for (instead of
+/// polling the file lock in SQLite's busy handler), and read-only connections for everything else,
+/// which WAL lets run beside the writer.
+#[derive(Debug)]
+pub struct SqliteDb {
+    pub(crate) writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
+    readers: Vec<Mutex<rusqlite::Connection>>,
+    next_reader: AtomicUsize,
+}
+
+const SQLITE_READERS: usize = 4;
+
+impl SqliteDb {
+    fn open(path: &Path) -> Result<SqliteDb, rusqlite::Error> {
+        use rusqlite::OpenFlags;
+        let configure = |conn: &rusqlite::Connection| -> Result<(), rusqlite::Error> {
+            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.set_prepared_statement_cache_capacity(256);
+            conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        };
+        let writer = rusqlite::Connection::open(path)?;
+        writer.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        configure(&writer)?;
+        let readers = (0..SQLITE_READERS)
+            .map(|_| {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let reader = rusqlite::Connection::open_with_flags(path, flags)?;
+                configure(&reader)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<_, rusqlite::Error>>()?;
+        Ok(SqliteDb { writer: Arc::new(tokio::sync::Mutex::new(writer)), readers, next_reader: AtomicUsize::new(0) })
+    }
+
+    /// Runs a read on a free reader connection (waiting for one when all are busy). Reads are short
+    /// and synchronous, so no lock is held across an await.
+    pub(crate) fn read<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        let free = (0..count).find_map(|i| self.readers[(start + i) % count].try_lock().ok());
+        let conn = match free {
+            Some(conn) => conn,
+            None => self.readers[start % count].lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        };
+        read(&conn)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -116,6 +163,8 @@ pub enum StoreError {
     Connect { url: String, message: String },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database migration {name} failed: {message}")]
+    Migration { name: String, message: String },
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -127,6 +176,11 @@ pub enum StoreError {
     Corrupt { what: &'static str, message: String },
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A statement and its arguments do not fit together (a bug, reported instead of a panic).
+    #[error("invalid statement: {0}")]
+    Statement(String),
 }
 
 impl Db {
@@ -138,20 +192,8 @@ impl Db {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|err| failed(&err))?;
                 }
-                let options = SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10));
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await
-                    .map_err(|err| failed(&err))?;
-                Ok(Db::Sqlite(pool, WriteGate::default()))
+                let db = SqliteDb::open(path).map_err(|err| failed(&err))?;
+                Ok(Db::Sqlite(Arc::new(db)))
             }
             DbUrl::Postgres(text) => {
                 let options = PgConnectOptions::from_str(text).map_err(|err| failed(&err))?;
@@ -175,7 +217,7 @@ impl Db {
     /// where the migrator holds an advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(db) => migrate_sqlite(&mut *db.writer.lock().await)?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -205,10 +247,51 @@ impl Db {
     /// Closes every connection; waits for queries under way.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool, _) => pool.close().await,
+            // Connections close when the last clone is dropped; SQLite checkpoints the WAL then.
+            Db::Sqlite(_) => {}
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Applies the SQLite migrations this build carries and has not applied yet, each in its own
+/// transaction, in the bookkeeping table sqlx uses (databases created by earlier builds, which ran
+/// sqlx's migrator, carry on). A migration changed after it was applied is an error.
+fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
+    let failed = |name: String, message: String| StoreError::Migration { name, message };
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+         installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+         checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+    )?;
+    for migration in SQLITE_MIGRATIONS.iter() {
+        let name = format!("{}_{}", migration.version, migration.description);
+        let applied: Option<Vec<u8>> = {
+            let mut statement = conn.prepare("SELECT checksum FROM _sqlx_migrations WHERE version = ?1")?;
+            let mut rows = statement.query([migration.version])?;
+            rows.next()?.map(|row| row.get(0)).transpose()?
+        };
+        match applied {
+            Some(checksum) if checksum == *migration.checksum => continue,
+            Some(_) => return Err(failed(name, "it was changed after it was applied".into())),
+            None => {}
+        }
+        let started = std::time::Instant::now();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(&migration.sql).map_err(|err| failed(name.clone(), err.to_string()))?;
+        tx.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (?1, ?2, TRUE, ?3, ?4)",
+            rusqlite::params![
+                migration.version,
+                migration.description.as_ref(),
+                migration.checksum.as_ref(),
+                started.elapsed().as_nanos() as i64
+            ],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -222,6 +305,19 @@ mod tests {
         assert_eq!(DbUrl::parse("postgres://u@h/db").unwrap().backend(), Backend::Postgres);
         assert!(DbUrl::parse("mysql://h/db").unwrap_err().contains("mysql"));
         assert!(DbUrl::parse("").is_err());
+    }
+
+    #[tokio::test]
+    async fn sqlite_migrations_apply_once_and_refuse_a_changed_one_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&DbUrl::Sqlite(dir.path().join("m.db"))).await.unwrap();
+        db.migrate().await.unwrap();
+        db.migrate().await.unwrap();
+        let applied = db.fetch("SELECT COUNT(*) FROM _sqlx_migrations", &[]).await.unwrap();
+        assert_eq!(applied[0].get::<i64>(0).unwrap() as usize, Db::migration_names(Backend::Sqlite).len());
+        db.execute("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 1", &[]).await.unwrap();
+        let err = db.migrate().await.unwrap_err().to_string();
+        assert!(err.contains("1_foundation") && err.contains("changed"), "{err}");
     }
 
     #[test]

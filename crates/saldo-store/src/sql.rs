@@ -1,14 +1,21 @@
-//! The one place that talks to sqlx: statements are written once with `$N` placeholders (SQLite
-//! reads them as positional too), arguments are [`Arg`]s, and rows come back as [`Row`]s that decode
-//! into the Rust types both drivers support. Everything else in this crate is plain SQL and mapping.
+//! The one place that runs SQL: statements are written once with `$N` placeholders, arguments are
+//! [`Arg`]s, and rows come back as [`Row`]s that decode into the Rust types both backends support.
+//! Everything else in this crate is plain SQL and mapping.
+//!
+//! PostgreSQL goes through sqlx. SQLite goes through rusqlite, called directly on the task's own
+//! thread: a statement takes microseconds, and handing each one to a driver thread (as an async
+//! SQLite driver must) cost more than the statement itself. Values are stored as sqlx stored them
+//! (UUIDs as 16-byte blobs, dates as `YYYY-MM-DD`, times as RFC 3339 text), so existing databases
+//! keep working and times still compare in SQL as text.
 
-use crate::db::{Db, StoreError};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::db::{Db, SqliteDb, StoreError};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rusqlite::types::Value;
 use sqlx::query::Query;
-use sqlx::{Database, Decode, Encode, Postgres, Row as _, Sqlite, Type};
+use sqlx::{Database, Decode, Encode, Postgres, Row as _, Type};
 use uuid::Uuid;
 
-/// A bound argument. Both drivers encode each of these natively.
+/// A bound argument. Both backends encode each of these natively.
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     Uuid(Uuid),
@@ -58,24 +65,156 @@ where
     query
 }
 
+/// How SQLite stores each argument.
+fn sqlite_value(arg: &Arg) -> Value {
+    fn opt<T>(value: &Option<T>, f: impl FnOnce(&T) -> Value) -> Value {
+        value.as_ref().map_or(Value::Null, f)
+    }
+    let uuid = |u: &Uuid| Value::Blob(u.as_bytes().to_vec());
+    let date = |d: &NaiveDate| Value::Text(d.format("%F").to_string());
+    let time = |t: &DateTime<Utc>| Value::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false));
+    match arg {
+        Arg::Uuid(v) => uuid(v),
+        Arg::OptUuid(v) => opt(v, uuid),
+        Arg::Text(v) => Value::Text(v.clone()),
+        Arg::OptText(v) => opt(v, |s| Value::Text(s.clone())),
+        Arg::Int(v) => Value::Integer(*v),
+        Arg::OptInt(v) => opt(v, |i| Value::Integer(*i)),
+        Arg::Bool(v) => Value::Integer(i64::from(*v)),
+        Arg::Date(v) => date(v),
+        Arg::OptDate(v) => opt(v, date),
+        Arg::Time(v) => time(v),
+        Arg::OptTime(v) => opt(v, time),
+    }
+}
+
+/// Prepares (from the connection's statement cache) and binds `$N` placeholders by name: SQLite
+/// numbers parameters by first appearance, so `$2` may be its first parameter.
+fn sqlite_prepare<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+    args: &[Arg],
+) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for index in 1..=statement.parameter_count() {
+        let position = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| (1..=args.len()).contains(n))
+            .ok_or_else(|| StoreError::Statement(format!("parameter {index} of {sql:?} has no argument")))?;
+        statement.raw_bind_parameter(index, sqlite_value(&args[position - 1]))?;
+    }
+    Ok(statement)
+}
+
+pub(crate) fn sqlite_execute(conn: &rusqlite::Connection, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+    Ok(sqlite_prepare(conn, sql, args)?.raw_execute()? as u64)
+}
+
+pub(crate) fn sqlite_fetch(conn: &rusqlite::Connection, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
+    let mut statement = sqlite_prepare(conn, sql, args)?;
+    let columns = statement.column_count();
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(Row::Sqlite((0..columns).map(|i| row.get::<_, Value>(i)).collect::<Result<_, _>>()?));
+    }
+    Ok(out)
+}
+
 /// A result row from either backend.
 pub(crate) enum Row {
-    Sqlite(sqlx::sqlite::SqliteRow),
+    Sqlite(Vec<Value>),
     Postgres(sqlx::postgres::PgRow),
 }
 
-/// A Rust type both drivers can decode a column into.
-pub(crate) trait Column:
-    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
-{
+/// Decoding a value SQLite returned.
+pub(crate) trait FromSqlite: Sized {
+    fn from_sqlite(value: &Value) -> Result<Self, String>;
 }
 
-impl<T> Column for T where T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres> {}
+fn unexpected<T>(wanted: &str, value: &Value) -> Result<T, String> {
+    Err(format!("expected {wanted}, found {:?}", value.data_type()))
+}
+
+impl FromSqlite for String {
+    fn from_sqlite(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Text(s) => Ok(s.clone()),
+            other => unexpected("text", other),
+        }
+    }
+}
+
+impl FromSqlite for i64 {
+    fn from_sqlite(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Integer(i) => Ok(*i),
+            other => unexpected("an integer", other),
+        }
+    }
+}
+
+impl FromSqlite for bool {
+    fn from_sqlite(value: &Value) -> Result<Self, String> {
+        i64::from_sqlite(value).map(|i| i != 0)
+    }
+}
+
+impl FromSqlite for Uuid {
+    fn from_sqlite(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Blob(bytes) => Uuid::from_slice(bytes).map_err(|err| err.to_string()),
+            Value::Text(text) => Uuid::parse_str(text).map_err(|err| err.to_string()),
+            other => unexpected("a UUID", other),
+        }
+    }
+}
+
+impl FromSqlite for NaiveDate {
+    fn from_sqlite(value: &Value) -> Result<Self, String> {
+        let text = String::from_sqlite(value)?;
+        // A date column may hold a time when SQL computed it; its first ten characters are the day.
+        NaiveDate::parse_from_str(text.get(..10).unwrap_or(&text), "%F").map_err(|err| format!("{text:?}: {err}"))
+    }
+}
+
+impl FromSqlite for DateTime<Utc> {
+    fn from_sqlite(value: &Value) -> Result<Self, String> {
+        let text = String::from_sqlite(value)?;
+        if let Ok(time) = DateTime::parse_from_rfc3339(&text) {
+            return Ok(time.with_timezone(&Utc));
+        }
+        // SQLite's own CURRENT_TIMESTAMP form, in UTC.
+        chrono::NaiveDateTime::parse_from_str(&text, "%F %T%.f")
+            .map(|naive| naive.and_utc())
+            .map_err(|err| format!("{text:?}: {err}"))
+    }
+}
+
+impl<T: FromSqlite> FromSqlite for Option<T> {
+    fn from_sqlite(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_sqlite(other).map(Some),
+        }
+    }
+}
+
+/// A Rust type both backends can decode a column into.
+pub(crate) trait Column: FromSqlite + for<'r> Decode<'r, Postgres> + Type<Postgres> {}
+
+impl<T> Column for T where T: FromSqlite + for<'r> Decode<'r, Postgres> + Type<Postgres> {}
 
 impl Row {
     pub(crate) fn get<T: Column>(&self, index: usize) -> Result<T, StoreError> {
         Ok(match self {
-            Row::Sqlite(row) => row.try_get(index)?,
+            Row::Sqlite(values) => {
+                let value = values.get(index).unwrap_or(&Value::Null);
+                T::from_sqlite(value)
+                    .map_err(|message| StoreError::Corrupt { what: "column", message: format!("{index}: {message}") })?
+            }
             Row::Postgres(row) => row.try_get(index)?,
         })
     }
@@ -83,20 +222,15 @@ impl Row {
 
 impl Db {
     pub(crate) async fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
-        Ok(match self {
-            Db::Sqlite(pool, gate) => {
-                let _writer = gate.lock().await;
-                bind_all::<Sqlite>(sql, args).execute(pool).await?.rows_affected()
-            }
-            Db::Postgres(pool) => bind_all::<Postgres>(sql, args).execute(pool).await?.rows_affected(),
-        })
+        match self {
+            Db::Sqlite(db) => sqlite_execute(&*db.writer.lock().await, sql, args),
+            Db::Postgres(pool) => Ok(bind_all::<Postgres>(sql, args).execute(pool).await?.rows_affected()),
+        }
     }
 
     pub(crate) async fn fetch(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool, _) => {
-                bind_all::<Sqlite>(sql, args).fetch_all(pool).await?.into_iter().map(Row::Sqlite).collect()
-            }
+            Db::Sqlite(db) => db.read(|conn| sqlite_fetch(conn, sql, args))?,
             Db::Postgres(pool) => {
                 bind_all::<Postgres>(sql, args).fetch_all(pool).await?.into_iter().map(Row::Postgres).collect()
             }
@@ -110,36 +244,54 @@ impl Db {
     /// Starts a database transaction; dropping it without [`Tx::commit`] rolls everything back.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool, gate) => {
-                // Take the write lock at BEGIN: a deferred transaction that reads first and writes
-                // later can fail with SQLITE_BUSY_SNAPSHOT when another writer committed meanwhile.
-                let writer = gate.clone().lock_owned().await;
-                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, writer)
-            }
+            Db::Sqlite(db) => Tx::Sqlite(SqliteTx::begin(db).await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 }
 
+/// An SQLite transaction on the writer connection, which it holds until commit or drop.
+pub(crate) struct SqliteTx {
+    conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
+    open: bool,
+}
+
+impl SqliteTx {
+    async fn begin(db: &SqliteDb) -> Result<SqliteTx, StoreError> {
+        let conn = db.writer.clone().lock_owned().await;
+        // Take the write lock at BEGIN: a deferred transaction that reads first and writes later can
+        // fail with SQLITE_BUSY_SNAPSHOT when another process committed meanwhile.
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(SqliteTx { conn, open: true })
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to report to: the caller is already returning an error or unwinding.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// An open database transaction on either backend.
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
+    Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub(crate) async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
         Ok(match self {
-            Tx::Sqlite(tx, _) => bind_all::<Sqlite>(sql, args).execute(&mut **tx).await?.rows_affected(),
+            Tx::Sqlite(tx) => sqlite_execute(&tx.conn, sql, args)?,
             Tx::Postgres(tx) => bind_all::<Postgres>(sql, args).execute(&mut **tx).await?.rows_affected(),
         })
     }
 
     pub(crate) async fn fetch(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
-            Tx::Sqlite(tx, _) => {
-                bind_all::<Sqlite>(sql, args).fetch_all(&mut **tx).await?.into_iter().map(Row::Sqlite).collect()
-            }
+            Tx::Sqlite(tx) => sqlite_fetch(&tx.conn, sql, args)?,
             Tx::Postgres(tx) => {
                 bind_all::<Postgres>(sql, args).fetch_all(&mut **tx).await?.into_iter().map(Row::Postgres).collect()
             }
@@ -148,7 +300,10 @@ impl Tx {
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx, _writer) => tx.commit().await?,
+            Tx::Sqlite(mut tx) => {
+                tx.conn.execute_batch("COMMIT")?;
+                tx.open = false;
+            }
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())

@@ -396,8 +396,8 @@ impl Db {
         let sql = format!(
             "UPDATE connections SET lease_owner = $1, lease_until = $2 WHERE id IN (\
              SELECT id FROM connections WHERE next_sync_at <= $3 AND consent_id IS NOT NULL \
-             AND (lease_until IS NULL OR lease_until <= $3) {except} ORDER BY next_sync_at LIMIT $4 {lock}) \
-             RETURNING id, institution_id"
+             AND (lease_until IS NULL OR lease_until <= $3) {except} ORDER BY next_sync_at, id LIMIT $4 {lock}) \
+             RETURNING id, institution_id, next_sync_at"
         );
         // A write that returns rows: it runs in a transaction so that it takes the write path.
         let mut tx = self.begin().await?;
@@ -410,7 +410,15 @@ impl Db {
             })
             .await?;
         tx.commit().await?;
-        rows.iter().map(|row| Ok((ConnectionId(row.get(0)?), InstitutionId(row.get(1)?)))).collect()
+        // RETURNING keeps no order: most overdue first, so callers see a stable order.
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                Ok((row.get::<Option<DateTime<Utc>>>(2)?, ConnectionId(row.get(0)?), InstitutionId(row.get(1)?)))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        claimed.sort();
+        Ok(claimed.into_iter().map(|(_, id, institution)| (id, institution)).collect())
     }
 
     /// Claims one connection now, whether due or not (a user-triggered sync); false when another

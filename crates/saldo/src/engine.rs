@@ -157,13 +157,25 @@ pub(crate) fn consent_of(record: &ConsentRecord, institution: &Institution) -> C
 }
 
 /// Claims the connections due at `now` and syncs them, concurrently within the settings' bounds.
+/// Reports come back in the order the connections were claimed (most overdue first), whatever order
+/// the syncs finished in, so that a seeded simulation repeats exactly.
 pub async fn run_due(ctx: &Ctx, worker: &str, now: DateTime<Utc>, limit: u32) -> Result<Vec<SyncReport>, OpsError> {
     let lease_until = now + ctx.engine.policy.lease;
     let claimed = ctx.db.claim_due(worker, now, lease_until, limit).await?;
-    let overall = Arc::new(Semaphore::new(ctx.engine.concurrency.max(1)));
+    let mut reports = Vec::with_capacity(claimed.len());
+    if ctx.engine.concurrency <= 1 {
+        for (id, _) in claimed {
+            match sync_claimed(ctx, id, Trigger::Scheduled, worker, now).await {
+                Ok(report) => reports.push(report),
+                Err(err) => tracing::error!(error = %err, "sync failed to record"),
+            }
+        }
+        return Ok(reports);
+    }
+    let overall = Arc::new(Semaphore::new(ctx.engine.concurrency));
     let mut per_institution: HashMap<InstitutionId, Arc<Semaphore>> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
-    for (id, institution) in claimed {
+    for (order, (id, institution)) in claimed.into_iter().enumerate() {
         let institution_gate = per_institution
             .entry(institution)
             .or_insert_with(|| Arc::new(Semaphore::new(ctx.engine.per_institution.max(1))))
@@ -174,17 +186,19 @@ pub async fn run_due(ctx: &Ctx, worker: &str, now: DateTime<Utc>, limit: u32) ->
         tasks.spawn(async move {
             let _institution = institution_gate.acquire_owned().await;
             let _slot = overall.acquire_owned().await;
-            sync_claimed(&ctx, id, Trigger::Scheduled, &worker, now).await
+            (order, sync_claimed(&ctx, id, Trigger::Scheduled, &worker, now).await)
         });
     }
-    let mut reports = Vec::new();
+    let mut finished = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(report)) => reports.push(report),
-            Ok(Err(err)) => tracing::error!(error = %err, "sync failed to record"),
+            Ok((order, Ok(report))) => finished.push((order, report)),
+            Ok((_, Err(err))) => tracing::error!(error = %err, "sync failed to record"),
             Err(err) => tracing::error!(error = %err, "sync task panicked"),
         }
     }
+    finished.sort_by_key(|(order, _)| *order);
+    reports.extend(finished.into_iter().map(|(_, report)| report));
     Ok(reports)
 }
 

@@ -464,7 +464,7 @@ fn simulate_repeats_exactly_for_a_seed() {
     let run = || {
         let output = saldo
             .bare_command()
-            .args(["simulate", "--connections", "16", "--days", "3", "--seed", "9", "--json"])
+            .args(["simulate", "--connections", "48", "--days", "6", "--seed", "9", "--json"])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
