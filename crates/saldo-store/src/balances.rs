@@ -185,43 +185,60 @@ pub(crate) fn point_args(point: &BalancePoint) -> Vec<Arg> {
 
 /// Appends one balance point unless the same observation is already stored; returns 1 when new.
 pub(crate) async fn insert_point(tx: &mut Tx, point: &BalancePoint) -> Result<u64, StoreError> {
-    tx.execute(
-        "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        &[
-            Arg::Uuid(point.account_id.0),
-            Arg::Date(point.date),
-            Arg::Time(point.observed_at),
-            Arg::Int(point.amount.minor),
-            Arg::Text(point.amount.currency.code().into()),
-            Arg::Text(point.source.as_str().into()),
-        ],
+    insert_points_in(tx, std::slice::from_ref(point)).await
+}
+
+/// Appends balance points, skipping observations already stored; returns how many were new.
+pub(crate) async fn insert_points_in(tx: &mut Tx, points: &[BalancePoint]) -> Result<u64, StoreError> {
+    crate::sync::insert_rows(
+        tx,
+        "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source)",
+        "ON CONFLICT DO NOTHING",
+        6,
+        points.iter().map(point_args).collect(),
     )
     .await
 }
 
 /// Stores one holding observation inside an open transaction.
 pub(crate) async fn upsert_holding_in(tx: &mut Tx, holding: &Holding) -> Result<(), StoreError> {
-    tx.execute(
+    upsert_holdings_in(tx, std::slice::from_ref(holding)).await
+}
+
+/// Stores holding observations; a later one for the same account, instrument and day replaces an
+/// earlier one.
+pub(crate) async fn upsert_holdings_in(tx: &mut Tx, holdings: &[Holding]) -> Result<(), StoreError> {
+    // One statement may not update a row twice (PostgreSQL refuses), so keep the last of each key.
+    let mut by_key = std::collections::BTreeMap::new();
+    for holding in holdings {
+        by_key.insert((holding.account_id, holding.instrument.key(), holding.as_of), holding);
+    }
+    crate::sync::insert_rows(
+        tx,
         "INSERT INTO holdings (account_id, instrument_key, isin, ticker, name, quantity, unit_price, \
-         market_value_minor, currency, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (account_id, instrument_key, as_of) DO UPDATE SET isin = excluded.isin, \
+         market_value_minor, currency, as_of)",
+        "ON CONFLICT (account_id, instrument_key, as_of) DO UPDATE SET isin = excluded.isin, \
          ticker = excluded.ticker, name = excluded.name, quantity = excluded.quantity, \
          unit_price = excluded.unit_price, market_value_minor = excluded.market_value_minor, \
          currency = excluded.currency",
-        &[
-            Arg::Uuid(holding.account_id.0),
-            Arg::Text(holding.instrument.key()),
-            Arg::OptText(holding.instrument.isin.clone()),
-            Arg::OptText(holding.instrument.ticker.clone()),
-            Arg::Text(holding.instrument.name.clone()),
-            Arg::Text(holding.quantity.to_string()),
-            Arg::OptText(holding.unit_price.map(|p| p.to_string())),
-            Arg::Int(holding.market_value.minor),
-            Arg::Text(holding.market_value.currency.code().into()),
-            Arg::Date(holding.as_of),
-        ],
+        10,
+        by_key.into_values().map(holding_args).collect(),
     )
     .await?;
     Ok(())
+}
+
+fn holding_args(holding: &Holding) -> Vec<Arg> {
+    vec![
+        Arg::Uuid(holding.account_id.0),
+        Arg::Text(holding.instrument.key()),
+        Arg::OptText(holding.instrument.isin.clone()),
+        Arg::OptText(holding.instrument.ticker.clone()),
+        Arg::Text(holding.instrument.name.clone()),
+        Arg::Text(holding.quantity.to_string()),
+        Arg::OptText(holding.unit_price.map(|p| p.to_string())),
+        Arg::Int(holding.market_value.minor),
+        Arg::Text(holding.market_value.currency.code().into()),
+        Arg::Date(holding.as_of),
+    ]
 }

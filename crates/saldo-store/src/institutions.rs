@@ -5,10 +5,10 @@ use crate::sql::{Arg, Row, Tx};
 use saldo_core::ids::{ConnectionId, InstitutionId, UserId};
 use saldo_core::institution::{Connection, ConsentRecord, Institution};
 
-const INSTITUTION_COLUMNS: &str =
+pub(crate) const INSTITUTION_COLUMNS: &str =
     "id, connector, provider_institution_id, name, country, bic, max_history_days, max_consent_days, accesses_per_day, description";
 
-fn institution_from_row(row: &Row) -> Result<Institution, StoreError> {
+pub(crate) fn institution_from_row(row: &Row) -> Result<Institution, StoreError> {
     Ok(Institution {
         id: InstitutionId(row.get(0)?),
         connector: row.get(1)?,

@@ -18,4 +18,4 @@ mod users;
 pub use balances::ValuationWrite;
 pub use db::{Backend, Db, DbUrl, StoreError};
 pub use fx::RateCoverage;
-pub use sync::{AccountIngest, ConnectionRecord, Lease, SyncCommit, SyncRun};
+pub use sync::{AccountIngest, CommitResult, ConnectionRecord, Lease, SyncCommit, SyncRun};

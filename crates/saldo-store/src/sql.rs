@@ -88,24 +88,33 @@ fn sqlite_value(arg: &Arg) -> Value {
     }
 }
 
-/// Prepares (from the connection's statement cache) and binds `$N` placeholders by name: SQLite
-/// numbers parameters by first appearance, so `$2` may be its first parameter.
+/// Prepares (from the connection's statement cache) and binds. `$N` becomes SQLite's `?N`, which
+/// binds to index N directly; `$N` is a named parameter to SQLite, and looking names up is linear
+/// in the number of parameters, which made multi-row inserts quadratic.
 fn sqlite_prepare<'c>(
     conn: &'c rusqlite::Connection,
     sql: &str,
     args: &[Arg],
 ) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
-    let mut statement = conn.prepare_cached(sql)?;
-    for index in 1..=statement.parameter_count() {
-        let position = statement
-            .parameter_name(index)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|n| (1..=args.len()).contains(n))
-            .ok_or_else(|| StoreError::Statement(format!("parameter {index} of {sql:?} has no argument")))?;
-        statement.raw_bind_parameter(index, sqlite_value(&args[position - 1]))?;
+    let mut statement = conn.prepare_cached(&positional(sql))?;
+    let wanted = statement.parameter_count();
+    if wanted > args.len() {
+        return Err(StoreError::Statement(format!("{sql:?} wants {wanted} arguments, got {}", args.len())));
+    }
+    for (index, arg) in args.iter().enumerate().take(wanted) {
+        statement.raw_bind_parameter(index + 1, sqlite_value(arg))?;
     }
     Ok(statement)
+}
+
+/// `$1` → `?1` (the statements hold no `$` in literals).
+fn positional(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) { '?' } else { c });
+    }
+    out
 }
 
 pub(crate) fn sqlite_execute(conn: &rusqlite::Connection, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {

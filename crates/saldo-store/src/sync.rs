@@ -15,13 +15,14 @@ use saldo_core::balance::BalancePoint;
 use saldo_core::failure::{Failure, FailureKind};
 use saldo_core::holding::Holding;
 use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, UserId};
-use saldo_core::institution::{Connection, ConsentRecord};
+use saldo_core::institution::{Connection, ConsentRecord, Institution};
 use saldo_core::item::{Item, ItemDecision};
 use saldo_core::money::{Currency, Money};
 use saldo_core::notification::{Level, Notification, NotificationKind};
 use saldo_core::outage::{InstitutionHealth, WindowStats};
 use saldo_core::sync::{Budget, Episode, SyncState};
 use saldo_core::transaction::Transaction;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 const STATE_COLUMNS: &str = "lease_owner, lease_until, episode_kind, episode_code, episode_detail, episode_retry_at, \
@@ -105,29 +106,32 @@ fn state_args(state: &SyncState) -> Vec<Arg> {
     ]
 }
 
+/// The columns [`state_args`] fills, in order.
+const STATE_FIELDS: [&str; 14] = [
+    "episode_kind",
+    "episode_code",
+    "episode_detail",
+    "episode_retry_at",
+    "episode_since",
+    "episode_attempts",
+    "episode_announced",
+    "episode_escalated",
+    "partial",
+    "last_attempt_at",
+    "last_success_at",
+    "next_sync_at",
+    "budget_day",
+    "budget_used",
+];
+
 /// `SET` clause for [`state_args`], numbered from `$first`.
 fn state_assignments(first: usize) -> String {
-    [
-        "episode_kind",
-        "episode_code",
-        "episode_detail",
-        "episode_retry_at",
-        "episode_since",
-        "episode_attempts",
-        "episode_announced",
-        "episode_escalated",
-        "partial",
-        "last_attempt_at",
-        "last_success_at",
-        "next_sync_at",
-        "budget_day",
-        "budget_used",
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, column)| format!("{column} = ${}", first + i))
-    .collect::<Vec<_>>()
-    .join(", ")
+    state_assignments_with(|i| format!("${}", first + i))
+}
+
+/// `SET` clause for [`state_args`], the i-th value written by `value(i)`.
+fn state_assignments_with(value: impl Fn(usize) -> String) -> String {
+    STATE_FIELDS.iter().enumerate().map(|(i, column)| format!("{column} = {}", value(i))).collect::<Vec<_>>().join(", ")
 }
 
 const ITEM_COLUMNS: &str =
@@ -240,24 +244,66 @@ pub struct SyncCommit {
     pub notifications: Vec<Notification>,
 }
 
-async fn insert_notification(tx: &mut Tx, n: &Notification) -> Result<u64, StoreError> {
-    tx.execute(
-        "INSERT INTO notifications (id, user_id, connection_id, institution_id, kind, level, message, key, created_at, read_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (user_id, key) DO NOTHING",
-        &[
-            Arg::Uuid(n.id),
-            Arg::Uuid(n.user_id.0),
-            Arg::OptUuid(n.connection_id.map(|c| c.0)),
-            Arg::OptUuid(n.institution_id.map(|i| i.0)),
-            Arg::Text(n.kind.as_str().into()),
-            Arg::Text(n.level.as_str().into()),
-            Arg::Text(n.message.clone()),
-            Arg::Text(n.key.clone()),
-            Arg::Time(n.created_at),
-            Arg::OptTime(n.read_at),
-        ],
+fn notification_args(n: &Notification) -> Vec<Arg> {
+    vec![
+        Arg::Uuid(n.id),
+        Arg::Uuid(n.user_id.0),
+        Arg::OptUuid(n.connection_id.map(|c| c.0)),
+        Arg::OptUuid(n.institution_id.map(|i| i.0)),
+        Arg::Text(n.kind.as_str().into()),
+        Arg::Text(n.level.as_str().into()),
+        Arg::Text(n.message.clone()),
+        Arg::Text(n.key.clone()),
+        Arg::Time(n.created_at),
+        Arg::OptTime(n.read_at),
+    ]
+}
+
+/// Stores notifications; one whose (user, key) is already stored is an episode already announced
+/// and is skipped. Returns how many were new.
+async fn insert_notifications_in(tx: &mut Tx, notifications: &[Notification]) -> Result<u64, StoreError> {
+    // Two of the same key in one statement would be refused by PostgreSQL's ON CONFLICT too.
+    let mut seen = std::collections::HashSet::new();
+    insert_rows(
+        tx,
+        "INSERT INTO notifications (id, user_id, connection_id, institution_id, kind, level, message, key, \
+         created_at, read_at)",
+        "ON CONFLICT (user_id, key) DO NOTHING",
+        10,
+        notifications.iter().filter(|n| seen.insert((n.user_id, n.key.as_str()))).map(notification_args).collect(),
     )
     .await
+}
+
+/// How to split `n` rows into statements: powers of two up to 256 rows, so that a backend's
+/// statement cache sees at most nine shapes of each statement.
+fn chunk_sizes(mut n: usize) -> Vec<usize> {
+    const MOST_ROWS: usize = 256;
+    let mut sizes = Vec::new();
+    while n > 0 {
+        let size = if n >= MOST_ROWS { MOST_ROWS } else { 1 << n.ilog2() };
+        sizes.push(size);
+        n -= size;
+    }
+    sizes
+}
+
+/// The statements `INSERT … VALUES (…), (…) …tail` for many rows.
+fn row_statements(head: &str, tail: &str, columns: usize, rows: Vec<Vec<Arg>>) -> Vec<(String, Vec<Arg>)> {
+    let mut rows = rows.into_iter();
+    chunk_sizes(rows.len())
+        .into_iter()
+        .map(|size| {
+            let placeholders: Vec<String> = (0..size)
+                .map(|row| {
+                    let params: Vec<String> = (1..=columns).map(|col| format!("${}", row * columns + col)).collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            let args: Vec<Arg> = rows.by_ref().take(size).flatten().collect();
+            (format!("{head} VALUES {} {tail}", placeholders.join(", ")), args)
+        })
+        .collect()
 }
 
 /// Runs `INSERT … VALUES (…), (…) …tail` for many rows with few statements; returns rows affected.
@@ -270,22 +316,26 @@ pub(crate) async fn insert_rows(
     columns: usize,
     rows: Vec<Vec<Arg>>,
 ) -> Result<u64, StoreError> {
-    const ROWS_PER_STATEMENT: usize = 64;
     let mut affected = 0;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
-        let placeholders: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let params: Vec<String> = (1..=columns).map(|col| format!("${}", row * columns + col)).collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        let sql = format!("{head} VALUES {} {tail}", placeholders.join(", "));
-        let args: Vec<Arg> = chunk.into_iter().flatten().collect();
+    for (sql, args) in row_statements(head, tail, columns, rows) {
         affected += tx.execute(&sql, &args).await?;
     }
     Ok(affected)
+}
+
+/// [`insert_rows`] with a `RETURNING` clause in `tail`: the rows it returns.
+pub(crate) async fn insert_rows_returning(
+    tx: &mut Tx,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: Vec<Vec<Arg>>,
+) -> Result<Vec<Row>, StoreError> {
+    let mut returned = Vec::new();
+    for (sql, args) in row_statements(head, tail, columns, rows) {
+        returned.extend(tx.fetch(&sql, &args).await?);
+    }
+    Ok(returned)
 }
 
 fn transaction_args(t: &Transaction) -> Vec<Arg> {
@@ -304,6 +354,9 @@ fn transaction_args(t: &Transaction) -> Vec<Arg> {
     ]
 }
 
+const TRANSACTION_INSERT: &str = "INSERT INTO transactions (id, account_id, status, booking_date, value_date, \
+     amount_minor, currency, description, counterparty, provider_id, fingerprint)";
+
 /// Inserts transactions; one already stored under the same identity is skipped. Returns how many
 /// were new.
 pub(crate) async fn insert_transactions_in<'a>(
@@ -312,13 +365,141 @@ pub(crate) async fn insert_transactions_in<'a>(
 ) -> Result<u64, StoreError> {
     insert_rows(
         tx,
-        "INSERT INTO transactions (id, account_id, status, booking_date, value_date, amount_minor, currency, \
-         description, counterparty, provider_id, fingerprint)",
+        TRANSACTION_INSERT,
         "ON CONFLICT DO NOTHING",
         11,
         transactions.into_iter().map(transaction_args).collect(),
     )
     .await
+}
+
+/// [`insert_transactions_in`], returning the account of each new transaction.
+async fn insert_transactions_counted<'a>(
+    tx: &mut Tx,
+    transactions: impl IntoIterator<Item = &'a Transaction>,
+) -> Result<Vec<AccountId>, StoreError> {
+    let rows = insert_rows_returning(
+        tx,
+        TRANSACTION_INSERT,
+        "ON CONFLICT DO NOTHING RETURNING account_id",
+        11,
+        transactions.into_iter().map(transaction_args).collect(),
+    )
+    .await?;
+    rows.iter().map(|row| Ok(AccountId(row.get(0)?))).collect()
+}
+
+fn run_args(run: &SyncRun) -> Vec<Arg> {
+    vec![
+        Arg::Uuid(run.id),
+        Arg::Uuid(run.connection_id.0),
+        Arg::Uuid(run.institution_id.0),
+        Arg::Text(run.trigger.clone()),
+        Arg::Text(run.worker.clone()),
+        Arg::Time(run.started_at),
+        Arg::Time(run.finished_at),
+        Arg::Text(run.outcome.clone()),
+        Arg::OptText(run.failure.as_ref().map(|f| f.kind.as_str().to_string())),
+        Arg::OptText(run.failure.as_ref().map(|f| f.code.clone())),
+        Arg::OptText(run.failure.as_ref().map(|f| f.detail.clone())),
+        Arg::Int(run.transactions_new as i64),
+        Arg::Int(run.pending_replaced as i64),
+        Arg::Int(run.balance_points as i64),
+        Arg::Int(run.holdings as i64),
+    ]
+}
+
+/// What [`Db::commit_syncs`] did with one sync: its new and replaced-pending transaction counts, or
+/// [`StoreError::LeaseLost`] when nothing of it was written.
+pub type CommitResult = Result<(u64, u64), StoreError>;
+
+/// Writes syncs in one open transaction: each one only if its worker still holds the lease.
+async fn commit_syncs_in(tx: &mut Tx, commits: &[&SyncCommit]) -> Result<Vec<CommitResult>, StoreError> {
+    // One statement per chunk gives every lease back with its new state, and says which leases were
+    // still held.
+    let rows: Vec<Vec<Arg>> = commits
+        .iter()
+        .map(|commit| {
+            let mut args = vec![Arg::Uuid(commit.connection_id.0), Arg::Text(commit.worker.clone())];
+            args.extend(state_args(&commit.state));
+            args
+        })
+        .collect();
+    let head = format!(
+        "UPDATE connections SET lease_owner = NULL, lease_until = NULL, {} FROM (",
+        state_assignments_with(|i| format!("column{}", i + 3))
+    );
+    let tail =
+        ") AS v WHERE connections.id = v.column1 AND connections.lease_owner = v.column2 RETURNING connections.id";
+    let mut still_held = std::collections::HashSet::new();
+    for row in insert_rows_returning(tx, &head, tail, 2 + STATE_FIELDS.len(), rows).await? {
+        still_held.insert(ConnectionId(row.get(0)?));
+    }
+    let held: Vec<bool> = commits.iter().map(|c| still_held.contains(&c.connection_id)).collect();
+    let live: Vec<&SyncCommit> = commits.iter().zip(&held).filter(|(_, held)| **held).map(|(c, _)| *c).collect();
+    upsert_items(tx, &live.iter().flat_map(|c| c.items.iter().cloned()).collect::<Vec<_>>()).await?;
+    for (account, closed) in live.iter().flat_map(|c| &c.closed) {
+        tx.execute("UPDATE accounts SET closed = $2 WHERE id = $1", &[Arg::Uuid(account.0), Arg::Bool(*closed)])
+            .await?;
+    }
+    for (account, alias) in live.iter().flat_map(|c| &c.aliases) {
+        crate::accounts::insert_alias_in(tx, *account, alias).await?;
+    }
+    let ingest: Vec<&AccountIngest> = live.iter().flat_map(|c| &c.ingest).filter(|i| i.account_id.is_some()).collect();
+    // Pending transactions are ephemeral: the current set replaces the stored one. Booked ones go in
+    // first so that a pending one already booked under the same identity is dropped.
+    let accounts: Vec<Arg> = ingest.iter().filter_map(|i| i.account_id).map(|a| Arg::Uuid(a.0)).collect();
+    let mut accounts = accounts.into_iter();
+    let mut replaced_in: HashMap<AccountId, u64> = HashMap::new();
+    for size in chunk_sizes(accounts.len()) {
+        let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "DELETE FROM transactions WHERE status = 'pending' AND account_id IN ({}) RETURNING account_id",
+            list.join(", ")
+        );
+        let args: Vec<Arg> = accounts.by_ref().take(size).collect();
+        for row in tx.fetch(&sql, &args).await? {
+            *replaced_in.entry(AccountId(row.get(0)?)).or_default() += 1;
+        }
+    }
+    let mut new_in: HashMap<AccountId, u64> = HashMap::new();
+    for account in insert_transactions_counted(tx, ingest.iter().flat_map(|i| &i.booked)).await? {
+        *new_in.entry(account).or_default() += 1;
+    }
+    insert_transactions_in(tx, ingest.iter().flat_map(|i| &i.pending)).await?;
+    let points: Vec<BalancePoint> = ingest.iter().filter_map(|i| i.balance.clone()).collect();
+    crate::balances::insert_points_in(tx, &points).await?;
+    let holdings: Vec<Holding> = ingest.iter().flat_map(|i| i.holdings.iter().cloned()).collect();
+    crate::balances::upsert_holdings_in(tx, &holdings).await?;
+    let mut results = Vec::with_capacity(commits.len());
+    let mut runs = Vec::with_capacity(live.len());
+    for (commit, held) in commits.iter().zip(held) {
+        if !held {
+            results.push(Err(StoreError::LeaseLost(commit.connection_id.to_string())));
+            continue;
+        }
+        let of = |counts: &HashMap<AccountId, u64>| -> u64 {
+            commit.ingest.iter().filter_map(|i| i.account_id).map(|a| counts.get(&a).copied().unwrap_or(0)).sum()
+        };
+        let (new, replaced) = (of(&new_in), of(&replaced_in));
+        let mut run = commit.run.clone();
+        run.transactions_new = new;
+        run.pending_replaced = replaced;
+        runs.push(run_args(&run));
+        results.push(Ok((new, replaced)));
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO sync_runs (id, connection_id, institution_id, trigger, worker, started_at, finished_at, outcome, \
+         failure_kind, failure_code, failure_detail, transactions_new, pending_replaced, balance_points, holdings)",
+        "",
+        15,
+        runs,
+    )
+    .await?;
+    let notifications: Vec<Notification> = live.iter().flat_map(|c| c.notifications.iter().cloned()).collect();
+    insert_notifications_in(tx, &notifications).await?;
+    Ok(results)
 }
 
 impl Db {
@@ -347,6 +528,29 @@ impl Db {
         let sql = format!("SELECT {CONNECTION_COLUMNS}, {STATE_COLUMNS} FROM connections WHERE id = $1");
         let row = self.fetch_optional(&sql, &[Arg::Uuid(id.0)]).await?;
         row.as_ref().map(|row| record_from_row(row, now)).transpose()
+    }
+
+    /// The records of many connections (a scheduler pass), in no particular order; unknown ids are
+    /// left out.
+    pub async fn connection_records_of(
+        &self,
+        ids: &[ConnectionId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let mut records = Vec::with_capacity(ids.len());
+        let mut rest = ids.iter();
+        for size in chunk_sizes(ids.len()) {
+            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT {CONNECTION_COLUMNS}, {STATE_COLUMNS} FROM connections WHERE id IN ({})",
+                list.join(", ")
+            );
+            let args: Vec<Arg> = rest.by_ref().take(size).map(|id| Arg::Uuid(id.0)).collect();
+            for row in self.fetch(&sql, &args).await? {
+                records.push(record_from_row(&row, now)?);
+            }
+        }
+        Ok(records)
     }
 
     pub async fn connection_records(
@@ -466,88 +670,59 @@ impl Db {
     /// Writes a sync's whole outcome in one transaction, if the worker still holds the lease.
     /// Returns the number of new transactions and of replaced pending ones.
     pub async fn commit_sync(&self, commit: &SyncCommit) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.begin().await?;
-        let mut args = vec![Arg::Uuid(commit.connection_id.0), Arg::Text(commit.worker.clone())];
-        args.extend(state_args(&commit.state));
-        let updated = tx
-            .execute(
-                &format!(
-                    "UPDATE connections SET lease_owner = NULL, lease_until = NULL, {} WHERE id = $1 AND lease_owner = $2",
-                    state_assignments(3)
-                ),
-                &args,
-            )
-            .await?;
-        if updated == 0 {
-            return Err(StoreError::LeaseLost(commit.connection_id.to_string()));
+        self.commit_syncs(std::slice::from_ref(commit)).await?.pop().unwrap_or(Ok((0, 0)))
+    }
+
+    /// Writes many syncs in one transaction (their rows in a few multi-row statements), each only if
+    /// its worker still holds the lease. Should the batch fail, each sync is tried on its own, so
+    /// that one sync's bad data costs only that sync.
+    pub async fn commit_syncs(&self, commits: &[SyncCommit]) -> Result<Vec<CommitResult>, StoreError> {
+        let all: Vec<&SyncCommit> = commits.iter().collect();
+        let batch = async {
+            let mut tx = self.begin().await?;
+            let results = commit_syncs_in(&mut tx, &all).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(results)
+        };
+        match batch.await {
+            Ok(results) => Ok(results),
+            Err(err) if commits.len() == 1 => Err(err),
+            Err(_) => {
+                let mut results = Vec::with_capacity(commits.len());
+                for commit in commits {
+                    let mut tx = self.begin().await?;
+                    // On an error `tx` is dropped, which rolls this one sync back.
+                    results.push(match commit_syncs_in(&mut tx, &[commit]).await {
+                        Ok(mut one) => {
+                            tx.commit().await?;
+                            one.pop().unwrap_or(Ok((0, 0)))
+                        }
+                        Err(err) => Err(err),
+                    });
+                }
+                Ok(results)
+            }
         }
-        upsert_items(&mut tx, &commit.items).await?;
-        for (account, closed) in &commit.closed {
-            tx.execute("UPDATE accounts SET closed = $2 WHERE id = $1", &[Arg::Uuid(account.0), Arg::Bool(*closed)])
-                .await?;
+    }
+
+    /// The items of many connections, by connection (each list as [`Db::items`] orders it).
+    pub async fn items_of(&self, connections: &[ConnectionId]) -> Result<HashMap<ConnectionId, Vec<Item>>, StoreError> {
+        let mut items: HashMap<ConnectionId, Vec<Item>> = HashMap::new();
+        let mut rest = connections.iter();
+        for size in chunk_sizes(connections.len()) {
+            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE connection_id IN ({}) \
+                 ORDER BY connection_id, first_seen_at, identity_key",
+                list.join(", ")
+            );
+            let args: Vec<Arg> = rest.by_ref().take(size).map(|id| Arg::Uuid(id.0)).collect();
+            for row in self.fetch(&sql, &args).await? {
+                let item = item_from_row(&row)?;
+                items.entry(item.connection_id).or_default().push(item);
+            }
         }
-        for (account, alias) in &commit.aliases {
-            crate::accounts::insert_alias_in(&mut tx, *account, alias).await?;
-        }
-        // Pending transactions are ephemeral: the current set replaces the stored one. Booked ones go
-        // in first so that a pending one already booked under the same identity is dropped.
-        let accounts: Vec<Arg> = commit.ingest.iter().filter_map(|i| i.account_id).map(|a| Arg::Uuid(a.0)).collect();
-        let mut replaced = 0;
-        if !accounts.is_empty() {
-            let list: Vec<String> = (1..=accounts.len()).map(|n| format!("${n}")).collect();
-            replaced = tx
-                .execute(
-                    &format!(
-                        "DELETE FROM transactions WHERE status = 'pending' AND account_id IN ({})",
-                        list.join(", ")
-                    ),
-                    &accounts,
-                )
-                .await?;
-        }
-        let ingest: Vec<&AccountIngest> = commit.ingest.iter().filter(|i| i.account_id.is_some()).collect();
-        let new = insert_transactions_in(&mut tx, ingest.iter().flat_map(|i| &i.booked)).await?;
-        insert_transactions_in(&mut tx, ingest.iter().flat_map(|i| &i.pending)).await?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source)",
-            "ON CONFLICT DO NOTHING",
-            6,
-            ingest.iter().filter_map(|i| i.balance.as_ref()).map(crate::balances::point_args).collect(),
-        )
-        .await?;
-        for holding in ingest.iter().flat_map(|i| &i.holdings) {
-            crate::balances::upsert_holding_in(&mut tx, holding).await?;
-        }
-        let run = &commit.run;
-        tx.execute(
-            "INSERT INTO sync_runs (id, connection_id, institution_id, trigger, worker, started_at, finished_at, outcome, \
-             failure_kind, failure_code, failure_detail, transactions_new, pending_replaced, balance_points, holdings) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            &[
-                Arg::Uuid(run.id),
-                Arg::Uuid(run.connection_id.0),
-                Arg::Uuid(run.institution_id.0),
-                Arg::Text(run.trigger.clone()),
-                Arg::Text(run.worker.clone()),
-                Arg::Time(run.started_at),
-                Arg::Time(run.finished_at),
-                Arg::Text(run.outcome.clone()),
-                Arg::OptText(run.failure.as_ref().map(|f| f.kind.as_str().to_string())),
-                Arg::OptText(run.failure.as_ref().map(|f| f.code.clone())),
-                Arg::OptText(run.failure.as_ref().map(|f| f.detail.clone())),
-                Arg::Int(new as i64),
-                Arg::Int(replaced as i64),
-                Arg::Int(run.balance_points as i64),
-                Arg::Int(run.holdings as i64),
-            ],
-        )
-        .await?;
-        for notification in &commit.notifications {
-            insert_notification(&mut tx, notification).await?;
-        }
-        tx.commit().await?;
-        Ok((new, replaced))
+        Ok(items)
     }
 
     pub async fn items(&self, connection: ConnectionId) -> Result<Vec<Item>, StoreError> {
@@ -629,10 +804,7 @@ impl Db {
     /// Stores notifications; one whose key the user already has is skipped. Returns how many were new.
     pub async fn insert_notifications(&self, notifications: &[Notification]) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let mut inserted = 0;
-        for n in notifications {
-            inserted += insert_notification(&mut tx, n).await?;
-        }
+        let inserted = insert_notifications_in(&mut tx, notifications).await?;
         tx.commit().await?;
         Ok(inserted)
     }
@@ -695,6 +867,38 @@ impl Db {
         }
         tx.commit().await?;
         Ok(marked)
+    }
+
+    /// Institutions with their health, for a scheduler pass; unknown ids are left out.
+    pub async fn institutions_with_health(
+        &self,
+        ids: &[InstitutionId],
+    ) -> Result<Vec<(Institution, InstitutionHealth)>, StoreError> {
+        let columns: Vec<String> =
+            crate::institutions::INSTITUTION_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect();
+        let mut found = Vec::with_capacity(ids.len());
+        let mut rest = ids.iter();
+        for size in chunk_sizes(ids.len()) {
+            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT {}, h.degraded_since, h.next_probe_at, h.probes, h.announced FROM institutions i \
+                 LEFT JOIN institution_health h ON h.institution_id = i.id WHERE i.id IN ({})",
+                columns.join(", "),
+                list.join(", ")
+            );
+            let args: Vec<Arg> = rest.by_ref().take(size).map(|id| Arg::Uuid(id.0)).collect();
+            for row in self.fetch(&sql, &args).await? {
+                let at = columns.len();
+                let health = InstitutionHealth {
+                    degraded_since: row.get(at)?,
+                    next_probe_at: row.get(at + 1)?,
+                    probes: row.get::<Option<i64>>(at + 2)?.unwrap_or(0) as u32,
+                    announced: row.get::<Option<bool>>(at + 3)?.unwrap_or(false),
+                };
+                found.push((crate::institutions::institution_from_row(&row)?, health));
+            }
+        }
+        Ok(found)
     }
 
     pub async fn institution_health(&self, institution: InstitutionId) -> Result<InstitutionHealth, StoreError> {

@@ -567,6 +567,42 @@ mod sync_engine {
         assert_eq!(db.balance_points(account.id).await.unwrap().len(), 1);
     });
 
+    contract!(a_batch_commit_writes_each_sync_whose_lease_is_held_and_only_those, |db: Db| async move {
+        let (a, b, c) = (connected(&db).await, connected(&db).await, connected(&db).await);
+        let account = manual_account(a.user.id, "Everyday", AccountKind::Cash, "EUR");
+        db.insert_account(&account, &[], &[]).await.unwrap();
+        let lease = at(2, 0) + chrono::TimeDelta::minutes(10);
+        for fixture in [&a, &b, &c] {
+            assert!(db.claim_connection(fixture.connection.id, "w", at(2, 0), lease).await.unwrap());
+        }
+        let state = SyncState::new(at(1, 0), Some(4));
+        let ingest = |account_id: AccountId, provider_id: &str| AccountIngest {
+            account_id: Some(account_id),
+            booked: vec![transaction(account_id, Some(provider_id), "Rent", -90_000)],
+            ..AccountIngest::default()
+        };
+        let good = commit(&a, "w", state.clone(), vec![ingest(account.id, "a-1")]);
+        // b's lease went to another worker; c brings a transaction for an account that does not exist.
+        let stolen = commit(&b, "other", state.clone(), vec![ingest(account.id, "b-1")]);
+        let broken = commit(&c, "w", state.clone(), vec![ingest(AccountId(Uuid::now_v7()), "c-1")]);
+
+        let results = db.commit_syncs(&[good, stolen, broken]).await.unwrap();
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0].as_ref().unwrap(), &(1, 0));
+        assert!(matches!(results[1], Err(StoreError::LeaseLost(_))), "{:?}", results[1]);
+        assert!(results[2].is_err() && !matches!(results[2], Err(StoreError::LeaseLost(_))), "{:?}", results[2]);
+
+        let stored = db.transactions(account.id).await.unwrap();
+        assert_eq!(stored.iter().map(|t| t.provider_id.as_deref()).collect::<Vec<_>>(), vec![Some("a-1")]);
+        let runs = db.sync_runs(a.connection.id, 10).await.unwrap();
+        assert_eq!((runs.len(), runs[0].transactions_new), (1, 1));
+        assert!(db.sync_runs(b.connection.id, 10).await.unwrap().is_empty());
+        assert!(db.sync_runs(c.connection.id, 10).await.unwrap().is_empty(), "the broken sync wrote nothing");
+        let record = |id| db.connection_record(id, at(2, 0));
+        assert_eq!(record(a.connection.id).await.unwrap().unwrap().lease, None, "committed: lease given back");
+        assert!(record(c.connection.id).await.unwrap().unwrap().lease.is_some(), "rolled back: still claimed");
+    });
+
     contract!(notifications_are_unique_per_key_and_can_be_read, |db: Db| async move {
         let fixture = connected(&db).await;
         let notification = |key: &str| Notification {

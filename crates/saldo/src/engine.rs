@@ -18,10 +18,12 @@ use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, TransactionId, Use
 use saldo_core::institution::{ConsentRecord, Institution};
 use saldo_core::item::{identity_key, Item, ItemDecision};
 use saldo_core::notification::{consent_warning_due, key, Notification, NotificationKind};
+use saldo_core::outage::InstitutionHealth;
 use saldo_core::outage::{counts_toward_outage, OutageEvent, OutagePolicy};
+use saldo_core::sync::SyncState;
 use saldo_core::sync::{Refusal, SyncEvent, SyncPolicy, Trigger};
 use saldo_core::transaction::{fingerprint, occurrences, FingerprintContent, Transaction, TransactionStatus};
-use saldo_store::{AccountIngest, StoreError, SyncCommit, SyncRun};
+use saldo_store::{AccountIngest, ConnectionRecord, StoreError, SyncCommit, SyncRun};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,49 +158,27 @@ pub(crate) fn consent_of(record: &ConsentRecord, institution: &Institution) -> C
     }
 }
 
+/// How many claimed connections one database transaction commits together.
+const BATCH: usize = 512;
+
 /// Claims the connections due at `now` and syncs them, concurrently within the settings' bounds.
-/// Reports come back in the order the connections were claimed (most overdue first), whatever order
-/// the syncs finished in, so that a seeded simulation repeats exactly.
+/// A pass reads what it needs in a few queries and commits its syncs in batches, each batch in one
+/// database transaction, so that the database is not what limits how many syncs a second a worker
+/// runs. Reports come back in the order the connections were claimed (most overdue first), whatever
+/// order the syncs finished in, so that a seeded simulation repeats exactly.
 pub async fn run_due(ctx: &Ctx, worker: &str, now: DateTime<Utc>, limit: u32) -> Result<Vec<SyncReport>, OpsError> {
     let lease_until = now + ctx.engine.policy.lease;
     let claimed = ctx.db.claim_due(worker, now, lease_until, limit).await?;
     let mut reports = Vec::with_capacity(claimed.len());
-    if ctx.engine.concurrency <= 1 {
-        for (id, _) in claimed {
-            match sync_claimed(ctx, id, Trigger::Scheduled, worker, now).await {
+    for batch in claimed.chunks(BATCH) {
+        let ids: Vec<ConnectionId> = batch.iter().map(|(id, _)| *id).collect();
+        for result in sync_batch(ctx, &ids, Trigger::Scheduled, worker, now).await? {
+            match result {
                 Ok(report) => reports.push(report),
                 Err(err) => tracing::error!(error = %err, "sync failed to record"),
             }
         }
-        return Ok(reports);
     }
-    let overall = Arc::new(Semaphore::new(ctx.engine.concurrency));
-    let mut per_institution: HashMap<InstitutionId, Arc<Semaphore>> = HashMap::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (order, (id, institution)) in claimed.into_iter().enumerate() {
-        let institution_gate = per_institution
-            .entry(institution)
-            .or_insert_with(|| Arc::new(Semaphore::new(ctx.engine.per_institution.max(1))))
-            .clone();
-        let overall = overall.clone();
-        let ctx = ctx.clone();
-        let worker = worker.to_string();
-        tasks.spawn(async move {
-            let _institution = institution_gate.acquire_owned().await;
-            let _slot = overall.acquire_owned().await;
-            (order, sync_claimed(&ctx, id, Trigger::Scheduled, &worker, now).await)
-        });
-    }
-    let mut finished = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((order, Ok(report))) => finished.push((order, report)),
-            Ok((_, Err(err))) => tracing::error!(error = %err, "sync failed to record"),
-            Err(err) => tracing::error!(error = %err, "sync task panicked"),
-        }
-    }
-    finished.sort_by_key(|(order, _)| *order);
-    reports.extend(finished.into_iter().map(|(_, report)| report));
     Ok(reports)
 }
 
@@ -228,15 +208,183 @@ pub async fn sync_claimed(
     worker: &str,
     now: DateTime<Utc>,
 ) -> Result<SyncReport, OpsError> {
-    let settings = &ctx.engine;
-    let record =
-        ctx.db.connection_record(id, now).await?.ok_or_else(|| OpsError::NotFound(format!("connection {id}")))?;
-    let connection = record.connection;
-    let institution = ctx
-        .db
-        .institution(connection.institution_id)
+    sync_batch(ctx, &[id], trigger, worker, now)
         .await?
-        .ok_or_else(|| OpsError::NotFound(format!("institution of connection {id}")))?;
+        .pop()
+        .unwrap_or_else(|| Err(OpsError::NotFound(format!("connection {id}"))))
+}
+
+/// A sync worked out but not written yet.
+enum Prepared {
+    /// The state machine did not let it start: the lease goes back with the state as it is.
+    Refused {
+        state: Box<SyncState>,
+        report: SyncReport,
+    },
+    Ready(Box<ReadySync>),
+}
+
+struct ReadySync {
+    commit: SyncCommit,
+    report: SyncReport,
+    institution: Institution,
+    /// Health can only change when a sync fails in a way that counts toward an outage, or when any
+    /// sync ends while the institution is degraded; otherwise the window query is skipped.
+    may_change_health: bool,
+}
+
+/// Syncs claimed connections: reads their records, items, institutions and institution health in
+/// a few queries, runs the provider calls (concurrently within the settings' bounds), then commits
+/// them all in one transaction and re-assesses each institution involved once. One result per
+/// connection that still exists, in the order given.
+async fn sync_batch(
+    ctx: &Ctx,
+    ids: &[ConnectionId],
+    trigger: Trigger,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<SyncReport, OpsError>>, OpsError> {
+    let mut records: HashMap<ConnectionId, ConnectionRecord> =
+        ctx.db.connection_records_of(ids, now).await?.into_iter().map(|r| (r.connection.id, r)).collect();
+    let mut items = ctx.db.items_of(ids).await?;
+    let mut wanted: Vec<InstitutionId> = records.values().map(|r| r.connection.institution_id).collect();
+    wanted.sort();
+    wanted.dedup();
+    let institutions: HashMap<InstitutionId, (Institution, InstitutionHealth)> =
+        ctx.db.institutions_with_health(&wanted).await?.into_iter().map(|(i, h)| (i.id, (i, h))).collect();
+    if let Some(missing) = wanted.iter().find(|id| !institutions.contains_key(id)) {
+        return Err(OpsError::NotFound(format!("institution {missing}")));
+    }
+    let work: Vec<(ConnectionRecord, Vec<Item>)> = ids
+        .iter()
+        .filter_map(|id| records.remove(id))
+        .map(|record| {
+            let stored = items.remove(&record.connection.id).unwrap_or_default();
+            (record, stored)
+        })
+        .collect();
+    let prepared: Vec<Prepared> = if ctx.engine.concurrency <= 1 || work.len() <= 1 {
+        let mut prepared = Vec::with_capacity(work.len());
+        for (record, stored) in work {
+            let (institution, health) = &institutions[&record.connection.institution_id];
+            prepared.push(prepare(ctx, record, institution, health, stored, trigger, worker, now).await);
+        }
+        prepared
+    } else {
+        let overall = Arc::new(Semaphore::new(ctx.engine.concurrency));
+        let mut per_institution: HashMap<InstitutionId, Arc<Semaphore>> = HashMap::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (order, (record, stored)) in work.into_iter().enumerate() {
+            let (institution, health) = institutions[&record.connection.institution_id].clone();
+            let institution_gate = per_institution
+                .entry(institution.id)
+                .or_insert_with(|| Arc::new(Semaphore::new(ctx.engine.per_institution.max(1))))
+                .clone();
+            let overall = overall.clone();
+            let ctx = ctx.clone();
+            let worker = worker.to_string();
+            tasks.spawn(async move {
+                let _institution = institution_gate.acquire_owned().await;
+                let _slot = overall.acquire_owned().await;
+                (order, prepare(&ctx, record, &institution, &health, stored, trigger, &worker, now).await)
+            });
+        }
+        let mut finished = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(done) => finished.push(done),
+                Err(err) => tracing::error!(error = %err, "sync task panicked"),
+            }
+        }
+        finished.sort_by_key(|(order, _)| *order);
+        finished.into_iter().map(|(_, prepared)| prepared).collect()
+    };
+    finish(ctx, worker, prepared, now).await
+}
+
+/// Writes prepared syncs: refusals give their lease back, the rest commit in one transaction; then
+/// each institution whose health may have changed is assessed once.
+async fn finish(
+    ctx: &Ctx,
+    worker: &str,
+    prepared: Vec<Prepared>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<SyncReport, OpsError>>, OpsError> {
+    let mut results = Vec::with_capacity(prepared.len());
+    let mut ready = Vec::new();
+    for prepared in prepared {
+        match prepared {
+            Prepared::Refused { state, report } => {
+                ctx.db.release_lease(report.connection_id, worker, &state).await?;
+                results.push(Some(Ok(report)));
+            }
+            Prepared::Ready(sync) => {
+                results.push(None);
+                ready.push(*sync);
+            }
+        }
+    }
+    let (commits, ready): (Vec<SyncCommit>, Vec<_>) =
+        ready.into_iter().map(|sync| (sync.commit, (sync.report, sync.institution, sync.may_change_health))).unzip();
+    let committed = ctx.db.commit_syncs(&commits).await?;
+    let mut to_assess: Vec<Institution> = Vec::new();
+    let mut written = Vec::with_capacity(ready.len());
+    for ((mut report, institution, may_change_health), result) in ready.into_iter().zip(committed) {
+        written.push(match result {
+            Ok((new_transactions, _)) => {
+                if let SyncOutcome::Ok { partial, .. } = report.outcome {
+                    report.outcome = SyncOutcome::Ok { new_transactions, partial };
+                }
+                if may_change_health && !to_assess.iter().any(|i| i.id == institution.id) {
+                    to_assess.push(institution);
+                }
+                tracing::info!(connection = %report.connection_id, institution = %report.institution,
+                    outcome = ?report.outcome, "sync finished");
+                Ok(report)
+            }
+            Err(StoreError::LeaseLost(_)) => {
+                tracing::warn!(connection = %report.connection_id, worker, "lease lost; the sync was discarded");
+                Ok(SyncReport { outcome: SyncOutcome::LeaseLost, notifications: 0, ..report })
+            }
+            Err(err) => Err(err.into()),
+        });
+    }
+    for institution in &to_assess {
+        let announced = assess_institution(ctx, institution, now).await?;
+        // Counted on the last sync of the batch that touched the institution.
+        if let Some(Ok(report)) = written.iter_mut().rev().find(
+            |r| matches!(r, Ok(report) if report.institution == institution.name && report.outcome != SyncOutcome::LeaseLost),
+        ) {
+            report.notifications += announced;
+        }
+    }
+    let mut written = written.into_iter();
+    Ok(results
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| {
+                written.next().unwrap_or_else(|| Err(OpsError::Invalid("a sync went missing".into())))
+            })
+        })
+        .collect())
+}
+
+/// Works out one sync of a claimed connection: the provider calls, the state machine and
+/// everything to write. Writes nothing.
+#[allow(clippy::too_many_arguments)]
+async fn prepare(
+    ctx: &Ctx,
+    record: ConnectionRecord,
+    institution: &Institution,
+    health: &InstitutionHealth,
+    stored_items: Vec<Item>,
+    trigger: Trigger,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Prepared {
+    let settings = &ctx.engine;
+    let connection = record.connection;
+    let id = connection.id;
     let report = |outcome, notifications| SyncReport {
         connection_id: id,
         institution: institution.name.clone(),
@@ -246,22 +394,22 @@ pub async fn sync_claimed(
     let mut state = record.state;
     state.running = false;
     let Some(consent_record) = connection.consent.clone() else {
-        ctx.db.release_lease(id, worker, &state).await?;
-        return Ok(report(SyncOutcome::Refused("no consent".into()), 0));
+        return Prepared::Refused {
+            state: Box::new(state),
+            report: report(SyncOutcome::Refused("no consent".into()), 0),
+        };
     };
     if let Err(refusal) = state.start(now, trigger, &settings.policy) {
-        ctx.db.release_lease(id, worker, &state).await?;
         let reason = match refusal {
             Refusal::AlreadyRunning => "already running".to_string(),
             Refusal::NeedsUser(kind) => format!("needs the user ({kind})"),
             Refusal::BudgetUsed { until } => format!("today's accesses are used; next from {until}"),
         };
-        return Ok(report(SyncOutcome::Refused(reason), 0));
+        return Prepared::Refused { state: Box::new(state), report: report(SyncOutcome::Refused(reason), 0) };
     }
-    let consent = consent_of(&consent_record, &institution);
+    let consent = consent_of(&consent_record, institution);
     let call = call_context(now, trigger);
-    let degraded = ctx.db.institution_health(institution.id).await?.is_degraded();
-    let stored_items = ctx.db.items(id).await?;
+    let degraded = health.is_degraded();
     let fetched = match ctx.connectors.get(&connection.connector) {
         None => Err(Failure::new(
             FailureKind::Config,
@@ -316,7 +464,7 @@ pub async fn sync_claimed(
             let all_failed = !fetch.data.is_empty() && failures.len() == fetch.data.len();
             if all_failed {
                 let failure = most_severe(&failures).clone();
-                let events = fail(ctx, id, &mut state, &institution, &failure, now).await?;
+                let events = fail(ctx, id, &mut state, institution, health, &failure, now);
                 (SyncOutcome::Failed(failure.kind), Some(failure), events)
             } else {
                 let partial = !failures.is_empty();
@@ -325,12 +473,12 @@ pub async fn sync_claimed(
             }
         }
         Err(failure) => {
-            let events = fail(ctx, id, &mut state, &institution, &failure, now).await?;
+            let events = fail(ctx, id, &mut state, institution, health, &failure, now);
             (SyncOutcome::Failed(failure.kind), Some(failure), events)
         }
     };
     for event in events {
-        notifications.push(event_notification(ctx, connection.user_id, id, &institution, &event, now));
+        notifications.push(event_notification(ctx, connection.user_id, id, institution, &event, now));
     }
     if let Some(days) = consent_warning_due(now, consent.valid_until) {
         notifications.push(notification(
@@ -356,6 +504,7 @@ pub async fn sync_claimed(
     };
     let balance_points = ingest.iter().filter(|i| i.balance.is_some()).count() as u64;
     let holdings = ingest.iter().map(|i| i.holdings.len() as u64).sum();
+    let notified = notifications.len() as u64;
     let commit = SyncCommit {
         connection_id: id,
         worker: worker.to_string(),
@@ -382,29 +531,18 @@ pub async fn sync_claimed(
         closed,
         aliases,
         ingest,
-        notifications: notifications.clone(),
+        notifications,
     };
-    let (new_transactions, _) = match ctx.db.commit_sync(&commit).await {
-        Ok(counts) => counts,
-        Err(StoreError::LeaseLost(_)) => {
-            tracing::warn!(connection = %id, worker, "lease lost; the sync was discarded");
-            return Ok(report(SyncOutcome::LeaseLost, 0));
-        }
-        Err(err) => return Err(err.into()),
-    };
-    // Health can only change when a sync fails in a way that counts toward an outage, or when any
-    // sync ends while the institution is degraded; otherwise skip the window query.
     let may_change_health = match &outcome {
         SyncOutcome::Failed(kind) => counts_toward_outage(*kind),
         _ => degraded,
     };
-    let outage_notifications = if may_change_health { assess_institution(ctx, &institution, now).await? } else { 0 };
-    let outcome = match outcome {
-        SyncOutcome::Ok { partial, .. } => SyncOutcome::Ok { new_transactions, partial },
-        other => other,
-    };
-    tracing::info!(connection = %id, institution = %institution.name, ?outcome, "sync finished");
-    Ok(report(outcome, notifications.len() as u64 + outage_notifications))
+    Prepared::Ready(Box::new(ReadySync {
+        report: report(outcome, notified),
+        commit,
+        institution: institution.clone(),
+        may_change_health,
+    }))
 }
 
 /// The failure that says most about the connection: one that needs the user first.
@@ -413,22 +551,22 @@ fn most_severe<'a>(failures: &[&'a Failure]) -> &'a Failure {
 }
 
 /// Applies a failure to the state, backing off with the institution during an outage.
-async fn fail(
+fn fail(
     ctx: &Ctx,
     connection: ConnectionId,
     state: &mut saldo_core::sync::SyncState,
     institution: &Institution,
+    health: &InstitutionHealth,
     failure: &Failure,
     now: DateTime<Utc>,
-) -> Result<Vec<SyncEvent>, OpsError> {
-    let health = ctx.db.institution_health(institution.id).await?;
+) -> Vec<SyncEvent> {
     let outage_until = (health.is_degraded() && counts_toward_outage(failure.kind))
         .then(|| health.next_probe_at.unwrap_or(now).max(now));
     if failure.kind == FailureKind::Config {
         tracing::error!(institution = %institution.name, code = %failure.code, detail = %failure.detail,
             "configuration error: the operator must fix this");
     }
-    Ok(state.fail(now, failure, &ctx.engine.policy, ctx.jitter.draw(connection, now), outage_until))
+    state.fail(now, failure, &ctx.engine.policy, ctx.jitter.draw(connection, now), outage_until)
 }
 
 /// Re-assesses the institution's health from its recent syncs and announces an outage's start or
