@@ -6,6 +6,7 @@
 //! one database transaction. Rows are converted into `saldo-core` types here and nowhere else.
 
 mod accounts;
+mod authorizations;
 mod balances;
 mod db;
 mod fx;
@@ -15,6 +16,7 @@ mod sync;
 mod transactions;
 mod users;
 
+pub use authorizations::{Purpose, StoredAuthorization};
 pub use balances::ValuationWrite;
 pub use db::{Backend, Db, DbUrl, StoreError};
 pub use fx::RateCoverage;

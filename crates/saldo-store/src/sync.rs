@@ -1012,6 +1012,19 @@ impl Db {
     }
 
     /// A connection's latest sync runs, newest first.
+    /// Rows the recorded syncs wrote: per sync its run record and its connection's state, plus its
+    /// new transactions, balance points and holdings.
+    pub async fn rows_written_by_syncs(&self) -> Result<u64, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT CAST(COUNT(*) * 2 + COALESCE(SUM(transactions_new + balance_points + holdings), 0) AS BIGINT) \
+                 FROM sync_runs",
+                &[],
+            )
+            .await?;
+        Ok(rows.first().map(|row| row.get::<i64>(0)).transpose()?.unwrap_or(0) as u64)
+    }
+
     pub async fn sync_runs(&self, connection: ConnectionId, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
         let rows = self
             .fetch(

@@ -603,6 +603,30 @@ mod sync_engine {
         assert!(record(c.connection.id).await.unwrap().unwrap().lease.is_some(), "rolled back: still claimed");
     });
 
+    contract!(a_browser_authorization_is_taken_once_and_lapses, |db: Db| async move {
+        let fixture = connected(&db).await;
+        let auth = |state: &str| saldo_store::StoredAuthorization {
+            state: state.into(),
+            purpose: saldo_store::Purpose::Reconnect,
+            user_id: fixture.user.id,
+            connection_id: fixture.connection.id,
+            institution_id: fixture.institution.id,
+            user_key: fixture.connection.id.to_string(),
+            redirect_url: "http://127.0.0.1:8080/callback/sandbox".into(),
+            created_at: at(2, 0),
+            expires_at: at(2, 0) + chrono::TimeDelta::minutes(30),
+        };
+        db.save_authorization(&auth("s1")).await.unwrap();
+        db.save_authorization(&auth("s2")).await.unwrap();
+        assert_eq!(db.authorization("s1", at(2, 0)).await.unwrap(), Some(auth("s1")), "looking does not take it");
+        assert_eq!(db.take_authorization("s1", at(2, 0)).await.unwrap(), Some(auth("s1")));
+        assert_eq!(db.take_authorization("s1", at(2, 0)).await.unwrap(), None, "a replay finds nothing");
+        let late = at(2, 0) + chrono::TimeDelta::minutes(31);
+        assert_eq!(db.authorization("s2", late).await.unwrap(), None);
+        assert_eq!(db.take_authorization("s2", late).await.unwrap(), None, "expired");
+        assert_eq!(db.take_authorization("unknown", at(2, 0)).await.unwrap(), None);
+    });
+
     contract!(notifications_are_unique_per_key_and_can_be_read, |db: Db| async move {
         let fixture = connected(&db).await;
         let notification = |key: &str| Notification {

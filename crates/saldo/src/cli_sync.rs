@@ -35,7 +35,7 @@ pub async fn institutions(ctx: &Ctx, search: Option<String>, json: bool) -> anyh
 /// Asks the user to approve the sandbox bank's consent in the terminal (the browser shows the same
 /// page in the web app) and builds the answer the bank's redirect would carry.
 fn approve(pending: &PendingAuthorization, yes: bool) -> anyhow::Result<AuthAnswer> {
-    let AuthStart::Redirect { url } = &pending.start else {
+    let Some(AuthStart::Redirect { url }) = &pending.start else {
         anyhow::bail!("{} needs an authorisation this command line cannot complete", pending.institution.name);
     };
     let approved = if yes {
@@ -258,32 +258,38 @@ pub async fn work(ctx: &Ctx, worker: &str, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     tracing::info!(worker, "sync worker started");
     loop {
-        let free = slots.saturating_sub(running.len()) as u32;
+        // Claim one connection at a time, each only from an institution with a free permit, and
+        // take the permit before the sync starts: a sync never sits in a slot waiting for its
+        // institution, so a hanging institution holds its own permits and nothing else.
         let mut claimed_any = false;
-        if free > 0 {
+        while running.len() < slots {
             let now = ctx.clock.now();
             let busy: Vec<_> =
                 per_institution.iter().filter(|(_, gate)| gate.available_permits() == 0).map(|(id, _)| *id).collect();
-            match ctx.db.claim_due_except(worker, now, now + ctx.engine.policy.lease, free, &busy).await {
-                Ok(claimed) => {
-                    claimed_any = !claimed.is_empty();
-                    for (id, institution) in claimed {
-                        let gate = per_institution
-                            .entry(institution)
-                            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(ctx.engine.per_institution.max(1))))
-                            .clone();
-                        let ctx = ctx.clone();
-                        let worker = worker.to_string();
-                        // Claimed only for institutions with a free permit; a second connection of the
-                        // same institution in this batch may still wait a moment for it.
-                        running.spawn(async move {
-                            let _slot = gate.acquire_owned().await;
-                            engine::sync_claimed(&ctx, id, saldo_core::sync::Trigger::Scheduled, &worker, now).await
-                        });
-                    }
+            let claimed = match ctx.db.claim_due_except(worker, now, now + ctx.engine.policy.lease, 1, &busy).await {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    tracing::error!(error = %err, "claiming due connections failed");
+                    break;
                 }
-                Err(err) => tracing::error!(error = %err, "claiming due connections failed"),
-            }
+            };
+            let Some((id, institution)) = claimed.into_iter().next() else { break };
+            claimed_any = true;
+            let gate = per_institution
+                .entry(institution)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(ctx.engine.per_institution.max(1))))
+                .clone();
+            let permit = gate.clone().try_acquire_owned();
+            let ctx = ctx.clone();
+            let worker = worker.to_string();
+            running.spawn(async move {
+                // Only another worker loop in this process could have taken the permit meanwhile.
+                let _permit = match permit {
+                    Ok(permit) => Ok(permit),
+                    Err(_) => gate.acquire_owned().await,
+                };
+                engine::sync_claimed(&ctx, id, saldo_core::sync::Trigger::Scheduled, &worker, now).await
+            });
         }
         let pause = if claimed_any { Duration::ZERO } else { IDLE };
         tokio::select! {
@@ -357,10 +363,13 @@ pub async fn simulate(
     );
     outln!("notifications: {:?}", report.notifications);
     outln!(
-        "{:.1} s wall, {:.0} syncs/s, {:.0} transactions/s",
+        "{:.1} s wall ({:.1} s syncing): {:.0} syncs/s, {:.0} rows/s ({} rows), {:.0} transactions/s",
         report.wall_seconds,
+        report.sync_seconds,
         report.syncs_per_second,
-        report.rows_per_second
+        report.rows_per_second,
+        report.rows_written,
+        report.transactions_per_second
     );
     Ok(())
 }

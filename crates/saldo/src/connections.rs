@@ -12,6 +12,7 @@ use saldo_core::institution::{Connection, ConsentRecord, Institution};
 use saldo_core::item::{identity_key, Item, ItemDecision};
 use saldo_core::sync::{Episode, Status, SyncState, Trigger};
 use saldo_core::user::User;
+use saldo_store::{Purpose, StoredAuthorization};
 use std::sync::Arc;
 
 /// Loads every configured connector's institutions into the catalog.
@@ -82,7 +83,8 @@ pub struct PendingAuthorization {
     pub connection_id: ConnectionId,
     pub institution: Institution,
     pub request: AuthRequest,
-    pub start: AuthStart,
+    /// What the user must do; `None` for an authorisation resumed from the database at its callback.
+    pub start: Option<AuthStart>,
 }
 
 fn failure_error(institution: &Institution, failure: Failure) -> OpsError {
@@ -103,18 +105,33 @@ async fn begin(
     connection_id: ConnectionId,
     institution: Institution,
 ) -> Result<PendingAuthorization, OpsError> {
+    let base = format!("http://{}", ctx.config.listen);
+    begin_with_callback(ctx, connection_id, institution, &base).await
+}
+
+/// Where a provider sends the user back: saldo's `/callback/{connector}` under `base`.
+fn callback_url(base: &str, connector: &str) -> String {
+    format!("{}/callback/{connector}", base.trim_end_matches('/'))
+}
+
+async fn begin_with_callback(
+    ctx: &Ctx,
+    connection_id: ConnectionId,
+    institution: Institution,
+    base: &str,
+) -> Result<PendingAuthorization, OpsError> {
     let connector = connector_for(ctx, &institution.connector)?;
     let request = AuthRequest {
         institution_id: institution.provider_institution_id.clone(),
         user_key: connection_id.to_string(),
-        redirect_url: format!("http://{}/callback/{}", ctx.config.listen, institution.connector),
+        redirect_url: callback_url(base, &institution.connector),
         state: format!("{:032x}", rand::random::<u128>()),
     };
     let call = call_context(ctx.clock.now(), Trigger::User);
     let start = with_timeout(&ctx.engine, connector.begin_authorization(&request, call))
         .await
         .map_err(|f| failure_error(&institution, f))?;
-    Ok(PendingAuthorization { connection_id, institution, request, start })
+    Ok(PendingAuthorization { connection_id, institution, request, start: Some(start) })
 }
 
 /// Starts connecting an institution (by id, provider id or name).
@@ -276,6 +293,152 @@ pub async fn track(
     }
     ctx.db.decide_items(&updated, &accounts).await?;
     Ok(updated)
+}
+
+/// What a browser authorisation is for.
+#[derive(Debug, Clone, Copy)]
+pub enum BrowserTarget<'a> {
+    /// Connect an institution (by id, provider id or name).
+    Connect(&'a str),
+    /// Renew an existing connection's consent.
+    Reconnect(ConnectionId),
+}
+
+/// How long a user has to answer at the provider before the authorisation is forgotten.
+const BROWSER_AUTHORIZATION_MINUTES: i64 = 30;
+
+/// A browser authorisation begun: the page to open and when the authorisation lapses.
+#[derive(Debug, Clone)]
+pub struct BrowserAuthorization {
+    pub connection_id: ConnectionId,
+    pub institution: Institution,
+    pub url: String,
+    pub state: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Starts an authorisation the user completes in a browser. It is kept in the database under its
+/// `state`, so that whichever process receives the provider's redirect to
+/// `base/callback/{connector}` can finish it.
+pub async fn begin_browser_authorization(
+    ctx: &Ctx,
+    user: &User,
+    target: BrowserTarget<'_>,
+    base: &str,
+) -> Result<BrowserAuthorization, OpsError> {
+    let (purpose, connection_id, institution) = match target {
+        BrowserTarget::Connect(reference) => {
+            (Purpose::Connect, ConnectionId(ctx.new_id()), find_institution(ctx, reference).await?)
+        }
+        BrowserTarget::Reconnect(id) => {
+            let (connection, _) = own_connection(ctx, user, id).await?;
+            let institution = ctx
+                .db
+                .institution(connection.institution_id)
+                .await?
+                .ok_or_else(|| OpsError::NotFound("the connection's institution".into()))?;
+            (Purpose::Reconnect, connection.id, institution)
+        }
+    };
+    let pending = begin_with_callback(ctx, connection_id, institution, base).await?;
+    let Some(AuthStart::Redirect { url }) = pending.start else {
+        return Err(OpsError::Invalid(format!(
+            "{} does not authorise through a browser redirect; use `saldo connect` in a terminal",
+            pending.institution.name
+        )));
+    };
+    let now = ctx.clock.now();
+    let stored = StoredAuthorization {
+        state: pending.request.state.clone(),
+        purpose,
+        user_id: user.id,
+        connection_id,
+        institution_id: pending.institution.id,
+        user_key: pending.request.user_key.clone(),
+        redirect_url: pending.request.redirect_url.clone(),
+        created_at: now,
+        expires_at: now + chrono::TimeDelta::minutes(BROWSER_AUTHORIZATION_MINUTES),
+    };
+    ctx.db.save_authorization(&stored).await?;
+    Ok(BrowserAuthorization {
+        connection_id,
+        institution: pending.institution,
+        url,
+        state: stored.state,
+        expires_at: stored.expires_at,
+    })
+}
+
+/// The authorisation waiting under `state`, with its institution (for the provider's own page,
+/// such as the sandbox bank's consent page).
+pub async fn waiting_authorization(ctx: &Ctx, state: &str) -> Result<(StoredAuthorization, Institution), OpsError> {
+    let unknown = || OpsError::NotFound("this authorisation is unknown or has expired; start again in saldo".into());
+    let auth = ctx.db.authorization(state, ctx.clock.now()).await?.ok_or_else(unknown)?;
+    let institution = ctx.db.institution(auth.institution_id).await?.ok_or_else(unknown)?;
+    Ok((auth, institution))
+}
+
+/// What a browser authorisation did once the provider sent the user back.
+#[derive(Debug, Clone)]
+pub struct BrowserOutcome {
+    pub purpose: Purpose,
+    pub connection_id: ConnectionId,
+    pub institution: Institution,
+    /// The connection's items after the first sync (all tracked after a new connect).
+    pub items: Vec<Item>,
+    pub sync: crate::engine::SyncOutcome,
+}
+
+/// Finishes a browser authorisation from the provider's redirect to `/callback/{connector}`: the
+/// `state` it carries is taken once (a replayed redirect finds nothing), the consent completed, a
+/// new connection's items all tracked, and a first sync run at once.
+pub async fn complete_browser_authorization(
+    ctx: &Ctx,
+    user: &User,
+    connector: &str,
+    params: Vec<(String, String)>,
+) -> Result<BrowserOutcome, OpsError> {
+    let state = params
+        .iter()
+        .find(|(key, _)| key == "state")
+        .map(|(_, value)| value.clone())
+        .ok_or_else(|| OpsError::Invalid("the provider's redirect carries no state".into()))?;
+    let unknown = || OpsError::Invalid("this authorisation is unknown, already used or expired; start again".into());
+    let auth = ctx.db.take_authorization(&state, ctx.clock.now()).await?.ok_or_else(unknown)?;
+    let institution = ctx.db.institution(auth.institution_id).await?.ok_or_else(unknown)?;
+    if auth.user_id != user.id || institution.connector != connector {
+        return Err(unknown());
+    }
+    let pending = PendingAuthorization {
+        connection_id: auth.connection_id,
+        request: AuthRequest {
+            institution_id: institution.provider_institution_id.clone(),
+            user_key: auth.user_key,
+            redirect_url: auth.redirect_url,
+            state,
+        },
+        institution,
+        start: None,
+    };
+    let answer = AuthAnswer::Callback { params };
+    let worker = format!("callback-{}", std::process::id());
+    match auth.purpose {
+        Purpose::Connect => {
+            let (id, _) = complete_connect(ctx, user, &pending, &answer).await?;
+            track(ctx, user, id, &Selection::All).await?;
+        }
+        Purpose::Reconnect => {
+            complete_reconnect(ctx, user, &pending, &answer).await?;
+        }
+    }
+    let sync = crate::engine::sync_now(ctx, user.id, pending.connection_id, &worker).await?;
+    Ok(BrowserOutcome {
+        purpose: auth.purpose,
+        connection_id: pending.connection_id,
+        items: ctx.db.items(pending.connection_id).await?,
+        institution: pending.institution,
+        sync: sync.outcome,
+    })
 }
 
 /// Starts re-authorising an existing connection (after an error, or early to renew the consent).

@@ -1,13 +1,19 @@
-//! The HTTP server: health and readiness probes and the read-only JSON API under `/api/v1`.
+//! The HTTP server: health and readiness probes, the JSON API under `/api/v1`, the browser side of
+//! connecting (`/callback/{connector}`, where providers send the user back) and the sandbox bank's
+//! consent page.
 
-use crate::api::{AccountJson, ErrorJson, NetWorthJson};
+use crate::api::{AccountJson, ConnectionJson, ErrorJson, ItemJson, NetWorthJson};
+use crate::connections::{self, BrowserTarget};
+use crate::engine::SyncOutcome;
 use crate::ops::{self, Ctx, NetWorthQuery, OpsError};
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use saldo_connectors::sandbox::escape;
 use saldo_core::money::Currency;
+use saldo_store::Purpose;
 use std::collections::HashMap;
 use std::future::Future;
 use tokio::net::TcpListener;
@@ -18,6 +24,10 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/networth", get(networth))
         .route("/api/v1/accounts", get(accounts))
+        .route("/api/v1/connections", get(list_connections).post(start_connect))
+        .route("/api/v1/connections/{id}/reconnect", post(start_reconnect))
+        .route("/callback/{connector}", get(callback))
+        .route("/sandbox/consent", get(sandbox_consent))
         .fallback(not_found)
         .with_state(ctx)
 }
@@ -82,6 +92,148 @@ async fn accounts(State(ctx): State<Ctx>) -> Result<Json<Vec<AccountJson>>, ApiE
     let user = ctx.current_user().await?;
     let accounts = ops::accounts_with_balances(&ctx, &user, ctx.clock.today()).await?;
     Ok(Json(accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect()))
+}
+
+async fn list_connections(State(ctx): State<Ctx>) -> Result<Json<Vec<ConnectionJson>>, ApiError> {
+    let user = ctx.current_user().await?;
+    let views = connections::connection_views(&ctx, &user).await?;
+    Ok(Json(views.iter().map(ConnectionJson::new).collect()))
+}
+
+#[derive(serde::Deserialize)]
+struct ConnectRequest {
+    institution: String,
+}
+
+/// The address browsers reach this server at, from the request's `Host`, for the provider's
+/// redirect back.
+fn base_url(ctx: &Ctx, headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
+    format!("http://{}", host.unwrap_or_else(|| ctx.config.listen.to_string()))
+}
+
+fn authorization_json(auth: &connections::BrowserAuthorization) -> serde_json::Value {
+    serde_json::json!({
+        "connection_id": auth.connection_id.to_string(),
+        "institution": auth.institution.name,
+        "authorization_url": auth.url,
+        "state": auth.state,
+        "expires_at": auth.expires_at.to_rfc3339(),
+    })
+}
+
+/// Body `{"institution": …}` (id, provider id or name): starts connecting it; the answer's
+/// `authorization_url` is the page to open in the browser.
+async fn start_connect(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    body: Result<Json<ConnectRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Json(request) = body.map_err(|err| OpsError::Invalid(format!("expected {{\"institution\": …}}: {err}")))?;
+    let user = ctx.current_user().await?;
+    let target = BrowserTarget::Connect(&request.institution);
+    let auth = connections::begin_browser_authorization(&ctx, &user, target, &base_url(&ctx, &headers)).await?;
+    Ok((StatusCode::CREATED, Json(authorization_json(&auth))))
+}
+
+/// Starts renewing a connection's consent (after an error, or early while it still works).
+async fn start_reconnect(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let user = ctx.current_user().await?;
+    let target = BrowserTarget::Reconnect(connections::parse_connection_id(&id)?);
+    let auth = connections::begin_browser_authorization(&ctx, &user, target, &base_url(&ctx, &headers)).await?;
+    Ok((StatusCode::CREATED, Json(authorization_json(&auth))))
+}
+
+/// A small HTML page in the product's voice.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · saldo</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}\
+         td{{padding:.2rem .8rem .2rem 0}}</style></head><body><h1>{title}</h1>{body}</body></html>\n",
+        title = escape(title)
+    );
+    (status, Html(html)).into_response()
+}
+
+/// Where a provider sends the user back after they answered: finishes the connect or reconnect and
+/// shows what was found.
+async fn callback(
+    State(ctx): State<Ctx>,
+    Path(connector): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let outcome = match ctx.current_user().await {
+        Ok(user) => connections::complete_browser_authorization(&ctx, &user, &connector, params).await,
+        Err(err) => Err(err),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err @ OpsError::Store(_)) => {
+            tracing::error!(error = %err, connector, "callback failed");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "<p>The server log has the details.</p>",
+            );
+        }
+        Err(err) => {
+            let body = format!("<p>{}</p><p>Nothing was changed.</p>", escape(&err.to_string()));
+            return page(StatusCode::BAD_REQUEST, "Not connected", &body);
+        }
+    };
+    let rows: String = outcome
+        .items
+        .iter()
+        .map(|item| {
+            let json = ItemJson::new(item);
+            let value = json.current_value.as_deref().map_or(String::new(), |v| format!("{v} {}", json.currency));
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&json.name),
+                escape(json.kind),
+                escape(&value),
+                escape(json.decision)
+            )
+        })
+        .collect();
+    let sync = match &outcome.sync {
+        SyncOutcome::Ok { new_transactions, .. } => format!("First update done: {new_transactions} transaction(s)."),
+        SyncOutcome::Failed(kind) => kind.user_message(&outcome.institution.name),
+        SyncOutcome::Refused(reason) => format!("The first update waits: {reason}."),
+        SyncOutcome::LeaseLost => "The first update is running elsewhere.".into(),
+    };
+    let title = match outcome.purpose {
+        Purpose::Connect => format!("Connected {}", outcome.institution.name),
+        Purpose::Reconnect => format!("Reconnected {}", outcome.institution.name),
+    };
+    let body = format!(
+        "<p>{}</p><table><tr><th>Item</th><th>Kind</th><th>Value</th><th>Tracked</th></tr>{rows}</table>\
+         <p>Connection <code>{}</code>. Change what is tracked with <code>saldo track</code>.</p>",
+        escape(&sync),
+        outcome.connection_id
+    );
+    page(StatusCode::OK, &title, &body)
+}
+
+/// The sandbox bank's consent page for a waiting authorisation (`?state=…`).
+async fn sandbox_consent(State(ctx): State<Ctx>, Query(params): Query<HashMap<String, String>>) -> Response {
+    if ctx.connectors.get("sandbox").is_none() {
+        return page(StatusCode::NOT_FOUND, "No sandbox bank", "<p>The sandbox is turned off on this server.</p>");
+    }
+    let Some(state) = params.get("state") else {
+        return page(StatusCode::BAD_REQUEST, "Incomplete request", "<p>The link carries no <code>state</code>.</p>");
+    };
+    match connections::waiting_authorization(&ctx, state).await {
+        Ok((auth, institution)) if institution.connector == "sandbox" => {
+            Html(saldo_connectors::sandbox::consent_page(&institution, &auth.state, &auth.redirect_url)).into_response()
+        }
+        Ok(_) => page(StatusCode::NOT_FOUND, "Unknown request", "<p>This request is not for the sandbox bank.</p>"),
+        Err(err) => page(StatusCode::NOT_FOUND, "Unknown request", &format!("<p>{}</p>", escape(&err.to_string()))),
+    }
 }
 
 /// A use case's error as an HTTP response: the request's fault is a 4xx with its message; anything

@@ -95,10 +95,17 @@ pub struct SimulationReport {
     pub transactions: TransactionCounts,
     /// One count per kind, plus `repeated`: announcements of an episode already announced.
     pub notifications: BTreeMap<&'static str, u64>,
+    /// Rows the syncs wrote: run records, connection states, new transactions, balance points and
+    /// holdings.
+    pub rows_written: u64,
+    /// The whole run, with setup and the final comparison.
     pub wall_seconds: f64,
+    /// The simulated days only (connecting, syncing, reconnecting), which the rates are over.
+    pub sync_seconds: f64,
     pub syncs_per_second: f64,
-    /// Transactions written per second of wall time.
     pub rows_per_second: f64,
+    /// New transactions stored per second.
+    pub transactions_per_second: f64,
 }
 
 fn approve(state: &str) -> AuthAnswer {
@@ -232,11 +239,15 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
         }
     }
 
+    report.sync_seconds = wall.elapsed().as_secs_f64();
     check_against_truth(&ctx, &sandbox, &sims, &mut report).await?;
     count_notifications(&ctx, &sims, &mut report).await?;
+    report.rows_written = ctx.db.rows_written_by_syncs().await?;
     report.wall_seconds = wall.elapsed().as_secs_f64();
-    report.syncs_per_second = report.syncs.attempted as f64 / report.wall_seconds.max(1e-9);
-    report.rows_per_second = report.transactions.stored as f64 / report.wall_seconds.max(1e-9);
+    let per_second = |count: u64| count as f64 / report.sync_seconds.max(1e-9);
+    report.syncs_per_second = per_second(report.syncs.attempted);
+    report.rows_per_second = per_second(report.rows_written);
+    report.transactions_per_second = per_second(report.transactions.stored);
     ctx.db.close().await;
     Ok(report)
 }

@@ -7,7 +7,10 @@
 //! minted per consent, as Enable Banking does, so a reconnect yields new ids for the same accounts
 //! and saldo must re-link them by IBAN.
 
+mod consent_page;
 pub mod ledger;
+
+pub use consent_page::{consent_page, escape};
 
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
@@ -167,6 +170,9 @@ pub struct Sandbox {
     balances: Mutex<HashMap<u64, (i64, i64)>>,
     /// How long each data call takes, to mimic a slow provider.
     latency: std::time::Duration,
+    /// Per institution: a gate every data call passes through, so a test can hold one institution's
+    /// calls (a provider that hangs) for as long as it likes and release them.
+    gates: HashMap<&'static str, std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl Sandbox {
@@ -176,7 +182,17 @@ impl Sandbox {
             accesses: Mutex::new(HashMap::new()),
             balances: Mutex::new(HashMap::new()),
             latency: std::time::Duration::ZERO,
+            gates: HashMap::new(),
         }
+    }
+
+    /// Makes every discover and fetch of `institution` wait for a permit of `gate` (and give it
+    /// back at once): with no permits the institution hangs until permits are added.
+    pub fn with_gate(mut self, institution: &str, gate: std::sync::Arc<tokio::sync::Semaphore>) -> Sandbox {
+        if let Some(known) = INSTITUTIONS.iter().find(|i| i.id == institution) {
+            self.gates.insert(known.id, gate);
+        }
+        self
     }
 
     /// Makes every discover and fetch take `latency` (slow providers, tests of workers mid-sync).
@@ -185,9 +201,13 @@ impl Sandbox {
         self
     }
 
-    async fn wait(&self) {
+    async fn wait(&self, institution: &str) {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
+        }
+        if let Some(gate) = self.gates.get(institution) {
+            // A closed semaphore lets everything through: the gate is gone.
+            let _passed = gate.acquire().await;
         }
     }
 
@@ -424,7 +444,7 @@ impl Connector for Sandbox {
     }
 
     async fn discover(&self, consent: &Consent, ctx: CallContext) -> Result<Vec<DiscoveredItem>, Failure> {
-        self.wait().await;
+        self.wait(&consent.institution_id).await;
         let (institution, user_key) = self.checked(consent, ctx)?;
         self.spend_access(institution, consent, ctx.now)?;
         let today = day_number(ctx.now.date_naive());
@@ -456,7 +476,7 @@ impl Connector for Sandbox {
         since: NaiveDate,
         ctx: CallContext,
     ) -> Result<ItemData, Failure> {
-        self.wait().await;
+        self.wait(&consent.institution_id).await;
         let (institution, user_key) = self.checked(consent, ctx)?;
         let today = day_number(ctx.now.date_naive());
         let slot = self

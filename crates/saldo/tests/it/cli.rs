@@ -442,7 +442,10 @@ both_backends!(simulate_reports_no_loss_no_duplicates_no_repeats, |saldo| {
         "transactions",
         "notifications",
         "wall_seconds",
+        "sync_seconds",
         "syncs_per_second",
+        "rows_per_second",
+        "transactions_per_second",
     ] {
         assert!(report.get(field).is_some(), "simulate lacks {field}: {report}");
     }
@@ -456,6 +459,9 @@ both_backends!(simulate_reports_no_loss_no_duplicates_no_repeats, |saldo| {
     assert_eq!((t["lost"].as_u64(), t["duplicated"].as_u64()), (Some(0), Some(0)), "{t}");
     assert_eq!(report["notifications"]["repeated"], 0);
     assert!(report["notifications"].get("reconnect_needed").is_some());
+    // Every sync writes at least its run record and its state; the new transactions come on top.
+    let rows = report["rows_written"].as_u64().unwrap();
+    assert!(rows >= 2 * report["syncs"]["attempted"].as_u64().unwrap() + t["stored"].as_u64().unwrap(), "{report}");
 });
 
 #[test]
@@ -469,7 +475,8 @@ fn simulate_repeats_exactly_for_a_seed() {
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let mut report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        for timing in ["wall_seconds", "syncs_per_second", "rows_per_second"] {
+        for timing in ["wall_seconds", "sync_seconds", "syncs_per_second", "rows_per_second", "transactions_per_second"]
+        {
             report.as_object_mut().unwrap().remove(timing);
         }
         report

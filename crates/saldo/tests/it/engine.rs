@@ -398,3 +398,63 @@ engine_test!(a_forced_sync_counts_against_the_daily_budget, |e: Engine| async mo
     );
     assert_eq!(e.view(id).await.colour, Colour::Green, "saldo never provoked the bank's 429");
 });
+
+engine_test!(a_hanging_institution_never_delays_the_others, |e: Engine| async move {
+    let fast: Vec<ConnectionId> =
+        vec![e.connect("sandbox-bank").await, e.connect("sandbox-bank").await, e.connect("sandbox-bank").await];
+    let slow: Vec<ConnectionId> =
+        vec![e.connect("sandbox-broker").await, e.connect("sandbox-broker").await, e.connect("sandbox-broker").await];
+    let runs = |id: ConnectionId| {
+        let db = e.ctx.db.clone();
+        async move { db.sync_runs(id, 100).await.unwrap().len() }
+    };
+    let mut before = HashMap::new();
+    for id in fast.iter().chain(&slow) {
+        before.insert(*id, runs(*id).await);
+    }
+    // The broker now hangs: its calls wait at a gate with no permits.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let mut ctx = e.ctx.clone();
+    ctx.connectors = saldo::engine::Connectors::default();
+    ctx.connectors.add(std::sync::Arc::new(Sandbox::new(SEED).with_gate("sandbox-broker", gate.clone())));
+    // The broker's connections are due first; it may take two of the three slots, never the third.
+    ctx.engine.concurrency = 3;
+    ctx.engine.per_institution = 2;
+    // Half a day later every connection is due (the bank allows four accesses a day).
+    e.clock.advance(TimeDelta::hours(12));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(async move {
+        saldo::cli_sync::work(&ctx, "worker-1", async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let synced_again = |ids: Vec<ConnectionId>| {
+        let before = before.clone();
+        let runs = &runs;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let mut done = true;
+                for id in &ids {
+                    done &= runs(*id).await > before[id];
+                }
+                if done {
+                    return;
+                }
+                assert!(std::time::Instant::now() < deadline, "connections {ids:?} were not synced");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // Every connection of the healthy bank syncs while the broker's syncs hang...
+    synced_again(fast.clone()).await;
+    for id in &slow {
+        assert_eq!(runs(*id).await, before[id], "a hanging sync recorded nothing");
+    }
+    // ...and the broker's finish once it answers again.
+    gate.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    synced_again(slow.clone()).await;
+    let _ = stop.send(());
+    worker.await.unwrap();
+});

@@ -46,6 +46,23 @@ impl Server {
         (status, body)
     }
 
+    fn post(&self, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            self.address,
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     fn terminate(mut self) -> std::process::ExitStatus {
         let status = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
@@ -102,6 +119,77 @@ both_backends!(serves_probes_and_the_api_and_stops_on_sigterm, |saldo| {
     assert_eq!(status, 404);
 
     assert!(server.terminate().success(), "a SIGTERM stop is a clean exit");
+});
+
+/// The `action` of the consent page's form whose hidden field is `field`, as a path on the server.
+fn form_action(page: &str, field: &str, server: &Server) -> String {
+    let form = page.split("<form").find(|form| form.contains(&format!("name=\"{field}\""))).unwrap();
+    let action = form.split("action=\"").nth(1).unwrap().split('"').next().unwrap();
+    action.strip_prefix(&format!("http://{}", server.address)).unwrap_or_else(|| panic!("{action}")).to_string()
+}
+
+both_backends!(connecting_in_a_browser_goes_through_the_banks_consent_page_and_back, |saldo| {
+    let server = Server::start(&saldo, &[]);
+    let (status, body) = server.post("/api/v1/connections", r#"{"institution": "sandbox-bank"}"#);
+    assert_eq!(status, 201, "{body}");
+    let auth: Value = serde_json::from_str(&body).unwrap();
+    let state = auth["state"].as_str().unwrap().to_string();
+
+    // The bank's page says who asks for what, read-only, and answers to saldo's callback.
+    let (status, consent) = server.get(auth["authorization_url"].as_str().unwrap());
+    assert_eq!(status, 200, "{consent}");
+    assert!(consent.contains("Sandbox Bank") && consent.contains("read-only"), "{consent}");
+    let callback = form_action(&consent, "code", &server);
+    assert_eq!(callback, "/callback/sandbox");
+
+    let approved = format!("{callback}?state={state}&code=approved");
+    let (status, done) = server.get(&approved);
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("Connected Sandbox Bank") && done.contains("First update done"), "{done}");
+
+    // The items appear at once, tracked, with their balances.
+    let (_, body) = server.get("/api/v1/accounts");
+    let accounts: Value = serde_json::from_str(&body).unwrap();
+    let connected: Vec<&Value> =
+        accounts.as_array().unwrap().iter().filter(|a| a["connection_id"] == auth["connection_id"]).collect();
+    assert!(connected.len() >= 2, "{body}");
+    assert!(connected.iter().all(|a| a["tracked"] == true && a["balance"].is_string()), "{body}");
+    let (_, body) = server.get("/api/v1/connections");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((listed.as_array().unwrap().len(), listed[0]["color"].as_str()), (1, Some("green")), "{body}");
+
+    // A replayed redirect connects nothing twice.
+    let (status, again) = server.get(&approved);
+    assert_eq!(status, 400);
+    assert!(again.contains("already used"), "{again}");
+
+    // Declining at the bank connects nothing, and says so.
+    let (_, body) = server.post("/api/v1/connections", r#"{"institution": "Sandbox Broker"}"#);
+    let declined: Value = serde_json::from_str(&body).unwrap();
+    let (status, page) =
+        server.get(&format!("{callback}?state={}&error=access_denied", declined["state"].as_str().unwrap()));
+    assert_eq!(status, 400);
+    assert!(page.contains("you declined the consent at Sandbox Broker"), "{page}");
+
+    // Renewing early goes through the same page and keeps the accounts.
+    let id = auth["connection_id"].as_str().unwrap();
+    let (status, body) = server.post(&format!("/api/v1/connections/{id}/reconnect"), "");
+    assert_eq!(status, 201, "{body}");
+    let renewal: Value = serde_json::from_str(&body).unwrap();
+    let (status, done) = server.get(&format!("{callback}?state={}&code=approved", renewal["state"].as_str().unwrap()));
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("Reconnected Sandbox Bank"), "{done}");
+    let (_, body) = server.get("/api/v1/accounts");
+    let after: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(after.as_array().unwrap().len(), accounts.as_array().unwrap().len(), "{body}");
+
+    // Wrong requests get errors that say what was wrong.
+    let (status, body) = server.post("/api/v1/connections", "{}");
+    assert_eq!(status, 400);
+    assert!(body.contains("institution"), "{body}");
+    let (status, _) = server.get("/sandbox/consent?state=unknown");
+    assert_eq!(status, 404);
+    assert!(server.terminate().success());
 });
 
 #[test]

@@ -1,0 +1,114 @@
+//! Authorisations under way in a browser, kept until the provider sends the user back.
+
+use crate::db::{Db, StoreError};
+use crate::sql::{parse_stored, Arg};
+use chrono::{DateTime, Utc};
+use saldo_core::ids::{ConnectionId, InstitutionId, UserId};
+
+/// Whether an authorisation creates a connection or renews one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Connect,
+    Reconnect,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Connect => "connect",
+            Purpose::Reconnect => "reconnect",
+        }
+    }
+}
+
+/// One authorisation waiting for its callback, found by its `state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAuthorization {
+    pub state: String,
+    pub purpose: Purpose,
+    pub user_id: UserId,
+    pub connection_id: ConnectionId,
+    pub institution_id: InstitutionId,
+    pub user_key: String,
+    pub redirect_url: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Db {
+    /// Keeps an authorisation until its callback; forgets those that expired.
+    pub async fn save_authorization(&self, auth: &StoredAuthorization) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[Arg::Time(auth.created_at)]).await?;
+        tx.execute(
+            "INSERT INTO pending_authorizations (state, purpose, user_id, connection_id, institution_id, user_key, \
+             redirect_url, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                Arg::Text(auth.state.clone()),
+                Arg::Text(auth.purpose.as_str().into()),
+                Arg::Uuid(auth.user_id.0),
+                Arg::Uuid(auth.connection_id.0),
+                Arg::Uuid(auth.institution_id.0),
+                Arg::Text(auth.user_key.clone()),
+                Arg::Text(auth.redirect_url.clone()),
+                Arg::Time(auth.created_at),
+                Arg::Time(auth.expires_at),
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Takes the authorisation a callback's `state` names, once: a second callback with the same
+    /// state finds nothing, so a replayed redirect cannot connect twice. `None` when unknown, used
+    /// or expired at `now`.
+    pub async fn take_authorization(
+        &self,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredAuthorization>, StoreError> {
+        let mut tx = self.begin().await?;
+        let rows = tx
+            .fetch(
+                &format!("DELETE FROM pending_authorizations WHERE state = $1 RETURNING {COLUMNS}"),
+                &[Arg::Text(state.into())],
+            )
+            .await?;
+        tx.commit().await?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        let auth = from_row(row)?;
+        Ok((auth.expires_at > now).then_some(auth))
+    }
+
+    /// The authorisation a `state` names, if it is still waiting at `now`; it stays waiting.
+    pub async fn authorization(
+        &self,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredAuthorization>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM pending_authorizations WHERE state = $1 AND expires_at > $2");
+        let row = self.fetch_optional(&sql, &[Arg::Text(state.into()), Arg::Time(now)]).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+}
+
+const COLUMNS: &str =
+    "state, purpose, user_id, connection_id, institution_id, user_key, redirect_url, created_at, expires_at";
+
+fn from_row(row: &crate::sql::Row) -> Result<StoredAuthorization, StoreError> {
+    Ok(StoredAuthorization {
+        state: row.get(0)?,
+        purpose: parse_stored("authorization purpose", &row.get::<String>(1)?, |p| match p {
+            "connect" => Ok(Purpose::Connect),
+            "reconnect" => Ok(Purpose::Reconnect),
+            _ => Err("expected connect or reconnect"),
+        })?,
+        user_id: UserId(row.get(2)?),
+        connection_id: ConnectionId(row.get(3)?),
+        institution_id: InstitutionId(row.get(4)?),
+        user_key: row.get(5)?,
+        redirect_url: row.get(6)?,
+        created_at: row.get(7)?,
+        expires_at: row.get(8)?,
+    })
+}
