@@ -15,9 +15,19 @@ use saldo_core::user::User;
 use saldo_store::{Purpose, StoredAuthorization};
 use std::sync::Arc;
 
-/// Loads every configured connector's institutions into the catalog.
+/// How long a loaded catalog is used before the connectors are asked again.
+const CATALOG_FRESH_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Loads every configured connector's institutions into the catalog, unless this process did so
+/// within the last hour (a catalog changes rarely; asking on every connect cost a write per
+/// institution).
 pub async fn refresh_catalog(ctx: &Ctx) -> Result<(), OpsError> {
-    let call = call_context(ctx.clock.now(), Trigger::User);
+    let now = ctx.clock.now();
+    let fresh = |at: &Option<DateTime<Utc>>| at.is_some_and(|at| at <= now && now - at < CATALOG_FRESH_FOR);
+    if fresh(&ctx.catalog_refreshed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner)) {
+        return Ok(());
+    }
+    let call = call_context(now, Trigger::User);
     for connector in ctx.connectors.all() {
         let listed = match with_timeout(&ctx.engine, connector.institutions(call)).await {
             Ok(listed) => listed,
@@ -43,6 +53,7 @@ pub async fn refresh_catalog(ctx: &Ctx) -> Result<(), OpsError> {
                 .await?;
         }
     }
+    *ctx.catalog_refreshed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
     Ok(())
 }
 

@@ -30,6 +30,8 @@ pub struct Ctx {
     pub jitter: Jitter,
     /// When set, ids come from this seed (simulations); otherwise from the thread's generator.
     pub id_seed: Option<Arc<std::sync::Mutex<rand::rngs::StdRng>>>,
+    /// When this process last loaded the connectors' institutions into the catalog.
+    pub catalog_refreshed_at: Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +72,7 @@ impl Ctx {
         let mut engine = EngineSettings::default();
         engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);
         let jitter = Jitter::seeded(rand::random());
-        Ok(Ctx { db, clock, config, connectors, engine, jitter, id_seed: None })
+        Ok(Ctx { db, clock, config, connectors, engine, jitter, id_seed: None, catalog_refreshed_at: Arc::default() })
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7). The random part comes from a
