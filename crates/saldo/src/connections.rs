@@ -342,12 +342,7 @@ pub async fn begin_browser_authorization(
             (Purpose::Connect, ConnectionId(ctx.new_id()), find_institution(ctx, reference).await?)
         }
         BrowserTarget::Reconnect(id) => {
-            let (connection, _) = own_connection(ctx, user, id).await?;
-            let institution = ctx
-                .db
-                .institution(connection.institution_id)
-                .await?
-                .ok_or_else(|| OpsError::NotFound("the connection's institution".into()))?;
+            let (connection, institution) = own_connection_with_institution(ctx, user, id).await?;
             (Purpose::Reconnect, connection.id, institution)
         }
     };
@@ -458,13 +453,23 @@ pub async fn begin_reconnect(
     user: &User,
     connection: ConnectionId,
 ) -> Result<PendingAuthorization, OpsError> {
+    let (connection, institution) = own_connection_with_institution(ctx, user, connection).await?;
+    begin(ctx, connection.id, institution).await
+}
+
+/// One of the user's connections with its institution.
+async fn own_connection_with_institution(
+    ctx: &Ctx,
+    user: &User,
+    connection: ConnectionId,
+) -> Result<(Connection, Institution), OpsError> {
     let (connection, _) = own_connection(ctx, user, connection).await?;
     let institution = ctx
         .db
         .institution(connection.institution_id)
         .await?
         .ok_or_else(|| OpsError::NotFound("the connection's institution".into()))?;
-    begin(ctx, connection.id, institution).await
+    Ok((connection, institution))
 }
 
 /// What a reconnect changed.

@@ -12,3 +12,6 @@ CREATE TABLE pending_authorizations (
     expires_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX pending_authorizations_expiry ON pending_authorizations (expires_at);
+
+-- Every sync replaces an account's pending transactions: find them without walking its history.
+CREATE INDEX transactions_pending ON transactions (account_id) WHERE status = 'pending';

@@ -1,0 +1,250 @@
+//! How fast the engine's write path stores syncs: `Db::commit_syncs` with a batch of 256 syncs,
+//! each bringing new transactions, a balance point, its run record and its connection's state, on
+//! SQLite and (when `SALDO_TEST_POSTGRES_URL` reaches a server, default the local one) PostgreSQL.
+//! Compare its rows/s with `../shared/bench/limits/run_limits.sh`, the raw insert rate of the same
+//! machine. Run: `cargo bench -p saldo-store --bench commit`.
+
+// A benchmark with a broken setup should stop at once, like a test.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use saldo_core::account::{Account, AccountKind, Origin};
+use saldo_core::balance::{BalancePoint, BalanceSource};
+use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, TransactionId, UserId};
+use saldo_core::institution::{Connection, ConsentRecord, Institution};
+use saldo_core::money::{Currency, Money};
+use saldo_core::sync::SyncState;
+use saldo_core::transaction::{fingerprint, FingerprintContent, Transaction, TransactionStatus};
+use saldo_core::user::User;
+use saldo_store::{AccountIngest, Db, DbUrl, SyncCommit, SyncRun};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const SYNCS: usize = 256;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 6, 0, 0).single().unwrap_or_default()
+}
+
+/// A user with `SYNCS` sandbox connections, one account each.
+async fn household(db: &Db) -> (InstitutionId, Vec<(ConnectionId, AccountId)>) {
+    let user = db
+        .ensure_user(&User {
+            id: UserId(Uuid::now_v7()),
+            name: "bench".into(),
+            base_currency: Currency::EUR,
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    let institution = db
+        .upsert_institution(&Institution {
+            id: InstitutionId(Uuid::now_v7()),
+            connector: "sandbox".into(),
+            provider_institution_id: "sandbox-bank".into(),
+            name: "Sandbox Bank".into(),
+            country: None,
+            bic: None,
+            max_history_days: Some(90),
+            max_consent_days: Some(180),
+            accesses_per_day: None,
+            description: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut pairs = Vec::new();
+    for i in 0..SYNCS {
+        let connection = Connection {
+            id: ConnectionId(Uuid::now_v7()),
+            user_id: user.id,
+            institution_id: institution.id,
+            connector: "sandbox".into(),
+            consent: Some(ConsentRecord {
+                id: format!("consent-{i}"),
+                granted_at: t0(),
+                valid_until: t0() + TimeDelta::days(180),
+                scope: vec!["accounts".into()],
+                max_history_days: 90,
+                accesses_per_day: None,
+            }),
+            created_at: t0(),
+        };
+        db.create_connection(&connection, &SyncState::new(t0(), None), &[]).await.unwrap();
+        let account = Account {
+            id: AccountId(Uuid::now_v7()),
+            user_id: user.id,
+            name: format!("Account {i}"),
+            kind: AccountKind::Cash,
+            currency: Currency::EUR,
+            tracked: true,
+            origin: Origin::Manual,
+            closed: false,
+            created_at: t0(),
+        };
+        db.insert_account(&account, &[], &[]).await.unwrap();
+        pairs.push((connection.id, account.id));
+    }
+    (institution.id, pairs)
+}
+
+fn booked(account: AccountId, serial: u64, per_sync: u64, day: NaiveDate) -> Transaction {
+    let amount = Money::new(-((serial % 9_000) as i64) - 100, Currency::EUR);
+    let description = format!("Card purchase {serial}");
+    Transaction {
+        id: TransactionId(Uuid::now_v7()),
+        account_id: account,
+        status: TransactionStatus::Booked,
+        booking_date: day,
+        value_date: Some(day),
+        amount,
+        fingerprint: fingerprint(
+            FingerprintContent { booking_date: day, amount, description: &description, counterparty: None },
+            0,
+        ),
+        description,
+        counterparty: None,
+        provider_id: Some(format!("tx-{per_sync}-{serial}")),
+    }
+}
+
+/// One batch: every connection brings `per_sync` new transactions and a balance point.
+fn batch(
+    institution: InstitutionId,
+    pairs: &[(ConnectionId, AccountId)],
+    per_sync: u64,
+    round: u64,
+) -> Vec<SyncCommit> {
+    let now = t0() + TimeDelta::hours(round as i64);
+    let day = now.date_naive();
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (connection, account))| {
+            let first = (round * SYNCS as u64 + i as u64) * per_sync;
+            let mut state = SyncState::new(now, None);
+            state.succeed(now, &saldo_core::sync::SyncPolicy::default(), false, i as u64);
+            SyncCommit {
+                connection_id: *connection,
+                worker: "bench".into(),
+                state,
+                run: SyncRun {
+                    id: Uuid::now_v7(),
+                    connection_id: *connection,
+                    institution_id: institution,
+                    trigger: "scheduled".into(),
+                    worker: "bench".into(),
+                    started_at: now,
+                    finished_at: now,
+                    outcome: "ok".into(),
+                    failure: None,
+                    transactions_new: 0,
+                    pending_replaced: 0,
+                    balance_points: 1,
+                    holdings: 0,
+                },
+                items: Vec::new(),
+                closed: Vec::new(),
+                aliases: Vec::new(),
+                ingest: vec![AccountIngest {
+                    account_id: Some(*account),
+                    balance: Some(BalancePoint {
+                        account_id: *account,
+                        date: day,
+                        observed_at: now,
+                        amount: Money::new(first as i64, Currency::EUR),
+                        source: BalanceSource::Sync,
+                    }),
+                    holdings: Vec::new(),
+                    booked: (first..first + per_sync).map(|s| booked(*account, s, per_sync, day)).collect(),
+                    pending: Vec::new(),
+                }],
+                notifications: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// A fresh database on the backend: a temporary SQLite file, or a scratch PostgreSQL database.
+struct Scratch {
+    db: Db,
+    _dir: Option<tempfile::TempDir>,
+    drop_sql: Option<(String, String)>,
+}
+
+async fn scratch(backend: &str) -> Option<Scratch> {
+    if backend == "sqlite" {
+        let dir = tempfile::tempdir().ok()?;
+        let db = Db::connect(&DbUrl::Sqlite(dir.path().join("bench.db"))).await.ok()?;
+        db.migrate().await.ok()?;
+        return Some(Scratch { db, _dir: Some(dir), drop_sql: None });
+    }
+    let admin = option_env!("SALDO_TEST_POSTGRES_URL").unwrap_or("postgres://postgres@127.0.0.1:5432/postgres");
+    let name = format!("saldo_bench_{}", std::process::id());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await.ok()?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await.ok()?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.ok()?;
+    let url = format!("{}/{name}", admin.rsplit_once('/').map_or(admin, |(base, _)| base));
+    let db = Db::connect(&DbUrl::parse(&url).ok()?).await.ok()?;
+    db.migrate().await.ok()?;
+    Some(Scratch { db, _dir: None, drop_sql: Some((admin.to_string(), format!("DROP DATABASE {name} WITH (FORCE)"))) })
+}
+
+fn commit_syncs(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut group = c.benchmark_group("commit_syncs");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    for backend in ["sqlite", "postgres"] {
+        let Some(scratch) = runtime.block_on(scratch(backend)) else {
+            eprintln!("{backend}: not reachable, skipped");
+            continue;
+        };
+        let (institution, pairs) = runtime.block_on(household(&scratch.db));
+        // A backfill (a first sync, a reconnect after days) and an ordinary sync a few hours on.
+        for per_sync in [100u64, 4] {
+            let rows = SYNCS as u64 * (per_sync + 3);
+            group.throughput(Throughput::Elements(rows));
+            let mut round = 0;
+            group.bench_with_input(
+                BenchmarkId::new(backend, format!("{per_sync} new per sync")),
+                &per_sync,
+                |b, &n| {
+                    b.iter_custom(|iterations| {
+                        let mut spent = Duration::ZERO;
+                        for _ in 0..iterations {
+                            round += 1;
+                            let commits = batch(institution, &pairs, n, round);
+                            runtime.block_on(async {
+                                let now = t0() + TimeDelta::hours(round as i64);
+                                for (connection, _) in &pairs {
+                                    scratch
+                                        .db
+                                        .claim_connection(*connection, "bench", now, now + TimeDelta::minutes(10))
+                                        .await
+                                        .unwrap();
+                                }
+                                let started = Instant::now();
+                                let results = scratch.db.commit_syncs(&commits).await.unwrap();
+                                spent += started.elapsed();
+                                assert!(results.iter().all(|r| matches!(r, Ok((new, 0)) if *new == n)), "{results:?}");
+                            });
+                        }
+                        spent
+                    });
+                },
+            );
+        }
+        if let Some((admin, sql)) = &scratch.drop_sql {
+            runtime.block_on(async {
+                scratch.db.close().await;
+                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await {
+                    let _ = sqlx::query(sql).execute(&mut conn).await;
+                }
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, commit_syncs);
+criterion_main!(benches);
