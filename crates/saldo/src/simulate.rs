@@ -87,6 +87,10 @@ pub struct SimulationReport {
     pub days: u32,
     pub seed: u64,
     pub backend: &'static str,
+    /// Connections made, by sandbox institution.
+    pub connected: BTreeMap<&'static str, u64>,
+    /// Users who could not connect before the run ended (their bank stayed down) or gave up.
+    pub never_connected: u64,
     pub syncs: SyncCounts,
     /// Connections that went from failing back to working.
     pub recoveries: u64,
@@ -211,8 +215,13 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
                     index_of.insert(sim.id, sims.len());
                     sims.push(sim);
                 }
-                None if attempts < 48 => waiting.push((user, institution, now + TimeDelta::minutes(30), attempts + 1)),
-                None => {}
+                // A few tries in the first hours, then twice a day for nine days, as a person would:
+                // an interface change keeps a bank unreachable for days.
+                None if attempts < 24 => {
+                    let wait = if attempts < 6 { TimeDelta::minutes(30) } else { TimeDelta::hours(12) };
+                    waiting.push((user, institution, now + wait, attempts + 1));
+                }
+                None => report.never_connected += 1,
             }
         }
         // Users answer their reconnect notifications.
@@ -239,6 +248,10 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
         }
     }
 
+    report.never_connected += waiting.len() as u64;
+    for sim in &sims {
+        *report.connected.entry(sim.institution).or_default() += 1;
+    }
     report.sync_seconds = wall.elapsed().as_secs_f64();
     check_against_truth(&ctx, &sandbox, &sims, &mut report).await?;
     count_notifications(&ctx, &sims, &mut report).await?;

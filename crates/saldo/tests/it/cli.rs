@@ -453,6 +453,8 @@ both_backends!(simulate_reports_no_loss_no_duplicates_no_repeats, |saldo| {
         assert!(report["syncs"].get(field).is_some(), "syncs lacks {field}");
     }
     assert_eq!(report["connections"], 24);
+    let connected: u64 = report["connected"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(connected + report["never_connected"].as_u64().unwrap(), 24, "{report}");
     assert!(report["syncs"]["attempted"].as_u64().unwrap() > 24 * 4);
     let t = &report["transactions"];
     assert!(t["generated"].as_u64().unwrap() > 1000, "{t}");
