@@ -186,7 +186,7 @@ pub enum Command {
         /// Virtual minutes between scheduler passes
         #[arg(long, default_value_t = 15)]
         tick_minutes: u32,
-        /// Syncs at once; 1 repeats exactly for a seed, more suit PostgreSQL
+        /// Provider calls at once within a pass (writes are batched either way); 1 repeats exactly for a seed
         #[arg(long, default_value_t = 1)]
         concurrency: usize,
         /// Print JSON
