@@ -288,6 +288,19 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
     sizes
 }
 
+/// Splits values for `… IN (…)` into chunks (as [`chunk_sizes`]), each with its placeholder list
+/// `$1, $2, …`.
+fn in_lists(values: Vec<Arg>) -> Vec<(String, Vec<Arg>)> {
+    let mut values = values.into_iter();
+    chunk_sizes(values.len())
+        .into_iter()
+        .map(|size| {
+            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+            (list.join(", "), values.by_ref().take(size).collect())
+        })
+        .collect()
+}
+
 /// The statements `INSERT … VALUES (…), (…) …tail` for many rows.
 fn row_statements(head: &str, tail: &str, columns: usize, rows: Vec<Vec<Arg>>) -> Vec<(String, Vec<Arg>)> {
     let mut rows = rows.into_iter();
@@ -449,15 +462,11 @@ async fn commit_syncs_in(tx: &mut Tx, commits: &[&SyncCommit]) -> Result<Vec<Com
     // Pending transactions are ephemeral: the current set replaces the stored one. Booked ones go in
     // first so that a pending one already booked under the same identity is dropped.
     let accounts: Vec<Arg> = ingest.iter().filter_map(|i| i.account_id).map(|a| Arg::Uuid(a.0)).collect();
-    let mut accounts = accounts.into_iter();
     let mut replaced_in: HashMap<AccountId, u64> = HashMap::new();
-    for size in chunk_sizes(accounts.len()) {
-        let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+    for (list, args) in in_lists(accounts) {
         let sql = format!(
-            "DELETE FROM transactions WHERE status = 'pending' AND account_id IN ({}) RETURNING account_id",
-            list.join(", ")
+            "DELETE FROM transactions WHERE status = 'pending' AND account_id IN ({list}) RETURNING account_id"
         );
-        let args: Vec<Arg> = accounts.by_ref().take(size).collect();
         for row in tx.fetch(&sql, &args).await? {
             *replaced_in.entry(AccountId(row.get(0)?)).or_default() += 1;
         }
@@ -538,14 +547,8 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Vec<ConnectionRecord>, StoreError> {
         let mut records = Vec::with_capacity(ids.len());
-        let mut rest = ids.iter();
-        for size in chunk_sizes(ids.len()) {
-            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
-            let sql = format!(
-                "SELECT {CONNECTION_COLUMNS}, {STATE_COLUMNS} FROM connections WHERE id IN ({})",
-                list.join(", ")
-            );
-            let args: Vec<Arg> = rest.by_ref().take(size).map(|id| Arg::Uuid(id.0)).collect();
+        for (list, args) in in_lists(ids.iter().map(|id| Arg::Uuid(id.0)).collect()) {
+            let sql = format!("SELECT {CONNECTION_COLUMNS}, {STATE_COLUMNS} FROM connections WHERE id IN ({list})");
             for row in self.fetch(&sql, &args).await? {
                 records.push(record_from_row(&row, now)?);
             }
@@ -708,15 +711,11 @@ impl Db {
     /// The items of many connections, by connection (each list as [`Db::items`] orders it).
     pub async fn items_of(&self, connections: &[ConnectionId]) -> Result<HashMap<ConnectionId, Vec<Item>>, StoreError> {
         let mut items: HashMap<ConnectionId, Vec<Item>> = HashMap::new();
-        let mut rest = connections.iter();
-        for size in chunk_sizes(connections.len()) {
-            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+        for (list, args) in in_lists(connections.iter().map(|id| Arg::Uuid(id.0)).collect()) {
             let sql = format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE connection_id IN ({}) \
-                 ORDER BY connection_id, first_seen_at, identity_key",
-                list.join(", ")
+                "SELECT {ITEM_COLUMNS} FROM items WHERE connection_id IN ({list}) \
+                 ORDER BY connection_id, first_seen_at, identity_key"
             );
-            let args: Vec<Arg> = rest.by_ref().take(size).map(|id| Arg::Uuid(id.0)).collect();
             for row in self.fetch(&sql, &args).await? {
                 let item = item_from_row(&row)?;
                 items.entry(item.connection_id).or_default().push(item);
@@ -877,16 +876,12 @@ impl Db {
         let columns: Vec<String> =
             crate::institutions::INSTITUTION_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect();
         let mut found = Vec::with_capacity(ids.len());
-        let mut rest = ids.iter();
-        for size in chunk_sizes(ids.len()) {
-            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+        for (list, args) in in_lists(ids.iter().map(|id| Arg::Uuid(id.0)).collect()) {
             let sql = format!(
                 "SELECT {}, h.degraded_since, h.next_probe_at, h.probes, h.announced FROM institutions i \
-                 LEFT JOIN institution_health h ON h.institution_id = i.id WHERE i.id IN ({})",
-                columns.join(", "),
-                list.join(", ")
+                 LEFT JOIN institution_health h ON h.institution_id = i.id WHERE i.id IN ({list})",
+                columns.join(", ")
             );
-            let args: Vec<Arg> = rest.by_ref().take(size).map(|id| Arg::Uuid(id.0)).collect();
             for row in self.fetch(&sql, &args).await? {
                 let at = columns.len();
                 let health = InstitutionHealth {
