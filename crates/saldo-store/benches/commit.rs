@@ -246,5 +246,73 @@ fn commit_syncs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, commit_syncs);
+/// The ceiling SQLite itself sets for saldo's schema: the rows of one backfill batch (256 accounts ×
+/// 100 transactions) inserted with one prepared statement in one transaction into the migrated
+/// `transactions` table (its four indexes and foreign key), as `limits/sqlite_insert` does for its
+/// one-index table. The engine's write path is measured against this and against the raw rate.
+fn sqlite_schema_ceiling(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let Some(scratch) = runtime.block_on(scratch("sqlite")) else { return };
+    let (_, pairs) = runtime.block_on(household(&scratch.db));
+    let path = scratch._dir.as_ref().unwrap().path().join("bench.db");
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;").unwrap();
+    let per_account = 100u64;
+    let mut group = c.benchmark_group("sqlite_schema_ceiling");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(SYNCS as u64 * per_account));
+    let mut round = 0u64;
+    group.bench_function("prepared insert, 25600 rows per transaction", |b| {
+        b.iter_custom(|iterations| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iterations {
+                round += 1;
+                let day = (t0() + TimeDelta::hours(round as i64)).date_naive();
+                let rows: Vec<Transaction> = pairs
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, (_, account))| {
+                        let first = (round * SYNCS as u64 + i as u64) * per_account;
+                        (first..first + per_account).map(move |s| booked(*account, s, per_account, day))
+                    })
+                    .map(|t| Transaction { provider_id: t.provider_id.map(|p| format!("raw-{p}")), ..t })
+                    .collect();
+                let started = Instant::now();
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                {
+                    let mut insert = conn
+                        .prepare_cached(
+                            "INSERT INTO transactions (id, account_id, status, booking_date, value_date, amount_minor, \
+                             currency, description, counterparty, provider_id, fingerprint) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
+                        )
+                        .unwrap();
+                    for t in &rows {
+                        insert
+                            .execute(rusqlite::params![
+                                t.id.0.as_bytes().as_slice(),
+                                t.account_id.0.as_bytes().as_slice(),
+                                t.status.as_str(),
+                                t.booking_date.format("%F").to_string(),
+                                t.value_date.map(|d| d.format("%F").to_string()),
+                                t.amount.minor,
+                                t.amount.currency.code(),
+                                t.description,
+                                t.counterparty,
+                                t.provider_id,
+                                t.fingerprint,
+                            ])
+                            .unwrap();
+                    }
+                }
+                conn.execute_batch("COMMIT").unwrap();
+                spent += started.elapsed();
+            }
+            spent
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, commit_syncs, sqlite_schema_ceiling);
 criterion_main!(benches);
