@@ -61,8 +61,10 @@ fn parse_csv(bytes: &[u8]) -> Result<EcbRates, EcbError> {
                 match Currency::parse(code) {
                     Ok(currency) => columns.push(Some(currency)),
                     Err(err) => {
-                        out.problems
-                            .push(Problem { line: Some(line), message: format!("{err}; its column is skipped") });
+                        out.problems.push(Problem {
+                            at: crate::Position { line: Some(line), offset: None },
+                            message: format!("{err}; its column is skipped"),
+                        });
                         columns.push(None);
                     }
                 }
@@ -80,7 +82,7 @@ fn parse_csv(bytes: &[u8]) -> Result<EcbRates, EcbError> {
             let Some(Some(currency)) = columns.get(position - 1) else {
                 if !field.is_empty() && columns.get(position - 1).is_none() {
                     out.problems.push(Problem {
-                        line: Some(line),
+                        at: crate::Position { line: Some(line), offset: None },
                         message: format!("value {field:?} in column {} has no currency header; skipped", position + 1),
                     });
                 }
@@ -92,7 +94,7 @@ fn parse_csv(bytes: &[u8]) -> Result<EcbRates, EcbError> {
             match parse_rate(field) {
                 Some(per_eur) => out.rates.push(FxRate { date, currency: *currency, per_eur }),
                 None => out.problems.push(Problem {
-                    line: Some(line),
+                    at: crate::Position { line: Some(line), offset: None },
                     message: format!(
                         "invalid {currency} rate {field:?} on {date}: expected a positive decimal; skipped"
                     ),
@@ -156,7 +158,7 @@ fn parse_xml(bytes: &[u8]) -> Result<EcbRates, EcbError> {
                 if let (Some(code), Some(rate_text)) = (currency, rate) {
                     let date = day.ok_or_else(|| xml_err(format!("rate for {code} outside a <Cube time=…>")))?;
                     let problem =
-                        |message: String| Problem { line: None, message: format!("byte {offset}: {message}") };
+                        |message: String| Problem { at: crate::Position { line: None, offset: Some(offset) }, message };
                     match (Currency::parse(&code), parse_rate(&rate_text)) {
                         (Ok(currency), Some(per_eur)) => out.rates.push(FxRate { date, currency, per_eur }),
                         (Err(err), _) => out.problems.push(problem(format!("{err}; skipped"))),
@@ -241,7 +243,7 @@ mod tests {
         );
         let bad_rate = parse_ecb_rates(b"Date,USD,\n2026-01-02,1.0x5,\n").unwrap();
         assert!(bad_rate.rates.is_empty());
-        assert_eq!(bad_rate.problems[0].line, Some(2));
+        assert_eq!(bad_rate.problems[0].at.line, Some(2));
         assert!(matches!(parse_ecb_rates(b"hello"), Err(EcbError::UnknownFormat)));
         assert!(matches!(parse_ecb_rates(b"<html></html>"), Err(EcbError::UnknownFormat)));
         assert!(matches!(

@@ -137,7 +137,7 @@ impl FxImportJson {
             problems: import
                 .problems
                 .iter()
-                .map(|p| ProblemJson { line: p.line, message: p.message.clone() })
+                .map(|p| ProblemJson { line: p.at.line, message: p.message.clone() })
                 .collect(),
         }
     }

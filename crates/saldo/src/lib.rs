@@ -11,5 +11,6 @@ pub mod config;
 pub mod connections;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod ops;
 pub mod simulate;

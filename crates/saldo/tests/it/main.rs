@@ -7,5 +7,6 @@ mod support;
 mod architecture;
 mod cli;
 mod engine;
+mod import;
 mod serve;
 mod workers;

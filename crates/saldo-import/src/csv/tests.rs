@@ -1,0 +1,267 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::statement::{Collect, Statement};
+use std::str::FromStr;
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn run(bytes: &[u8], profile: Option<&CsvProfile>) -> Result<(CsvProfile, Vec<Statement>, Vec<Problem>), ParseError> {
+    let mut sink = Collect::default();
+    let profile = parse(bytes, profile, &mut sink)?;
+    let (statements, problems) = sink.finish();
+    Ok((profile, statements, problems))
+}
+
+fn amounts(statements: &[Statement]) -> Vec<Decimal> {
+    statements.iter().flat_map(|s| s.transactions.iter().map(|t| t.amount)).collect()
+}
+
+#[test]
+fn each_separator_is_found() {
+    for sep in [';', ',', '\t', '|'] {
+        let text =
+            format!("Date{sep}Amount{sep}Description\n2024-01-02{sep}-1.50{sep}Coffee\n2024-01-03{sep}20{sep}Refund\n");
+        let (profile, statements, _) = run(text.as_bytes(), None).unwrap();
+        assert_eq!(profile.delimiter, sep);
+        assert_eq!(amounts(&statements), [dec("-1.50"), dec("20")], "{sep:?}");
+        assert_eq!(statements[0].transactions[0].description, "Coffee");
+    }
+}
+
+#[test]
+fn decimal_comma_and_thousands() {
+    let text = "Buchungstag;Betrag;Verwendungszweck\n02.01.2024;-1.234,56;Miete\n03.01.2024;12,5;Zinsen\n";
+    let (profile, statements, _) = run(text.as_bytes(), None).unwrap();
+    assert!(profile.decimal_comma);
+    assert_eq!(profile.date_format, DateFormat::DmyDot);
+    assert_eq!(amounts(&statements), [dec("-1234.56"), dec("12.5")]);
+    // Comma-separated with a decimal comma in quotes.
+    let text = "Date,Amount,Text\n2024-01-02,\"-1,50\",A\n2024-01-03,\"2,25\",B\n";
+    let (profile, statements, _) = run(text.as_bytes(), None).unwrap();
+    assert!(profile.decimal_comma);
+    assert_eq!(amounts(&statements), [dec("-1.50"), dec("2.25")]);
+}
+
+#[test]
+fn each_date_format_is_detected() {
+    let cases: [(DateFormat, [&str; 2]); 9] = [
+        (DateFormat::YmdDash, ["2024-01-05", "2024-01-20"]),
+        (DateFormat::YmdSlash, ["2024/1/5", "2024/1/20"]),
+        (DateFormat::YmdDot, ["2024.01.05", "2024.01.20"]),
+        (DateFormat::YmdCompact, ["20240105", "20240120"]),
+        (DateFormat::DmyDot, ["05.01.2024", "20.01.2024"]),
+        (DateFormat::DmySlash, ["05/01/2024", "20/01/2024"]),
+        (DateFormat::DmyDash, ["05-01-2024", "20-01-2024"]),
+        (DateFormat::MdySlash, ["01/05/2024", "01/20/2024"]),
+        (DateFormat::MdyDash, ["01-05-2024", "01-20-2024"]),
+    ];
+    for (format, [a, b]) in cases {
+        let text = format!("Date;Amount;Text\n{a};-1.00;x\n{b};2.00;y\n");
+        let (profile, statements, problems) = run(text.as_bytes(), None).unwrap();
+        assert_eq!(profile.date_format, format, "{a}");
+        let t = &statements[0].transactions;
+        assert_eq!((t[0].booking_date, t[1].booking_date), (day(2024, 1, 5), day(2024, 1, 20)), "{a}");
+        assert!(problems.is_empty(), "{a}: {problems:?}");
+    }
+}
+
+#[test]
+fn ambiguous_dates_follow_the_decimal_mark_and_say_so() {
+    // No day above 12: a decimal comma suggests a European day-first order.
+    let text = "Datum;Betrag;Text\n05/01/2024;-1,00;x\n06/02/2024;2,50;y\n";
+    let (profile, statements, problems) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(profile.date_format, DateFormat::DmySlash);
+    assert_eq!(statements[0].transactions[0].booking_date, day(2024, 1, 5));
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].message.contains("DD/MM/YYYY"), "{problems:?}");
+    // A decimal point suggests month first.
+    let text = "Date,Amount,Text\n05/01/2024,-1.00,x\n06/02/2024,2.50,y\n";
+    let (profile, statements, problems) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(profile.date_format, DateFormat::MdySlash);
+    assert_eq!(statements[0].transactions[0].booking_date, day(2024, 5, 1));
+    assert_eq!(problems.len(), 1);
+    // A day above 12 anywhere settles it without a problem.
+    let text = "Date,Amount,Text\n05/01/2024,-1.00,x\n13/02/2024,2.50,y\n";
+    let (profile, _, problems) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(profile.date_format, DateFormat::DmySlash);
+    assert!(problems.is_empty());
+}
+
+#[test]
+fn header_or_not() {
+    let text = "2024-01-02;-1,50;Coffee shop;100,00\n2024-01-03;20,00;Refund from shop;120,00\n2024-01-04;-5,00;Bakery;115,00\n";
+    let (profile, statements, _) = run(text.as_bytes(), None).unwrap();
+    assert!(!profile.has_header);
+    assert_eq!(profile.columns.amount, AmountColumns::Signed { column: 1 });
+    assert_eq!(profile.columns.description, [2]);
+    assert_eq!(profile.columns.balance, Some(3), "a column that runs with the amounts is the balance");
+    assert_eq!(statements[0].transactions.len(), 3);
+    let closing = &statements[0].balances[0];
+    assert_eq!(
+        (closing.kind.clone(), closing.date, closing.amount),
+        (BalanceKind::Closing, day(2024, 1, 4), dec("115"))
+    );
+
+    let with_header = format!("Datum;Betrag;Text;Saldo\n{text}");
+    let (profile, statements, _) = run(with_header.as_bytes(), None).unwrap();
+    assert!(profile.has_header);
+    assert_eq!(profile.header, ["Datum", "Betrag", "Text", "Saldo"]);
+    assert_eq!(statements[0].transactions.len(), 3);
+    assert_eq!(statements[0].transactions[0].at.line, Some(2));
+}
+
+#[test]
+fn closing_balance_of_a_newest_first_file() {
+    let text =
+        "Datum;Betrag;Text;Saldo\n04.01.2024;-5,00;c;115,00\n04.01.2024;-1,00;b;120,00\n02.01.2024;20,00;a;121,00\n";
+    let (_, statements, _) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(statements[0].balances[0].amount, dec("115"));
+    assert_eq!(statements[0].balances[0].date, day(2024, 1, 4));
+}
+
+#[test]
+fn debit_and_credit_columns() {
+    let text = "Buchungstag;Vorgang;Soll;Haben\n01.03.2024;Miete;1.200,00;\n02.03.2024;Gehalt;;2.500,00\n03.03.2024;Storno;-10,00;\n";
+    let (profile, statements, _) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(profile.columns.amount, AmountColumns::DebitCredit { debit: 2, credit: 3 });
+    assert_eq!(amounts(&statements), [dec("-1200"), dec("2500"), dec("-10")]);
+    let text =
+        "Date,Payee,Withdrawal,Deposit\n2024-03-01,Landlord,\"$1,200.00\",\n2024-03-02,Employer,,\"$2,500.00\"\n";
+    let (_, statements, _) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(amounts(&statements), [dec("-1200"), dec("2500")]);
+    assert_eq!(statements[0].transactions[0].counterparty.as_deref(), Some("Landlord"));
+}
+
+#[test]
+fn preamble_lines_are_skipped_and_read() {
+    let text = "Umsätze Girokonto;;\nIBAN:;DE89 3704 0044 0532 0130 00;\nWährung:;EUR;\n\nBuchungstag;Valuta;Text;Betrag\n02.01.2024;03.01.2024;Miete;-800,00\n05.01.2024;05.01.2024;Gehalt;2.000,00\n";
+    let (profile, statements, problems) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(profile.preamble_rows, 3);
+    assert!(profile.has_header);
+    assert_eq!(profile.columns.value_date, Some(1));
+    let header = &statements[0].header.account;
+    assert_eq!(header.iban.as_deref(), Some("DE89370400440532013000"));
+    assert_eq!(header.currency.as_deref(), Some("EUR"));
+    assert_eq!(amounts(&statements), [dec("-800"), dec("2000")]);
+    assert_eq!(statements[0].transactions[0].value_date, Some(day(2024, 1, 3)));
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn windows_1252_text() {
+    let text = b"Datum;Betrag;Empf\xe4nger;Verwendungszweck\n02.01.2024;-3,20;B\xe4ckerei M\xfcller;Br\xf6tchen \x80\n";
+    let (profile, statements, problems) = run(text, None).unwrap();
+    assert_eq!(profile.charset, CsvCharset::Windows1252);
+    let t = &statements[0].transactions[0];
+    assert_eq!(t.counterparty.as_deref(), Some("Bäckerei Müller"));
+    assert_eq!(t.description, "Brötchen €");
+    assert!(problems.is_empty(), "{problems:?}");
+    // The same bytes read with a profile that says UTF-8 still decode, with a note.
+    let utf8 = CsvProfile { charset: CsvCharset::Utf8, ..profile };
+    let (_, statements, problems) = run(text, Some(&utf8)).unwrap();
+    assert_eq!(statements[0].transactions[0].description, "Brötchen €");
+    assert_eq!(problems.len(), 1);
+}
+
+#[test]
+fn a_saved_profile_is_applied_as_stored() {
+    // Detection alone would read these dates month first; the saved profile knows better.
+    let text = "05/01/2024,-1.00,x\n06/02/2024,2.50,y\n";
+    let (detected, _, _) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(detected.date_format, DateFormat::MdySlash);
+    let saved = CsvProfile { date_format: DateFormat::DmySlash, name: "my bank".into(), ..detected };
+    let json = serde_json::to_string(&saved).unwrap();
+    assert!(json.contains("\"%d/%m/%Y\""), "{json}");
+    let restored: CsvProfile = serde_json::from_str(&json).unwrap();
+    assert_eq!(restored, saved);
+    let (used, statements, problems) = run(text.as_bytes(), Some(&restored)).unwrap();
+    assert_eq!(used, saved);
+    assert_eq!(statements[0].transactions[0].booking_date, day(2024, 1, 5));
+    assert!(problems.is_empty());
+}
+
+#[test]
+fn a_saved_profile_notices_another_header() {
+    let (profile, _, _) = run(b"Date;Amount;Text\n2024-01-02;1,00;a\n", None).unwrap();
+    let (_, statements, problems) = run(b"Datum;Betrag;Text\n2024-01-02;1,00;a\n", Some(&profile)).unwrap();
+    assert_eq!(statements[0].transactions.len(), 1);
+    assert_eq!(problems.len(), 1);
+}
+
+#[test]
+fn bad_rows_become_problems() {
+    let text = "Date;Amount;Text\n2024-01-02;-1,00;ok\n2024-13-02;5,00;bad date\n2024-01-03;abc;bad amount\n2024-01-04\n2024-01-05;2,00;ok\n;;\n";
+    let (_, statements, problems) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(amounts(&statements), [dec("-1"), dec("2")]);
+    let lines: Vec<_> = problems.iter().map(|p| p.at.line).collect();
+    assert_eq!(lines, [Some(3), Some(4), Some(5)], "{problems:?}");
+    assert!(problems[0].message.contains("a date YYYY-MM-DD in column 1"), "{problems:?}");
+    assert!(problems[1].message.contains("an amount in column 2"), "{problems:?}");
+    assert!(problems[2].message.contains("at least"), "{problems:?}");
+}
+
+#[test]
+fn pending_and_void_rows() {
+    let text = "Date,Amount,Description,State\n2024-01-02,-1.00,a,COMPLETED\n2024-01-03,-2.00,b,PENDING\n2024-01-04,-3.00,c,DECLINED\n";
+    let (_, statements, _) = run(text.as_bytes(), None).unwrap();
+    let t = &statements[0].transactions;
+    assert_eq!(t.len(), 2);
+    assert_eq!((t[0].status, t[1].status), (EntryStatus::Booked, EntryStatus::Pending));
+}
+
+#[test]
+fn no_readable_row_is_an_error() {
+    let profile = run(b"Date;Amount;Text\n2024-01-02;1,00;a\n", None).unwrap().0;
+    let error = run(b"Date;Amount;Text\nyesterday;1,00;a\n2024-01-02;lots;b\n", Some(&profile)).unwrap_err();
+    assert_eq!(error.at.line, Some(2));
+    assert!(error.expected.contains("a date YYYY-MM-DD"), "{error}");
+    assert!(error.found.contains("yesterday"), "{error}");
+    let error = run(b"Date;Amount;Text\n", Some(&profile)).unwrap_err();
+    assert_eq!(error.expected, "a transaction row");
+    assert!(run(b"", None).is_err());
+    assert!(run(b"just some words\nno separators here\n", None).is_err());
+    assert!(run(b"a;b;c\nd;e;f\n", None).is_err());
+}
+
+#[test]
+fn amounts_with_currency_and_odd_signs_in_rows() {
+    let text =
+        "Date;Amount;Text\n2024-01-02;€ 1.234,56;a\n2024-01-03;12,00-;b\n2024-01-04;(3,00);c\n2024-01-05;-7,00 EUR;d\n";
+    let (_, statements, _) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(amounts(&statements), [dec("1234.56"), dec("-12"), dec("-3"), dec("-7")]);
+}
+
+#[test]
+fn several_accounts_make_several_statements() {
+    let text = "Account;Date;Amount;Text\nDE89370400440532013000;2024-01-02;1,00;a\nDE89370400440532013000;2024-01-03;2,00;b\nDE02120300000000202051;2024-01-03;3,00;c\n";
+    let (_, statements, _) = run(text.as_bytes(), None).unwrap();
+    assert_eq!(statements.len(), 2);
+    assert_eq!(statements[1].header.account.iban.as_deref(), Some("DE02120300000000202051"));
+}
+
+#[test]
+fn bom_and_crlf() {
+    let text = b"\xef\xbb\xbfDate,Amount,Text\r\n2024-01-02,1.00,\"a\"\r\n2024-01-03,2.00,b\r\n";
+    let (profile, statements, _) = run(text, None).unwrap();
+    assert_eq!(profile.header[0], "Date");
+    let t = &statements[0].transactions;
+    assert_eq!((t[0].description.as_str(), t[1].at.line), ("a", Some(3)));
+    assert_eq!(t[0].at.offset, Some(21));
+}
+
+#[test]
+fn presets_are_listed_and_serialise() {
+    let names: Vec<&str> = presets().iter().map(|p| p.name.as_str()).collect();
+    assert!(names.contains(&"ING-DiBa Austria") && names.contains(&"Revolut"), "{names:?}");
+    for preset in presets() {
+        let json = serde_json::to_string(preset).unwrap();
+        assert_eq!(&serde_json::from_str::<CsvProfile>(&json).unwrap(), preset);
+    }
+}

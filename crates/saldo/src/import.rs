@@ -1,0 +1,813 @@
+//! Statement import: a file is detected, parsed as it streams in (on a blocking thread), and what
+//! it holds lands in the account it identifies, all in one database transaction, so a file that
+//! fails part-way writes nothing and memory stays flat however large the file is.
+//!
+//! Deduplication (the rules, in order, per account):
+//! 1. A transaction with the file's own id (FITID, AcctSvcrRef, bank reference) is stored under that
+//!    id: importing the file again, or an overlapping one, finds it and adds nothing.
+//! 2. One without an id is stored under its fingerprint (date, amount, description, counterparty and
+//!    its occurrence among identical ones in the file): the same file adds nothing the second time.
+//! 3. A transaction a sync already brought (a stored one whose id is a provider's, not a file's) is
+//!    recognised by booking date and amount, one stored transaction per imported one: two identical
+//!    coffees in the file match two synced ones, not one.
+//! 4. A booked transaction replaces a stored pending one of the same date and amount.
+
+use crate::ops::{Ctx, OpsError};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
+use saldo_core::balance::{BalancePoint, BalanceSource};
+use saldo_core::holding::{Holding, Instrument};
+use saldo_core::ids::{AccountId, TransactionId};
+use saldo_core::money::{Currency, Money};
+use saldo_core::transaction::{fingerprint, FingerprintContent, Transaction, TransactionStatus};
+use saldo_core::user::User;
+use saldo_import::csv::CsvProfile;
+use saldo_import::{
+    AccountKindHint, BalanceKind, EntryStatus, Format, ParseError, ParsedBalance, ParsedHolding, ParsedTransaction,
+    Problem, StatementHeader, StatementSink,
+};
+use saldo_store::{ImportTx, StoredEntry};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+
+/// Transactions handed from the parser to the writer at a time.
+const BATCH: usize = 4096;
+
+/// What to import and how.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRequest {
+    pub format: Option<Format>,
+    /// An account (id, or name) every statement goes into, instead of the one each identifies.
+    pub account: Option<String>,
+    /// The kind of accounts created for statements that don't say what they are.
+    pub kind: Option<AccountKind>,
+    pub dry_run: bool,
+}
+
+/// A statement's account in a report.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct AccountReport {
+    /// saldo's account; none in a dry run or when nothing was written.
+    pub id: Option<String>,
+    pub iban: Option<String>,
+    pub number: Option<String>,
+    pub currency: Option<String>,
+    pub name: Option<String>,
+    /// The import created this account.
+    pub created: bool,
+}
+
+/// A balance a statement states.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BalanceReport {
+    pub amount: String,
+    pub currency: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+}
+
+/// One statement of a file: what it holds and what the import did with it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct StatementReport {
+    pub account: AccountReport,
+    /// Transactions in the statement.
+    pub transactions: u64,
+    /// The signed total of the statement's transactions, as a decimal.
+    pub sum: String,
+    pub opening_balance: Option<BalanceReport>,
+    pub closing_balance: Option<BalanceReport>,
+    /// Positions in the statement.
+    pub holdings: u64,
+    /// Transactions stored for the first time.
+    pub new: u64,
+    /// Transactions already stored (from an earlier import or a sync).
+    pub duplicate: u64,
+    pub pending_replaced: u64,
+    pub balance_points: u64,
+    #[serde(skip)]
+    sum_exact: Decimal,
+}
+
+/// Something a file made saldo notice, where it is in the file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProblemReport {
+    pub line: Option<u64>,
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+impl From<&Problem> for ProblemReport {
+    fn from(p: &Problem) -> ProblemReport {
+        ProblemReport { line: p.at.line, offset: p.at.offset, message: p.message.clone() }
+    }
+}
+
+/// One file's import.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileReport {
+    pub path: String,
+    pub format: Option<&'static str>,
+    pub statements: Vec<StatementReport>,
+    pub problems: Vec<ProblemReport>,
+    /// Why nothing of the file was imported, when it wasn't.
+    pub error: Option<String>,
+    pub dry_run: bool,
+}
+
+impl FileReport {
+    pub fn transactions(&self) -> u64 {
+        self.statements.iter().map(|s| s.transactions).sum()
+    }
+
+    pub fn sum(&self) -> Decimal {
+        self.statements.iter().map(|s| s.sum_exact).sum()
+    }
+}
+
+/// What the parser thread sends to the writer.
+enum Event {
+    Begin(StatementHeader),
+    Transactions(Vec<ParsedTransaction>),
+    Balance(ParsedBalance),
+    Holding(ParsedHolding),
+    End,
+    Problem(Problem),
+}
+
+/// A sink that batches the parser's output into a channel.
+struct ChannelSink {
+    events: mpsc::Sender<Event>,
+    batch: Vec<ParsedTransaction>,
+    /// The writer went away (it failed): parsing can stop caring.
+    closed: bool,
+}
+
+impl ChannelSink {
+    fn send(&mut self, event: Event) {
+        if !self.closed && self.events.blocking_send(event).is_err() {
+            self.closed = true;
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            self.send(Event::Transactions(batch));
+        }
+    }
+}
+
+impl StatementSink for ChannelSink {
+    fn begin(&mut self, header: StatementHeader) {
+        self.flush();
+        self.send(Event::Begin(header));
+    }
+    fn transaction(&mut self, transaction: ParsedTransaction) {
+        self.batch.push(transaction);
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+    fn balance(&mut self, balance: ParsedBalance) {
+        self.flush();
+        self.send(Event::Balance(balance));
+    }
+    fn holding(&mut self, holding: ParsedHolding) {
+        self.flush();
+        self.send(Event::Holding(holding));
+    }
+    fn end(&mut self) {
+        self.flush();
+        self.send(Event::End);
+    }
+    fn problem(&mut self, problem: Problem) {
+        self.send(Event::Problem(problem));
+    }
+}
+
+/// Why a file could not be imported.
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error("cannot read the file: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("{0}")]
+    Unknown(String),
+    #[error("{0}")]
+    Ops(#[from] OpsError),
+}
+
+impl From<saldo_store::StoreError> for FileError {
+    fn from(err: saldo_store::StoreError) -> FileError {
+        FileError::Ops(OpsError::Store(err))
+    }
+}
+
+/// Imports files one after another; each file lands whole or not at all. `progress` is told the
+/// bytes read so far of the current file.
+pub async fn import_files(
+    ctx: Option<&Ctx>,
+    paths: &[PathBuf],
+    request: &ImportRequest,
+    progress: &(dyn Fn(&Path, u64, u64) + Sync),
+) -> Vec<FileReport> {
+    let mut reports = Vec::new();
+    for path in paths {
+        let mut report = FileReport {
+            path: path.display().to_string(),
+            format: None,
+            statements: Vec::new(),
+            problems: Vec::new(),
+            error: None,
+            dry_run: request.dry_run || ctx.is_none(),
+        };
+        if let Err(err) = import_file(ctx, path, request, &mut report, progress).await {
+            report.error = Some(err.to_string());
+            // Nothing was written: say so rather than leave counts that suggest otherwise.
+            for statement in &mut report.statements {
+                statement.account.id = statement.account.id.take().filter(|_| !statement.account.created);
+                statement.account.created = false;
+                statement.new = 0;
+                statement.duplicate = 0;
+                statement.pending_replaced = 0;
+                statement.balance_points = 0;
+            }
+        }
+        reports.push(report);
+    }
+    reports
+}
+
+async fn import_file(
+    ctx: Option<&Ctx>,
+    path: &Path,
+    request: &ImportRequest,
+    report: &mut FileReport,
+    progress: &(dyn Fn(&Path, u64, u64) + Sync),
+) -> Result<(), FileError> {
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let head = {
+        let buffered = reader.fill_buf()?;
+        buffered[..saldo_import::detect::HEAD.min(buffered.len())].to_vec()
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let format = match request.format {
+        Some(format) => format,
+        None => saldo_import::detect::detect(name.as_deref(), &head).ok_or_else(|| {
+            FileError::Unknown(
+                "not a statement file saldo reads (OFX/QFX, CAMT.052/053/054, MT940/MT942 or CSV); \
+                 name one with --format if it is"
+                    .into(),
+            )
+        })?,
+    };
+    report.format = Some(format.as_str());
+
+    let user = match ctx {
+        Some(ctx) => Some(ctx.current_user().await?),
+        None => None,
+    };
+    let target = match (ctx, &user, &request.account) {
+        (Some(ctx), Some(user), Some(reference)) => Some(crate::ops::find_account(ctx, user, reference).await?),
+        _ => None,
+    };
+    let saved_profile = match (ctx, &target, format) {
+        (Some(ctx), Some(account), Format::Csv) => {
+            ctx.db.csv_profile(account.id).await?.and_then(|json| serde_json::from_str::<CsvProfile>(&json).ok())
+        }
+        _ => None,
+    };
+
+    let (events, mut inbox) = mpsc::channel::<Event>(8);
+    let (read_tx, mut read_rx) = tokio::sync::watch::channel(0u64);
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut sink = ChannelSink { events, batch: Vec::with_capacity(BATCH), closed: false };
+        let mut counted = CountedReport { inner: reader, read: 0, report: read_tx };
+        let result = match format {
+            Format::Csv => saldo_import::csv::parse(&mut counted, saved_profile.as_ref(), &mut sink).map(Some),
+            other => saldo_import::parse(other, &mut counted, &mut sink).map(|()| None),
+        };
+        sink.flush();
+        result
+    });
+
+    let mut writer = match (ctx, user) {
+        (Some(ctx), Some(user)) if !request.dry_run => Some(Writer {
+            ctx,
+            user,
+            tx: ctx.db.begin_import().await?,
+            account: target.clone(),
+            created: Vec::new(),
+            state: None,
+        }),
+        _ => None,
+    };
+    let mut current: Option<StatementReport> = None;
+    let mut write_error: Option<FileError> = None;
+    loop {
+        let event = tokio::select! {
+            event = inbox.recv() => event,
+            changed = read_rx.changed() => {
+                if changed.is_ok() {
+                    progress(path, *read_rx.borrow(), size);
+                }
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
+        if write_error.is_some() {
+            continue;
+        }
+        let step = handle(event, &mut current, report, writer.as_mut(), request).await;
+        if let Err(err) = step {
+            write_error = Some(err);
+            // Dropping the receiver stops the parser from doing work nobody will use.
+            inbox.close();
+        }
+    }
+    if let Some(statement) = current.take() {
+        report.statements.push(statement);
+    }
+    let parsed = parser.await.map_err(|err| FileError::Unknown(format!("the parser stopped: {err}")))?;
+    if let Some(err) = write_error {
+        return Err(err);
+    }
+    let profile = parsed?;
+    if let Some(mut writer) = writer {
+        // The layout is remembered for the account the file went into, so its next export needs
+        // no detection (and no questions when detection would be unsure).
+        let account = writer.account.clone().or_else(|| writer.state.as_ref().map(|s| s.account.clone()));
+        if let (Some(profile), Some(account)) = (profile, account) {
+            let json = serde_json::to_string(&profile).map_err(|err| FileError::Unknown(err.to_string()))?;
+            writer.tx.save_csv_profile(account.id, &json, writer.ctx.clock.now()).await?;
+        }
+        writer.tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Writes one file's statements into one open import.
+struct Writer<'a> {
+    ctx: &'a Ctx,
+    user: User,
+    tx: ImportTx,
+    /// The account statements go into: given with `--account`, else the current statement's.
+    account: Option<Account>,
+    /// Accounts this import created: not visible outside its transaction until it commits.
+    created: Vec<Account>,
+    state: Option<StatementState>,
+}
+
+/// Deduplication state of the statement being written.
+struct StatementState {
+    account: Account,
+    /// How often each (date, amount, description, counterparty) was seen: the fingerprint's
+    /// occurrence. Hashed to keep a million-row file's memory small.
+    occurrences: HashMap<u64, u32>,
+    /// Synced transactions already matched by earlier rows, per (date, amount).
+    claimed: HashMap<(NaiveDate, i64), u32>,
+}
+
+async fn handle(
+    event: Event,
+    current: &mut Option<StatementReport>,
+    report: &mut FileReport,
+    writer: Option<&mut Writer<'_>>,
+    request: &ImportRequest,
+) -> Result<(), FileError> {
+    match event {
+        Event::Begin(header) => {
+            if let Some(done) = current.take() {
+                report.statements.push(done);
+            }
+            let mut statement = StatementReport {
+                account: AccountReport {
+                    iban: header.account.iban.clone(),
+                    number: header.account.number.clone(),
+                    currency: header.account.currency.clone(),
+                    name: header.account.name.clone(),
+                    ..AccountReport::default()
+                },
+                ..StatementReport::default()
+            };
+            if let Some(writer) = writer {
+                let (account, created) = writer.resolve(&header, request, &mut report.problems).await?;
+                statement.account.id = Some(account.id.to_string());
+                statement.account.created = created;
+                if statement.account.currency.is_none() {
+                    statement.account.currency = Some(account.currency.code().to_string());
+                }
+                writer.state = Some(StatementState { account, occurrences: HashMap::new(), claimed: HashMap::new() });
+            }
+            *current = Some(statement);
+        }
+        Event::Transactions(batch) => {
+            let statement = current.get_or_insert_with(StatementReport::default);
+            statement.transactions += batch.len() as u64;
+            for t in &batch {
+                statement.sum_exact += t.amount;
+            }
+            statement.sum = statement.sum_exact.normalize().to_string();
+            if let Some(writer) = writer {
+                let (new, duplicate, replaced) = writer.write_batch(&batch, &mut report.problems).await?;
+                statement.new += new;
+                statement.duplicate += duplicate;
+                statement.pending_replaced += replaced;
+            }
+        }
+        Event::Balance(balance) => {
+            let statement = current.get_or_insert_with(StatementReport::default);
+            let shown = BalanceReport {
+                amount: balance.amount.normalize().to_string(),
+                currency: balance.currency.clone().or_else(|| statement.account.currency.clone()),
+                date: balance.date.to_string(),
+            };
+            match balance.kind {
+                BalanceKind::Opening => statement.opening_balance = Some(shown),
+                BalanceKind::Closing => statement.closing_balance = Some(shown),
+                _ => {}
+            }
+            if let (Some(writer), BalanceKind::Closing) = (writer, &balance.kind) {
+                statement.balance_points += writer.write_balance(&balance, &mut report.problems).await?;
+            }
+        }
+        Event::Holding(holding) => {
+            let statement = current.get_or_insert_with(StatementReport::default);
+            statement.holdings += 1;
+            if let Some(writer) = writer {
+                writer.write_holding(&holding, &mut report.problems).await?;
+            }
+        }
+        Event::End => {
+            if let Some(done) = current.take() {
+                report.statements.push(done);
+            }
+        }
+        Event::Problem(problem) => report.problems.push(ProblemReport::from(&problem)),
+    }
+    Ok(())
+}
+
+fn kind_from_hint(hint: Option<AccountKindHint>) -> Option<AccountKind> {
+    Some(match hint? {
+        AccountKindHint::Checking | AccountKindHint::MoneyMarket => AccountKind::Cash,
+        AccountKindHint::Savings => AccountKind::Savings,
+        AccountKindHint::CreditLine | AccountKindHint::CreditCard => AccountKind::CreditCard,
+        AccountKindHint::Investment => AccountKind::Brokerage,
+        AccountKindHint::Loan => AccountKind::Loan,
+    })
+}
+
+fn problem(at: saldo_import::Position, message: String) -> ProblemReport {
+    ProblemReport { line: at.line, offset: at.offset, message }
+}
+
+impl Writer<'_> {
+    /// The account a statement goes into, created when the user has none with its identity.
+    async fn resolve(
+        &mut self,
+        header: &StatementHeader,
+        request: &ImportRequest,
+        problems: &mut Vec<ProblemReport>,
+    ) -> Result<(Account, bool), FileError> {
+        let stated_currency = match header.account.currency.as_deref() {
+            Some(code) => match Currency::parse(code) {
+                Ok(currency) => Some(currency),
+                Err(err) => {
+                    problems.push(ProblemReport { line: None, offset: None, message: format!("{err}; ignored") });
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(account) = &self.account {
+            if stated_currency.is_some_and(|c| c != account.currency) {
+                return Err(FileError::Unknown(format!(
+                    "the statement is in {}, but account {:?} is in {}",
+                    header.account.currency.as_deref().unwrap_or("?"),
+                    account.name,
+                    account.currency
+                )));
+            }
+            return Ok((account.clone(), false));
+        }
+        let iban = header.account.iban.as_deref();
+        let number = header.account.number.as_deref();
+        if iban.is_some() || number.is_some() {
+            if let Some(id) = self.tx.account_by_identity(self.user.id, iban, number, stated_currency).await? {
+                if let Some(account) = self.created.iter().find(|a| a.id == id) {
+                    return Ok((account.clone(), true));
+                }
+                if let Some(account) = self.ctx.db.account(id).await? {
+                    return Ok((account, false));
+                }
+            }
+        }
+        let currency = stated_currency.unwrap_or(self.user.base_currency);
+        let kind = request.kind.or_else(|| kind_from_hint(header.account.kind)).unwrap_or_else(|| {
+            problems.push(ProblemReport {
+                line: None,
+                offset: None,
+                message: "the file does not say what kind of account this is; created as cash \
+                          (change it with `saldo account edit`, or import with --kind)"
+                    .into(),
+            });
+            AccountKind::Cash
+        });
+        let identity = iban.or(number).map(str::to_string);
+        let name = header
+            .account
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| identity.clone().map(|id| format!("Imported {id}")))
+            .unwrap_or_else(|| "Imported account".into());
+        let account = Account {
+            id: AccountId(self.ctx.new_id()),
+            user_id: self.user.id,
+            name: saldo_core::account::validate_name(&name).unwrap_or_else(|_| "Imported account".into()),
+            kind,
+            currency,
+            tracked: true,
+            origin: Origin::Import,
+            closed: false,
+            created_at: self.ctx.clock.now(),
+        };
+        let alias = identity.is_some().then(|| AccountAlias {
+            provider_account_id: number.map(str::to_string),
+            iban: iban.map(str::to_string),
+            masked_number: None,
+            currency,
+            name: header.account.name.clone(),
+        });
+        self.tx.create_account(&account, alias.as_ref()).await?;
+        self.created.push(account.clone());
+        Ok((account, true))
+    }
+
+    fn money(
+        &self,
+        amount: Decimal,
+        currency: Option<&str>,
+        at: saldo_import::Position,
+    ) -> Result<Money, ProblemReport> {
+        let Some(state) = &self.state else {
+            return Err(problem(at, "an entry outside any statement; skipped".into()));
+        };
+        let account_currency = state.account.currency;
+        if let Some(code) = currency {
+            if !code.eq_ignore_ascii_case(account_currency.code()) {
+                return Err(problem(
+                    at,
+                    format!("an amount in {code} in an account kept in {account_currency}; skipped"),
+                ));
+            }
+        }
+        Money::from_decimal(amount, account_currency).or_else(|_| {
+            Money::round_from_decimal(amount, account_currency).map_err(|err| problem(at, format!("{err}; skipped")))
+        })
+    }
+
+    async fn write_batch(
+        &mut self,
+        batch: &[ParsedTransaction],
+        problems: &mut Vec<ProblemReport>,
+    ) -> Result<(u64, u64, u64), FileError> {
+        let mut rows = Vec::with_capacity(batch.len());
+        for parsed in batch {
+            let amount = match self.money(parsed.amount, parsed.currency.as_deref(), parsed.at) {
+                Ok(amount) => amount,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
+            let Some(state) = self.state.as_mut() else { continue };
+            let content = FingerprintContent {
+                booking_date: parsed.booking_date,
+                amount,
+                description: &parsed.description,
+                counterparty: parsed.counterparty.as_deref(),
+            };
+            let occurrence = {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                (parsed.booking_date, amount.minor, &parsed.description, &parsed.counterparty).hash(&mut hasher);
+                let seen = state.occurrences.entry(hasher.finish()).or_insert(0);
+                *seen += 1;
+                *seen - 1
+            };
+            rows.push(Transaction {
+                id: TransactionId(self.ctx.new_id()),
+                account_id: state.account.id,
+                status: match parsed.status {
+                    EntryStatus::Booked => TransactionStatus::Booked,
+                    EntryStatus::Pending => TransactionStatus::Pending,
+                },
+                booking_date: parsed.booking_date,
+                value_date: parsed.value_date,
+                amount,
+                fingerprint: fingerprint(content, occurrence),
+                description: parsed.description.clone(),
+                counterparty: parsed.counterparty.clone(),
+                provider_id: parsed.provider_id.clone().filter(|id| !id.trim().is_empty()),
+            });
+        }
+        let Some(state) = self.state.as_mut() else { return Ok((0, 0, 0)) };
+        let (Some(from), Some(to)) =
+            (rows.iter().map(|t| t.booking_date).min(), rows.iter().map(|t| t.booking_date).max())
+        else {
+            return Ok((0, 0, 0));
+        };
+        let stored = self.tx.entries_between(state.account.id, from, to).await?;
+        let stored_ids: std::collections::HashSet<&str> =
+            stored.iter().filter_map(|e| e.provider_id.as_deref()).collect();
+        // Synced transactions (a provider's id, booked) that an imported one may be.
+        let mut synced: HashMap<(NaiveDate, i64), u32> = HashMap::new();
+        let mut pending: HashMap<(NaiveDate, i64), Vec<&StoredEntry>> = HashMap::new();
+        for entry in &stored {
+            if entry.pending {
+                pending.entry((entry.booking_date, entry.amount_minor)).or_default().push(entry);
+            } else if entry.provider_id.is_some() {
+                *synced.entry((entry.booking_date, entry.amount_minor)).or_default() += 1;
+            }
+        }
+        let mut recognised = 0u64;
+        let mut replaced: Vec<StoredEntry> = Vec::new();
+        let mut insert = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = (row.booking_date, row.amount.minor);
+            let own_id_stored = row.provider_id.as_deref().is_some_and(|id| stored_ids.contains(id));
+            if !own_id_stored && row.status == TransactionStatus::Booked {
+                let claimed = state.claimed.entry(key).or_insert(0);
+                if synced.get(&key).copied().unwrap_or(0) > *claimed {
+                    *claimed += 1;
+                    recognised += 1;
+                    continue;
+                }
+                if let Some(candidates) = pending.get_mut(&key) {
+                    if let Some(entry) = candidates.pop() {
+                        replaced.push(entry.clone());
+                    }
+                }
+            }
+            insert.push(row);
+        }
+        let replaced_count = self.tx.delete_pending(state.account.id, &replaced).await?;
+        let new = self.tx.insert_transactions(&insert).await?;
+        let duplicate = insert.len() as u64 - new + recognised;
+        Ok((new, duplicate, replaced_count))
+    }
+
+    async fn write_balance(
+        &mut self,
+        balance: &ParsedBalance,
+        problems: &mut Vec<ProblemReport>,
+    ) -> Result<u64, FileError> {
+        let amount = match self.money(balance.amount, balance.currency.as_deref(), balance.at) {
+            Ok(amount) => amount,
+            Err(problem) => {
+                problems.push(problem);
+                return Ok(0);
+            }
+        };
+        let Some(state) = &self.state else { return Ok(0) };
+        let point = BalancePoint {
+            account_id: state.account.id,
+            date: balance.date,
+            // One point per statement day: a later import of the same statement adds nothing.
+            observed_at: balance.date.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc(),
+            amount,
+            source: BalanceSource::Import,
+        };
+        Ok(self.tx.insert_points(&[point]).await?)
+    }
+
+    async fn write_holding(
+        &mut self,
+        holding: &ParsedHolding,
+        problems: &mut Vec<ProblemReport>,
+    ) -> Result<(), FileError> {
+        let Some(state) = &self.state else { return Ok(()) };
+        let currency = holding.currency.as_deref();
+        let value = match holding.market_value.or_else(|| holding.unit_price.map(|p| p * holding.units)) {
+            Some(value) => value,
+            None => {
+                problems.push(problem(
+                    holding.at,
+                    format!("position {} has no value or price; skipped", holding.security_id),
+                ));
+                return Ok(());
+            }
+        };
+        let market_value = match self.money(value, currency, holding.at) {
+            Ok(money) => money,
+            Err(problem) => {
+                problems.push(problem);
+                return Ok(());
+            }
+        };
+        let is_isin = holding.id_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("ISIN"));
+        let record = Holding {
+            account_id: state.account.id,
+            instrument: Instrument {
+                isin: is_isin.then(|| holding.security_id.clone()),
+                ticker: holding.ticker.clone().or_else(|| (!is_isin).then(|| holding.security_id.clone())),
+                name: holding.name.clone().unwrap_or_else(|| holding.security_id.clone()),
+            },
+            quantity: holding.units,
+            unit_price: holding.unit_price,
+            market_value,
+            as_of: holding.as_of.unwrap_or_else(|| self.ctx.clock.today()),
+        };
+        self.tx.upsert_holdings(&[record]).await?;
+        Ok(())
+    }
+}
+
+/// A reader that tells how far it has read, for the progress bar.
+struct CountedReport<R> {
+    inner: R,
+    read: u64,
+    report: tokio::sync::watch::Sender<u64>,
+}
+
+impl<R: BufRead> Read for CountedReport<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.advance(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for CountedReport<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+        self.advance(amount);
+    }
+}
+
+impl<R> CountedReport<R> {
+    fn advance(&mut self, n: usize) {
+        let before = self.read;
+        self.read += n as u64;
+        // Tell the writer side every 4 MiB: often enough for a bar, rare enough to cost nothing.
+        if before >> 22 != self.read >> 22 {
+            let _ = self.report.send(self.read);
+        }
+    }
+}
+
+/// Progress bars on stderr for large files, only when a person watches (a terminal).
+pub struct ProgressBars {
+    enabled: bool,
+    current: std::sync::Mutex<Option<(PathBuf, indicatif::ProgressBar)>>,
+}
+
+impl ProgressBars {
+    /// Files smaller than this are done before a bar would help.
+    const LARGE: u64 = 16 * 1024 * 1024;
+
+    pub fn new(wanted: bool) -> ProgressBars {
+        let enabled = wanted && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        ProgressBars { enabled, current: std::sync::Mutex::new(None) }
+    }
+
+    pub fn show(&self, path: &Path, read: u64, size: u64) {
+        if !self.enabled || size < Self::LARGE {
+            return;
+        }
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref().is_none_or(|(p, _)| p != path) {
+            if let Some((_, bar)) = current.take() {
+                bar.finish_and_clear();
+            }
+            let bar = indicatif::ProgressBar::new(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} ({eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(path.display().to_string());
+            *current = Some((path.to_path_buf(), bar));
+        }
+        if let Some((_, bar)) = current.as_ref() {
+            bar.set_position(read);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some((_, bar)) = self.current.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! `saldo import`, end to end: statement files into accounts, idempotent, all or nothing, and
+//! recognising what a sync already brought.
+
+use crate::support::{both_backends, Saldo};
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// An OFX 1 bank statement of account 12345678 with the given (FITID, date, amount, name) lines.
+fn ofx(lines: &[(&str, &str, &str, &str)], ledger: &str) -> String {
+    let mut out = String::from(
+        "OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\nCHARSET:1252\r\n\
+         COMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0\
+         <SEVERITY>INFO</STATUS><DTSERVER>20240131<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1><BANKMSGSRSV1><STMTTRNRS>\
+         <TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS><STMTRS><CURDEF>EUR<BANKACCTFROM><BANKID>999<ACCTID>12345678\
+         <ACCTTYPE>CHECKING</BANKACCTFROM><BANKTRANLIST><DTSTART>20240101<DTEND>20240131\r\n",
+    );
+    for (id, date, amount, name) in lines {
+        out.push_str(&format!(
+            "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>{date}<TRNAMT>{amount}<FITID>{id}<NAME>{name}</STMTTRN>\r\n"
+        ));
+    }
+    out.push_str(&format!(
+        "</BANKTRANLIST><LEDGERBAL><BALAMT>{ledger}<DTASOF>20240131</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\r\n"
+    ));
+    out
+}
+
+fn write(saldo: &Saldo, name: &str, content: &[u8]) -> PathBuf {
+    let path = saldo.dir().join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+fn import(saldo: &Saldo, args: &[&str]) -> Value {
+    let mut all = vec!["import", "--json"];
+    all.extend_from_slice(args);
+    saldo.json(&all)
+}
+
+const JANUARY: [(&str, &str, &str, &str); 3] = [
+    ("A1", "20240103", "-12.50", "Coffee"),
+    ("A2", "20240105", "-80.00", "Groceries"),
+    ("A3", "20240110", "2500.00", "Salary"),
+];
+
+both_backends!(ofx_import_creates_the_account_and_is_idempotent, |saldo| {
+    let file = write(&saldo, "jan.ofx", ofx(&JANUARY, "2407.50").as_bytes());
+    let path = file.to_str().unwrap();
+
+    let first = import(&saldo, &[path]);
+    let report = &first["files"][0];
+    assert_eq!(report["format"], "ofx");
+    assert_eq!(report["error"], Value::Null);
+    let statement = &report["statements"][0];
+    assert_eq!(statement["account"]["number"], "12345678");
+    assert_eq!(statement["account"]["currency"], "EUR");
+    assert_eq!(statement["account"]["created"], true);
+    assert_eq!(statement["transactions"], 3);
+    assert_eq!(statement["sum"], "2407.5");
+    assert_eq!(statement["new"], 3);
+    assert_eq!(statement["duplicate"], 0);
+    assert_eq!(statement["closing_balance"]["amount"], "2407.5");
+    assert_eq!(statement["closing_balance"]["date"], "2024-01-31");
+    assert_eq!(statement["balance_points"], 1);
+    let account = statement["account"]["id"].as_str().unwrap().to_string();
+
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    assert_eq!(accounts[0]["kind"], "cash");
+    assert_eq!(accounts[0]["balance"], "2407.50");
+
+    // The same file again: the same account, nothing new.
+    let again = import(&saldo, &[path]);
+    let statement = &again["files"][0]["statements"][0];
+    assert_eq!(statement["account"]["id"], account.as_str());
+    assert_eq!(statement["account"]["created"], false);
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(statement["balance_points"], 0);
+    let stored = saldo.json(&["transactions", "--account", &account, "--json"]);
+    assert_eq!(stored.as_array().unwrap().len(), 3);
+
+    // An overlapping file: two known, one new.
+    let february = [JANUARY[1], JANUARY[2], ("A4", "20240201", "-30.00", "Books")];
+    let overlap = write(&saldo, "overlap.ofx", ofx(&february, "2377.50").as_bytes());
+    let report = import(&saldo, &[overlap.to_str().unwrap()]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(1), Some(2)));
+    let stored = saldo.json(&["transactions", "--account", &account, "--json"]);
+    assert_eq!(stored.as_array().unwrap().len(), 4);
+});
+
+both_backends!(dry_run_reads_and_writes_nothing, |saldo| {
+    let file = write(&saldo, "jan.ofx", ofx(&JANUARY, "2407.50").as_bytes());
+    let out = saldo.ok(&["import", "--dry-run", file.to_str().unwrap()]);
+    assert!(out.contains("3 transactions, sum 2407.5"), "{out}");
+    let report = import(&saldo, &["--dry-run", file.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["dry_run"], true);
+    assert_eq!(report["files"][0]["statements"][0]["account"]["id"], Value::Null);
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 0);
+});
+
+both_backends!(a_failing_file_writes_nothing_and_says_where, |saldo| {
+    let good = write(&saldo, "good.ofx", ofx(&JANUARY, "2407.50").as_bytes());
+    // A CAMT message cut off in its second statement: the first statement must not land either.
+    let camt = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+        <Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"><BkToCstmrStmt>\n\
+        <GrpHdr><MsgId>1</MsgId><CreDtTm>2024-02-01T00:00:00</CreDtTm></GrpHdr>\n\
+        <Stmt><Id>S1</Id><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>\n\
+        <Ntry><Amt Ccy=\"EUR\">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>\n\
+        <BookgDt><Dt>2024-01-02</Dt></BookgDt><AcctSvcrRef>R1</AcctSvcrRef></Ntry></Stmt>\n\
+        <Stmt><Id>S2</Id><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>\n\
+        <Ntry><Amt Ccy=\"EUR\">5.00</Amt><CdtDbtInd>DBIT";
+    let broken = write(&saldo, "broken.xml", camt.as_bytes());
+    let output = saldo.run(&["import", "--json", good.to_str().unwrap(), broken.to_str().unwrap()]);
+    assert!(!output.status.success(), "a file that fails makes the command fail");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["files"][0]["error"], Value::Null);
+    let error = report["files"][1]["error"].as_str().unwrap();
+    assert!(error.contains("camt"), "{error}");
+    assert_eq!(report["files"][1]["statements"][0]["account"]["id"], Value::Null);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nothing of them was written"), "{stderr}");
+    // Only the good file's account exists.
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+
+    let unknown = write(&saldo, "notes.bin", b"\x00\x01 binary");
+    let err = saldo.fail(&["import", unknown.to_str().unwrap()]);
+    assert!(err.contains("not a statement file"), "{err}");
+});
+
+both_backends!(synced_transactions_are_recognised, |saldo| {
+    saldo.json(&["connect", "sandbox-bank", "--yes", "--json"]);
+    let accounts = saldo.json(&["accounts", "--json"]);
+    let cash = accounts.as_array().unwrap().iter().find(|a| a["kind"] == "cash").unwrap();
+    let account = cash["id"].as_str().unwrap().to_string();
+    let currency = cash["currency"].as_str().unwrap().to_string();
+    let synced = saldo.json(&["transactions", "--account", &account, "--json"]);
+    let booked: Vec<&Value> = synced
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "booked" && !t["provider_id"].is_null())
+        .take(2)
+        .collect();
+    assert_eq!(booked.len(), 2, "the sandbox bank has booked transactions");
+    // The bank's own export of the same two transactions: other ids, other wording.
+    let lines: Vec<(String, String, String, String)> = booked
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let date = t["booking_date"].as_str().unwrap().replace('-', "");
+            (format!("EXPORT{i}"), date, t["amount"].as_str().unwrap().to_string(), "CARD PAYMENT".to_string())
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str, &str)> =
+        lines.iter().map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str())).collect();
+    let file =
+        write(&saldo, "export.ofx", ofx(&refs, "0").replace("<CURDEF>EUR", &format!("<CURDEF>{currency}")).as_bytes());
+    let report = import(&saldo, &["--account", &account, file.to_str().unwrap()]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(report["files"][0]["error"], Value::Null, "{report}");
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(0), Some(2)), "{report}");
+    let after = saldo.json(&["transactions", "--account", &account, "--json"]);
+    assert_eq!(after.as_array().unwrap().len(), synced.as_array().unwrap().len());
+});
+
+both_backends!(csv_layout_is_remembered_per_account, |saldo| {
+    saldo.ok(&["account", "add", "--name", "Current", "--kind", "cash", "--currency", "GBP"]);
+    // Day first: 13/01 settles it.
+    let first =
+        write(&saldo, "jan.csv", b"Date,Description,Amount\n13/01/2024,Coffee,-3.20\n14/01/2024,Salary,1500.00\n");
+    let report = import(&saldo, &["--account", "Current", first.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["statements"][0]["new"], 2, "{report}");
+    // A later export whose dates alone could be either way: the saved layout reads it day first.
+    let second = write(&saldo, "feb.csv", b"Date,Description,Amount\n02/03/2024,Books,-12.00\n");
+    let report = import(&saldo, &["--account", "Current", second.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["statements"][0]["new"], 1, "{report}");
+    let stored = saldo.json(&["transactions", "--account", "Current", "--json"]);
+    let books = stored.as_array().unwrap().iter().find(|t| t["description"] == "Books").unwrap();
+    assert_eq!(books["booking_date"], "2024-03-02");
+});
