@@ -4,7 +4,7 @@
 //!
 //! Deduplication (the rules, in order, per account):
 //! 1. A transaction with the file's own id (FITID, AcctSvcrRef, bank reference) is stored under that
-//!    id: importing the file again, or an overlapping one, finds it and adds nothing.
+//!    id (as `file:ID`): importing the file again, or an overlapping one, finds it and adds nothing.
 //! 2. One without an id is stored under its fingerprint (date, amount, description, counterparty and
 //!    its occurrence among identical ones in the file): the same file adds nothing the second time.
 //! 3. A transaction a sync already brought (a stored one whose id is a provider's, not a file's) is
@@ -33,6 +33,9 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
+
+/// Stored ids of imported transactions start with this; a provider's (a sync's) never do.
+const FILE_ID_PREFIX: &str = "file:";
 
 /// Transactions handed from the parser to the writer at a time.
 const BATCH: usize = 4096;
@@ -617,7 +620,12 @@ impl Writer<'_> {
                 fingerprint: fingerprint(content, occurrence),
                 description: parsed.description.clone(),
                 counterparty: parsed.counterparty.clone(),
-                provider_id: parsed.provider_id.clone().filter(|id| !id.trim().is_empty()),
+                // Marked as a file's id: rule 3 must tell what a sync stored from what a file did.
+                provider_id: parsed
+                    .provider_id
+                    .as_deref()
+                    .filter(|id| !id.trim().is_empty())
+                    .map(|id| format!("{FILE_ID_PREFIX}{id}")),
             });
         }
         let Some(state) = self.state.as_mut() else { return Ok((0, 0, 0)) };
@@ -635,7 +643,7 @@ impl Writer<'_> {
         for entry in &stored {
             if entry.pending {
                 pending.entry((entry.booking_date, entry.amount_minor)).or_default().push(entry);
-            } else if entry.provider_id.is_some() {
+            } else if entry.provider_id.as_deref().is_some_and(|id| !id.starts_with(FILE_ID_PREFIX)) {
                 *synced.entry((entry.booking_date, entry.amount_minor)).or_default() += 1;
             }
         }

@@ -87,6 +87,16 @@ both_backends!(ofx_import_creates_the_account_and_is_idempotent, |saldo| {
     assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(1), Some(2)));
     let stored = saldo.json(&["transactions", "--account", &account, "--json"]);
     assert_eq!(stored.as_array().unwrap().len(), 4);
+
+    // A second coffee of the same price on the same day, with its own id, is a new transaction:
+    // only what a sync stored is matched by date and amount.
+    let second_coffee = [("A5", "20240103", "-12.50", "Coffee")];
+    let file = write(&saldo, "coffee.ofx", ofx(&second_coffee, "2365.00").as_bytes());
+    let report = import(&saldo, &[file.to_str().unwrap()]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(1), Some(0)), "{report}");
+    let stored = saldo.json(&["transactions", "--account", &account, "--json"]);
+    assert_eq!(stored.as_array().unwrap().len(), 5);
 });
 
 both_backends!(dry_run_reads_and_writes_nothing, |saldo| {
