@@ -26,10 +26,59 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/api/v1/accounts", get(accounts))
         .route("/api/v1/connections", get(list_connections).post(start_connect))
         .route("/api/v1/connections/{id}/reconnect", post(start_reconnect))
+        .route("/api/v1/imports", post(import_file).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .route("/callback/{connector}", get(callback))
         .route("/sandbox/consent", get(sandbox_consent))
         .fallback(not_found)
         .with_state(ctx)
+}
+
+/// The largest statement file the API takes: decades of a busy account fit many times over.
+const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
+
+/// Uploads one statement file (the request body) and imports it as `saldo import` does. Query:
+/// `filename` (helps detection), `format` (auto, ofx, camt, mt940, csv), `account` (id or name),
+/// `kind` (for a new account that the file doesn't describe), `dry_run=true`. Answers the file's
+/// report as `{"files": [report]}`: 200 when it was imported (or checked), 422 when nothing of it
+/// was (the report's `error` says why).
+async fn import_file(
+    State(ctx): State<Ctx>,
+    Query(params): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let mut request = crate::import::ImportRequest::default();
+    let mut name = "upload".to_string();
+    for (key, value) in &params {
+        match key.as_str() {
+            "filename" => name = value.clone(),
+            "format" if value.eq_ignore_ascii_case("auto") => request.format = None,
+            "format" => {
+                request.format = Some(saldo_import::Format::parse(value).ok_or_else(|| {
+                    OpsError::Invalid(format!("unknown format {value:?}: expected auto, ofx, camt, mt940 or csv"))
+                })?)
+            }
+            "account" => request.account = Some(value.clone()),
+            "kind" => {
+                request.kind = Some(
+                    value
+                        .parse()
+                        .map_err(|err: saldo_core::account::UnknownKind| OpsError::Invalid(err.to_string()))?,
+                )
+            }
+            "dry_run" => {
+                request.dry_run = value
+                    .parse()
+                    .map_err(|_| OpsError::Invalid(format!("invalid dry_run {value:?}: expected true or false")))?
+            }
+            other => return Err(OpsError::Invalid(format!("unknown query parameter {other:?}")).into()),
+        }
+    }
+    if body.is_empty() {
+        return Err(OpsError::Invalid("the request body is empty: send the statement file as the body".into()).into());
+    }
+    let report = crate::import::import_bytes(&ctx, &name, body, &request).await;
+    let status = if report.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, Json(serde_json::json!({ "files": [report] }))).into_response())
 }
 
 /// Serves on an already-bound listener until `shutdown` resolves, then finishes requests under way.

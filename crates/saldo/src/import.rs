@@ -230,16 +230,7 @@ pub async fn import_files(
             dry_run: request.dry_run || ctx.is_none(),
         };
         if let Err(err) = import_file(ctx, path, request, &mut report, progress).await {
-            report.error = Some(err.to_string());
-            // Nothing was written: say so rather than leave counts that suggest otherwise.
-            for statement in &mut report.statements {
-                statement.account.id = statement.account.id.take().filter(|_| !statement.account.created);
-                statement.account.created = false;
-                statement.new = 0;
-                statement.duplicate = 0;
-                statement.pending_replaced = 0;
-                statement.balance_points = 0;
-            }
+            fail(&mut report, &err);
         }
         reports.push(report);
     }
@@ -255,15 +246,56 @@ async fn import_file(
 ) -> Result<(), FileError> {
     let file = std::fs::File::open(path)?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let reader = BufReader::with_capacity(256 * 1024, file);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    import_reader(ctx, name.as_deref(), reader, request, report, &|read| progress(path, read, size)).await
+}
+
+/// Imports one uploaded file (the HTTP API): the same pipeline and report as a file on disk.
+pub async fn import_bytes(ctx: &Ctx, name: &str, bytes: axum::body::Bytes, request: &ImportRequest) -> FileReport {
+    let mut report = FileReport {
+        path: name.to_string(),
+        format: None,
+        statements: Vec::new(),
+        problems: Vec::new(),
+        error: None,
+        dry_run: request.dry_run,
+    };
+    let reader = std::io::Cursor::new(bytes);
+    if let Err(err) = import_reader(Some(ctx), Some(name), reader, request, &mut report, &|_| {}).await {
+        fail(&mut report, &err);
+    }
+    report
+}
+
+/// Records why a file was not imported and clears the counts that would suggest it was.
+fn fail(report: &mut FileReport, err: &FileError) {
+    report.error = Some(err.to_string());
+    for statement in &mut report.statements {
+        statement.account.id = statement.account.id.take().filter(|_| !statement.account.created);
+        statement.account.created = false;
+        statement.new = 0;
+        statement.duplicate = 0;
+        statement.pending_replaced = 0;
+        statement.balance_points = 0;
+    }
+}
+
+async fn import_reader<R: BufRead + Send + 'static>(
+    ctx: Option<&Ctx>,
+    name: Option<&str>,
+    mut reader: R,
+    request: &ImportRequest,
+    report: &mut FileReport,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(), FileError> {
     let head = {
         let buffered = reader.fill_buf()?;
         buffered[..saldo_import::detect::HEAD.min(buffered.len())].to_vec()
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let format = match request.format {
         Some(format) => format,
-        None => saldo_import::detect::detect(name.as_deref(), &head).ok_or_else(|| {
+        None => saldo_import::detect::detect(name, &head).ok_or_else(|| {
             FileError::Unknown(
                 "not a statement file saldo reads (OFX/QFX, CAMT.052/053/054, MT940/MT942 or CSV); \
                  name one with --format if it is"
@@ -319,7 +351,7 @@ async fn import_file(
             event = inbox.recv() => event,
             changed = read_rx.changed() => {
                 if changed.is_ok() {
-                    progress(path, *read_rx.borrow(), size);
+                    progress(*read_rx.borrow());
                 }
                 continue;
             }

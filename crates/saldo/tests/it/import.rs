@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 /// An OFX 1 bank statement of account 12345678 with the given (FITID, date, amount, name) lines.
-fn ofx(lines: &[(&str, &str, &str, &str)], ledger: &str) -> String {
+pub(crate) fn ofx(lines: &[(&str, &str, &str, &str)], ledger: &str) -> String {
     let mut out = String::from(
         "OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\nCHARSET:1252\r\n\
          COMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0\
@@ -37,7 +37,7 @@ fn import(saldo: &Saldo, args: &[&str]) -> Value {
     saldo.json(&all)
 }
 
-const JANUARY: [(&str, &str, &str, &str); 3] = [
+pub(crate) const JANUARY: [(&str, &str, &str, &str); 3] = [
     ("A1", "20240103", "-12.50", "Coffee"),
     ("A2", "20240105", "-80.00", "Groceries"),
     ("A3", "20240110", "2500.00", "Salary"),

@@ -199,3 +199,48 @@ fn an_invalid_listen_address_names_the_setting() {
     let err = crate::support::check_clean_failure(&output, &["serve"]);
     assert!(err.contains("invalid listen (from environment SALDO_LISTEN)"), "{err}");
 }
+
+both_backends!(statement_files_upload_through_the_api, |saldo| {
+    let server = Server::start(&saldo, &[]);
+    let file = crate::import::ofx(&crate::import::JANUARY, "2407.50");
+
+    let (status, body) = server.post("/api/v1/imports?filename=jan.ofx&dry_run=true", &file);
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["files"][0]["dry_run"], true);
+    assert_eq!(report["files"][0]["statements"][0]["transactions"], 3);
+    assert_eq!(server.get("/api/v1/accounts").1, "[]", "a dry run writes nothing");
+
+    let (status, body) = server.post("/api/v1/imports?filename=jan.ofx", &file);
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(report["files"][0]["format"], "ofx");
+    assert_eq!((statement["new"].as_u64(), statement["sum"].as_str()), (Some(3), Some("2407.5")), "{body}");
+    let (_, accounts) = server.get("/api/v1/accounts");
+    let accounts: Value = serde_json::from_str(&accounts).unwrap();
+    assert_eq!(accounts[0]["balance"], "2407.50");
+
+    // The same upload again: the same summary a second `saldo import` gives.
+    let (_, body) = server.post("/api/v1/imports?filename=jan.ofx", &file);
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["files"][0]["statements"][0]["duplicate"], 3, "{body}");
+
+    // Text with a comma is taken for CSV, and the error says what CSV needed there.
+    let (status, body) = server.post("/api/v1/imports", "just some words, no statement");
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("csv at line 1: expected a column of dates"), "{body}");
+    let (status, body) = server.post("/api/v1/imports?filename=notes.txt", "no separator at all");
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("not a statement file"), "{body}");
+    let (status, body) = server.post("/api/v1/imports?format=pdf", &file);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unknown format \\\"pdf\\\""), "{body}");
+    let (status, body) = server.post("/api/v1/imports", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("empty"), "{body}");
+    let (status, body) = server.post("/api/v1/imports?account=Nope", &file);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("Nope"), "{body}");
+    assert!(server.terminate().success());
+});
