@@ -44,7 +44,7 @@ use std::io::{BufRead, Read};
 
 /// Parses a CAMT message, handing each statement (report, notification) to `sink` as it is read.
 pub fn parse<R: BufRead>(reader: R, sink: &mut dyn StatementSink) -> Result<(), ParseError> {
-    let mut reader = Reader::from_reader(LineCounter { inner: reader, newlines: 0 });
+    let mut reader = Reader::from_reader(LineCounter::new(reader));
     // Whitespace between elements never matters in CAMT; skipping it halves the events.
     reader.config_mut().trim_text(true);
     let mut parser = Parser::new(sink);
@@ -54,69 +54,121 @@ pub fn parse<R: BufRead>(reader: R, sink: &mut dyn StatementSink) -> Result<(), 
         let event = match reader.read_event_into(&mut buf) {
             Ok(event) => event,
             Err(error) => {
-                let at = Position { line: Some(reader.get_ref().newlines + 1), offset: Some(reader.error_position()) };
+                let offset = reader.error_position();
+                let at = Position { line: Some(reader.get_mut().newlines() + 1), offset: Some(offset) };
                 return Err(ParseError::new(Format::Camt, at, "well-formed XML", error.to_string()));
             }
         };
         // Where the event begins: the reader has consumed it up to its end, and the tag's own bytes
-        // (between `<` and `>`, plus the delimiters) lead back to its start.
+        // (between `<` and `>`, plus the delimiters) lead back to its start. Worked out only when
+        // asked for: most events never need their position.
         let after = reader.buffer_position();
-        let newlines = reader.get_ref().newlines;
-        let at = |content: &[u8], delimiters: u64| Position {
-            line: Some(newlines + 1 - count_newlines(content).min(newlines)),
-            offset: Some(after.saturating_sub(content.len() as u64 + delimiters)),
+        let counter = reader.get_mut();
+        let mut here = |content: &[u8], delimiters: u64| {
+            let newlines = counter.newlines();
+            Position {
+                line: Some(newlines + 1 - count_newlines(content).min(newlines)),
+                offset: Some(after.saturating_sub(content.len() as u64 + delimiters)),
+            }
         };
         match event {
-            Event::Start(e) => parser.start(&e, at(&e, 2))?,
+            Event::Start(e) => parser.start(&e, &mut || here(&e, 2))?,
             Event::Empty(e) => {
-                let at = at(&e, 3);
-                parser.start(&e, at)?;
-                parser.end(at)?;
+                let mut at = || here(&e, 3);
+                parser.start(&e, &mut at)?;
+                parser.end(&mut at)?;
             }
-            Event::End(e) => parser.end(at(&e, 3))?,
-            Event::Text(e) => parser.text(&e, true, at(&e, 0))?,
-            Event::CData(e) => parser.text(&e, false, at(&e, 12))?,
+            Event::End(e) => parser.end(&mut || here(&e, 3))?,
+            Event::Text(e) => parser.text(&e, true, &mut || here(&e, 0))?,
+            Event::CData(e) => parser.text(&e, false, &mut || here(&e, 12))?,
             Event::Decl(e) => {
                 if let Some(Ok(label)) = e.encoding() {
                     parser.decoder.charset = Charset::from_label(&String::from_utf8_lossy(&label));
                 }
             }
-            Event::Eof => return parser.eof(at(&[], 0)),
+            Event::Eof => return parser.eof(here(&[], 0)),
             Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
         }
     }
 }
 
-/// Counts the newlines quick-xml consumes, so errors and problems can name a line.
+/// The position of the event being handled, worked out on demand.
+type Here<'a> = &'a mut dyn FnMut() -> Position;
+
+/// Buffers the input itself so that newlines are counted in bulk, lazily, only up to where a
+/// position is asked for: errors and problems name a line.
 struct LineCounter<R> {
     inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    /// `buf[..counted]` has been counted into `newlines`.
+    counted: usize,
     newlines: u64,
 }
 
+const CHUNK: usize = 64 * 1024;
+
 fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+    // Summed per block as bytes, which the compiler turns into wide compares.
+    bytes.chunks(255).map(|block| u64::from(block.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')))).sum()
+}
+
+impl<R: BufRead> LineCounter<R> {
+    fn new(inner: R) -> Self {
+        LineCounter { inner, buf: vec![0; CHUNK], pos: 0, len: 0, counted: 0, newlines: 0 }
+    }
+
+    /// Newlines in everything consumed so far.
+    fn newlines(&mut self) -> u64 {
+        let end = self.pos.max(self.counted);
+        self.newlines += count_newlines(self.buf.get(self.counted..end).unwrap_or_default());
+        self.counted = end;
+        self.newlines
+    }
 }
 
 impl<R: BufRead> Read for LineCounter<R> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.newlines += count_newlines(out.get(..n).unwrap_or_default());
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
 
-impl<R: BufRead> BufRead for LineCounter<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-    fn consume(&mut self, amt: usize) {
-        if amt > 0 {
-            // The buffer is still filled (consume follows fill_buf), so this does no I/O.
-            if let Ok(buffered) = self.inner.fill_buf() {
-                self.newlines += count_newlines(buffered.get(..amt).unwrap_or(buffered));
+impl<R: BufRead> LineCounter<R> {
+    /// Counts what is left of the buffer and reads the next chunk.
+    #[inline(never)]
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.newlines += count_newlines(self.buf.get(self.counted..self.len).unwrap_or_default());
+        self.pos = 0;
+        self.len = 0;
+        self.counted = 0;
+        self.len = loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
+        };
+        Ok(())
+    }
+}
+
+impl<R: BufRead> BufRead for LineCounter<R> {
+    #[inline]
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos >= self.len {
+            self.refill()?;
         }
-        self.inner.consume(amt);
+        Ok(self.buf.get(self.pos..self.len).unwrap_or_default())
+    }
+
+    #[inline]
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.len);
     }
 }
 
@@ -303,7 +355,7 @@ fn tag(local: &[u8]) -> Tag {
         },
         _ => Tag::Other,
     };
-    if known == Tag::Other && is_message(local) {
+    if known == Tag::Other && local.len() >= 13 && local[0] == b'B' && is_message(local) {
         Tag::Message
     } else {
         known
@@ -355,10 +407,19 @@ struct Decoder {
 impl Decoder {
     /// Text with whitespace runs (line breaks in long remittance lines) made single spaces.
     fn text(&mut self, bytes: &[u8]) -> String {
-        let decoded = self.charset.decode(trim(bytes));
-        self.mislabelled |= decoded.mislabelled;
-        let text = decoded.text;
-        if text.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t')) || text.contains("  ") {
+        let bytes = trim(bytes);
+        // ASCII whitespace reads the same in either charset, so the raw bytes tell.
+        let collapse = needs_collapsing(bytes);
+        // Valid UTF-8 is itself in UTF-8, and so is ASCII in Windows-1252: no detour.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) if !collapse && (self.charset == Charset::Utf8 || text.is_ascii()) => return text.to_owned(),
+            _ => {
+                let decoded = self.charset.decode(bytes);
+                self.mislabelled |= decoded.mislabelled;
+                decoded.text
+            }
+        };
+        if collapse {
             text.split_whitespace().collect::<Vec<_>>().join(" ")
         } else {
             text
@@ -374,6 +435,19 @@ impl Decoder {
     fn reference(&mut self, bytes: &[u8]) -> Option<String> {
         self.field(bytes).filter(|r| !is_placeholder(r))
     }
+}
+
+/// Whether text has a line break, a tab or two spaces in a row: whitespace to make single spaces.
+fn needs_collapsing(bytes: &[u8]) -> bool {
+    let mut space = false;
+    for &b in bytes {
+        match b {
+            b'\n' | b'\r' | b'\t' => return true,
+            b' ' if space => return true,
+            _ => space = b == b' ',
+        }
+    }
+    false
 }
 
 fn is_placeholder(reference: &str) -> bool {
@@ -815,7 +889,7 @@ impl<'s> Parser<'s> {
         self.message.as_ref().map(|(depth, _, _)| depth + 1)
     }
 
-    fn start(&mut self, e: &BytesStart, at: Position) -> Result<(), ParseError> {
+    fn start(&mut self, e: &BytesStart, at: Here) -> Result<(), ParseError> {
         let local = e.local_name();
         let local = local.as_ref();
         let tag = tag(local);
@@ -827,13 +901,13 @@ impl<'s> Parser<'s> {
             match tag {
                 Tag::Document => {}
                 Tag::Message => self.message = Some((0, String::from_utf8_lossy(local).into_owned(), 0)),
-                _ => return Err(not_camt(at, "a CAMT <Document>", local)),
+                _ => return Err(not_camt(at(), "a CAMT <Document>", local)),
             }
             return Ok(());
         }
         if depth == 1 && self.stack[0] == Tag::Document {
             if tag != Tag::Message {
-                return Err(not_camt(at, EXPECTED_MESSAGE, local));
+                return Err(not_camt(at(), EXPECTED_MESSAGE, local));
             }
             self.message = Some((1, String::from_utf8_lossy(local).into_owned(), 0));
             return Ok(());
@@ -853,10 +927,10 @@ impl<'s> Parser<'s> {
         }
         if depth == stmt_depth + 1 {
             match tag {
-                Tag::Bal => self.balance = Some(Balance { at, ..Balance::default() }),
+                Tag::Bal => self.balance = Some(Balance { at: at(), ..Balance::default() }),
                 Tag::Ntry => {
                     self.begin_statement();
-                    self.entry = Some(Entry { at, ..Entry::default() });
+                    self.entry = Some(Entry { at: at(), ..Entry::default() });
                 }
                 _ => {}
             }
@@ -877,7 +951,7 @@ impl<'s> Parser<'s> {
             let in_money = self.balance.is_some() || self.entry.is_some();
             if ccy.is_none() && in_money {
                 let found = if stated { "XXX or an unknown code" } else { "none" };
-                self.no_currency(at, found);
+                self.no_currency(at(), found);
             }
         }
         Ok(())
@@ -897,12 +971,12 @@ impl<'s> Parser<'s> {
         });
     }
 
-    fn text(&mut self, raw: &[u8], escaped: bool, at: Position) -> Result<(), ParseError> {
+    fn text(&mut self, raw: &[u8], escaped: bool, at: Here) -> Result<(), ParseError> {
         if self.stack.is_empty() {
             let content = trim(raw);
             if !content.is_empty() {
                 let expected = if self.root_seen { "nothing after the document" } else { "a CAMT <Document>" };
-                return Err(ParseError::new(Format::Camt, at, expected, content));
+                return Err(ParseError::new(Format::Camt, at(), expected, content));
             }
             return Ok(());
         }
@@ -916,12 +990,12 @@ impl<'s> Parser<'s> {
         Ok(())
     }
 
-    fn end(&mut self, at: Position) -> Result<(), ParseError> {
+    fn end(&mut self, at: Here) -> Result<(), ParseError> {
         let Some(depth) = self.stack.len().checked_sub(1) else { return Ok(()) };
         self.field(depth);
         let tag = self.stack[depth];
         if depth == 0 && tag == Tag::Document && self.message.is_none() {
-            return Err(ParseError::new(Format::Camt, at, EXPECTED_MESSAGE, "</Document> without one"));
+            return Err(ParseError::new(Format::Camt, at(), EXPECTED_MESSAGE, "</Document> without one"));
         }
         if let Some(stmt_depth) = self.stmt_depth() {
             if depth == stmt_depth + 1 && self.stmt.is_some() {
@@ -933,7 +1007,7 @@ impl<'s> Parser<'s> {
             } else if depth == stmt_depth && self.stmt.is_some() {
                 self.finish_statement();
             } else if depth + 1 == stmt_depth {
-                self.finish_message(at)?;
+                self.finish_message(at())?;
             } else if self.detail.as_ref().is_some_and(|(d, _)| *d == depth) {
                 if let (Some((_, detail)), Some(entry)) = (self.detail.take(), self.entry.as_mut()) {
                     if entry.details.len() < MAX_DETAILS {
@@ -949,7 +1023,7 @@ impl<'s> Parser<'s> {
         if self.decoder.mislabelled && !self.mislabelled_reported {
             self.mislabelled_reported = true;
             self.sink.problem(Problem {
-                at,
+                at: at(),
                 message: "text not in the declared character set; read as Windows-1252".into(),
             });
         }

@@ -227,9 +227,31 @@ impl Decoder {
         if bytes.is_empty() {
             return None;
         }
+        // Valid UTF-8 reads the same in either charset when it is ASCII, and as itself in UTF-8.
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            if self.charset == Charset::Utf8 || text.is_ascii() {
+                return Some(text.to_owned());
+            }
+        }
         let decoded = self.charset.decode(bytes);
         self.mislabelled |= decoded.mislabelled;
         Some(decoded.text)
+    }
+
+    /// Appends the field's text to `out`, after a space when `out` has text already.
+    fn append(&mut self, out: &mut String, bytes: Option<&[u8]>) {
+        let Some(bytes) = bytes.map(trim).filter(|b| !b.is_empty()) else { return };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) if self.charset == Charset::Utf8 || text.is_ascii() => out.push_str(text),
+            _ => {
+                let decoded = self.charset.decode(bytes);
+                self.mislabelled |= decoded.mislabelled;
+                out.push_str(&decoded.text);
+            }
+        }
     }
 }
 
@@ -518,7 +540,8 @@ fn stream<R: Read>(
             continue;
         }
         let key = columns.account.and_then(|i| record.get(i)).map(trim).unwrap_or_default();
-        if open.as_ref().is_none_or(|o| o.key != key) {
+        // Lengths first: comparing two empty keys through memcmp costs more than the whole row.
+        if open.as_ref().is_none_or(|o| o.key.len() != key.len() || (!key.is_empty() && o.key != key)) {
             if let Some(mut previous) = open.take() {
                 out.end(&mut previous);
             }
@@ -543,12 +566,7 @@ fn stream<R: Read>(
         }
         let mut description = String::new();
         for &i in &columns.description {
-            if let Some(text) = decoder.text(record.get(i)) {
-                if !description.is_empty() {
-                    description.push(' ');
-                }
-                description.push_str(&text);
-            }
+            decoder.append(&mut description, record.get(i));
         }
         let counterparty = decoder.text(columns.counterparty.and_then(|i| record.get(i)));
         let code = decoder.text(columns.code.and_then(|i| record.get(i)));

@@ -192,6 +192,10 @@ impl<'s> Parser<'s> {
     fn physical_line(&mut self, buf: &[u8], start: u64) -> Result<(), ParseError> {
         let buf = buf.strip_suffix(b"\n").unwrap_or(buf);
         let buf = buf.strip_suffix(b"\r").unwrap_or(buf);
+        if !has_byte(buf, b'\r') {
+            self.line += 1;
+            return self.logical_line(buf, Position { line: Some(self.line), offset: Some(start) });
+        }
         let mut offset = start;
         for segment in buf.split(|&b| b == b'\r') {
             self.line += 1;
@@ -555,6 +559,12 @@ impl<'s> Parser<'s> {
             });
         }
     }
+}
+
+/// Whether `byte` is in `hay`, looked for a block at a time (which the compiler turns into vector
+/// code).
+fn has_byte(hay: &[u8], byte: u8) -> bool {
+    hay.chunks(32).any(|block| block.iter().fold(false, |found, &b| found | (b == byte)))
 }
 
 fn trim_end(bytes: &[u8]) -> &[u8] {

@@ -272,6 +272,8 @@ struct Parser<'s> {
     security_list_read: bool,
     /// Holdings of the last investment statement, whose `end` waits for the security list.
     pending_holdings: Option<Vec<ParsedHolding>>,
+    /// The memo of the transaction being built.
+    memo: String,
 }
 
 impl<'s> Parser<'s> {
@@ -291,6 +293,7 @@ impl<'s> Parser<'s> {
             securities: HashMap::new(),
             security_list_read: false,
             pending_holdings: None,
+            memo: String::new(),
         }
     }
 
@@ -309,7 +312,7 @@ impl<'s> Parser<'s> {
             let Some(token) = scanner.next()? else {
                 return Err(ParseError::new(Format::Ofx, scanner.here(), "an <OFX> element", beginning));
             };
-            let name = token.name.as_bytes();
+            let name = scanner.slice(token.name.clone());
             match token.kind {
                 Kind::Instruction => {
                     if name == b"XML" {
@@ -343,7 +346,7 @@ impl<'s> Parser<'s> {
     fn read_body<R: BufRead>(&mut self, scanner: &mut Scanner<R>) -> Result<(), ParseError> {
         let mut closed_ofx = self.stack.is_empty();
         while let Some(token) = scanner.next()? {
-            let name = token.name.as_bytes();
+            let name = scanner.slice(token.name.clone());
             match (token.kind, Agg::named(name)) {
                 (Kind::Start, Some(agg))
                     if !agg.may_be_field() || trim(scanner.slice(token.text.clone())).is_empty() =>
@@ -694,17 +697,20 @@ impl<'s> Parser<'s> {
         if name.is_empty() {
             name = self.text(&t.payee, t.at);
         }
-        let memo = self.text(&t.memo, t.at);
+        // The memo is often only compared with the name: decoded into a reused buffer.
+        let mut memo = mem::take(&mut self.memo);
+        self.text_into(&t.memo, t.at, &mut memo);
         let security = Some(self.text(&t.security, t.at)).filter(|s| !s.is_empty());
         let kind = self.text(&t.kind, t.at);
         let description = match t.investment {
             Some(code) if memo.is_empty() => join(code, security.as_deref().unwrap_or_default()),
-            Some(_) => memo,
+            Some(_) => memo.clone(),
             None => {
                 let checknum = self.text(&t.checknum, t.at);
-                describe(&name, memo, &checknum, &kind)
+                describe(&name, &memo, &checknum, &kind)
             }
         };
+        self.memo = memo;
         let code = match t.investment {
             Some(code) => Some(code.to_owned()),
             None => Some(kind).filter(|k| !k.is_empty()),
@@ -842,7 +848,14 @@ impl<'s> Parser<'s> {
     /// A text field, decoded; the first field that is not in the declared charset is reported,
     /// once for the file (the rest are surely the same).
     fn text(&mut self, raw: &[u8], at: Position) -> String {
-        let (text, mislabelled) = fields::decode_text(self.charset, raw);
+        let mut text = String::new();
+        self.text_into(raw, at, &mut text);
+        text
+    }
+
+    /// [`Parser::text`] into `out`, replacing what it held.
+    fn text_into(&mut self, raw: &[u8], at: Position, out: &mut String) {
+        let mislabelled = fields::decode_text_into(self.charset, raw, out);
         if mislabelled && !self.mislabel_reported {
             if let Some(declared) = &self.declared_charset {
                 let read_as = match self.charset {
@@ -854,7 +867,6 @@ impl<'s> Parser<'s> {
                 self.problem(at, message);
             }
         }
-        text
     }
 
     fn problem(&mut self, at: Position, message: String) {
@@ -884,25 +896,31 @@ fn join(first: &str, second: &str) -> String {
     match (first.is_empty(), second.is_empty()) {
         (_, true) => first.to_owned(),
         (true, false) => second.to_owned(),
-        (false, false) => format!("{first} / {second}"),
+        (false, false) => {
+            let mut joined = String::with_capacity(first.len() + 3 + second.len());
+            joined.push_str(first);
+            joined.push_str(" / ");
+            joined.push_str(second);
+            joined
+        }
     }
 }
 
 /// One readable line from a bank transaction's NAME, MEMO and CHECKNUM (see the module docs).
-fn describe(name: &str, memo: String, checknum: &str, kind: &str) -> String {
+fn describe(name: &str, memo: &str, checknum: &str, kind: &str) -> String {
     if !name.is_empty() {
-        return if memo.is_empty() || name.contains(memo.as_str()) {
+        return if memo.is_empty() || name.contains(memo) {
             name.to_owned()
         } else if memo.contains(name) {
-            memo
+            memo.to_owned()
         } else {
-            format!("{name} / {memo}")
+            join(name, memo)
         };
     }
     let check = if checknum.is_empty() { String::new() } else { format!("check {checknum}") };
     match (memo.is_empty(), check.is_empty()) {
         (true, true) => kind.to_owned(),
-        _ => join(&memo, &check),
+        _ => join(memo, &check),
     }
 }
 

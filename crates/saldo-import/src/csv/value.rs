@@ -118,6 +118,9 @@ impl DateFormat {
         if separator == 0 {
             return if token.len() == 8 { parse_yyyymmdd(token) } else { None };
         }
+        if let Some(date) = fixed_width(token, order, separator) {
+            return Some(date);
+        }
         let mut parts = token.split(|&b| b == separator);
         let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {
@@ -147,6 +150,62 @@ impl DateFormat {
     }
 }
 
+/// The common fixed-width form (`2024-03-18`, `18.03.2024`) read straight from its positions;
+/// `None` sends anything else (and invalid dates) through the general path, which agrees on these.
+fn fixed_width(token: &[u8], order: Order, separator: u8) -> Option<NaiveDate> {
+    if token.len() != 10 {
+        return None;
+    }
+    let (year, first, second) = match order {
+        Order::Ymd if token[4] == separator && token[7] == separator => (&token[..4], &token[5..7], &token[8..]),
+        Order::Dmy | Order::Mdy if token[2] == separator && token[5] == separator => {
+            (&token[6..], &token[..2], &token[3..5])
+        }
+        _ => return None,
+    };
+    let year = i32::try_from(number(year)?).ok()?;
+    let (first, second) = (number(first)?, number(second)?);
+    let (month, day) = match order {
+        Order::Ymd | Order::Mdy => (first, second),
+        Order::Dmy => (second, first),
+    };
+    NaiveDate::from_ymd_opt(year, month, day)
+}
+
+/// A plain amount (`-123.45`, `1.234,56`, `+7`): a sign, at most 18 digits, thousands separators
+/// and one decimal separator, nothing else. What [`parse_decimal`] makes of these, without its
+/// wider integer; `None` for anything else, which then takes the general path.
+fn parse_plain(s: &[u8], decimal_comma: bool) -> Option<Decimal> {
+    let (negative, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let separator = if decimal_comma { b',' } else { b'.' };
+    let mut mantissa: i64 = 0;
+    let mut count = 0usize;
+    let mut scale: u32 = 0;
+    let mut in_fraction = false;
+    for &b in digits {
+        if b.is_ascii_digit() {
+            mantissa = mantissa * 10 + i64::from(b - b'0');
+            count += 1;
+            if count > 18 {
+                return None;
+            }
+            scale += u32::from(in_fraction);
+        } else if b == separator && !in_fraction {
+            in_fraction = true;
+        } else if in_fraction || !matches!(b, b'.' | b',' | b'\'') {
+            return None;
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    Some(Decimal::new(if negative { -mantissa } else { mantissa }, scale))
+}
+
 const UNICODE_MINUS: &[u8] = "\u{2212}".as_bytes();
 
 /// An exact amount as banks write it: `-1.234,56`, `€ 1.234,56`, `-12.00 USD`, `(12.00)`,
@@ -156,6 +215,9 @@ const UNICODE_MINUS: &[u8] = "\u{2212}".as_bytes();
 /// amount.
 pub fn parse_amount(raw: &[u8], decimal_comma: bool) -> Option<Decimal> {
     let s = trim(raw);
+    if let Some(value) = parse_plain(s, decimal_comma) {
+        return Some(value);
+    }
     if let Some(value) = parse_decimal(s, decimal_comma) {
         return Some(value);
     }
@@ -356,6 +418,14 @@ mod tests {
         assert_eq!(parse_amount(b"BG/000000001", false), None);
         assert_eq!(parse_amount(b"EUR", false), None);
         assert_eq!(parse_amount(b"", false), None);
+        let plain =
+            [("-123.45", false), ("-1.234,45", true), ("+7", false), ("12.", false), (".5", false), ("1,2", false)];
+        for (text, comma) in plain {
+            assert_eq!(parse_plain(text.as_bytes(), comma), parse_decimal(text.as_bytes(), comma), "{text}");
+        }
+        assert_eq!(parse_plain(b"-", false), None);
+        assert_eq!(parse_plain(b"1.2.3", false), None);
+        assert_eq!(parse_plain(b"1234567890123456789", false), None);
     }
 
     #[test]

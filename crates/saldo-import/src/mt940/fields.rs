@@ -232,6 +232,9 @@ struct Cursor<'a> {
 impl Cursor<'_> {
     /// Skips line breaks and the blanks that end a line before one.
     fn skip_breaks(&mut self) {
+        if !matches!(self.bytes.get(self.at), Some(b' ' | b'\t' | b'\n')) {
+            return;
+        }
         loop {
             let blanks =
                 self.bytes[self.at.min(self.bytes.len())..].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
@@ -256,10 +259,17 @@ impl Cursor<'_> {
 }
 
 pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(k) = haystack.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + k;
+        let tail = haystack.get(at + 1..at + needle.len())?;
+        if tail.iter().zip(rest).all(|(a, b)| a == b) {
+            return Some(at);
+        }
+        from = at + 1;
     }
-    haystack.windows(needle.len()).position(|w| w == needle)
+    None
 }
 
 /// The :25: account identification: `BLZ/number`, `BIC/IBAN`, an IBAN, a number, optionally with
@@ -308,7 +318,10 @@ pub(super) fn is_iban(b: &[u8]) -> bool {
 }
 
 pub(super) fn decode(bytes: &[u8]) -> String {
-    Charset::Utf8.decode(bytes).text
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => Charset::Utf8.decode(bytes).text,
+    }
 }
 
 #[cfg(test)]

@@ -69,8 +69,18 @@ fn subfields(raw: &[u8], separator: u8, s: &mut Scratch) -> Info {
         let key = g.get(at + 1..at + 3).filter(|k| k.iter().all(u8::is_ascii_digit));
         let start = at + 3;
         let mut end = start;
-        while end < g.len() && !is_marker(g, end, separator) {
-            end += 1;
+        loop {
+            match g.get(end..).and_then(|rest| rest.iter().position(|&b| b == separator)) {
+                Some(k) if is_marker(g, end + k, separator) => {
+                    end += k;
+                    break;
+                }
+                Some(k) => end += k + 1,
+                None => {
+                    end = g.len();
+                    break;
+                }
+            }
         }
         let value = g.get(start.min(end)..end).unwrap_or_default();
         match key {
@@ -204,20 +214,20 @@ fn some(text: String) -> Option<String> {
 /// One line of text: control characters and runs of blanks become one space; ends trimmed.
 fn readable(bytes: &[u8], out: &mut Vec<u8>) -> String {
     out.clear();
-    let mut blank = true;
-    for &b in bytes {
-        if b <= b' ' || b == 0x7f {
-            if !blank {
-                out.push(b' ');
-                blank = true;
-            }
-        } else {
-            out.push(b);
-            blank = false;
-        }
+    let control = bytes.iter().fold(false, |found, &b| found | (b < b' ') | (b == 0x7f));
+    let double = bytes
+        .iter()
+        .zip(bytes.get(1..).unwrap_or_default())
+        .fold(false, |found, (&a, &b)| found | ((a == b' ') & (b == b' ')));
+    if !control && !double && bytes.first() != Some(&b' ') && bytes.last() != Some(&b' ') {
+        // Already one readable line: the common case, taken whole.
+        return decode(bytes);
     }
-    if out.last() == Some(&b' ') {
-        out.pop();
+    for word in bytes.split(|&b| b <= b' ' || b == 0x7f).filter(|word| !word.is_empty()) {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(word);
     }
     decode(out)
 }

@@ -11,17 +11,65 @@ use crate::text::{number, parse_decimal, parse_yyyymmdd, trim, Charset};
 /// A text field as a readable string, and whether its bytes were not in `charset`. Line breaks
 /// and tabs become spaces: every field ends up on one line of a description.
 pub(super) fn decode_text(charset: Charset, raw: &[u8]) -> (String, bool) {
+    let mut text = String::new();
+    let mislabelled = decode_text_into(charset, raw, &mut text);
+    (text, mislabelled)
+}
+
+/// [`decode_text`] into `out`, replacing what it held; whether the bytes were not in `charset`.
+pub(super) fn decode_text_into(charset: Charset, raw: &[u8], out: &mut String) -> bool {
+    out.clear();
     let raw = trim(raw);
-    if raw.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'&' && b != b'<') {
+    if raw.iter().fold(true, |plain, &b| plain & (0x20..0x7f).contains(&b) & (b != b'&') & (b != b'<')) {
         // Plain ASCII: the same in every charset OFX files use, copied as is.
-        return (String::from_utf8_lossy(raw).into_owned(), false);
+        if let Ok(text) = std::str::from_utf8(raw) {
+            out.push_str(text);
+            return false;
+        }
     }
-    let decoded = charset.decode(raw);
-    let text = match unescape(&decoded.text) {
-        Cow::Borrowed(text) => text.trim().to_owned(),
-        Cow::Owned(text) => text.trim().to_owned(),
+    // As `Charset::decode`: a field not valid in the declared charset is read in the other one.
+    let mislabelled = match std::str::from_utf8(raw) {
+        Ok(text) => {
+            out.push_str(text);
+            charset == Charset::Windows1252 && !raw.is_ascii()
+        }
+        Err(_) => {
+            windows_1252_into(raw, out);
+            charset == Charset::Utf8
+        }
     };
-    (text, decoded.mislabelled)
+    // Only text with markup or control characters (C1 ones start with 0xC2 in UTF-8) needs
+    // unescaping.
+    if out.bytes().any(|b| b < 0x20 || b == 0x7f || b == b'&' || b == b'<' || b == 0xc2) {
+        if let Cow::Owned(text) = unescape(out) {
+            *out = text;
+        }
+    }
+    let end = out.trim_end().len();
+    out.truncate(end);
+    let start = out.len() - out.trim_start().len();
+    out.drain(..start);
+    mislabelled
+}
+
+/// Windows-1252 as the WHATWG Encoding Standard maps it (what `encoding_rs` does): 0x80–0x9F
+/// from this table, every other byte to the code point of its value.
+const WINDOWS_1252_HIGH: [char; 32] = [
+    '\u{20AC}', '\u{0081}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{02C6}',
+    '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{008D}', '\u{017D}', '\u{008F}', '\u{0090}', '\u{2018}',
+    '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}',
+    '\u{203A}', '\u{0153}', '\u{009D}', '\u{017E}', '\u{0178}',
+];
+
+fn windows_1252_into(raw: &[u8], out: &mut String) {
+    out.reserve(raw.len() + raw.len() / 2);
+    for &b in raw {
+        let c = match b {
+            0x80..=0x9f => WINDOWS_1252_HIGH.get(usize::from(b - 0x80)).copied().unwrap_or(char::REPLACEMENT_CHARACTER),
+            _ => char::from(b),
+        };
+        out.push(c);
+    }
 }
 
 /// Bytes of a field meant to be a number or a date: normally plain; CDATA and entities resolved
@@ -178,4 +226,32 @@ pub(super) fn xml_declared_charset(declaration: &[u8]) -> Option<(Charset, Strin
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_1252_is_decoded_as_encoding_rs_does() {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut ours = String::new();
+        windows_1252_into(&all, &mut ours);
+        assert_eq!(ours, encoding_rs::WINDOWS_1252.decode_without_bom_handling(&all).0);
+    }
+
+    #[test]
+    fn text_decodes_as_the_charset_says() {
+        for charset in [Charset::Utf8, Charset::Windows1252] {
+            for raw in [&b" Caf\xe9 &amp; \x85 "[..], "Ærø \u{85}x &lt;".as_bytes(), b"a\tb", b"\xa0x\xa0", b"plain"]
+            {
+                let decoded = charset.decode(trim(raw));
+                let text = match unescape(&decoded.text) {
+                    Cow::Borrowed(text) => text.trim().to_owned(),
+                    Cow::Owned(text) => text.trim().to_owned(),
+                };
+                assert_eq!(decode_text(charset, raw), (text, decoded.mislabelled), "{raw:?}");
+            }
+        }
+    }
 }
