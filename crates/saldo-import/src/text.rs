@@ -58,7 +58,17 @@ pub struct Decoded {
 }
 
 fn windows_1252(bytes: &[u8]) -> String {
-    encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+    let mut out = String::new();
+    windows_1252_into(bytes, &mut out);
+    out
+}
+
+/// Appends `bytes` read as Windows-1252 to `out` (which parsers reuse field after field).
+pub fn windows_1252_into(bytes: &[u8], out: &mut String) {
+    let mut decoder = encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling();
+    // Every byte maps to one character of at most three UTF-8 bytes, so one call decodes it all.
+    out.reserve(decoder.max_utf8_buffer_length(bytes.len()).unwrap_or(bytes.len() * 3));
+    let _ = decoder.decode_to_string(bytes, out, true);
 }
 
 /// An exact decimal from text such as `-1234.56`, `+12,5`, `1 234,56`, `1,234.56`, `.5`, `12.`:

@@ -667,19 +667,7 @@ proptest! {
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..16),
     ) {
         let files = corpus_bytes();
-        let mut bytes = files[file.index(files.len())].clone();
-        for (at, byte, op) in edits {
-            if bytes.is_empty() {
-                break;
-            }
-            let i = at.index(bytes.len());
-            match op {
-                0 => bytes[i] = byte,
-                1 => { bytes.remove(i); }
-                _ => bytes.insert(i, byte),
-            }
-        }
-        parse_bytes(&bytes);
+        parse_bytes(&common::damage(files[file.index(files.len())].clone(), &edits));
     }
 
     #[test]

@@ -254,21 +254,11 @@ mod fuzz {
 
         #[test]
         fn mutated_corpus_files_never_panic(
-            file in 0usize..64,
-            edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..16),
+            file in any::<prop::sample::Index>(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..16),
         ) {
             let files = corpus();
-            let mut bytes = files[file % files.len()].clone();
-            for (at, byte, op) in edits {
-                let at = if bytes.is_empty() { 0 } else { at % bytes.len() };
-                match op {
-                    0 if !bytes.is_empty() => bytes[at] = byte,
-                    1 => bytes.insert(at, byte),
-                    _ if !bytes.is_empty() => { bytes.remove(at); }
-                    _ => {}
-                }
-            }
-            parse_bytes(&bytes);
+            parse_bytes(&common::damage(files[file.index(files.len())].clone(), &edits));
         }
     }
 }

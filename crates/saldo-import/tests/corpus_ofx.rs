@@ -533,19 +533,6 @@ proptest! {
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..24),
     ) {
         let files = corpus_bytes();
-        let mut bytes = files[file.index(files.len())].clone();
-        for (at, byte, how) in edits {
-            if bytes.is_empty() {
-                break;
-            }
-            let i = at.index(bytes.len());
-            match how {
-                0 => bytes[i] = byte,
-                1 => bytes.insert(i, byte),
-                2 => { bytes.remove(i); }
-                _ => bytes.truncate(i),
-            }
-        }
-        parse_bytes(&bytes);
+        parse_bytes(&common::damage(files[file.index(files.len())].clone(), &edits));
     }
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rust_decimal::Decimal;
 
-use crate::text::{number, parse_decimal, parse_yyyymmdd, trim, Charset};
+use crate::text::{number, parse_decimal, parse_yyyymmdd, trim, windows_1252_into, Charset};
 
 /// A text field as a readable string, and whether its bytes were not in `charset`. Line breaks
 /// and tabs become spaces: every field ends up on one line of a description.
@@ -50,26 +50,6 @@ pub(super) fn decode_text_into(charset: Charset, raw: &[u8], out: &mut String) -
     let start = out.len() - out.trim_start().len();
     out.drain(..start);
     mislabelled
-}
-
-/// Windows-1252 as the WHATWG Encoding Standard maps it (what `encoding_rs` does): 0x80–0x9F
-/// from this table, every other byte to the code point of its value.
-const WINDOWS_1252_HIGH: [char; 32] = [
-    '\u{20AC}', '\u{0081}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{02C6}',
-    '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{008D}', '\u{017D}', '\u{008F}', '\u{0090}', '\u{2018}',
-    '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}',
-    '\u{203A}', '\u{0153}', '\u{009D}', '\u{017E}', '\u{0178}',
-];
-
-fn windows_1252_into(raw: &[u8], out: &mut String) {
-    out.reserve(raw.len() + raw.len() / 2);
-    for &b in raw {
-        let c = match b {
-            0x80..=0x9f => WINDOWS_1252_HIGH.get(usize::from(b - 0x80)).copied().unwrap_or(char::REPLACEMENT_CHARACTER),
-            _ => char::from(b),
-        };
-        out.push(c);
-    }
 }
 
 /// Bytes of a field meant to be a number or a date: normally plain; CDATA and entities resolved

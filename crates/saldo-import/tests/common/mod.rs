@@ -48,3 +48,30 @@ pub fn dec(value: &serde_json::Value) -> Decimal {
         other => panic!("not a decimal: {other}"),
     }
 }
+
+/// One random edit of a file's bytes, as proptest draws it: where, which byte, and what to do
+/// (see [`damage`]).
+pub type Edit = (proptest::sample::Index, u8, u8);
+
+/// A corpus file with `edits` applied, to check that damaged real files never make a parser panic:
+/// kind 0 overwrites a byte, 1 inserts one, 2 removes one, 3 cuts the file there.
+pub fn damage(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+    for (at, byte, kind) in edits {
+        if bytes.is_empty() {
+            if *kind == 1 {
+                bytes.push(*byte);
+            }
+            continue;
+        }
+        let i = at.index(bytes.len());
+        match kind {
+            0 => bytes[i] = *byte,
+            1 => bytes.insert(i, *byte),
+            2 => {
+                bytes.remove(i);
+            }
+            _ => bytes.truncate(i),
+        }
+    }
+    bytes
+}
