@@ -38,7 +38,7 @@ pub struct ImportArgs {
     /// Put every statement into this account (id or name) instead of the one each identifies
     #[arg(long, value_name = "ACCOUNT")]
     pub account: Option<String>,
-    /// The kind of account to create for statements that don't say (cash, savings, credit-card…)
+    /// The kind of account to create for statements that don't say (cash, savings, credit_card…)
     #[arg(long)]
     pub kind: Option<AccountKind>,
     /// Parse and check the files, write nothing (needs no database)

@@ -346,12 +346,15 @@ async fn import_reader<R: BufRead + Send + 'static>(
     };
     let mut current: Option<StatementReport> = None;
     let mut write_error: Option<FileError> = None;
+    let mut reading = true;
     loop {
         let event = tokio::select! {
             event = inbox.recv() => event,
-            changed = read_rx.changed() => {
-                if changed.is_ok() {
-                    progress(*read_rx.borrow());
+            // Once the parser is done its progress sender is gone: stop watching it.
+            changed = read_rx.changed(), if reading => {
+                match changed {
+                    Ok(()) => progress(*read_rx.borrow()),
+                    Err(_) => reading = false,
                 }
                 continue;
             }
