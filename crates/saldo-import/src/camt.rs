@@ -37,138 +37,203 @@ use crate::statement::{
 };
 use crate::text::{parse_decimal, parse_iso_date, trim, Charset};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use quick_xml::errors::{Error, SyntaxError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use rust_decimal::Decimal;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 /// Parses a CAMT message, handing each statement (report, notification) to `sink` as it is read.
 pub fn parse<R: BufRead>(reader: R, sink: &mut dyn StatementSink) -> Result<(), ParseError> {
-    let mut reader = Reader::from_reader(LineCounter::new(reader));
-    // Whitespace between elements never matters in CAMT; skipping it halves the events.
-    reader.config_mut().trim_text(true);
+    parse_in_slices(reader, sink, SLICE)
+}
+
+/// How much input is parsed at a time: large enough that setting up a reader per slice costs
+/// nothing, small enough that memory stays flat.
+const SLICE: usize = 256 * 1024;
+/// A single comment, CDATA section or tag longer than this is taken for a broken file rather than
+/// read on until the memory runs out.
+const MAX_CONSTRUCT: usize = 64 << 20;
+
+/// The XML is read in slices that end just after a `>`, and each slice is parsed by quick-xml in
+/// place: events borrow the input instead of being copied into a buffer first, which is most of
+/// the reading cost. A construct that runs past the cut (a `>` inside a comment, CDATA or a quoted
+/// attribute) shows up as "input ended" and is parsed again with the next slice appended. Since
+/// each slice gets a fresh reader, the end-tag check is done here, on one stack of names.
+fn parse_in_slices<R: BufRead>(mut input: R, sink: &mut dyn StatementSink, slice: usize) -> Result<(), ParseError> {
     let mut parser = Parser::new(sink);
-    let mut buf = Vec::with_capacity(1024);
+    let mut buf: Vec<u8> = Vec::with_capacity(slice * 2);
+    // Offset of `buf[0]` in the input.
+    let mut base = 0u64;
+    let mut lines = Lines::default();
+    let mut open = OpenNames::default();
+    let mut eof = false;
+    let mut wanted = slice;
     loop {
-        buf.clear();
-        let event = match reader.read_event_into(&mut buf) {
-            Ok(event) => event,
-            Err(error) => {
-                let offset = reader.error_position();
-                let at = Position { line: Some(reader.get_mut().newlines() + 1), offset: Some(offset) };
-                return Err(ParseError::new(Format::Camt, at, "well-formed XML", error.to_string()));
-            }
-        };
-        // Where the event begins: the reader has consumed it up to its end, and the tag's own bytes
-        // (between `<` and `>`, plus the delimiters) lead back to its start. Worked out only when
-        // asked for: most events never need their position.
-        let after = reader.buffer_position();
-        let counter = reader.get_mut();
-        let mut here = |content: &[u8], delimiters: u64| {
-            let newlines = counter.newlines();
-            Position {
-                line: Some(newlines + 1 - count_newlines(content).min(newlines)),
-                offset: Some(after.saturating_sub(content.len() as u64 + delimiters)),
-            }
-        };
-        match event {
-            Event::Start(e) => parser.start(&e, &mut || here(&e, 2))?,
-            Event::Empty(e) => {
-                let mut at = || here(&e, 3);
-                parser.start(&e, &mut at)?;
-                parser.end(&mut at)?;
-            }
-            Event::End(e) => parser.end(&mut || here(&e, 3))?,
-            Event::Text(e) => parser.text(&e, true, &mut || here(&e, 0))?,
-            Event::CData(e) => parser.text(&e, false, &mut || here(&e, 12))?,
-            Event::Decl(e) => {
-                if let Some(Ok(label)) = e.encoding() {
-                    parser.decoder.charset = Charset::from_label(&String::from_utf8_lossy(&label));
+        while !eof && buf.len() < wanted {
+            let filled = buf.len();
+            buf.resize(wanted.max(filled + slice), 0);
+            let read = loop {
+                match input.read(&mut buf[filled..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let at = Position { line: None, offset: Some(base + filled as u64) };
+                        return Err(ParseError::new(Format::Camt, at, "a readable file", e.to_string()));
+                    }
                 }
-            }
-            Event::Eof => return parser.eof(here(&[], 0)),
-            Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+            };
+            buf.truncate(filled + read);
+            eof = read == 0;
         }
+        let cut = if eof { buf.len() } else { buf.iter().rposition(|&b| b == b'>').map_or(0, |i| i + 1) };
+        let mut reader = Reader::from_reader(&buf[..cut]);
+        let config = reader.config_mut();
+        // Whitespace between elements never matters in CAMT; skipping it halves the events.
+        config.trim_text(true);
+        config.check_end_names = false;
+        config.allow_unmatched_ends = true;
+        let mut consumed = cut;
+        loop {
+            let before = reader.buffer_position() as usize;
+            let event = match reader.read_event() {
+                Ok(Event::Eof) => break,
+                Ok(event) => event,
+                Err(Error::Syntax(kind)) if !eof && kind != SyntaxError::InvalidBangMarkup => {
+                    consumed = before;
+                    break;
+                }
+                Err(error) => {
+                    let at = lines.position(&buf, base, reader.error_position() as usize);
+                    return Err(ParseError::new(Format::Camt, at, "well-formed XML", error.to_string()));
+                }
+            };
+            // Where the event begins: the reader is at its end, and the tag's own bytes (between
+            // `<` and `>`, plus the delimiters) lead back to its start. Worked out only when asked
+            // for: most events never need their position.
+            let after = reader.buffer_position() as usize;
+            let mut here = |content: &[u8], delimiters: usize| {
+                lines.position(&buf, base, after.saturating_sub(content.len() + delimiters))
+            };
+            match event {
+                Event::Start(e) => {
+                    open.push(e.name().as_ref());
+                    parser.start(&e, &mut || here(&e, 2))?
+                }
+                Event::Empty(e) => {
+                    let mut at = || here(&e, 3);
+                    parser.start(&e, &mut at)?;
+                    parser.end(&mut at)?;
+                }
+                Event::End(e) => {
+                    let mut at = || here(&e, 3);
+                    open.pop(e.name().as_ref(), &mut at)?;
+                    parser.end(&mut at)?
+                }
+                Event::Text(e) => parser.text(&e, true, &mut || here(&e, 0))?,
+                Event::CData(e) => parser.text(&e, false, &mut || here(&e, 12))?,
+                Event::Decl(e) => {
+                    if let Some(Ok(label)) = e.encoding() {
+                        parser.decoder.charset = Charset::from_label(&String::from_utf8_lossy(&label));
+                    }
+                }
+                Event::Eof | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+            }
+        }
+        if eof && consumed == buf.len() {
+            let end = buf.len();
+            return parser.eof(lines.position(&buf, base, end));
+        }
+        if consumed == 0 {
+            if buf.len() >= MAX_CONSTRUCT {
+                let at = lines.position(&buf, base, 0);
+                let found = format!("a tag, comment or CDATA section longer than {} MiB", MAX_CONSTRUCT >> 20);
+                return Err(ParseError::new(Format::Camt, at, "well-formed XML", found));
+            }
+            wanted = buf.len() + slice;
+            continue;
+        }
+        lines.forget(&buf, consumed);
+        buf.drain(..consumed);
+        base += consumed as u64;
+        wanted = slice;
     }
 }
 
 /// The position of the event being handled, worked out on demand.
 type Here<'a> = &'a mut dyn FnMut() -> Position;
 
-/// Buffers the input itself so that newlines are counted in bulk, lazily, only up to where a
-/// position is asked for: errors and problems name a line.
-struct LineCounter<R> {
-    inner: R,
-    buf: Vec<u8>,
-    pos: usize,
-    len: usize,
-    /// `buf[..counted]` has been counted into `newlines`.
-    counted: usize,
+/// Newlines are counted lazily, only up to where a position is asked for: errors and problems
+/// name a line, but most events never need one.
+#[derive(Default)]
+struct Lines {
+    /// Newlines before `buf[counted]`.
     newlines: u64,
+    counted: usize,
 }
 
-const CHUNK: usize = 64 * 1024;
+impl Lines {
+    fn position(&mut self, buf: &[u8], base: u64, at: usize) -> Position {
+        let at = at.min(buf.len());
+        let line = if at >= self.counted {
+            self.newlines += count_newlines(&buf[self.counted..at]);
+            self.counted = at;
+            self.newlines
+        } else {
+            self.newlines - count_newlines(&buf[at..self.counted])
+        };
+        Position { line: Some(line + 1), offset: Some(base + at as u64) }
+    }
+
+    /// `buf[..consumed]` is about to be dropped.
+    fn forget(&mut self, buf: &[u8], consumed: usize) {
+        if self.counted < consumed {
+            self.newlines += count_newlines(&buf[self.counted..consumed]);
+            self.counted = consumed;
+        }
+        self.counted -= consumed;
+    }
+}
 
 fn count_newlines(bytes: &[u8]) -> u64 {
     // Summed per block as bytes, which the compiler turns into wide compares.
     bytes.chunks(255).map(|block| u64::from(block.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')))).sum()
 }
 
-impl<R: BufRead> LineCounter<R> {
-    fn new(inner: R) -> Self {
-        LineCounter { inner, buf: vec![0; CHUNK], pos: 0, len: 0, counted: 0, newlines: 0 }
-    }
-
-    /// Newlines in everything consumed so far.
-    fn newlines(&mut self) -> u64 {
-        let end = self.pos.max(self.counted);
-        self.newlines += count_newlines(self.buf.get(self.counted..end).unwrap_or_default());
-        self.counted = end;
-        self.newlines
-    }
+/// The names of the open elements, innermost last, for the end-tag check.
+#[derive(Default)]
+struct OpenNames {
+    names: Vec<u8>,
+    starts: Vec<usize>,
 }
 
-impl<R: BufRead> Read for LineCounter<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
+impl OpenNames {
+    fn push(&mut self, name: &[u8]) {
+        self.starts.push(self.names.len());
+        self.names.extend_from_slice(name);
     }
-}
 
-impl<R: BufRead> LineCounter<R> {
-    /// Counts what is left of the buffer and reads the next chunk.
-    #[inline(never)]
-    fn refill(&mut self) -> std::io::Result<()> {
-        self.newlines += count_newlines(self.buf.get(self.counted..self.len).unwrap_or_default());
-        self.pos = 0;
-        self.len = 0;
-        self.counted = 0;
-        self.len = loop {
-            match self.inner.read(&mut self.buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    fn pop(&mut self, name: &[u8], at: Here) -> Result<(), ParseError> {
+        let found = || String::from_utf8_lossy(name).into_owned();
+        let Some(start) = self.starts.pop() else {
+            return Err(ParseError::new(
+                Format::Camt,
+                at(),
+                "well-formed XML",
+                format!("</{}> with no element open", found()),
+            ));
         };
-        Ok(())
-    }
-}
-
-impl<R: BufRead> BufRead for LineCounter<R> {
-    #[inline]
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        if self.pos >= self.len {
-            self.refill()?;
+        if self.names[start..] != *name {
+            let open = String::from_utf8_lossy(&self.names[start..]).into_owned();
+            return Err(ParseError::new(
+                Format::Camt,
+                at(),
+                "well-formed XML",
+                format!("</{}> closing <{open}>", found()),
+            ));
         }
-        Ok(self.buf.get(self.pos..self.len).unwrap_or_default())
-    }
-
-    #[inline]
-    fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.len);
+        self.names.truncate(start);
+        Ok(())
     }
 }
 
@@ -693,6 +758,29 @@ impl Detail {
         }
     }
 
+    /// [`Detail::counterparty`], moved out.
+    fn take_counterparty(&mut self, debit: bool, reversal: bool) -> (Option<String>, Option<String>) {
+        let (name, account, other_name, other_account) = if debit {
+            (&mut self.creditor, &mut self.creditor_account, &mut self.debtor, &mut self.debtor_account)
+        } else {
+            (&mut self.debtor, &mut self.debtor_account, &mut self.creditor, &mut self.creditor_account)
+        };
+        if reversal && name.is_none() && account.is_none() {
+            (other_name.take(), other_account.take())
+        } else {
+            (name.take(), account.take())
+        }
+    }
+
+    /// [`Detail::reference`], moved out.
+    fn take_reference(&mut self) -> Option<String> {
+        self.acct_svcr_ref
+            .take()
+            .or_else(|| self.end_to_end_id.take())
+            .or_else(|| self.tx_id.take())
+            .or_else(|| self.proprietary_ref.take())
+    }
+
     /// The detail's best own reference.
     fn reference(&self) -> Option<&String> {
         self.acct_svcr_ref
@@ -1160,7 +1248,7 @@ impl<'s> Parser<'s> {
     }
 
     fn finish_entry(&mut self) {
-        let Some(entry) = self.entry.take() else { return };
+        let Some(mut entry) = self.entry.take() else { return };
         self.detail = None;
         let at = entry.at;
         let Some((amount, ccy)) = entry.amount else {
@@ -1198,7 +1286,7 @@ impl<'s> Parser<'s> {
         }
         let signed = if debit { -amount } else { amount };
         let code = entry.code.render().or_else(|| entry.details.iter().find_map(|d| d.code.render()));
-        let entry_ref = entry.acct_svcr_ref.clone().or_else(|| entry.entry_ref.clone());
+        let entry_ref = entry.acct_svcr_ref.take().or_else(|| entry.entry_ref.take());
         let template = ParsedTransaction {
             booking_date,
             value_date: entry.value_date,
@@ -1254,10 +1342,20 @@ impl<'s> Parser<'s> {
                 for detail in &entry.details {
                     detail.describe(&mut description);
                 }
-                let parties: Vec<_> = entry.details.iter().map(|d| d.counterparty(debit, entry.reversal)).collect();
-                let counterparty = only(parties.iter().filter_map(|p| p.0));
-                let account = only(parties.iter().filter_map(|p| p.1));
-                let provider_id = entry_ref.or_else(|| only(entry.details.iter().filter_map(Detail::reference)));
+                let (counterparty, account, provider_id) = if let [detail] = entry.details.as_mut_slice() {
+                    // The common case, one detail: its values are moved rather than copied.
+                    let (counterparty, account) = detail.take_counterparty(debit, entry.reversal);
+                    (counterparty, account, entry_ref.or_else(|| detail.take_reference()))
+                } else {
+                    let parties: Vec<_> = entry.details.iter().map(|d| d.counterparty(debit, entry.reversal)).collect();
+                    let counterparty = only(parties.iter().filter_map(|p| p.0));
+                    let account = only(parties.iter().filter_map(|p| p.1));
+                    (
+                        counterparty,
+                        account,
+                        entry_ref.or_else(|| only(entry.details.iter().filter_map(Detail::reference))),
+                    )
+                };
                 let transaction = ParsedTransaction {
                     description: finish_description(description, &entry),
                     counterparty,
@@ -1369,6 +1467,42 @@ mod tests {
 
     fn ok(xml: &str) -> (Vec<Statement>, Vec<Problem>) {
         run(xml).unwrap()
+    }
+
+    fn run_sliced(bytes: &[u8], slice: usize) -> Result<(Vec<Statement>, Vec<Problem>), ParseError> {
+        let mut sink = Collect::default();
+        parse_in_slices(bytes, &mut sink, slice)?;
+        Ok(sink.finish())
+    }
+
+    /// Every CAMT file of the corpus, and constructs with a `>` inside, read whole and in slices
+    /// of a few bytes: where the input is cut must never change what is read, nor an error.
+    #[test]
+    fn slicing_the_input_anywhere_changes_nothing() {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let listing = std::fs::read_to_string(manifest.join("MANIFEST.tsv")).unwrap();
+        let mut inputs: Vec<Vec<u8>> = listing
+            .lines()
+            .filter_map(|l| l.split('\t').next())
+            .filter(|p| p.starts_with("files/camt/"))
+            .map(|p| std::fs::read(manifest.join(p)).unwrap())
+            .collect();
+        assert!(inputs.len() > 20, "{} CAMT files", inputs.len());
+        let tricky = ntry("1.5", "CRDT", "<!-- a > b --><AddtlNtryInf><![CDATA[x > y]]></AddtlNtryInf><?pi a > b?>")
+            .replace(r#"<Amt Ccy="EUR">"#, r#"<Amt q="a>b" Ccy="EUR">"#);
+        inputs.push(stmt(&tricky).into_bytes());
+        inputs.push(stmt(&tricky).replace("</Dt>", "</Dx>").into_bytes());
+        inputs.push(stmt(&tricky).replace("-->", "").into_bytes());
+        for input in &inputs {
+            let whole = run_sliced(input, SLICE);
+            for slice in [1, 2, 3, 7, 64, 1000] {
+                assert_eq!(run_sliced(input, slice), whole, "slice {slice}");
+            }
+        }
+        let (statements, _) = ok(&stmt(&tricky));
+        assert_eq!(statements[0].transactions[0].amount, dec("1.5"));
+        assert_eq!(statements[0].transactions[0].description, "x > y");
+        assert!(run(&stmt(&tricky).replace("-->", "")).unwrap_err().found.contains("comment"));
     }
 
     fn dec(s: &str) -> Decimal {
