@@ -5,6 +5,7 @@
 //! read-only by construction: there is no operation that moves money.
 
 pub mod sandbox;
+pub mod simplefin;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,6 +14,7 @@ use saldo_core::account::AccountKind;
 use saldo_core::failure::Failure;
 use saldo_core::holding::Instrument;
 use saldo_core::money::{Currency, Money};
+pub use saldo_core::secret::Secret;
 use saldo_core::transaction::TransactionStatus;
 
 /// What a call knows about its circumstances.
@@ -104,6 +106,9 @@ pub struct Consent {
     pub scope: Vec<String>,
     pub max_history_days: u32,
     pub accesses_per_day: Option<u32>,
+    /// What the connector needs to use the consent later (an access URL, a token); saldo stores
+    /// it encrypted and hands it back with the consent.
+    pub secret: Option<Secret>,
 }
 
 /// An account, card, loan or position the provider shows.

@@ -2,6 +2,7 @@
 //! The sync engine adds state, consent and secrets to a connection.
 
 use crate::ids::{ConnectionId, InstitutionId, UserId};
+use crate::secret::Sealed;
 use chrono::{DateTime, Utc};
 
 /// A bank, broker, pension fund, lender or card issuer, as one connector reaches it.
@@ -50,4 +51,7 @@ pub struct ConsentRecord {
     pub max_history_days: u32,
     /// Unattended accesses allowed per day; `None` when unlimited.
     pub accesses_per_day: Option<u32>,
+    /// What the connector needs to use the consent (SimpleFIN's access URL, a refresh token),
+    /// sealed: it is only ever kept encrypted.
+    pub secret: Option<Sealed>,
 }

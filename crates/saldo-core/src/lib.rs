@@ -15,6 +15,7 @@ pub mod money;
 pub mod networth;
 pub mod notification;
 pub mod outage;
+pub mod secret;
 pub mod sync;
 pub mod transaction;
 pub mod user;

@@ -67,6 +67,7 @@ async fn household(db: &Db) -> (InstitutionId, Vec<(ConnectionId, AccountId)>) {
                 scope: vec!["accounts".into()],
                 max_history_days: 90,
                 accesses_per_day: None,
+                secret: None,
             }),
             created_at: t0(),
         };

@@ -4,6 +4,7 @@ use crate::db::{Db, StoreError};
 use crate::sql::{Arg, Row, Tx};
 use saldo_core::ids::{ConnectionId, InstitutionId, UserId};
 use saldo_core::institution::{Connection, ConsentRecord, Institution};
+use saldo_core::secret::Sealed;
 
 pub(crate) const INSTITUTION_COLUMNS: &str =
     "id, connector, provider_institution_id, name, country, bic, max_history_days, max_consent_days, accesses_per_day, description";
@@ -23,8 +24,10 @@ pub(crate) fn institution_from_row(row: &Row) -> Result<Institution, StoreError>
     })
 }
 
+/// How many columns [`CONNECTION_COLUMNS`] names: where the columns selected after them begin.
+pub(crate) const CONNECTION_COLUMN_COUNT: usize = 12;
 pub(crate) const CONNECTION_COLUMNS: &str = "id, user_id, institution_id, connector, created_at, consent_id, \
-     consent_granted_at, consent_valid_until, consent_scope, consent_max_history_days, consent_accesses_per_day";
+     consent_granted_at, consent_valid_until, consent_scope, consent_max_history_days, consent_accesses_per_day, consent_secret";
 
 /// Reads the columns of [`CONNECTION_COLUMNS`] starting at `at`.
 pub(crate) fn connection_from_row(row: &Row, at: usize) -> Result<Connection, StoreError> {
@@ -39,6 +42,7 @@ pub(crate) fn connection_from_row(row: &Row, at: usize) -> Result<Connection, St
                 .unwrap_or_default(),
             max_history_days: row.get::<Option<i64>>(at + 9)?.unwrap_or(90) as u32,
             accesses_per_day: row.get::<Option<i64>>(at + 10)?.map(|v| v as u32),
+            secret: row.get::<Option<String>>(at + 11)?.map(Sealed),
         }),
         None => None,
     };
@@ -60,6 +64,7 @@ pub(crate) fn consent_args(consent: Option<&ConsentRecord>) -> Vec<Arg> {
         Arg::OptText(consent.map(|c| c.scope.join(","))),
         Arg::OptInt(consent.map(|c| i64::from(c.max_history_days))),
         Arg::OptInt(consent.and_then(|c| c.accesses_per_day).map(i64::from)),
+        Arg::OptText(consent.and_then(|c| c.secret.as_ref()).map(|s| s.0.clone())),
     ]
 }
 
@@ -153,10 +158,47 @@ pub(crate) async fn insert_connection_in(tx: &mut Tx, connection: &Connection) -
     args.extend(consent_args(connection.consent.as_ref()));
     tx.execute(
         &format!(
-            "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO connections ({CONNECTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ),
         &args,
     )
     .await?;
     Ok(())
+}
+
+impl Db {
+    /// Every stored secret with its connection, for re-sealing under a new key.
+    pub async fn sealed_secrets(&self) -> Result<Vec<(ConnectionId, Sealed)>, StoreError> {
+        let rows =
+            self.fetch("SELECT id, consent_secret FROM connections WHERE consent_secret IS NOT NULL", &[]).await?;
+        rows.iter().map(|row| Ok((ConnectionId(row.get(0)?), Sealed(row.get(1)?)))).collect()
+    }
+
+    /// Replaces sealed secrets, all or none: each must still be the one read, so a secret changed
+    /// meanwhile (a reconnect) fails the whole change instead of being overwritten.
+    pub async fn reseal_secrets(&self, changes: &[(ConnectionId, Sealed, Sealed)]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for (id, old, new) in changes {
+            let changed = tx
+                .execute(
+                    "UPDATE connections SET consent_secret = $3 WHERE id = $1 AND consent_secret = $2",
+                    &[Arg::Uuid(id.0), Arg::Text(old.0.clone()), Arg::Text(new.0.clone())],
+                )
+                .await?;
+            if changed != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "the secret of connection {id} changed while it was being re-sealed; run the rotation again"
+                )));
+            }
+        }
+        tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_column_count_matches_the_columns() {
+        assert_eq!(super::CONNECTION_COLUMNS.split(',').count(), super::CONNECTION_COLUMN_COUNT);
+    }
 }

@@ -7,7 +7,7 @@
 
 use crate::accounts::insert_account_in;
 use crate::db::{Backend, Db, StoreError};
-use crate::institutions::{connection_from_row, consent_args, CONNECTION_COLUMNS};
+use crate::institutions::{connection_from_row, consent_args, CONNECTION_COLUMNS, CONNECTION_COLUMN_COUNT};
 use crate::sql::{parse_stored, Arg, Row, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use saldo_core::account::{Account, AccountAlias, AccountKind};
@@ -759,7 +759,7 @@ impl Db {
         args.extend(consent_args(Some(consent)));
         tx.execute(
             "UPDATE connections SET consent_id = $2, consent_granted_at = $3, consent_valid_until = $4, consent_scope = $5, \
-             consent_max_history_days = $6, consent_accesses_per_day = $7, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+             consent_max_history_days = $6, consent_accesses_per_day = $7, consent_secret = $8, lease_owner = NULL, lease_until = NULL WHERE id = $1",
             &args,
         )
         .await?;
@@ -1062,6 +1062,6 @@ impl Db {
 
 fn record_from_row(row: &Row, now: DateTime<Utc>) -> Result<ConnectionRecord, StoreError> {
     let connection = connection_from_row(row, 0)?;
-    let (state, lease) = state_from_row(row, 11, connection.consent.as_ref(), now)?;
+    let (state, lease) = state_from_row(row, CONNECTION_COLUMN_COUNT, connection.consent.as_ref(), now)?;
     Ok(ConnectionRecord { connection, state, lease })
 }

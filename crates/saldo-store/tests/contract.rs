@@ -421,6 +421,7 @@ mod sync_engine {
                 scope: vec!["accounts".into(), "transactions".into()],
                 max_history_days: 90,
                 accesses_per_day: Some(4),
+                secret: None,
             }),
             created_at: at(1, 0),
         };
@@ -492,6 +493,28 @@ mod sync_engine {
         let stored = db.connection_record(fixture.connection.id, at(2, 0)).await.unwrap().unwrap();
         assert_eq!(stored.state, state);
         assert_eq!(db.connection_records(fixture.user.id, at(2, 0)).await.unwrap().len(), 1);
+    });
+
+    contract!(sealed_secrets_are_stored_replaced_and_resealed_all_or_nothing, |db: Db| async move {
+        use saldo_core::secret::Sealed;
+        let fixture = connected(&db).await;
+        assert!(db.sealed_secrets().await.unwrap().is_empty());
+        let mut consent = fixture.connection.consent.clone().unwrap();
+        consent.secret = Some(Sealed("v1.first".into()));
+        let state = SyncState::new(at(1, 0), Some(4));
+        db.replace_consent(fixture.connection.id, &consent, &state, &[], &[]).await.unwrap();
+        let stored = db.connection_record(fixture.connection.id, at(1, 0)).await.unwrap().unwrap();
+        assert_eq!(stored.connection.consent.unwrap().secret, Some(Sealed("v1.first".into())));
+        let id = fixture.connection.id;
+        assert_eq!(db.sealed_secrets().await.unwrap(), vec![(id, Sealed("v1.first".into()))]);
+
+        // A secret that changed since it was read fails the whole re-seal; nothing is written.
+        let stale = vec![(id, Sealed("v1.other".into()), Sealed("v1.second".into()))];
+        assert!(matches!(db.reseal_secrets(&stale).await, Err(StoreError::Conflict(_))));
+        assert_eq!(db.sealed_secrets().await.unwrap(), vec![(id, Sealed("v1.first".into()))]);
+        let fresh = vec![(id, Sealed("v1.first".into()), Sealed("v1.second".into()))];
+        db.reseal_secrets(&fresh).await.unwrap();
+        assert_eq!(db.sealed_secrets().await.unwrap(), vec![(id, Sealed("v1.second".into()))]);
     });
 
     contract!(one_worker_at_a_time_holds_a_connection, |db: Db| async move {

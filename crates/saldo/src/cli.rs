@@ -122,11 +122,16 @@ pub enum Command {
     },
     /// Connect an institution: authorise read-only access, then track its items
     Connect {
-        /// Institution id, provider id (e.g. sandbox-bank) or name
+        /// Institution id, provider id (e.g. sandbox-bank) or name; or a connector with one
+        /// institution (simplefin)
         institution: String,
         /// Approve the sandbox bank's consent page without asking
         #[arg(long)]
         yes: bool,
+        /// The setup token from the SimpleFIN Bridge; `-` reads it from standard input (a token
+        /// on the command line is visible to other users of this machine)
+        #[arg(long)]
+        setup_token: Option<String>,
         /// Track none of the discovered items yet (choose later with `saldo track`)
         #[arg(long)]
         no_track: bool,
@@ -162,6 +167,9 @@ pub enum Command {
         /// Approve the sandbox bank's consent page without asking
         #[arg(long)]
         yes: bool,
+        /// A new setup token (SimpleFIN); `-` reads it from standard input
+        #[arg(long)]
+        setup_token: Option<String>,
     },
     /// Revoke a connection's consent and remove it; its accounts keep their history (closed)
     Disconnect {
@@ -238,6 +246,9 @@ pub enum Command {
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage the master key that encrypts stored secrets (access URLs, tokens)
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +393,16 @@ pub enum ConfigCommand {
     Check,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every stored secret under a new master key. With the key file, a new key
+    /// replaces it; with SALDO_SECRET_KEY, the new key is read from SALDO_NEW_SECRET_KEY. Restart
+    /// `saldo serve` afterwards when the key came from the environment.
+    Rotate,
+    /// Print a fresh random master key (64 hex digits) for SALDO_SECRET_KEY
+    NewKey,
+}
+
 fn parse_date_arg(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| "expected a date as YYYY-MM-DD".to_string())
 }
@@ -441,6 +462,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         outln!("{}", config.render().trim_end());
         return Ok(());
     }
+    if let Command::Secrets(SecretsCommand::NewKey) = cli.command {
+        outln!("{}", crate::secrets::new_key_hex());
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // `simulate` writes into a scratch database unless `--db` names one on its command line.
     if let Command::Simulate { connections, days, seed, per_user, tick_minutes, concurrency, json } = cli.command {
@@ -493,13 +518,27 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         Command::User(command) => user(&ctx, command).await,
         Command::Config(ConfigCommand::Check) => Ok(()),
         Command::Institutions { search, json } => crate::cli_sync::institutions(&ctx, search, json).await,
-        Command::Connect { institution, yes, no_track, json } => {
-            crate::cli_sync::connect(&ctx, &institution, yes, no_track, json).await
+        Command::Connect { institution, yes, setup_token, no_track, json } => {
+            let how = crate::cli_sync::Authorize { yes, setup_token };
+            crate::cli_sync::connect(&ctx, &institution, &how, no_track, json).await
         }
         Command::Connections { json } => crate::cli_sync::connections(&ctx, json).await,
         Command::Items { connection, json } => crate::cli_sync::items(&ctx, &connection, json).await,
         Command::Track { connection, items, all } => crate::cli_sync::track(&ctx, &connection, items, all).await,
-        Command::Reconnect { connection, yes } => crate::cli_sync::reconnect(&ctx, &connection, yes).await,
+        Command::Reconnect { connection, yes, setup_token } => {
+            crate::cli_sync::reconnect(&ctx, &connection, &crate::cli_sync::Authorize { yes, setup_token }).await
+        }
+        Command::Secrets(SecretsCommand::Rotate) => {
+            let rotation = crate::secrets::rotate(&ctx, &ctx.keyring).await?;
+            outln!(
+                "re-encrypted {} secret(s) under key {}; the key is in {}",
+                rotation.resealed,
+                rotation.new_key_id,
+                rotation.key_location
+            );
+            Ok(())
+        }
+        Command::Secrets(SecretsCommand::NewKey) => Ok(()),
         Command::Disconnect { connection, delete_history } => {
             crate::cli_sync::disconnect(&ctx, &connection, delete_history).await
         }

@@ -32,12 +32,55 @@ pub async fn institutions(ctx: &Ctx, search: Option<String>, json: bool) -> anyh
     Ok(())
 }
 
-/// Asks the user to approve the sandbox bank's consent in the terminal (the browser shows the same
-/// page in the web app) and builds the answer the bank's redirect would carry.
-fn approve(pending: &PendingAuthorization, yes: bool) -> anyhow::Result<AuthAnswer> {
-    let Some(AuthStart::Redirect { url }) = &pending.start else {
-        anyhow::bail!("{} needs an authorisation this command line cannot complete", pending.institution.name);
+/// How the command line answers an authorisation.
+#[derive(Debug, Clone, Default)]
+pub struct Authorize {
+    /// Approve the sandbox bank's consent page without asking.
+    pub yes: bool,
+    /// A SimpleFIN setup token, or `-` to read it from standard input.
+    pub setup_token: Option<String>,
+}
+
+/// Reads a setup token: given, piped in (`-`), or pasted at a prompt.
+fn setup_token(pending: &PendingAuthorization, given: Option<&str>, instructions: &str) -> anyhow::Result<String> {
+    let from_stdin = |prompt: bool| -> anyhow::Result<String> {
+        if prompt {
+            eprintln!("{instructions}");
+            eprint!("Setup token: ");
+            std::io::stderr().flush().ok();
+        }
+        let mut token = String::new();
+        std::io::stdin().lock().read_line(&mut token)?;
+        Ok(token.trim().to_string())
     };
+    let token = match given {
+        Some("-") => from_stdin(false)?,
+        Some(token) => token.trim().to_string(),
+        None if std::io::stdin().is_terminal() => from_stdin(true)?,
+        None => anyhow::bail!(
+            "{} needs a setup token: pass --setup-token TOKEN, or --setup-token - to read it from standard input",
+            pending.institution.name
+        ),
+    };
+    if token.is_empty() {
+        anyhow::bail!("the setup token is empty");
+    }
+    Ok(token)
+}
+
+/// Completes the authorisation the provider asked for: a setup token, or the sandbox bank's consent
+/// page answered in the terminal (the browser shows the same page in the web app), built into the
+/// answer the bank's redirect would carry.
+fn approve(pending: &PendingAuthorization, how: &Authorize) -> anyhow::Result<AuthAnswer> {
+    let url = match &pending.start {
+        Some(AuthStart::SetupToken { instructions }) => {
+            let token = setup_token(pending, how.setup_token.as_deref(), instructions)?;
+            return Ok(AuthAnswer::SetupToken { token });
+        }
+        Some(AuthStart::Redirect { url }) => url,
+        _ => anyhow::bail!("{} needs an authorisation this command line cannot complete", pending.institution.name),
+    };
+    let yes = how.yes;
     let approved = if yes {
         true
     } else {
@@ -64,10 +107,10 @@ fn approve(pending: &PendingAuthorization, yes: bool) -> anyhow::Result<AuthAnsw
     Ok(AuthAnswer::Callback { params })
 }
 
-pub async fn connect(ctx: &Ctx, institution: &str, yes: bool, no_track: bool, json: bool) -> anyhow::Result<()> {
+pub async fn connect(ctx: &Ctx, institution: &str, how: &Authorize, no_track: bool, json: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let pending = connections::begin_connect(ctx, institution).await?;
-    let answer = approve(&pending, yes)?;
+    let answer = approve(&pending, how)?;
     let (connection, items) = connections::complete_connect(ctx, &user, &pending, &answer).await?;
     let items = if no_track {
         items
@@ -148,11 +191,11 @@ pub async fn track(ctx: &Ctx, connection: &str, items: Vec<String>, all: bool) -
     Ok(())
 }
 
-pub async fn reconnect(ctx: &Ctx, connection: &str, yes: bool) -> anyhow::Result<()> {
+pub async fn reconnect(ctx: &Ctx, connection: &str, how: &Authorize) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let id = parse_connection_id(connection)?;
     let pending = connections::begin_reconnect(ctx, &user, id).await?;
-    let answer = approve(&pending, yes)?;
+    let answer = approve(&pending, how)?;
     let summary = connections::complete_reconnect(ctx, &user, &pending, &answer).await?;
     outln!(
         "reconnected {}: {} tracked account(s) re-linked, {} new item(s) offered, {} vanished",

@@ -5,6 +5,7 @@
 //! This module and `clock` are the only places that read the environment.
 
 use saldo_core::money::Currency;
+use saldo_core::secret::Secret;
 use saldo_store::DbUrl;
 use serde::Deserialize;
 use std::fmt;
@@ -37,6 +38,9 @@ struct FileConfig {
     sandbox_seed: Option<u64>,
     sandbox_latency_ms: Option<u64>,
     sync_lease_seconds: Option<u64>,
+    secret_key_file: Option<PathBuf>,
+    allow_insecure_loopback: Option<bool>,
+    simplefin: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +99,18 @@ pub struct Config {
     pub sandbox_latency_ms: u64,
     /// How long a worker's claim on a connection lasts before another worker may take over.
     pub sync_lease_seconds: u64,
+    /// The master key that encrypts stored secrets, when given in `SALDO_SECRET_KEY` (64 hex
+    /// digits or 44 base64 characters); otherwise it is read from `secret_key_file`.
+    pub secret_key: Option<Secret>,
+    /// The key `saldo secrets rotate` moves to when the current one comes from the environment
+    /// (`SALDO_NEW_SECRET_KEY`).
+    pub new_secret_key: Option<Secret>,
+    /// The key file, created with mode 0600 on first use when no key is given.
+    pub secret_key_file: PathBuf,
+    /// Whether provider URLs may be plain http on loopback addresses (local emulators, tests).
+    pub allow_insecure_loopback: bool,
+    /// Whether the SimpleFIN Bridge connector is offered (it needs no keys of saldo's own).
+    pub simplefin: bool,
     pub config_file: Option<PathBuf>,
     /// For each key, where its value came from.
     pub sources: Vec<(&'static str, Source)>,
@@ -223,19 +239,39 @@ impl Config {
             None => "default".into(),
         };
 
-        let sandbox = match pick("sandbox", ("", None), "SALDO_SANDBOX", file.sandbox.map(|b| b.to_string())) {
+        let mut boolean = |key: &'static str, var: &'static str, from_file: Option<bool>, default: bool| match pick(
+            key,
+            ("", None),
+            var,
+            from_file.map(|b| b.to_string()),
+        ) {
             Some((text, source)) => match text.as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        key: "sandbox",
-                        from: source,
-                        message: format!("{text:?}: expected true or false"),
-                    })
-                }
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError::Invalid {
+                    key,
+                    from: source,
+                    message: format!("{text:?}: expected true or false"),
+                }),
             },
-            None => true,
+            None => Ok(default),
+        };
+        let sandbox = boolean("sandbox", "SALDO_SANDBOX", file.sandbox, true)?;
+        let allow_insecure_loopback =
+            boolean("allow_insecure_loopback", "SALDO_ALLOW_INSECURE_LOOPBACK", file.allow_insecure_loopback, false)?;
+        let simplefin = boolean("simplefin", "SALDO_SIMPLEFIN", file.simplefin, true)?;
+
+        // The key itself only ever comes from the environment: a config file is too easily shared.
+        let secret_key = env("SALDO_SECRET_KEY").map(Secret::new);
+        let new_secret_key = env("SALDO_NEW_SECRET_KEY").map(Secret::new);
+        let secret_key_file = match pick(
+            "secret_key_file",
+            ("", None),
+            "SALDO_SECRET_KEY_FILE",
+            file.secret_key_file.as_ref().map(|p| p.display().to_string()),
+        ) {
+            Some((path, _)) => PathBuf::from(path),
+            None => data_dir.join("secret.key"),
         };
 
         let sandbox_seed =
@@ -269,6 +305,8 @@ impl Config {
             number("sync_lease_seconds", "SALDO_SYNC_LEASE_SECONDS", file.sync_lease_seconds, 600, 1)?;
         sources.push(("sandbox_latency_ms", latency_source));
         sources.push(("sync_lease_seconds", lease_source));
+        sources
+            .push(("secret_key", if secret_key.is_some() { Source::Env("SALDO_SECRET_KEY") } else { Source::Default }));
 
         Ok(Config {
             database_url,
@@ -282,6 +320,11 @@ impl Config {
             sandbox_seed,
             sandbox_latency_ms,
             sync_lease_seconds,
+            secret_key,
+            new_secret_key,
+            secret_key_file,
+            allow_insecure_loopback,
+            simplefin,
             config_file,
             sources,
         })
@@ -302,6 +345,11 @@ impl Config {
                 "sandbox_seed" => self.sandbox_seed.to_string(),
                 "sandbox_latency_ms" => self.sandbox_latency_ms.to_string(),
                 "sync_lease_seconds" => self.sync_lease_seconds.to_string(),
+                "secret_key" if self.secret_key.is_some() => "*** (not shown)".into(),
+                "secret_key" => format!("none: the key file is used ({})", self.secret_key_file.display()),
+                "secret_key_file" => self.secret_key_file.display().to_string(),
+                "allow_insecure_loopback" => self.allow_insecure_loopback.to_string(),
+                "simplefin" => self.simplefin.to_string(),
                 _ => String::new(),
             }
         };
@@ -312,7 +360,17 @@ impl Config {
         for (key, source) in &self.sources {
             let quoted = match *key {
                 // Booleans and numbers are written bare, as the config file takes them.
-                "sandbox" | "sandbox_seed" | "sandbox_latency_ms" | "sync_lease_seconds" => value(key),
+                "sandbox"
+                | "sandbox_seed"
+                | "sandbox_latency_ms"
+                | "sync_lease_seconds"
+                | "allow_insecure_loopback"
+                | "simplefin" => value(key),
+                // Not a key of the file: shown as a comment.
+                "secret_key" => {
+                    out.push_str(&format!("# secret_key: {}  # {source}\n", value(key)));
+                    continue;
+                }
                 _ => toml::Value::String(value(key)).to_string(),
             };
             out.push_str(&format!("{key} = {quoted}  # {source}\n"));
@@ -442,5 +500,22 @@ mod tests {
         let rendered = config.render();
         assert!(!rendered.contains("s3cret"), "{rendered}");
         assert!(rendered.contains("postgres://saldo:***@db/saldo"));
+    }
+
+    #[test]
+    fn the_secret_key_is_never_shown_and_booleans_are_checked() {
+        let flags = Flags { data_dir: Some("/tmp/x".into()), ..Flags::default() };
+        let key = "9f".repeat(32);
+        let config = Config::load(&flags, env(&[("SALDO_SECRET_KEY", &key)])).unwrap();
+        let rendered = config.render();
+        assert!(!rendered.contains(&key), "{rendered}");
+        assert!(rendered.contains("# secret_key: *** (not shown)  # environment SALDO_SECRET_KEY"), "{rendered}");
+        assert!(!format!("{config:?}").contains(&key));
+        let config = Config::load(&flags, env(&[("SALDO_ALLOW_INSECURE_LOOPBACK", "true")])).unwrap();
+        assert!(config.allow_insecure_loopback && config.simplefin && config.secret_key.is_none());
+        assert_eq!(config.secret_key_file, PathBuf::from("/tmp/x/secret.key"));
+        assert!(config.render().contains("secret_key_file = \"/tmp/x/secret.key\"  # default"));
+        let err = Config::load(&flags, env(&[("SALDO_SIMPLEFIN", "maybe")])).unwrap_err().to_string();
+        assert!(err.contains("invalid simplefin (from environment SALDO_SIMPLEFIN)"), "{err}");
     }
 }

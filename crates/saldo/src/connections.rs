@@ -67,14 +67,22 @@ pub async fn institutions(ctx: &Ctx, search: Option<&str>) -> Result<Vec<Institu
 async fn find_institution(ctx: &Ctx, reference: &str) -> Result<Institution, OpsError> {
     let all = institutions(ctx, None).await?;
     let wanted = reference.trim().to_lowercase();
-    let matches: Vec<Institution> = all
-        .into_iter()
+    let mut matches: Vec<Institution> = all
+        .iter()
         .filter(|i| {
             i.id.to_string() == wanted
                 || i.provider_institution_id.to_lowercase() == wanted
                 || i.name.to_lowercase() == wanted
         })
+        .cloned()
         .collect();
+    // A connector that reaches one institution is named by the connector (`saldo connect simplefin`).
+    if matches.is_empty() {
+        let by_connector: Vec<&Institution> = all.iter().filter(|i| i.connector == wanted).collect();
+        if let [only] = by_connector.as_slice() {
+            matches.push((*only).clone());
+        }
+    }
     match matches.len() {
         1 => Ok(matches.into_iter().next().ok_or_else(|| OpsError::NotFound(reference.into()))?),
         0 => Err(OpsError::NotFound(format!("no institution {reference:?}; `saldo institutions` lists them"))),
@@ -167,7 +175,8 @@ async fn authorize(
     Ok((consent, discovered))
 }
 
-fn consent_record(consent: &Consent) -> ConsentRecord {
+/// The consent as stored: its secret sealed for this connection.
+fn consent_record(ctx: &Ctx, connection: ConnectionId, consent: &Consent) -> ConsentRecord {
     ConsentRecord {
         id: consent.id.clone(),
         granted_at: consent.granted_at,
@@ -175,6 +184,7 @@ fn consent_record(consent: &Consent) -> ConsentRecord {
         scope: consent.scope.clone(),
         max_history_days: consent.max_history_days,
         accesses_per_day: consent.accesses_per_day,
+        secret: consent.secret.as_ref().map(|secret| ctx.keyring.seal(secret, connection.0.as_bytes())),
     }
 }
 
@@ -192,7 +202,7 @@ pub async fn complete_connect(
         user_id: user.id,
         institution_id: pending.institution.id,
         connector: pending.institution.connector.clone(),
-        consent: Some(consent_record(&consent)),
+        consent: Some(consent_record(ctx, pending.connection_id, &consent)),
         created_at: now,
     };
     let items: Vec<Item> = discovered
@@ -511,7 +521,15 @@ pub async fn complete_reconnect(
     };
     state.reconnected(now, consent.accesses_per_day);
     state.budget.record_access(now.date_naive());
-    ctx.db.replace_consent(connection.id, &consent_record(&consent), &state, &diff.items, &diff.aliases).await?;
+    ctx.db
+        .replace_consent(
+            connection.id,
+            &consent_record(ctx, connection.id, &consent),
+            &state,
+            &diff.items,
+            &diff.aliases,
+        )
+        .await?;
     Ok(summary)
 }
 
@@ -530,9 +548,12 @@ pub async fn disconnect(
     if let (Some(record), Some(institution), Some(connector)) =
         (connection.consent.as_ref(), institution.as_ref(), ctx.connectors.get(&connection.connector))
     {
-        let consent = consent_of(record, institution);
         let call = call_context(ctx.clock.now(), Trigger::User);
-        if let Err(failure) = with_timeout(&ctx.engine, connector.revoke(&consent, call)).await {
+        let revoked = match consent_of(ctx, connection.id, record, institution) {
+            Ok(consent) => with_timeout(&ctx.engine, connector.revoke(&consent, call)).await,
+            Err(failure) => Err(failure),
+        };
+        if let Err(failure) = revoked {
             tracing::warn!(connection = %connection.id, code = %failure.code, "revoking at the provider failed");
             revoke_failure = Some(failure);
         }

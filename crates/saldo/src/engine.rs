@@ -146,8 +146,22 @@ pub(crate) async fn with_timeout<T>(
     }
 }
 
-pub(crate) fn consent_of(record: &ConsentRecord, institution: &Institution) -> Consent {
-    Consent {
+/// The consent as its connector uses it, its secret opened.
+pub(crate) fn consent_of(
+    ctx: &Ctx,
+    connection: ConnectionId,
+    record: &ConsentRecord,
+    institution: &Institution,
+) -> Result<Consent, Failure> {
+    let secret = match &record.secret {
+        Some(sealed) => Some(
+            ctx.keyring
+                .open(sealed, connection.0.as_bytes())
+                .map_err(|err| Failure::new(FailureKind::Config, "secret_unreadable", err.to_string()))?,
+        ),
+        None => None,
+    };
+    Ok(Consent {
         id: record.id.clone(),
         institution_id: institution.provider_institution_id.clone(),
         granted_at: record.granted_at,
@@ -155,7 +169,8 @@ pub(crate) fn consent_of(record: &ConsentRecord, institution: &Institution) -> C
         scope: record.scope.clone(),
         max_history_days: record.max_history_days,
         accesses_per_day: record.accesses_per_day,
-    }
+        secret,
+    })
 }
 
 /// How many claimed connections one database transaction commits together.
@@ -407,7 +422,6 @@ async fn prepare(
         };
         return Prepared::Refused { state: Box::new(state), report: report(SyncOutcome::Refused(reason), 0) };
     }
-    let consent = consent_of(&consent_record, institution);
     let call = call_context(now, trigger);
     let degraded = health.is_degraded();
     let fetched = match ctx.connectors.get(&connection.connector) {
@@ -416,10 +430,13 @@ async fn prepare(
             "connector_disabled",
             format!("the {} connector is not configured on this server", connection.connector),
         )),
-        Some(_) if now >= consent.valid_until => {
+        Some(_) if now >= consent_record.valid_until => {
             Err(Failure::new(FailureKind::Expired, "consent_expired", "the consent's validity ended"))
         }
-        Some(connector) => fetch_all(ctx, connector.as_ref(), &consent, &stored_items, call).await,
+        Some(connector) => match consent_of(ctx, id, &consent_record, institution) {
+            Ok(consent) => fetch_all(ctx, connector.as_ref(), &consent, &stored_items, call).await,
+            Err(failure) => Err(failure),
+        },
     };
 
     let mut notifications = Vec::new();
@@ -480,7 +497,7 @@ async fn prepare(
     for event in events {
         notifications.push(event_notification(ctx, connection.user_id, id, institution, &event, now));
     }
-    if let Some(days) = consent_warning_due(now, consent.valid_until) {
+    if let Some(days) = consent_warning_due(now, consent_record.valid_until) {
         notifications.push(notification(
             ctx,
             connection.user_id,
@@ -490,10 +507,10 @@ async fn prepare(
             format!(
                 "Your permission for saldo to read {} ends on {} ({} left). Renew it now to keep updates going; your history is kept.",
                 institution.name,
-                consent.valid_until.date_naive(),
+                consent_record.valid_until.date_naive(),
                 if days == 1 { "a day or less" } else { "a week or less" }
             ),
-            key::consent_expiring(id, &consent.id, days),
+            key::consent_expiring(id, &consent_record.id, days),
             now,
         ));
     }

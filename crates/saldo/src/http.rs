@@ -301,7 +301,7 @@ impl IntoResponse for ApiError {
             OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
             OpsError::NotFound(_) => StatusCode::NOT_FOUND,
             OpsError::MissingRate(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            OpsError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            OpsError::Store(_) | OpsError::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self.0, "request failed");

@@ -13,4 +13,5 @@ pub mod engine;
 pub mod http;
 pub mod import;
 pub mod ops;
+pub mod secrets;
 pub mod simulate;

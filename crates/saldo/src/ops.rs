@@ -4,8 +4,10 @@
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{Connectors, EngineSettings, Jitter};
+use crate::secrets::Keyring;
 use chrono::NaiveDate;
 use saldo_connectors::sandbox::Sandbox;
+use saldo_connectors::simplefin::{SimpleFin, SimpleFinSettings};
 use saldo_core::account::{validate_name, Account, AccountClass, AccountKind, Origin};
 use saldo_core::balance::{BalancePoint, BalanceSource};
 use saldo_core::fx::FxError;
@@ -30,6 +32,8 @@ pub struct Ctx {
     pub jitter: Jitter,
     /// When set, ids come from this seed (simulations); otherwise from the thread's generator.
     pub id_seed: Option<Arc<std::sync::Mutex<rand::rngs::StdRng>>>,
+    /// The keys that seal and open stored secrets.
+    pub keyring: Arc<Keyring>,
     /// When this process last loaded the connectors' institutions into the catalog.
     pub catalog_refreshed_at: Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 }
@@ -41,6 +45,8 @@ pub enum OpsError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
     #[error("{0}: import ECB reference rates with `saldo fx import FILE`")]
     MissingRate(FxError),
     #[error(transparent)]
@@ -62,6 +68,7 @@ const MAX_HISTORY_DAYS: i64 = 36_600;
 impl Ctx {
     /// Opens the configured database and brings its schema up to date.
     pub async fn open(config: Config, clock: Clock) -> Result<Ctx, OpsError> {
+        let keyring = Arc::new(Keyring::load(&config)?);
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let mut connectors = Connectors::default();
@@ -69,10 +76,27 @@ impl Ctx {
             let latency = std::time::Duration::from_millis(config.sandbox_latency_ms);
             connectors.add(Arc::new(Sandbox::new(config.sandbox_seed).with_latency(latency)));
         }
+        if config.simplefin {
+            let settings = SimpleFinSettings {
+                allow_insecure_loopback: config.allow_insecure_loopback,
+                timeout: std::time::Duration::from_secs(60),
+            };
+            connectors.add(Arc::new(SimpleFin::new(settings)));
+        }
         let mut engine = EngineSettings::default();
         engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);
         let jitter = Jitter::seeded(rand::random());
-        Ok(Ctx { db, clock, config, connectors, engine, jitter, id_seed: None, catalog_refreshed_at: Arc::default() })
+        Ok(Ctx {
+            db,
+            clock,
+            config,
+            connectors,
+            engine,
+            jitter,
+            id_seed: None,
+            keyring,
+            catalog_refreshed_at: Arc::default(),
+        })
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7). The random part comes from a

@@ -440,6 +440,7 @@ impl Connector for Sandbox {
             scope: vec!["accounts".into(), "balances".into(), "transactions".into(), "holdings".into()],
             max_history_days: info.max_history_days,
             accesses_per_day: info.accesses_per_day,
+            secret: None,
         })
     }
 

@@ -425,6 +425,16 @@ fn the_sandbox_can_be_turned_off() {
     let saldo = Saldo::new(crate::support::Backend::Sqlite);
     let output = saldo.command(&["institutions", "--json"]).env("SALDO_SANDBOX", "false").output().unwrap();
     assert!(output.status.success());
+    let listed = serde_json::from_slice::<Value>(&output.stdout).unwrap();
+    let connectors: Vec<&str> = listed.as_array().unwrap().iter().map(|i| i["connector"].as_str().unwrap()).collect();
+    assert_eq!(connectors, ["simplefin"], "{listed}");
+    // SimpleFIN needs no keys of saldo's own, so it is on unless turned off too.
+    let output = saldo
+        .command(&["institutions", "--json"])
+        .env("SALDO_SANDBOX", "false")
+        .env("SALDO_SIMPLEFIN", "false")
+        .output()
+        .unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&output.stdout).unwrap(), json!([]));
     let output = saldo.command(&["connect", "sandbox-bank", "--yes"]).env("SALDO_SANDBOX", "false").output().unwrap();
     let err = check_clean_failure(&output, &["connect"]);

@@ -9,4 +9,5 @@ mod cli;
 mod engine;
 mod import;
 mod serve;
+mod simplefin;
 mod workers;

@@ -57,6 +57,8 @@ fn uuid_like() -> String {
 pub struct Saldo {
     dir: TempDir,
     db_url: String,
+    /// `SALDO_*` variables every command of this installation gets.
+    envs: Vec<(String, String)>,
     _pg: Option<PgDatabase>,
 }
 
@@ -72,13 +74,19 @@ impl Saldo {
         match backend {
             Backend::Sqlite => {
                 let db_url = format!("sqlite://{}", dir.path().join("data/saldo.db").display());
-                Saldo { dir, db_url, _pg: None }
+                Saldo { dir, db_url, envs: Vec::new(), _pg: None }
             }
             Backend::Postgres => {
                 let pg = PgDatabase::create();
-                Saldo { dir, db_url: pg.url(), _pg: Some(pg) }
+                Saldo { dir, db_url: pg.url(), envs: Vec::new(), _pg: Some(pg) }
             }
         }
+    }
+
+    /// Sets an environment variable for every later command.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.envs.retain(|(n, _)| n != name);
+        self.envs.push((name.into(), value.into()));
     }
 
     pub fn db_url(&self) -> &str {
@@ -93,6 +101,7 @@ impl Saldo {
     pub fn bare_command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_saldo"));
         command.env_clear().env("PATH", "/usr/bin:/bin").env("HOME", self.dir.path()).env("RUST_BACKTRACE", "1");
+        command.envs(self.envs.iter().map(|(n, v)| (n, v)));
         command
     }
 

@@ -1,0 +1,129 @@
+//! SimpleFIN from the command line, against the Bridge's emulator on loopback: connect with a
+//! setup token, sync, see accounts and transactions; the access URL is never stored in clear;
+//! `saldo secrets rotate` re-encrypts it and syncs go on.
+
+use crate::support::{both_backends, Saldo};
+use saldo_emulators::simplefin::SimpleFinBridge;
+use serde_json::{json, Value};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+}
+
+/// Two accounts with transactions posted in the last days (the CLI runs on the real clock).
+fn accounts() -> Vec<Value> {
+    #[allow(clippy::disallowed_methods)] // The emulator's data is dated relative to the real clock.
+    let now = chrono::Utc::now().timestamp();
+    let day = 86_400;
+    vec![
+        json!({
+            "org": {"domain": "bank.example", "name": "Example Bank", "sfin-url": "https://bridge.example/simplefin"},
+            "id": "ACT-checking", "name": "Everyday Checking", "currency": "USD",
+            "balance": "1520.25", "available-balance": "1500.00", "balance-date": now,
+            "transactions": [
+                {"id": "T1", "posted": now - 3 * day, "amount": "-42.10", "description": "Grocer", "payee": "Grocer Inc"},
+                {"id": "T2", "posted": now - 2 * day, "amount": "2500.00", "description": "Salary"},
+                {"id": "P1", "posted": 0, "pending": true, "transacted_at": now - 3600, "amount": "-7.50", "description": "Coffee"}
+            ]
+        }),
+        json!({
+            "org": {"domain": "card.example", "name": "Card Co", "sfin-url": "https://bridge.example/simplefin"},
+            "id": "ACT-card", "name": "Rewards Visa Card", "currency": "USD",
+            "balance": "-310.00", "balance-date": now,
+            "transactions": [{"id": "C1", "posted": now - day, "amount": "-310.00", "description": "Airline"}]
+        }),
+    ]
+}
+
+/// Every byte the database keeps: the SQLite files, or a `pg_dump` of the PostgreSQL database.
+fn database_dump(saldo: &Saldo) -> Vec<u8> {
+    if let Some(path) = saldo.db_url().strip_prefix("sqlite://") {
+        let mut all = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            all.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
+        }
+        assert!(!all.is_empty());
+        return all;
+    }
+    let output = std::process::Command::new("pg_dump").arg("--data-only").arg(saldo.db_url()).output().unwrap();
+    assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+both_backends!(simplefin_connects_syncs_and_keeps_its_access_url_sealed, |mut saldo| {
+    let runtime = runtime();
+    let bridge = runtime.block_on(SimpleFinBridge::start());
+    bridge.set_accounts(accounts());
+    saldo.set_env("SALDO_ALLOW_INSECURE_LOOPBACK", "true");
+
+    let listed = saldo.json(&["institutions", "simplefin", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
+    // Without the loopback allowance, a plain-http Bridge is refused before any request.
+    let mut strict = Saldo::new(crate::support::Backend::Sqlite);
+    strict.set_env("SALDO_SANDBOX", "false");
+    let err = strict.fail(&["connect", "simplefin", "--setup-token", &bridge.setup_token()]);
+    assert!(err.contains("https"), "{err}");
+
+    let connected = saldo.json(&["connect", "simplefin", "--setup-token", &bridge.setup_token(), "--json"]);
+    let connection = connected["connection_id"].as_str().unwrap().to_string();
+    assert_eq!(connected["items"].as_array().unwrap().len(), 2, "{connected}");
+
+    let accounts = saldo.json(&["accounts", "--json"]);
+    let accounts = accounts.as_array().unwrap();
+    let checking = accounts.iter().find(|a| a["name"] == "Everyday Checking").unwrap();
+    assert_eq!((checking["kind"].as_str(), checking["balance"].as_str()), (Some("cash"), Some("1520.25")));
+    let card = accounts.iter().find(|a| a["name"] == "Rewards Visa Card").unwrap();
+    assert_eq!((card["kind"].as_str(), card["class"].as_str()), (Some("credit_card"), Some("liability")));
+    let transactions = saldo.json(&["transactions", "--account", checking["id"].as_str().unwrap(), "--json"]);
+    let mut seen: Vec<(String, String)> = transactions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["amount"].as_str().unwrap().to_string(), t["status"].as_str().unwrap().to_string()))
+        .collect();
+    seen.sort();
+    let expected = [("-42.10", "booked"), ("-7.50", "pending"), ("2500.00", "booked")];
+    assert_eq!(seen, expected.map(|(a, s)| (a.to_string(), s.to_string())));
+
+    // The access URL is stored sealed: no dump of the database shows it or its password.
+    let issued = bridge.issued_access_urls();
+    assert_eq!(issued.len(), 1, "the refused setup claimed nothing: {issued:?}");
+    let dump = database_dump(&saldo);
+    for url in &issued {
+        let password = url.split_once("://").unwrap().1.split_once('@').unwrap().0.split_once(':').unwrap().1;
+        assert!(!contains(&dump, password), "the dump holds an access URL's password");
+        assert!(!contains(&dump, url));
+    }
+
+    // A forced sync adds nothing twice; the key is rotated and the next sync still opens the secret.
+    let report = saldo.json(&["sync", "--connection", &connection, "--json"]);
+    assert_eq!((report[0]["outcome"].as_str(), report[0]["new_transactions"].as_u64()), (Some("ok"), Some(0)));
+    let key_file = saldo.dir().join(".local/share/saldo/secret.key");
+    let before = std::fs::read_to_string(&key_file).unwrap();
+    let rotated = saldo.ok(&["secrets", "rotate"]);
+    assert!(rotated.contains("re-encrypted 1 secret(s)"), "{rotated}");
+    assert_ne!(std::fs::read_to_string(&key_file).unwrap(), before);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let report = saldo.json(&["sync", "--connection", &connection, "--json"]);
+    assert_eq!(report[0]["outcome"].as_str(), Some("ok"), "{report}");
+
+    // With another key, the secret cannot be opened: the sync says so, for the operator.
+    std::fs::write(&key_file, format!("{}\n", "11".repeat(32))).unwrap();
+    let report = saldo.json(&["sync", "--connection", &connection, "--json"]);
+    assert_eq!(report[0]["outcome"].as_str(), Some("failed"), "{report}");
+    let connections = saldo.json(&["connections", "--json"]);
+    let error = connections[0]["error"].to_string();
+    assert!(error.contains("secret_unreadable") || error.contains("config"), "{connections}");
+    assert!(!error.contains(&issued[0]));
+
+    assert!(bridge.violations().is_empty(), "{:?}", bridge.violations());
+});
