@@ -80,8 +80,7 @@ fn approve(pending: &PendingAuthorization, how: &Authorize) -> anyhow::Result<Au
         Some(AuthStart::Redirect { url }) => url,
         _ => anyhow::bail!("{} needs an authorisation this command line cannot complete", pending.institution.name),
     };
-    let yes = how.yes;
-    let approved = if yes {
+    let approved = if how.yes {
         true
     } else {
         if !std::io::stdin().is_terminal() {

@@ -116,6 +116,17 @@ both_backends!(simplefin_connects_syncs_and_keeps_its_access_url_sealed, |mut sa
     let report = saldo.json(&["sync", "--connection", &connection, "--json"]);
     assert_eq!(report[0]["outcome"].as_str(), Some("ok"), "{report}");
 
+    // A reconnect reads a new setup token from standard input and re-links the tracked accounts.
+    let mut reconnect = saldo.command(&["reconnect", &connection, "--setup-token", "-"]);
+    reconnect.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = reconnect.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{}\n", bridge.setup_token()).as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && said.contains("2 tracked account(s) re-linked"), "{said}");
+    assert_eq!(bridge.issued_access_urls().len(), 2);
+
     // With another key, the secret cannot be opened: the sync says so, for the operator.
     std::fs::write(&key_file, format!("{}\n", "11".repeat(32))).unwrap();
     let report = saldo.json(&["sync", "--connection", &connection, "--json"]);
