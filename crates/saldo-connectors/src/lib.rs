@@ -4,8 +4,11 @@
 //! (`saldo_core::failure::Failure`); connectors never touch the database; and the interface is
 //! read-only by construction: there is no operation that moves money.
 
+pub mod http;
 pub mod sandbox;
 pub mod simplefin;
+pub(crate) mod wire;
+pub(crate) mod xs2a;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -9,7 +9,8 @@ use base64::Engine;
 use reqwest::Url;
 use saldo_core::failure::{Failure, FailureKind};
 use sha2::{Digest, Sha256};
-use std::net::IpAddr;
+use crate::http::check_transport;
+pub(crate) use crate::http::host_of;
 
 /// Standard base64, with or without padding: tokens get copied through chat apps and password
 /// managers that drop trailing `=`.
@@ -48,42 +49,6 @@ fn invalid_access(why: &str) -> Failure {
         "access_url_invalid",
         format!("{why}; connect again with a new setup token"),
     )
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else { return false };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => bare.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-pub(crate) fn host_of(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_string(),
-        _ => "(no host)".into(),
-    }
-}
-
-/// Credentials travel in every request to this URL: only TLS protects them, except on the
-/// machine's own loopback interface (local bridges and tests) when the operator allows it.
-fn check_transport(url: &Url, allow_insecure_loopback: bool, what: &str) -> Result<(), Failure> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if allow_insecure_loopback && is_loopback(url) => Ok(()),
-        _ => Err(Failure::new(
-            FailureKind::Config,
-            "insecure_url",
-            format!(
-                "the {what} on {} uses {}: SimpleFIN credentials are only sent over https{}",
-                host_of(url),
-                url.scheme(),
-                if is_loopback(url) { " (plain http to loopback needs allow_insecure_loopback)" } else { "" }
-            ),
-        )),
-    }
 }
 
 /// The claim URL a setup token holds. Never echoes the token: it is a credential until claimed.
@@ -185,18 +150,6 @@ mod tests {
         }
         let ftp = STANDARD.encode("ftp://bridge.example/claim");
         assert_eq!(claim_url(&ftp, false).unwrap_err().code, "setup_token_invalid");
-    }
-
-    #[test]
-    fn plain_http_only_to_loopback_and_only_when_allowed() {
-        for host in ["127.0.0.1:8080", "127.3.2.1", "[::1]:99", "localhost:1"] {
-            let token = STANDARD.encode(format!("http://{host}/claim/x"));
-            assert_eq!(claim_url(&token, false).unwrap_err().code, "insecure_url", "{host}");
-            assert!(claim_url(&token, true).is_ok(), "{host}");
-        }
-        let remote = STANDARD.encode("http://bridge.example/claim/x");
-        let failure = claim_url(&remote, true).unwrap_err();
-        assert_eq!((failure.kind, failure.code.as_str()), (FailureKind::Config, "insecure_url"));
     }
 
     #[test]

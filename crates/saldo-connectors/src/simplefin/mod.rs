@@ -22,13 +22,14 @@ use crate::{
 use access::Access;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
-use response::{clean, heavier, record, Answer};
+use crate::http::{Client, Transport};
+use crate::wire::{clean, heavier, record};
+use response::Answer;
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use saldo_core::secret::Secret;
 use saldo_core::transaction::TransactionStatus;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 /// The one institution this connector lists: the Bridge, behind which the user links their banks.
 pub const INSTITUTION_ID: &str = "simplefin-bridge";
@@ -44,20 +45,7 @@ const DISCOVER_DAYS: i64 = 7;
 const CACHE_MINUTES: i64 = 10;
 
 /// How the connector reaches the Bridge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SimpleFinSettings {
-    /// Allows plain http to a loopback address (127.0.0.0/8, ::1, localhost), for a Bridge on the
-    /// same machine and tests. Everything else must be https.
-    pub allow_insecure_loopback: bool,
-    /// Limit for connecting and for each whole request.
-    pub timeout: Duration,
-}
-
-impl Default for SimpleFinSettings {
-    fn default() -> SimpleFinSettings {
-        SimpleFinSettings { allow_insecure_loopback: false, timeout: Duration::from_secs(30) }
-    }
-}
+pub type SimpleFinSettings = Transport;
 
 /// One consent's last answers and the window they cover.
 struct Snapshot {
@@ -98,10 +86,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<Snapshot>>>;
 
 /// The SimpleFIN connector.
 pub struct SimpleFin {
-    settings: SimpleFinSettings,
-    /// `Err` when the HTTP client could not be built (no TLS roots): every call then fails as a
-    /// configuration error instead of panicking at startup.
-    http: Result<reqwest::Client, String>,
+    http: Client,
     /// Per consent id: the last answer. Held across the request, so concurrent fetches of one
     /// consent wait for one request instead of each making their own.
     cache: Mutex<HashMap<String, Slot>>,
@@ -131,37 +116,9 @@ fn windows(start: NaiveDate, end: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
     out
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(next) = source {
-        let text = next.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = next.source();
-    }
-    parts.join(": ")
-}
-
 impl SimpleFin {
     pub fn new(settings: SimpleFinSettings) -> SimpleFin {
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            // A redirect would carry the request (and, to the same host, the credentials) somewhere
-            // the access URL did not name.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("saldo/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| error_chain(&e));
-        SimpleFin { settings, http, cache: Mutex::new(HashMap::new()), budget: Mutex::new(HashMap::new()) }
-    }
-
-    fn client(&self) -> Result<&reqwest::Client, Failure> {
-        self.http.as_ref().map_err(|e| {
-            Failure::new(FailureKind::Config, "http_client", format!("saldo could not set up HTTPS: {}", clean(e, "")))
-        })
+        SimpleFin { http: Client::new(settings), cache: Mutex::new(HashMap::new()), budget: Mutex::new(HashMap::new()) }
     }
 
     fn info() -> InstitutionInfo {
@@ -199,7 +156,7 @@ impl SimpleFin {
                 "saldo holds no access URL for this SimpleFIN connection; connect again with a new setup token",
             )
         })?;
-        access::parse_access(secret.expose(), self.settings.allow_insecure_loopback)
+        access::parse_access(secret.expose(), self.http.transport.allow_insecure_loopback)
     }
 
     fn slot(&self, consent_id: &str) -> Slot {
@@ -240,46 +197,25 @@ impl SimpleFin {
         Ok(())
     }
 
-    fn transport_failure(&self, error: reqwest::Error, host: &str) -> Failure {
-        // The URL never carries credentials here, but an error needs no URL at all.
-        let error = error.without_url();
-        let chain = clean(&error_chain(&error), "");
-        if error.is_timeout() {
-            Failure::new(
-                FailureKind::Temporary(TemporaryCause::Timeout),
-                "timeout",
-                format!("{host} did not answer within {} s", self.settings.timeout.as_secs_f64()),
-            )
-        } else if error.is_connect() {
-            Failure::new(
-                FailureKind::Temporary(TemporaryCause::Network),
-                "connect",
-                format!("could not connect to {host}: {chain}"),
-            )
-        } else {
-            Failure::new(FailureKind::Temporary(TemporaryCause::Network), "network", format!("{host}: {chain}"))
-        }
-    }
-
     /// Claims a setup token: the one `POST` that turns it into an access URL (returned as the
     /// Bridge sent it, and read).
     async fn claim(&self, token: &str) -> Result<(String, Access), Failure> {
-        let claim_url = access::claim_url(token, self.settings.allow_insecure_loopback)?;
+        let claim_url = access::claim_url(token, self.http.transport.allow_insecure_loopback)?;
         let host = access::host_of(&claim_url);
         let response = self
-            .client()?
+            .http.get()?
             .post(claim_url)
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .send()
             .await
-            .map_err(|e| self.transport_failure(e, &host))?;
+            .map_err(|e| self.http.failure(e, &host))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| self.transport_failure(e, &host))?;
+        let body = response.bytes().await.map_err(|e| self.http.failure(e, &host))?;
         match status.as_u16() {
             200..=299 => {
                 let text = String::from_utf8_lossy(&body).trim().to_string();
                 let access =
-                    access::parse_access(&text, self.settings.allow_insecure_loopback).map_err(|mut failure| {
+                    access::parse_access(&text, self.http.transport.allow_insecure_loopback).map_err(|mut failure| {
                         // The token is spent: the Bridge will not answer it again.
                         if failure.code == "access_url_invalid" {
                             failure.detail = format!("the Bridge's answer to the claim: {}", failure.detail);
@@ -312,7 +248,7 @@ impl SimpleFin {
         end: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Snapshot, Failure> {
-        let client = self.client()?;
+        let client = self.http.get()?;
         self.spend(consent_id, now)?;
         let mut url = access.accounts_url.clone();
         url.query_pairs_mut()
@@ -324,9 +260,9 @@ impl SimpleFin {
             .basic_auth(&access.user, Some(&access.password))
             .send()
             .await
-            .map_err(|e| self.transport_failure(e, &access.host))?;
+            .map_err(|e| self.http.failure(e, &access.host))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| self.transport_failure(e, &access.host))?;
+        let body = response.bytes().await.map_err(|e| self.http.failure(e, &access.host))?;
         if !status.is_success() {
             return Err(status_failure(status, &body, &access.password));
         }

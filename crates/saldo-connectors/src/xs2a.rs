@@ -1,0 +1,281 @@
+//! The Berlin Group NextGenPSD2 account-data model (balances, transactions, account details), read
+//! into saldo's types. Both the Berlin Group connector and GoCardless (which relays the banks' XS2A
+//! answers almost unchanged) use it.
+//!
+//! Amounts are decimal strings with an ISO currency; the sign is the holder's view (a debit is
+//! negative). A transaction that cannot be read fails its account, naming the field.
+
+use crate::wire::{clean, decimal, path_error};
+use crate::FetchedTransaction;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use saldo_core::account::AccountKind;
+use saldo_core::money::{Currency, Money};
+use saldo_core::transaction::TransactionStatus;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Amount {
+    #[serde(deserialize_with = "decimal")]
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+impl Amount {
+    pub fn money(&self) -> Result<Money, String> {
+        let currency = Currency::parse(&self.currency)
+            .map_err(|_| format!("currency {:?} is not an ISO 4217 code", clean(&self.currency, "")))?;
+        Money::from_decimal(self.amount, currency).map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Balance {
+    pub balance_amount: Amount,
+    pub balance_type: String,
+    #[serde(default)]
+    pub reference_date: Option<String>,
+}
+
+/// Which balance is "the" balance, best first: what is booked now, then what the bank expects,
+/// then what is available (which may include an overdraft or a card's credit line).
+const BALANCE_PREFERENCE: [&str; 9] = [
+    "interimBooked",
+    "closingBooked",
+    "expected",
+    "openingBooked",
+    "interimAvailable",
+    "closingAvailable",
+    "forwardAvailable",
+    "nonInvoiced",
+    "information",
+];
+
+/// The account's current balance from a list of balances, or why none could be read.
+pub(crate) fn current_balance(balances: &[Balance]) -> Result<Option<Money>, String> {
+    let rank = |b: &Balance| BALANCE_PREFERENCE.iter().position(|t| *t == b.balance_type).unwrap_or(usize::MAX);
+    let Some(best) = balances.iter().min_by_key(|b| (rank(b), std::cmp::Reverse(b.reference_date.clone()))) else {
+        return Ok(None);
+    };
+    best.balance_amount.money().map(Some).map_err(|e| format!("balance {:?}: {e}", best.balance_type))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Transaction {
+    #[serde(default)]
+    pub transaction_id: Option<String>,
+    /// GoCardless's own id, for banks that give none.
+    #[serde(default)]
+    pub internal_transaction_id: Option<String>,
+    #[serde(default)]
+    pub entry_reference: Option<String>,
+    #[serde(default)]
+    pub booking_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub value_date: Option<NaiveDate>,
+    pub transaction_amount: Option<Amount>,
+    #[serde(default)]
+    pub creditor_name: Option<String>,
+    #[serde(default)]
+    pub debtor_name: Option<String>,
+    #[serde(default)]
+    pub remittance_information_unstructured: Option<String>,
+    #[serde(default)]
+    pub remittance_information_unstructured_array: Option<Vec<String>>,
+    #[serde(default)]
+    pub remittance_information_structured: Option<String>,
+    #[serde(default)]
+    pub additional_information: Option<String>,
+}
+
+fn present(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string)
+}
+
+impl Transaction {
+    /// Into saldo's form. A pending transaction without a booking date is dated by its value date
+    /// (or today): it is replaced as a whole on every sync, so the date only orders it.
+    pub fn fetched(&self, status: TransactionStatus, today: NaiveDate) -> Result<FetchedTransaction, String> {
+        let amount = self.transaction_amount.as_ref().ok_or("transactionAmount: missing")?;
+        let amount = amount.money().map_err(|e| format!("transactionAmount: {e}"))?;
+        let booking_date = match (self.booking_date, self.value_date, status) {
+            (Some(day), _, _) => day,
+            (None, Some(day), TransactionStatus::Pending) => day,
+            (None, None, TransactionStatus::Pending) => today,
+            (None, _, TransactionStatus::Booked) => return Err("bookingDate: missing on a booked transaction".into()),
+        };
+        let counterparty =
+            if amount.minor < 0 { present(&self.creditor_name) } else { present(&self.debtor_name) }
+                .or_else(|| present(&self.creditor_name).or_else(|| present(&self.debtor_name)));
+        let description = present(&self.remittance_information_unstructured)
+            .or_else(|| {
+                self.remittance_information_unstructured_array
+                    .as_ref()
+                    .map(|lines| lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))
+                    .filter(|t| !t.is_empty())
+            })
+            .or_else(|| present(&self.remittance_information_structured))
+            .or_else(|| present(&self.additional_information))
+            .or_else(|| counterparty.clone())
+            .unwrap_or_default();
+        let provider_id = present(&self.transaction_id)
+            .or_else(|| present(&self.internal_transaction_id))
+            .or_else(|| present(&self.entry_reference));
+        Ok(FetchedTransaction {
+            provider_id,
+            status,
+            booking_date,
+            value_date: self.value_date,
+            amount,
+            description: clean(&description, ""),
+            counterparty: counterparty.map(|c| clean(&c, "")),
+        })
+    }
+}
+
+/// `transactions.booked` and `transactions.pending` as raw values, so that one broken entry fails
+/// with its index and field.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct TransactionLists {
+    #[serde(default)]
+    pub booked: Option<Vec<Value>>,
+    #[serde(default)]
+    pub pending: Option<Vec<Value>>,
+    #[serde(default, rename = "_links")]
+    pub links: Option<Links>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Links {
+    #[serde(default)]
+    pub next: Option<Href>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Href {
+    pub href: String,
+}
+
+impl TransactionLists {
+    /// Every booked and pending transaction, or the first that could not be read.
+    pub fn read(self, today: NaiveDate) -> Result<Vec<FetchedTransaction>, String> {
+        let mut out = Vec::new();
+        for (list, status, name) in [
+            (self.booked, TransactionStatus::Booked, "booked"),
+            (self.pending, TransactionStatus::Pending, "pending"),
+        ] {
+            for (index, value) in list.unwrap_or_default().into_iter().enumerate() {
+                let raw: Transaction =
+                    serde_path_to_error::deserialize(value).map_err(|e| path_error(&format!("{name}[{index}]"), e))?;
+                out.push(raw.fetched(status, today).map_err(|e| format!("{name}[{index}].{e}"))?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn next_page(&self) -> Option<&str> {
+        self.links.as_ref().and_then(|l| l.next.as_ref()).map(|n| n.href.as_str())
+    }
+}
+
+/// An account's kind from the ISO 20022 cash account type (`CACC`, `SVGS`, `CARD`, `LOAN`, …) that
+/// XS2A and Enable Banking give, with the product name and the account's name as hints.
+pub(crate) fn account_kind(cash_account_type: Option<&str>, product: Option<&str>, name: Option<&str>) -> AccountKind {
+    match cash_account_type.map(|t| t.trim().to_ascii_uppercase()).as_deref() {
+        Some("SVGS" | "MOMA" | "ONDP") => return AccountKind::Savings,
+        Some("CARD") => return AccountKind::CreditCard,
+        Some("LOAN") => {
+            let hints = format!("{} {}", product.unwrap_or_default(), name.unwrap_or_default()).to_lowercase();
+            let mortgage = ["mortgage", "hypothe", "hypotek", "bolån", "home loan"].iter().any(|w| hints.contains(w));
+            return if mortgage { AccountKind::Mortgage } else { AccountKind::Loan };
+        }
+        _ => {}
+    }
+    let hints = format!("{} {}", product.unwrap_or_default(), name.unwrap_or_default()).to_lowercase();
+    if ["credit card", "kreditkarte", "carte de crédit", "creditcard"].iter().any(|w| hints.contains(w)) {
+        AccountKind::CreditCard
+    } else if ["mortgage", "hypothe"].iter().any(|w| hints.contains(w)) {
+        AccountKind::Mortgage
+    } else if ["loan", "kredit", "prêt", "lening"].iter().any(|w| hints.contains(w)) {
+        AccountKind::Loan
+    } else if ["saving", "spar", "épargne", "livret"].iter().any(|w| hints.contains(w)) {
+        AccountKind::Savings
+    } else if ["depot", "securities", "brokerage", "custody"].iter().any(|w| hints.contains(w)) {
+        AccountKind::Brokerage
+    } else {
+        AccountKind::Cash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_booked_balance_wins_over_available_ones() {
+        let balances: Vec<Balance> = serde_json::from_value(serde_json::json!([
+            {"balanceAmount": {"amount": "1913.12", "currency": "EUR"}, "balanceType": "closingAvailable"},
+            {"balanceAmount": {"amount": "-12.50", "currency": "EUR"}, "balanceType": "interimBooked"},
+        ]))
+        .unwrap();
+        assert_eq!(current_balance(&balances).unwrap().unwrap().minor, -1250);
+        assert_eq!(current_balance(&[]).unwrap(), None);
+        let bad: Vec<Balance> = serde_json::from_value(serde_json::json!([
+            {"balanceAmount": {"amount": "1", "currency": "string"}, "balanceType": "expected"}
+        ]))
+        .unwrap();
+        assert!(current_balance(&bad).unwrap_err().contains("\"string\""));
+    }
+
+    #[test]
+    fn transactions_read_with_their_ids_dates_and_counterparties() {
+        let lists: TransactionLists = serde_json::from_value(serde_json::json!({
+            "booked": [{"transactionId": "t1", "debtorName": "MON MOTHMA", "transactionAmount": {"currency": "EUR", "amount": "45.00"},
+                        "bookingDate": "2021-11-19", "valueDate": "2021-11-19", "remittanceInformationUnstructured": "For the  support"}],
+            "pending": [{"transactionAmount": {"currency": "EUR", "amount": "-99.20"}, "valueDate": "2021-11-18",
+                         "remittanceInformationUnstructuredArray": ["Card", "payment"]}],
+        }))
+        .unwrap();
+        let read = lists.read(day("2021-11-20")).unwrap();
+        assert_eq!(read[0].provider_id.as_deref(), Some("t1"));
+        assert_eq!(read[0].counterparty.as_deref(), Some("MON MOTHMA"));
+        assert_eq!(read[0].description, "For the support");
+        assert_eq!((read[1].status, read[1].booking_date), (TransactionStatus::Pending, day("2021-11-18")));
+        assert_eq!((read[1].amount.minor, read[1].description.as_str()), (-9920, "Card payment"));
+    }
+
+    #[test]
+    fn a_broken_transaction_names_its_list_index_and_field() {
+        let lists: TransactionLists = serde_json::from_value(serde_json::json!({
+            "booked": [{"transactionAmount": {"currency": "EUR", "amount": "1"}, "bookingDate": "2021-11-19"},
+                       {"transactionAmount": {"currency": "EUR", "amount": "x"}, "bookingDate": "2021-11-19"}],
+        }))
+        .unwrap();
+        let error = lists.read(day("2021-11-20")).unwrap_err();
+        assert!(error.starts_with("booked[1].transactionAmount.amount"), "{error}");
+        let undated: TransactionLists = serde_json::from_value(serde_json::json!({
+            "booked": [{"transactionAmount": {"currency": "EUR", "amount": "1"}}]
+        }))
+        .unwrap();
+        assert!(undated.read(day("2021-11-20")).unwrap_err().contains("bookingDate"));
+    }
+
+    #[test]
+    fn kinds_come_from_the_cash_account_type_then_the_names() {
+        assert_eq!(account_kind(Some("SVGS"), None, None), AccountKind::Savings);
+        assert_eq!(account_kind(Some("CARD"), None, None), AccountKind::CreditCard);
+        assert_eq!(account_kind(Some("LOAN"), Some("Home Mortgage"), None), AccountKind::Mortgage);
+        assert_eq!(account_kind(Some("LOAN"), None, None), AccountKind::Loan);
+        assert_eq!(account_kind(Some("CACC"), Some("Credit Card"), None), AccountKind::CreditCard);
+        assert_eq!(account_kind(Some("CACC"), None, Some("Main Account")), AccountKind::Cash);
+        assert_eq!(account_kind(None, None, Some("Tagesgeld Sparkonto")), AccountKind::Savings);
+    }
+}
