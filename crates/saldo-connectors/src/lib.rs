@@ -27,6 +27,16 @@ pub struct CallContext {
     pub now: DateTime<Utc>,
     /// The user triggered this call (PSD2: PSU present; does not count as unattended access).
     pub user_present: bool,
+    /// The user's IP address on a user-triggered call, for the PSU headers of PSD2 APIs; `None`
+    /// on unattended calls.
+    pub psu_ip_address: Option<std::net::IpAddr>,
+}
+
+impl CallContext {
+    /// An unattended call (a scheduled sync).
+    pub fn unattended(now: DateTime<Utc>) -> CallContext {
+        CallContext { now, user_present: false, psu_ip_address: None }
+    }
 }
 
 /// How a user authorises access at an institution.

@@ -29,7 +29,7 @@ fn today() -> NaiveDate {
 }
 
 fn ctx(now: DateTime<Utc>) -> CallContext {
-    CallContext { now, user_present: false }
+    CallContext::unattended(now)
 }
 
 /// Noon UTC of a day, as epoch seconds.

@@ -128,7 +128,11 @@ pub struct SyncReport {
 }
 
 pub(crate) fn call_context(now: DateTime<Utc>, trigger: Trigger) -> CallContext {
-    CallContext { now, user_present: trigger == Trigger::User }
+    let user_present = trigger == Trigger::User;
+    // A user-triggered sync comes from the saldo instance the user is at (the CLI on their
+    // machine, or the web app they are signed in to); its address stands for theirs.
+    let psu_ip_address = user_present.then_some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    CallContext { now, user_present, psu_ip_address }
 }
 
 /// Runs a connector call with the engine's timeout; a timeout is a temporary failure.

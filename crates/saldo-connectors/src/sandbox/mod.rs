@@ -572,7 +572,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn ctx(now: DateTime<Utc>) -> CallContext {
-        CallContext { now, user_present: false }
+        CallContext::unattended(now)
     }
 
     fn t0() -> DateTime<Utc> {
@@ -674,7 +674,7 @@ mod tests {
 
         let blocking = connect(&sandbox, "sandbox-blocking", "c", t0()).await;
         assert_eq!(sandbox.discover(&blocking, ctx(t0())).await.unwrap_err().kind, FailureKind::Unsupported);
-        let present = CallContext { now: t0(), user_present: true };
+        let present = CallContext { now: t0(), user_present: true, psu_ip_address: None };
         assert!(sandbox.discover(&blocking, present).await.is_ok(), "the user gets in");
 
         let quota = connect(&sandbox, "sandbox-quota", "c", t0()).await;
