@@ -25,6 +25,8 @@ pub struct Institution {
     pub accesses_per_day: Option<u32>,
     /// A sentence about the institution (the sandbox says what it simulates).
     pub description: String,
+    /// Its logo (https), when the provider's catalog has one.
+    pub logo_url: Option<String>,
 }
 
 /// One user's authorised link to one institution.

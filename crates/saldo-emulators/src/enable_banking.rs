@@ -621,7 +621,12 @@ fn get_session(api: &mut Api, id: &str) -> Response {
     axum::Json(session_json(api, session)).into_response()
 }
 
-fn day_param(api: &mut Api, path: &str, query: &[(String, String)], name: &str) -> Result<Option<NaiveDate>, Box<Response>> {
+fn day_param(
+    api: &mut Api,
+    path: &str,
+    query: &[(String, String)],
+    name: &str,
+) -> Result<Option<NaiveDate>, Box<Response>> {
     let Some((_, value)) = query.iter().find(|(k, _)| k == name) else { return Ok(None) };
     NaiveDate::parse_from_str(value, "%Y-%m-%d").map(Some).map_err(|_| {
         api.violations.push(format!("GET {path}: {name} {value:?} is not a date"));

@@ -50,6 +50,7 @@ async fn household(db: &Db) -> (InstitutionId, Vec<(ConnectionId, AccountId)>) {
             max_consent_days: Some(180),
             accesses_per_day: None,
             description: String::new(),
+            logo_url: None,
         })
         .await
         .unwrap();

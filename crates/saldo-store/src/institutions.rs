@@ -7,7 +7,8 @@ use saldo_core::institution::{Connection, ConsentRecord, Institution};
 use saldo_core::secret::Sealed;
 
 pub(crate) const INSTITUTION_COLUMNS: &str =
-    "id, connector, provider_institution_id, name, country, bic, max_history_days, max_consent_days, accesses_per_day, description";
+    "id, connector, provider_institution_id, name, country, bic, max_history_days, max_consent_days, accesses_per_day, \
+     description, logo_url";
 
 pub(crate) fn institution_from_row(row: &Row) -> Result<Institution, StoreError> {
     Ok(Institution {
@@ -21,6 +22,7 @@ pub(crate) fn institution_from_row(row: &Row) -> Result<Institution, StoreError>
         max_consent_days: row.get::<Option<i64>>(7)?.map(|v| v as u32),
         accesses_per_day: row.get::<Option<i64>>(8)?.map(|v| v as u32),
         description: row.get(9)?,
+        logo_url: row.get(10)?,
     })
 }
 
@@ -72,31 +74,43 @@ impl Db {
     /// Stores an institution or refreshes its details; returns the stored one, whose id is the first
     /// one ever given for this connector and provider id.
     pub async fn upsert_institution(&self, institution: &Institution) -> Result<Institution, StoreError> {
-        self.execute(
-            "INSERT INTO institutions (id, connector, provider_institution_id, name, country, bic, \
-             max_history_days, max_consent_days, accesses_per_day, description) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (connector, provider_institution_id) DO UPDATE \
-             SET name = excluded.name, country = excluded.country, bic = excluded.bic, \
-             max_history_days = excluded.max_history_days, max_consent_days = excluded.max_consent_days, \
-             accesses_per_day = excluded.accesses_per_day, description = excluded.description",
-            &[
-                Arg::Uuid(institution.id.0),
-                Arg::Text(institution.connector.clone()),
-                Arg::Text(institution.provider_institution_id.clone()),
-                Arg::Text(institution.name.clone()),
-                Arg::OptText(institution.country.clone()),
-                Arg::OptText(institution.bic.clone()),
-                Arg::OptInt(institution.max_history_days.map(i64::from)),
-                Arg::OptInt(institution.max_consent_days.map(i64::from)),
-                Arg::OptInt(institution.accesses_per_day.map(i64::from)),
-                Arg::Text(institution.description.clone()),
-            ],
-        )
-        .await?;
+        self.upsert_institutions(std::slice::from_ref(institution)).await?;
         self.institution_by_provider_id(&institution.connector, &institution.provider_institution_id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("institution {:?}", institution.name)))
+    }
+
+    /// Stores or refreshes a connector's catalog in one transaction: thousands of banks are one
+    /// commit, and a reader never sees half a refresh.
+    pub async fn upsert_institutions(&self, institutions: &[Institution]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for institution in institutions {
+            tx.execute(
+                "INSERT INTO institutions (id, connector, provider_institution_id, name, country, bic, \
+                 max_history_days, max_consent_days, accesses_per_day, description, logo_url) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (connector, provider_institution_id) DO UPDATE \
+                 SET name = excluded.name, country = excluded.country, bic = excluded.bic, \
+                 max_history_days = excluded.max_history_days, max_consent_days = excluded.max_consent_days, \
+                 accesses_per_day = excluded.accesses_per_day, description = excluded.description, \
+                 logo_url = excluded.logo_url",
+                &[
+                    Arg::Uuid(institution.id.0),
+                    Arg::Text(institution.connector.clone()),
+                    Arg::Text(institution.provider_institution_id.clone()),
+                    Arg::Text(institution.name.clone()),
+                    Arg::OptText(institution.country.clone()),
+                    Arg::OptText(institution.bic.clone()),
+                    Arg::OptInt(institution.max_history_days.map(i64::from)),
+                    Arg::OptInt(institution.max_consent_days.map(i64::from)),
+                    Arg::OptInt(institution.accesses_per_day.map(i64::from)),
+                    Arg::Text(institution.description.clone()),
+                    Arg::OptText(institution.logo_url.clone()),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await
     }
 
     pub async fn institution_by_provider_id(
@@ -118,7 +132,8 @@ impl Db {
         self.fetch_optional(&sql, &[Arg::Uuid(id.0)]).await?.as_ref().map(institution_from_row).transpose()
     }
 
-    /// The catalog, by name; `search` filters by a case-insensitive part of the name or id.
+    /// The catalog, by name; `search` filters by a case-insensitive part of the name or provider id,
+    /// a country code, or the start of a BIC.
     pub async fn institutions(&self, search: Option<&str>) -> Result<Vec<Institution>, StoreError> {
         let sql = format!("SELECT {INSTITUTION_COLUMNS} FROM institutions ORDER BY name, id");
         let all: Vec<Institution> =
@@ -130,6 +145,8 @@ impl Db {
                 needle.is_empty()
                     || i.name.to_lowercase().contains(&needle)
                     || i.provider_institution_id.to_lowercase().contains(&needle)
+                    || i.country.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(&needle))
+                    || (needle.len() >= 4 && i.bic.as_deref().is_some_and(|b| b.to_lowercase().starts_with(&needle)))
             })
             .collect())
     }

@@ -172,9 +172,11 @@ contract!(accounts_round_trip_with_aliases_and_origin, |db: Db| async move {
             max_consent_days: Some(180),
             accesses_per_day: Some(4),
             description: "healthy".into(),
+            logo_url: Some("https://logos.example/healthy.png".into()),
         })
         .await
         .unwrap();
+    assert_eq!(institution.logo_url.as_deref(), Some("https://logos.example/healthy.png"));
     let renamed = db
         .upsert_institution(&Institution {
             id: InstitutionId(Uuid::now_v7()),
@@ -185,6 +187,25 @@ contract!(accounts_round_trip_with_aliases_and_origin, |db: Db| async move {
         .unwrap();
     assert_eq!(renamed.id, institution.id, "an institution keeps its first id");
     assert_eq!(renamed.name, "Healthy Bank AB");
+    let batch: Vec<Institution> = ["Nordea", "OP"]
+        .iter()
+        .map(|name| Institution {
+            id: InstitutionId(Uuid::now_v7()),
+            connector: "enable_banking".into(),
+            provider_institution_id: format!("FI:{name}"),
+            name: (*name).into(),
+            country: Some("FI".into()),
+            bic: Some(format!("{}FIHH", name.to_uppercase())),
+            logo_url: None,
+            ..institution.clone()
+        })
+        .collect();
+    db.upsert_institutions(&batch).await.unwrap();
+    db.upsert_institutions(&batch).await.unwrap();
+    let names = |list: Vec<Institution>| list.into_iter().map(|i| i.name).collect::<Vec<_>>();
+    assert_eq!(names(db.institutions(Some("fi")).await.unwrap()), ["Nordea", "OP"], "by country");
+    assert_eq!(names(db.institutions(Some("NORDEAF")).await.unwrap()), ["Nordea"], "by BIC");
+    assert_eq!(names(db.institutions(Some("healthy")).await.unwrap()), ["Healthy Bank AB"]);
     let connection = Connection {
         id: ConnectionId(Uuid::now_v7()),
         user_id: user.id,
@@ -406,6 +427,7 @@ mod sync_engine {
                 max_consent_days: Some(180),
                 accesses_per_day: Some(4),
                 description: String::new(),
+                logo_url: None,
             })
             .await
             .unwrap();

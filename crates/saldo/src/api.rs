@@ -162,6 +162,7 @@ pub struct InstitutionJson {
     pub max_consent_days: Option<u32>,
     pub accesses_per_day: Option<u32>,
     pub description: String,
+    pub logo_url: Option<String>,
 }
 
 impl InstitutionJson {
@@ -177,6 +178,7 @@ impl InstitutionJson {
             max_consent_days: i.max_consent_days,
             accesses_per_day: i.accesses_per_day,
             description: i.description.clone(),
+            logo_url: i.logo_url.clone(),
         }
     }
 }

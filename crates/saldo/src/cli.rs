@@ -114,7 +114,8 @@ pub enum Command {
     User(UserCommand),
     /// List the institutions you can connect (the sandbox bank's included unless turned off)
     Institutions {
-        /// Only those whose name or id contains this
+        /// Only those whose name or id contains this, in this country (FI), or whose BIC starts
+        /// with it
         search: Option<String>,
         /// Print JSON
         #[arg(long)]
@@ -132,6 +133,10 @@ pub enum Command {
         /// on the command line is visible to other users of this machine)
         #[arg(long)]
         setup_token: Option<String>,
+        /// For a bank that authorises in the browser: print the address and return instead of
+        /// waiting for `saldo serve` to receive the bank's answer
+        #[arg(long)]
+        no_wait: bool,
         /// Track none of the discovered items yet (choose later with `saldo track`)
         #[arg(long)]
         no_track: bool,
@@ -170,6 +175,10 @@ pub enum Command {
         /// A new setup token (SimpleFIN); `-` reads it from standard input
         #[arg(long)]
         setup_token: Option<String>,
+        /// For a bank that authorises in the browser: print the address and return instead of
+        /// waiting for `saldo serve` to receive the bank's answer
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Revoke a connection's consent and remove it; its accounts keep their history (closed)
     Disconnect {
@@ -518,15 +527,16 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         Command::User(command) => user(&ctx, command).await,
         Command::Config(ConfigCommand::Check) => Ok(()),
         Command::Institutions { search, json } => crate::cli_sync::institutions(&ctx, search, json).await,
-        Command::Connect { institution, yes, setup_token, no_track, json } => {
-            let how = crate::cli_sync::Authorize { yes, setup_token };
+        Command::Connect { institution, yes, setup_token, no_wait, no_track, json } => {
+            let how = crate::cli_sync::Authorize { yes, setup_token, no_wait };
             crate::cli_sync::connect(&ctx, &institution, &how, no_track, json).await
         }
         Command::Connections { json } => crate::cli_sync::connections(&ctx, json).await,
         Command::Items { connection, json } => crate::cli_sync::items(&ctx, &connection, json).await,
         Command::Track { connection, items, all } => crate::cli_sync::track(&ctx, &connection, items, all).await,
-        Command::Reconnect { connection, yes, setup_token } => {
-            crate::cli_sync::reconnect(&ctx, &connection, &crate::cli_sync::Authorize { yes, setup_token }).await
+        Command::Reconnect { connection, yes, setup_token, no_wait } => {
+            let how = crate::cli_sync::Authorize { yes, setup_token, no_wait };
+            crate::cli_sync::reconnect(&ctx, &connection, &how).await
         }
         Command::Secrets(SecretsCommand::Rotate) => {
             let rotation = crate::secrets::rotate(&ctx, &ctx.keyring).await?;

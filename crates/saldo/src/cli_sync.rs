@@ -39,6 +39,9 @@ pub struct Authorize {
     pub yes: bool,
     /// A SimpleFIN setup token, or `-` to read it from standard input.
     pub setup_token: Option<String>,
+    /// For a bank that authorises in the browser: print the address and return instead of
+    /// waiting for `saldo serve` to receive the bank's answer.
+    pub no_wait: bool,
 }
 
 /// Reads a setup token: given, piped in (`-`), or pasted at a prompt.
@@ -106,9 +109,67 @@ fn approve(pending: &PendingAuthorization, how: &Authorize) -> anyhow::Result<Au
     Ok(AuthAnswer::Callback { params })
 }
 
+/// A real bank's consent page sends the browser back to `saldo serve`'s callback, which finishes
+/// the authorisation; the sandbox bank's page is answered right here in the terminal.
+fn completes_in_browser(pending: &PendingAuthorization) -> bool {
+    matches!(pending.start, Some(AuthStart::Redirect { .. }))
+        && pending.institution.connector != saldo_connectors::sandbox::CONNECTOR_NAME
+}
+
+/// How often the command line looks whether the callback has finished the authorisation.
+const CALLBACK_POLL: Duration = Duration::from_millis(500);
+
+/// Prints the bank's address for the browser and, unless told not to, waits until `saldo serve`
+/// has received the bank's answer (or the authorisation expired).
+async fn through_browser(
+    ctx: &Ctx,
+    user: &saldo_core::user::User,
+    pending: PendingAuthorization,
+    purpose: saldo_store::Purpose,
+    how: &Authorize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let callback = pending.request.redirect_url.clone();
+    let auth = connections::keep_for_callback(ctx, user, pending, purpose).await?;
+    if json {
+        print_json(&serde_json::json!({
+            "connection_id": auth.connection_id.to_string(),
+            "institution": auth.institution.name,
+            "authorization_url": auth.url,
+            "callback_url": callback,
+            "expires_at": auth.expires_at.to_rfc3339(),
+        }))?;
+    } else {
+        outln!("Open this address in your browser to give saldo read-only access at {}:", auth.institution.name);
+        outln!("  {}", auth.url);
+        outln!("The bank sends you back to {callback}; `saldo serve` must be running there to finish.");
+    }
+    if how.no_wait {
+        return Ok(());
+    }
+    eprintln!("waiting for the bank's answer (until {})…", auth.expires_at.format("%H:%M UTC"));
+    while ctx.db.authorization(&auth.state, ctx.clock.now()).await?.is_some() {
+        tokio::time::sleep(CALLBACK_POLL).await;
+    }
+    if ctx.clock.now() >= auth.expires_at {
+        anyhow::bail!("the authorisation at {} expired before the bank answered; start again", auth.institution.name);
+    }
+    let items = connections::items(ctx, user, auth.connection_id)
+        .await
+        .map_err(|_| anyhow::anyhow!("the bank's answer did not complete the connection; the browser page says why"))?;
+    if !json {
+        outln!("connected {} as {}", auth.institution.name, auth.connection_id);
+        print_items(&items);
+    }
+    Ok(())
+}
+
 pub async fn connect(ctx: &Ctx, institution: &str, how: &Authorize, no_track: bool, json: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let pending = connections::begin_connect(ctx, institution).await?;
+    if completes_in_browser(&pending) {
+        return through_browser(ctx, &user, pending, saldo_store::Purpose::Connect, how, json).await;
+    }
     let answer = approve(&pending, how)?;
     let (connection, items) = connections::complete_connect(ctx, &user, &pending, &answer).await?;
     let items = if no_track {
@@ -194,6 +255,9 @@ pub async fn reconnect(ctx: &Ctx, connection: &str, how: &Authorize) -> anyhow::
     let user = ctx.current_user().await?;
     let id = parse_connection_id(connection)?;
     let pending = connections::begin_reconnect(ctx, &user, id).await?;
+    if completes_in_browser(&pending) {
+        return through_browser(ctx, &user, pending, saldo_store::Purpose::Reconnect, how, false).await;
+    }
     let answer = approve(&pending, how)?;
     let summary = connections::complete_reconnect(ctx, &user, &pending, &answer).await?;
     outln!(

@@ -4,6 +4,7 @@
 //!
 //! This module and `clock` are the only places that read the environment.
 
+use crate::connector_config::{ConnectorFiles, ConnectorsConfig};
 use saldo_core::money::Currency;
 use saldo_core::secret::Secret;
 use saldo_store::DbUrl;
@@ -41,6 +42,11 @@ struct FileConfig {
     secret_key_file: Option<PathBuf>,
     allow_insecure_loopback: Option<bool>,
     simplefin: Option<bool>,
+    public_url: Option<String>,
+    enable_banking: Option<crate::connector_config::EnableBankingFile>,
+    gocardless: Option<crate::connector_config::GoCardlessFile>,
+    #[serde(default)]
+    berlin_group: Vec<crate::connector_config::BerlinGroupBankFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +117,8 @@ pub struct Config {
     pub allow_insecure_loopback: bool,
     /// Whether the SimpleFIN Bridge connector is offered (it needs no keys of saldo's own).
     pub simplefin: bool,
+    /// Enable Banking, GoCardless, Berlin Group banks and the public URL for their callbacks.
+    pub connectors: ConnectorsConfig,
     pub config_file: Option<PathBuf>,
     /// For each key, where its value came from.
     pub sources: Vec<(&'static str, Source)>,
@@ -308,6 +316,14 @@ impl Config {
         sources
             .push(("secret_key", if secret_key.is_some() { Source::Env("SALDO_SECRET_KEY") } else { Source::Default }));
 
+        let connector_files = ConnectorFiles {
+            public_url: file.public_url.clone(),
+            enable_banking: file.enable_banking.clone(),
+            gocardless: file.gocardless.clone(),
+            berlin_group: file.berlin_group.clone(),
+        };
+        let connectors = ConnectorsConfig::load(connector_files, &file_source, &env)?;
+
         Ok(Config {
             database_url,
             data_dir,
@@ -325,6 +341,7 @@ impl Config {
             secret_key_file,
             allow_insecure_loopback,
             simplefin,
+            connectors,
             config_file,
             sources,
         })
@@ -374,6 +391,9 @@ impl Config {
                 _ => toml::Value::String(value(key)).to_string(),
             };
             out.push_str(&format!("{key} = {quoted}  # {source}\n"));
+        }
+        for (key, value, source) in &self.connectors.sources {
+            out.push_str(&format!("{key} = {}  # {source}\n", toml::Value::String(value.clone())));
         }
         out
     }

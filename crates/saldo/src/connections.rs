@@ -36,22 +36,23 @@ pub async fn refresh_catalog(ctx: &Ctx) -> Result<(), OpsError> {
                 continue;
             }
         };
-        for info in listed {
-            ctx.db
-                .upsert_institution(&Institution {
-                    id: InstitutionId(ctx.new_id()),
-                    connector: connector.name().into(),
-                    provider_institution_id: info.id,
-                    name: info.name,
-                    country: info.country,
-                    bic: info.bic,
-                    max_history_days: Some(info.max_history_days),
-                    max_consent_days: Some(info.max_consent_days),
-                    accesses_per_day: info.accesses_per_day,
-                    description: info.description,
-                })
-                .await?;
-        }
+        let catalog: Vec<Institution> = listed
+            .into_iter()
+            .map(|info| Institution {
+                id: InstitutionId(ctx.new_id()),
+                connector: connector.name().into(),
+                provider_institution_id: info.id,
+                name: info.name,
+                country: info.country,
+                bic: info.bic,
+                max_history_days: Some(info.max_history_days),
+                max_consent_days: Some(info.max_consent_days),
+                accesses_per_day: info.accesses_per_day,
+                description: info.description,
+                logo_url: info.logo_url,
+            })
+            .collect();
+        ctx.db.upsert_institutions(&catalog).await?;
     }
     *ctx.catalog_refreshed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
     Ok(())
@@ -124,7 +125,7 @@ async fn begin(
     connection_id: ConnectionId,
     institution: Institution,
 ) -> Result<PendingAuthorization, OpsError> {
-    let base = format!("http://{}", ctx.config.listen);
+    let base = ctx.config.connectors.callback_base(ctx.config.listen);
     begin_with_callback(ctx, connection_id, institution, &base).await
 }
 
@@ -357,6 +358,17 @@ pub async fn begin_browser_authorization(
         }
     };
     let pending = begin_with_callback(ctx, connection_id, institution, base).await?;
+    keep_for_callback(ctx, user, pending, purpose).await
+}
+
+/// Keeps an authorisation that the provider's redirect completes, under its `state`, so that
+/// whichever process serves `/callback/{connector}` can finish it.
+pub async fn keep_for_callback(
+    ctx: &Ctx,
+    user: &User,
+    pending: PendingAuthorization,
+    purpose: Purpose,
+) -> Result<BrowserAuthorization, OpsError> {
     let Some(AuthStart::Redirect { url }) = pending.start else {
         return Err(OpsError::Invalid(format!(
             "{} does not authorise through a browser redirect; use `saldo connect` in a terminal",
@@ -368,7 +380,7 @@ pub async fn begin_browser_authorization(
         state: pending.request.state.clone(),
         purpose,
         user_id: user.id,
-        connection_id,
+        connection_id: pending.connection_id,
         institution_id: pending.institution.id,
         user_key: pending.request.user_key.clone(),
         redirect_url: pending.request.redirect_url.clone(),
@@ -377,7 +389,7 @@ pub async fn begin_browser_authorization(
     };
     ctx.db.save_authorization(&stored).await?;
     Ok(BrowserAuthorization {
-        connection_id,
+        connection_id: pending.connection_id,
         institution: pending.institution,
         url,
         state: stored.state,
@@ -414,9 +426,10 @@ pub async fn complete_browser_authorization(
     connector: &str,
     params: Vec<(String, String)>,
 ) -> Result<BrowserOutcome, OpsError> {
-    let state = params
+    // GoCardless returns saldo's state as `ref` (its requisition "reference"); the others as `state`.
+    let state = ["state", "ref"]
         .iter()
-        .find(|(key, _)| key == "state")
+        .find_map(|name| params.iter().find(|(key, _)| key == name))
         .map(|(_, value)| value.clone())
         .ok_or_else(|| OpsError::Invalid("the provider's redirect carries no state".into()))?;
     let unknown = || OpsError::Invalid("this authorisation is unknown, already used or expired; start again".into());
@@ -530,6 +543,18 @@ pub async fn complete_reconnect(
             &diff.aliases,
         )
         .await?;
+    // The replaced consent is ended at the provider, so that no access outlives its use; the
+    // reconnect has succeeded either way.
+    if let Some(old) = connection.consent.as_ref().filter(|old| old.id != consent.id) {
+        let call = call_context(now, Trigger::User);
+        let ended = match consent_of(ctx, connection.id, old, &pending.institution) {
+            Ok(old) => with_timeout(&ctx.engine, connector_for(ctx, &connection.connector)?.revoke(&old, call)).await,
+            Err(failure) => Err(failure),
+        };
+        if let Err(failure) = ended {
+            tracing::warn!(connection = %connection.id, code = %failure.code, "ending the replaced consent failed");
+        }
+    }
     Ok(summary)
 }
 

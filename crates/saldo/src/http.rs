@@ -156,7 +156,12 @@ struct ConnectRequest {
 
 /// The address browsers reach this server at, from the request's `Host`, for the provider's
 /// redirect back.
+/// Where providers send the browser back: the configured public URL, else the address this
+/// request reached.
 fn base_url(ctx: &Ctx, headers: &HeaderMap) -> String {
+    if let Some(public) = &ctx.config.connectors.public_url {
+        return public.clone();
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
     format!("http://{}", host.unwrap_or_else(|| ctx.config.listen.to_string()))
 }

@@ -9,6 +9,7 @@ pub mod cli_sync;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod connector_config;
 pub mod engine;
 pub mod http;
 pub mod import;

@@ -6,6 +6,8 @@ use crate::config::Config;
 use crate::engine::{Connectors, EngineSettings, Jitter};
 use crate::secrets::Keyring;
 use chrono::NaiveDate;
+use saldo_connectors::enable_banking::{EnableBanking, EnableBankingSettings};
+use saldo_connectors::http::Transport;
 use saldo_connectors::sandbox::Sandbox;
 use saldo_connectors::simplefin::{SimpleFin, SimpleFinSettings};
 use saldo_core::account::{validate_name, Account, AccountClass, AccountKind, Origin};
@@ -82,6 +84,19 @@ impl Ctx {
                 timeout: std::time::Duration::from_secs(60),
             };
             connectors.add(Arc::new(SimpleFin::new(settings)));
+        }
+        let transport = Transport {
+            allow_insecure_loopback: config.allow_insecure_loopback,
+            timeout: std::time::Duration::from_secs(60),
+        };
+        if let Some(eb) = &config.connectors.enable_banking {
+            connectors.add(Arc::new(EnableBanking::new(EnableBankingSettings {
+                base_url: eb.url.clone(),
+                application_id: eb.application_id.clone(),
+                private_key: eb.private_key.clone(),
+                countries: eb.countries.clone(),
+                transport,
+            })));
         }
         let mut engine = EngineSettings::default();
         engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);

@@ -85,6 +85,7 @@ mod tests {
             max_consent_days: Some(180),
             accesses_per_day: Some(4),
             description: "healthy".into(),
+            logo_url: None,
         }
     }
 

@@ -61,6 +61,9 @@ struct SandboxInstitution {
     description: &'static str,
 }
 
+/// The sandbox connector's name.
+pub const CONNECTOR_NAME: &str = "sandbox";
+
 const INSTITUTIONS: [SandboxInstitution; 12] = [
     SandboxInstitution {
         id: "sandbox-bank",
@@ -386,7 +389,7 @@ impl Sandbox {
 #[async_trait]
 impl Connector for Sandbox {
     fn name(&self) -> &'static str {
-        "sandbox"
+        CONNECTOR_NAME
     }
 
     async fn institutions(&self, _ctx: CallContext) -> Result<Vec<InstitutionInfo>, Failure> {

@@ -6,6 +6,7 @@ mod support;
 
 mod architecture;
 mod cli;
+mod enable_banking;
 mod engine;
 mod import;
 mod serve;

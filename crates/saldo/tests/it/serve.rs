@@ -9,13 +9,13 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `saldo serve` and the address it listens on.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl Server {
-    fn start(saldo: &crate::support::Saldo, extra: &[&str]) -> Server {
+    pub(crate) fn start(saldo: &crate::support::Saldo, extra: &[&str]) -> Server {
         let mut args = vec!["--log-format", "json"];
         args.extend_from_slice(extra);
         args.extend_from_slice(&["serve", "--listen", "127.0.0.1:0"]);
@@ -36,7 +36,7 @@ impl Server {
         Server { child, address }
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.address).unwrap();
         write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.address).unwrap();
         let mut response = String::new();
@@ -64,7 +64,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let status = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         assert!(status.unwrap().success());
         let deadline = Instant::now() + Duration::from_secs(20);
