@@ -75,7 +75,9 @@ fn architecture_md_names_only_paths_that_exist() {
 #[test]
 fn readme_documents_every_setting() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    let config = std::fs::read_to_string(workspace_root().join("crates/saldo/src/config.rs")).unwrap();
+    let config = ["config.rs", "connector_config.rs"]
+        .map(|file| std::fs::read_to_string(workspace_root().join("crates/saldo/src").join(file)).unwrap())
+        .join("\n");
     let mut variables: Vec<&str> = config
         .split('"')
         .filter(|piece| piece.starts_with("SALDO_") && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
