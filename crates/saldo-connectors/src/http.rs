@@ -34,7 +34,22 @@ pub(crate) struct Client {
 
 impl Client {
     pub fn new(transport: Transport) -> Client {
-        let inner = reqwest::Client::builder()
+        Client::build(transport, None)
+    }
+
+    /// A client that presents a TLS client certificate (mTLS, e.g. an eIDAS QWAC for PSD2 banks).
+    /// A key the TLS library refuses makes every call fail as a configuration error, like a
+    /// client that could not be built at all.
+    pub fn with_identity(transport: Transport, identity: reqwest::Identity) -> Client {
+        Client::build(transport, Some(identity))
+    }
+
+    fn build(transport: Transport, identity: Option<reqwest::Identity>) -> Client {
+        let mut builder = reqwest::Client::builder();
+        if let Some(identity) = identity {
+            builder = builder.identity(identity);
+        }
+        let inner = builder
             .timeout(transport.timeout)
             .connect_timeout(transport.timeout)
             // A redirect would carry the request (and, to the same host, the credentials) somewhere

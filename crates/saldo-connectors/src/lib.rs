@@ -4,6 +4,7 @@
 //! (`saldo_core::failure::Failure`); connectors never touch the database; and the interface is
 //! read-only by construction: there is no operation that moves money.
 
+pub mod berlin_group;
 pub mod enable_banking;
 pub mod http;
 pub mod sandbox;
