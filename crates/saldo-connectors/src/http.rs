@@ -142,7 +142,11 @@ pub(crate) fn check_transport(url: &Url, allow_insecure_loopback: bool, what: &s
 /// A base URL from configuration, checked once: parsed, http(s), with a host, allowed transport.
 pub(crate) fn base_url(text: &str, allow_insecure_loopback: bool, what: &str) -> Result<Url, Failure> {
     let mut url = Url::parse(text.trim()).map_err(|e| {
-        Failure::new(FailureKind::Config, "base_url_invalid", format!("the {what} {:?} is not a URL: {e}", clean(text, "")))
+        Failure::new(
+            FailureKind::Config,
+            "base_url_invalid",
+            format!("the {what} {:?} is not a URL: {e}", clean(text, "")),
+        )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(Failure::new(

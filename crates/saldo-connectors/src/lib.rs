@@ -4,6 +4,7 @@
 //! (`saldo_core::failure::Failure`); connectors never touch the database; and the interface is
 //! read-only by construction: there is no operation that moves money.
 
+pub mod gocardless;
 pub mod http;
 pub mod sandbox;
 pub mod simplefin;
@@ -67,6 +68,8 @@ pub struct InstitutionInfo {
     pub accesses_per_day: Option<u32>,
     /// What the sandbox institution is for; empty for real ones.
     pub description: String,
+    /// The institution's logo, when the provider publishes one (for the institution picker).
+    pub logo_url: Option<String>,
 }
 
 /// A request to start authorising saldo at an institution.

@@ -107,9 +107,8 @@ impl Transaction {
             (None, None, TransactionStatus::Pending) => today,
             (None, _, TransactionStatus::Booked) => return Err("bookingDate: missing on a booked transaction".into()),
         };
-        let counterparty =
-            if amount.minor < 0 { present(&self.creditor_name) } else { present(&self.debtor_name) }
-                .or_else(|| present(&self.creditor_name).or_else(|| present(&self.debtor_name)));
+        let counterparty = if amount.minor < 0 { present(&self.creditor_name) } else { present(&self.debtor_name) }
+            .or_else(|| present(&self.creditor_name).or_else(|| present(&self.debtor_name)));
         let description = present(&self.remittance_information_unstructured)
             .or_else(|| {
                 self.remittance_information_unstructured_array
@@ -163,10 +162,9 @@ impl TransactionLists {
     /// Every booked and pending transaction, or the first that could not be read.
     pub fn read(self, today: NaiveDate) -> Result<Vec<FetchedTransaction>, String> {
         let mut out = Vec::new();
-        for (list, status, name) in [
-            (self.booked, TransactionStatus::Booked, "booked"),
-            (self.pending, TransactionStatus::Pending, "pending"),
-        ] {
+        for (list, status, name) in
+            [(self.booked, TransactionStatus::Booked, "booked"), (self.pending, TransactionStatus::Pending, "pending")]
+        {
             for (index, value) in list.unwrap_or_default().into_iter().enumerate() {
                 let raw: Transaction =
                     serde_path_to_error::deserialize(value).map_err(|e| path_error(&format!("{name}[{index}]"), e))?;

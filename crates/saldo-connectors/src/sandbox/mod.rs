@@ -231,6 +231,7 @@ impl Sandbox {
                 _ => None,
             },
             description: institution.description.into(),
+            logo_url: None,
         }
     }
 

@@ -3,14 +3,14 @@
 //! An access URL carries the user's credentials in its userinfo. They are split off here, once, so
 //! that every URL the rest of the connector holds (and could put into an error) is credential-free.
 
+use crate::http::check_transport;
+pub(crate) use crate::http::host_of;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use reqwest::Url;
 use saldo_core::failure::{Failure, FailureKind};
 use sha2::{Digest, Sha256};
-use crate::http::check_transport;
-pub(crate) use crate::http::host_of;
 
 /// Standard base64, with or without padding: tokens get copied through chat apps and password
 /// managers that drop trailing `=`.

@@ -15,6 +15,8 @@
 mod access;
 mod response;
 
+use crate::http::{Client, Transport};
+use crate::wire::{clean, heavier, record};
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
     ItemData,
@@ -22,8 +24,6 @@ use crate::{
 use access::Access;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
-use crate::http::{Client, Transport};
-use crate::wire::{clean, heavier, record};
 use response::Answer;
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use saldo_core::secret::Secret;
@@ -133,6 +133,7 @@ impl SimpleFin {
             accesses_per_day: Some(DAILY_REQUESTS),
             description: "US and Canadian banks through your own SimpleFIN Bridge account, linked with a setup token."
                 .into(),
+            logo_url: None,
         }
     }
 
@@ -203,7 +204,8 @@ impl SimpleFin {
         let claim_url = access::claim_url(token, self.http.transport.allow_insecure_loopback)?;
         let host = access::host_of(&claim_url);
         let response = self
-            .http.get()?
+            .http
+            .get()?
             .post(claim_url)
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .send()
@@ -214,14 +216,15 @@ impl SimpleFin {
         match status.as_u16() {
             200..=299 => {
                 let text = String::from_utf8_lossy(&body).trim().to_string();
-                let access =
-                    access::parse_access(&text, self.http.transport.allow_insecure_loopback).map_err(|mut failure| {
+                let access = access::parse_access(&text, self.http.transport.allow_insecure_loopback).map_err(
+                    |mut failure| {
                         // The token is spent: the Bridge will not answer it again.
                         if failure.code == "access_url_invalid" {
                             failure.detail = format!("the Bridge's answer to the claim: {}", failure.detail);
                         }
                         failure
-                    })?;
+                    },
+                )?;
                 Ok((text, access))
             }
             403 => Err(Failure::new(

@@ -6,6 +6,9 @@
 //! answers are per bank connection and one broken bank must not stop the others; an answer whose
 //! shape is wrong (no `accounts`, an account without an id) fails the whole request.
 
+#[cfg(test)]
+use crate::wire::MAX_MESSAGE_CHARS;
+use crate::wire::{clean, decimal, heavier, kind_of, optional_decimal, path_error, record, unreadable};
 use crate::{FetchedHolding, FetchedTransaction};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -14,9 +17,6 @@ use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use saldo_core::holding::Instrument;
 use saldo_core::money::{Currency, Money};
 use saldo_core::transaction::TransactionStatus;
-use crate::wire::{clean, decimal, heavier, kind_of, optional_decimal, path_error, record, unreadable};
-#[cfg(test)]
-use crate::wire::MAX_MESSAGE_CHARS;
 use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 use serde_json::Value;
