@@ -5,4 +5,5 @@
 //! violation every request the protocol does not allow, so a test can assert that a connector
 //! never asks wrongly. Emulators bind to 127.0.0.1 on a free port and never reach anything else.
 
+pub mod gocardless;
 pub mod simplefin;
