@@ -105,10 +105,16 @@ fn days(n: u32) -> TimeDelta {
     TimeDelta::days(i64::from(n))
 }
 
+/// `now` plus a lifetime GoCardless gave in seconds, within reason (a token for at most a year),
+/// so that no answer can overflow the clock.
+fn after_seconds(now: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
+    now.checked_add_signed(TimeDelta::seconds(seconds.clamp(0, 366 * 86_400))).unwrap_or(now)
+}
+
 /// The first day of a transactions window: `since`, but not before the history the consent
 /// gives nor after today (GoCardless refuses dates in the future).
 fn window_start(since: NaiveDate, today: NaiveDate, max_history_days: u32) -> NaiveDate {
-    let earliest = today - days(max_history_days.max(1) - 1);
+    let earliest = today.checked_sub_signed(days(max_history_days.max(1) - 1)).unwrap_or(NaiveDate::MIN);
     since.max(earliest).min(today)
 }
 
@@ -236,17 +242,17 @@ impl GoCardless {
     async fn bearer(&self, now: DateTime<Utc>) -> Result<Secret, Failure> {
         let mut tokens = self.tokens.lock().await;
         if let Some(held) = tokens.as_ref() {
-            if held.access_until - ACCESS_MARGIN > now {
+            if held.access_until > now + ACCESS_MARGIN {
                 return Ok(held.access.clone());
             }
         }
         if let Some(held) = tokens.as_mut() {
-            if held.refresh_until - REFRESH_MARGIN > now {
+            if held.refresh_until > now + REFRESH_MARGIN {
                 let body = serde_json::to_value(api::RefreshToken { refresh: held.refresh.expose() })
                     .map_err(|e| unreadable(e.to_string()))?;
                 if let Some(renewed) = self.token_call::<api::Refreshed>("refresh", body, now).await? {
                     held.access = Secret::new(renewed.access);
-                    held.access_until = now + TimeDelta::seconds(renewed.access_expires);
+                    held.access_until = after_seconds(now, renewed.access_expires);
                     *locked(&self.token_texts) = vec![held.access.expose().into(), held.refresh.expose().into()];
                     return Ok(held.access.clone());
                 }
@@ -262,9 +268,9 @@ impl GoCardless {
         })?;
         let fresh = Tokens {
             access: Secret::new(pair.access),
-            access_until: now + TimeDelta::seconds(pair.access_expires),
+            access_until: after_seconds(now, pair.access_expires),
             refresh: Secret::new(pair.refresh),
-            refresh_until: now + TimeDelta::seconds(pair.refresh_expires),
+            refresh_until: after_seconds(now, pair.refresh_expires),
         };
         *locked(&self.token_texts) = vec![fresh.access.expose().into(), fresh.refresh.expose().into()];
         let access = fresh.access.clone();
@@ -362,7 +368,7 @@ impl GoCardless {
             Some("SUSPENDED") => Err(Failure::new(
                 FailureKind::Expired,
                 "SUSPENDED",
-                "GoCardless suspended this account after repeated failures; reconnect to read it again",
+                "GoCardless: the account was suspended after repeated failures; reconnect to read it again",
             )),
             Some("EXPIRED") => Err(Failure::new(
                 FailureKind::Expired,
@@ -544,7 +550,7 @@ impl GoCardless {
             id: requisition.id.clone(),
             institution_id: requisition.institution_id.clone().unwrap_or_else(|| institution.to_string()),
             granted_at,
-            valid_until: granted_at + days(valid_days),
+            valid_until: granted_at.checked_add_signed(days(valid_days)).unwrap_or(DateTime::<Utc>::MAX_UTC),
             scope,
             max_history_days: history,
             accesses_per_day: Some(ACCESSES_PER_DAY),
