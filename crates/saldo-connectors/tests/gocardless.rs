@@ -145,6 +145,17 @@ async fn institutions_are_listed_per_country_with_their_limits_and_logos() {
     assert_eq!(failure.kind, FailureKind::Config);
     assert_eq!(api.requests().len(), before, "a bad country is refused without a request");
     assert_eq!(DEFAULT_BASE_URL, "https://bankaccountdata.gocardless.com/api/v2/");
+
+    // An institution GoCardless does not know, and a missing callback URL.
+    let mut elsewhere = request("x");
+    elsewhere.institution_id = "NOPE_BANK".into();
+    let failure = connector.begin_authorization(&elsewhere, ctx(now())).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Unsupported);
+    let mut nowhere = request("y");
+    nowhere.redirect_url = String::new();
+    let before = api.requests().len();
+    assert_eq!(connector.begin_authorization(&nowhere, ctx(now())).await.unwrap_err().kind, FailureKind::Config);
+    assert_eq!(api.requests().len(), before);
     assert_no_violations(&api);
 }
 
