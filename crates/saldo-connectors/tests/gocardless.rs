@@ -353,6 +353,7 @@ async fn every_account_error_of_the_table_is_classified() {
 
     // The whole connection: expired or suspended requisitions, and unknown accounts.
     let connector = connector(&api);
+
     api.set_requisition_status(&consent.id, "SU");
     let suspended = connector.discover(&consent, ctx(now())).await.unwrap_err();
     assert_eq!(suspended.kind, FailureKind::Expired);
@@ -617,4 +618,22 @@ async fn a_request_the_api_does_not_allow_is_recorded() {
     let violations = api.violations();
     assert!(violations.iter().any(|v| v.contains("no Bearer token")), "{violations:?}");
     assert!(violations.iter().any(|v| v.contains("end in a slash")), "{violations:?}");
+}
+
+#[tokio::test]
+async fn an_account_closed_at_the_bank_drops_out_but_a_revoked_consent_fails_discovery() {
+    let api = GoCardlessApi::start().await;
+    let consent = connect(&connector(&api), &api, "closed").await;
+    api.deactivate(SAVINGS);
+    let connector = connector(&api);
+    let items = connector.discover(&consent, ctx(now())).await.unwrap();
+    assert_eq!(items.iter().map(|i| i.provider_item_id.as_str()).collect::<Vec<_>>(), [MAIN]);
+    let closed = fetch_err(&connector, &consent, SAVINGS, now(), &api).await;
+    assert_eq!((closed.kind, closed.code.as_str()), (FailureKind::Revoked, "AccountInactiveError"));
+
+    api.revoke_at_bank(&consent.id);
+    let revoked = GoCardless::new(settings(&api)).discover(&consent, ctx(now())).await.unwrap_err();
+    assert_eq!((revoked.kind, revoked.code.as_str()), (FailureKind::Revoked, "AccessExpiredError"));
+    assert!(revoked.detail.contains("revoked"), "{}", revoked.detail);
+    assert_no_violations(&api);
 }

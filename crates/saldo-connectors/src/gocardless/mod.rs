@@ -713,8 +713,8 @@ impl Connector for GoCardless {
             match self.discover_account(account, ctx.now).await {
                 Ok(Some(item)) => items.push(item),
                 Ok(None) => {}
-                // Gone at the bank: the consent no longer reaches it.
-                Err(failure) if failure.kind == FailureKind::Revoked => {}
+                // This one account is gone at the bank (the consent itself still works).
+                Err(failure) if matches!(failure.code.as_str(), "AccountInactiveError" | "account_not_found") => {}
                 Err(failure) => return Err(failure),
             }
         }
