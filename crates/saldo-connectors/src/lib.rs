@@ -6,6 +6,7 @@
 
 pub mod berlin_group;
 pub mod enable_banking;
+pub mod gocardless;
 pub mod http;
 pub mod sandbox;
 pub mod simplefin;

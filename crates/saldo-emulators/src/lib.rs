@@ -7,4 +7,5 @@
 
 pub mod berlin_group;
 pub mod enable_banking;
+pub mod gocardless;
 pub mod simplefin;
