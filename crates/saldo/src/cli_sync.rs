@@ -81,7 +81,13 @@ fn approve(pending: &PendingAuthorization, how: &Authorize) -> anyhow::Result<Au
             return Ok(AuthAnswer::SetupToken { token });
         }
         Some(AuthStart::Redirect { url }) => url,
-        _ => anyhow::bail!("{} needs an authorisation this command line cannot complete", pending.institution.name),
+        // The bank asks in its own app; completing polls until the user has answered there.
+        Some(AuthStart::Decoupled { reference, instructions }) => {
+            eprintln!("{instructions}");
+            eprintln!("waiting for your approval in {}'s app…", pending.institution.name);
+            return Ok(AuthAnswer::Decoupled { reference: reference.clone() });
+        }
+        None => anyhow::bail!("{} needs an authorisation this command line cannot complete", pending.institution.name),
     };
     let approved = if how.yes {
         true

@@ -47,6 +47,27 @@ pub struct BerlinGroupBankFile {
     pub max_history_days: Option<u32>,
 }
 
+impl BerlinGroupBankFile {
+    /// The connector's form, with the defaults for what the file leaves out.
+    pub fn bank(&self) -> saldo_connectors::berlin_group::BerlinGroupBank {
+        use saldo_connectors::berlin_group::{BerlinGroupBank, ScaApproach};
+        let approach = match self.sca_approach.as_deref() {
+            Some("decoupled") => ScaApproach::Decoupled,
+            _ => ScaApproach::Redirect,
+        };
+        BerlinGroupBank {
+            country: self.country.clone(),
+            bic: self.bic.clone(),
+            client_certificate: self.client_certificate.clone(),
+            client_key: self.client_key.clone(),
+            max_consent_days: self.max_consent_days.unwrap_or(BerlinGroupBank::DEFAULT_MAX_CONSENT_DAYS),
+            frequency_per_day: self.frequency_per_day.unwrap_or(BerlinGroupBank::DEFAULT_FREQUENCY_PER_DAY),
+            max_history_days: self.max_history_days.unwrap_or(BerlinGroupBank::DEFAULT_MAX_HISTORY_DAYS),
+            ..BerlinGroupBank::new(&self.id, &self.name, &self.base_url, approach)
+        }
+    }
+}
+
 /// The connector sections of the config file.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub(crate) struct ConnectorFiles {
@@ -217,7 +238,8 @@ impl ConnectorsConfig {
                         Some((list, source)) => countries("gocardless.countries", source, split_list(&list))?,
                         None => Vec::new(),
                     },
-                    url: gc_url.map_or_else(|| GOCARDLESS_DEFAULT_URL.to_string(), |(url, _)| url),
+                    url: gc_url
+                        .map_or_else(|| saldo_connectors::gocardless::DEFAULT_BASE_URL.to_string(), |(url, _)| url),
                 })
             }
         };
@@ -236,6 +258,13 @@ impl ConnectorsConfig {
                     "berlin_group",
                     file_source(),
                     format!("bank {:?}: sca_approach must be redirect or decoupled", bank.id),
+                ));
+            }
+            if bank.frequency_per_day.is_some_and(|n| n == 0) || bank.max_consent_days.is_some_and(|n| n == 0) {
+                return Err(invalid(
+                    "berlin_group",
+                    file_source(),
+                    format!("bank {:?}: frequency_per_day and max_consent_days must be at least 1", bank.id),
                 ));
             }
             if bank.client_certificate.is_some() != bank.client_key.is_some() {
@@ -259,9 +288,6 @@ impl ConnectorsConfig {
         self.public_url.clone().unwrap_or_else(|| format!("http://{listen}"))
     }
 }
-
-/// Where GoCardless Bank Account Data lives.
-pub const GOCARDLESS_DEFAULT_URL: &str = "https://bankaccountdata.gocardless.com/api/v2/";
 
 #[cfg(test)]
 mod tests {

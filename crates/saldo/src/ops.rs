@@ -6,7 +6,9 @@ use crate::config::Config;
 use crate::engine::{Connectors, EngineSettings, Jitter};
 use crate::secrets::Keyring;
 use chrono::NaiveDate;
+use saldo_connectors::berlin_group::{BerlinGroup, BerlinGroupSettings};
 use saldo_connectors::enable_banking::{EnableBanking, EnableBankingSettings};
+use saldo_connectors::gocardless::{GoCardless, GoCardlessSettings};
 use saldo_connectors::http::Transport;
 use saldo_connectors::sandbox::Sandbox;
 use saldo_connectors::simplefin::{SimpleFin, SimpleFinSettings};
@@ -16,6 +18,7 @@ use saldo_core::fx::FxError;
 use saldo_core::ids::{AccountId, UserId};
 use saldo_core::money::{Currency, Money};
 use saldo_core::networth::{net_worth_history, net_worth_on, NetWorth, NetWorthError};
+use saldo_core::secret::Secret;
 use saldo_core::user::User;
 use saldo_import::ecb::parse_ecb_rates;
 use saldo_import::Problem;
@@ -97,6 +100,19 @@ impl Ctx {
                 countries: eb.countries.clone(),
                 transport,
             })));
+        }
+        if let Some(gc) = &config.connectors.gocardless {
+            connectors.add(Arc::new(GoCardless::new(GoCardlessSettings {
+                base_url: gc.url.clone(),
+                secret_id: Secret::new(gc.secret_id.clone()),
+                secret_key: gc.secret_key.clone(),
+                countries: gc.countries.clone(),
+                transport,
+            })));
+        }
+        if !config.connectors.berlin_group.is_empty() {
+            let banks = config.connectors.berlin_group.iter().map(crate::connector_config::BerlinGroupBankFile::bank);
+            connectors.add(Arc::new(BerlinGroup::new(BerlinGroupSettings { banks: banks.collect(), transport })));
         }
         let mut engine = EngineSettings::default();
         engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);

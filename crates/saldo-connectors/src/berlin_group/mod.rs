@@ -354,6 +354,7 @@ impl BerlinGroup {
             max_consent_days: bank.max_consent_days,
             accesses_per_day: Some(bank.frequency_per_day),
             description: String::new(),
+            logo_url: None,
         }
     }
 

@@ -4,7 +4,7 @@
 //! session gives every account a new id while saldo keeps the same accounts.
 
 use crate::serve::Server;
-use crate::support::{both_backends, Saldo};
+use crate::support::both_backends;
 use chrono::{TimeDelta, Utc};
 use saldo_emulators::enable_banking::{BankAccount, EnableBankingApi, TEST_PRIVATE_KEY};
 use serde_json::{json, Value};

@@ -8,6 +8,7 @@ mod architecture;
 mod cli;
 mod enable_banking;
 mod engine;
+mod gocardless;
 mod import;
 mod serve;
 mod simplefin;
