@@ -10,6 +10,9 @@
 //! The emulator is served under `/psd2` (as the examples' links are), plain http on 127.0.0.1; the
 //! mutual TLS a real bank requires is not emulated.
 
+#[cfg(test)]
+use crate::served::percent_decode;
+use crate::served::{self, query_pairs, Served};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -22,8 +25,6 @@ use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// Consent creation answered for the redirect approach, authorisation started implicitly.
 pub const EXAMPLE_CONSENT_CREATED_REDIRECT: &str =
@@ -327,8 +328,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Bank> {
 pub struct Aspsp {
     addr: SocketAddr,
     shared: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl Aspsp {
@@ -337,8 +337,7 @@ impl Aspsp {
     /// # Panics
     /// When no loopback port can be bound: the emulator is for tests.
     pub async fn start(approach: Approach) -> Aspsp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let (listener, addr) = served::bind().await;
         let shared = Arc::new(Mutex::new(Bank {
             approach,
             origin: format!("http://{addr}"),
@@ -358,15 +357,8 @@ impl Aspsp {
             random: std::collections::hash_map::RandomState::new(),
         }));
         let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        let aspsp = Aspsp { addr, shared, shutdown: Some(tx), task: Some(task) };
+        let server = Served::serve(listener, router);
+        let aspsp = Aspsp { addr, shared, server };
         lock(&aspsp.shared).accounts = example_accounts();
         aspsp
     }
@@ -546,61 +538,8 @@ impl Aspsp {
 
     /// Stops serving and closes the port.
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
+        self.server.stop().await;
     }
-}
-
-impl Drop for Aspsp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    let Some(query) = query else { return Vec::new() };
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .filter(|_| bytes[i] == b'%')
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (hex, bytes[i]) {
-            (Some(byte), _) => {
-                out.push(byte);
-                i += 3;
-            }
-            (None, b'+') => {
-                out.push(b' ');
-                i += 1;
-            }
-            (None, byte) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn percent_encode(text: &str) -> String {
@@ -657,7 +596,7 @@ fn tpp_error(status: u16, code: &str) -> Response {
 
 async fn handle(State(shared): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let full = uri.path().to_string();
-    let query = parse_query(uri.query());
+    let query = query_pairs(uri.query());
     let header_pairs: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
@@ -1177,7 +1116,7 @@ mod tests {
 
     #[test]
     fn queries_round_trip() {
-        assert_eq!(parse_query(Some("a=b%20c&d")), vec![("a".into(), "b c".into()), ("d".into(), String::new())]);
+        assert_eq!(query_pairs(Some("a=b%20c&d")), vec![("a".into(), "b c".into()), ("d".into(), String::new())]);
         assert_eq!(percent_decode(&percent_encode("a b/ü~")), "a b/ü~");
     }
 }

@@ -9,6 +9,7 @@
 //! the `ErrorCode` and `SessionStatus` enums. The account data is saldo's own; no example data from
 //! elsewhere is copied.
 
+use crate::served::{self, query_pairs, Served};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -19,9 +20,6 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// A throwaway RSA key pair for tests: the application key saldo signs with and the public half the
 /// emulator checks with. Not a secret of anyone's.
@@ -240,8 +238,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Api> {
 pub struct EnableBankingApi {
     addr: SocketAddr,
     shared: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl EnableBankingApi {
@@ -251,8 +248,7 @@ impl EnableBankingApi {
     /// # Panics
     /// When no loopback port can be bound or the test key does not parse: the emulator is for tests.
     pub async fn start(application_id: &str, now: DateTime<Utc>) -> EnableBankingApi {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let (listener, addr) = served::bind().await;
         let public_key = jsonwebtoken::DecodingKey::from_rsa_pem(TEST_PUBLIC_KEY.as_bytes()).expect("the test key");
         let shared = Arc::new(Mutex::new(Api {
             base: format!("http://{addr}"),
@@ -272,15 +268,8 @@ impl EnableBankingApi {
             counter: 0,
         }));
         let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        EnableBankingApi { addr, shared, shutdown: Some(tx), task: Some(task) }
+        let server = Served::serve(listener, router);
+        EnableBankingApi { addr, shared, server }
     }
 
     /// `http://127.0.0.1:PORT/`.
@@ -352,20 +341,7 @@ impl EnableBankingApi {
     }
 
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
-    }
-}
-
-impl Drop for EnableBankingApi {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.server.stop().await;
     }
 }
 
@@ -376,49 +352,6 @@ fn error(status: u16, code: Option<&str>, message: &str) -> Response {
         body["error"] = Value::from(code);
     }
     (status, axum::Json(body)).into_response()
-}
-
-fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
-    let Some(query) = uri.query() else { return Vec::new() };
-    url_decode_pairs(query)
-}
-
-fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match (bytes[i], hex) {
-            (_, Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b'+', None) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, None) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Checks the application JWT as the API does: RS256 over the registered key, `kid` = the
@@ -454,7 +387,7 @@ fn check_jwt(api: &Api, headers: &HeaderMap) -> Result<(), String> {
 
 async fn handle(State(shared): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_string();
-    let query = query_pairs(&uri);
+    let query = query_pairs(uri.query());
     let mut api = lock(&shared);
     let psu_ip_address = headers.get("psu-ip-address").and_then(|v| v.to_str().ok()).map(str::to_string);
     api.requests.push(RecordedRequest {

@@ -7,6 +7,9 @@
 //! `fixtures/gocardless/SOURCES.md`); paths, fields and limits from the Nordigen v2 OpenAPI and
 //! providers.md §1. The emulator's clock and "today" are set by the test ([`GoCardlessApi::set_now`]).
 
+#[cfg(test)]
+use crate::served::percent_decode;
+use crate::served::{self, query_pairs, Served};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -19,8 +22,6 @@ use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// RobinTTY/NordigenApiClient's mock responses, unchanged.
 pub const EXAMPLES: &str = include_str!("../fixtures/gocardless/responses.json");
@@ -287,8 +288,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Api> {
 pub struct GoCardlessApi {
     addr: SocketAddr,
     shared: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 fn sandbox_institution() -> Value {
@@ -304,8 +304,7 @@ impl GoCardlessApi {
     /// # Panics
     /// When no loopback port can be bound: the emulator is for tests.
     pub async fn start() -> GoCardlessApi {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let (listener, addr) = served::bind().await;
         let mut institutions =
             example(&["InstitutionsEndpointMockData", "GetInstitutions"]).as_array().cloned().unwrap_or_default();
         institutions.push(sandbox_institution());
@@ -334,15 +333,8 @@ impl GoCardlessApi {
         api.secret_key = api.random_hex() + &api.random_hex();
         let shared = Arc::new(Mutex::new(api));
         let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        let emulator = GoCardlessApi { addr, shared, shutdown: Some(tx), task: Some(task) };
+        let server = Served::serve(listener, router);
+        let emulator = GoCardlessApi { addr, shared, server };
         emulator.set_accounts(vec![AccountSpec::example_main(), AccountSpec::example_savings()]);
         emulator
     }
@@ -545,20 +537,7 @@ impl GoCardlessApi {
     }
 
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
-    }
-}
-
-impl Drop for GoCardlessApi {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.server.stop().await;
     }
 }
 
@@ -595,49 +574,6 @@ fn encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    let Some(query) = query else { return Vec::new() };
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn error_body(summary: &str, detail: &str, status: u16) -> Value {
@@ -756,7 +692,7 @@ fn fault_response(api: &Api, fault: &Fault, account: Option<(&str, &str)>) -> Re
 
 async fn handle(State(shared): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let full = uri.path().to_string();
-    let query = parse_query(uri.query());
+    let query = query_pairs(uri.query());
     let delay = {
         let mut api = lock(&shared);
         let path = full.strip_prefix(API_PATH).unwrap_or(&full).to_string();
@@ -1267,10 +1203,10 @@ mod tests {
     #[test]
     fn queries_are_decoded_and_references_encoded() {
         assert_eq!(
-            parse_query(Some("a=1&b=x%20y&c")),
+            query_pairs(Some("a=1&b=x%20y&c")),
             vec![("a".into(), "1".into()), ("b".into(), "x y".into()), ("c".into(), String::new())]
         );
-        assert_eq!(decode("100%"), "100%");
+        assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(encode("a b&c"), "a%20b%26c");
         assert_eq!(requisition_of_link("http://127.0.0.1:1/bank/abc").as_deref(), Some("abc"));
     }

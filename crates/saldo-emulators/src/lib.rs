@@ -8,4 +8,5 @@
 pub mod berlin_group;
 pub mod enable_banking;
 pub mod gocardless;
+mod served;
 pub mod simplefin;

@@ -5,6 +5,9 @@
 //! The example responses under `fixtures/simplefin/` are jeeftor/simplefin4py's test fixtures
 //! (MIT; see `fixtures/simplefin/SOURCES.md` and the license text beside it).
 
+#[cfg(test)]
+use crate::served::percent_decode;
+use crate::served::{self, query_pairs, Served};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -19,8 +22,6 @@ use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// The Bridge's example answer: eight accounts across several organisations, two "may need
 /// attention" errors, a transaction with payee and memo, and two brokerage accounts with holdings.
@@ -157,8 +158,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, Bridge> {
 pub struct SimpleFinBridge {
     addr: SocketAddr,
     shared: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl SimpleFinBridge {
@@ -167,8 +167,7 @@ impl SimpleFinBridge {
     /// # Panics
     /// When no loopback port can be bound: the emulator is for tests.
     pub async fn start() -> SimpleFinBridge {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let (listener, addr) = served::bind().await;
         let shared = Arc::new(Mutex::new(Bridge {
             base: format!("http://{addr}"),
             tokens: HashMap::new(),
@@ -184,15 +183,8 @@ impl SimpleFinBridge {
             random: std::collections::hash_map::RandomState::new(),
         }));
         let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        let bridge = SimpleFinBridge { addr, shared, shutdown: Some(tx), task: Some(task) };
+        let server = Served::serve(listener, router);
+        let bridge = SimpleFinBridge { addr, shared, server };
         bridge.set_account_set(&example(EXAMPLE_ACCOUNT_SET));
         bridge
     }
@@ -300,66 +292,8 @@ impl SimpleFinBridge {
     /// Stops serving and closes the port (open keep-alive connections are closed too), so later
     /// requests fail to connect.
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
+        self.server.stop().await;
     }
-}
-
-impl Drop for SimpleFinBridge {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// The query pairs, percent-decoded (`+` as a space, as forms encode it).
-fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    let Some(query) = query else { return Vec::new() };
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `user:password` from a Basic authorization header.
@@ -381,7 +315,7 @@ fn forbidden_page() -> Response {
 
 async fn handle(State(shared): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_string();
-    let query = parse_query(uri.query());
+    let query = query_pairs(uri.query());
     if let Some(id) = path.strip_prefix("/claim/") {
         return claim(&shared, &method, &path, id, query, &body);
     }
@@ -613,7 +547,7 @@ mod tests {
     #[test]
     fn queries_are_decoded() {
         assert_eq!(
-            parse_query(Some("start-date=1&pending=1&account=a%20b&x")),
+            query_pairs(Some("start-date=1&pending=1&account=a%20b&x")),
             vec![
                 ("start-date".into(), "1".into()),
                 ("pending".into(), "1".into()),

@@ -1,10 +1,10 @@
 //! Enable Banking's wire types and its errors mapped onto saldo's taxonomy (providers.md §4, §7).
 
-use crate::wire::{clean, decimal};
+use crate::wire::clean;
 use crate::xs2a;
+pub(crate) use crate::xs2a::Amount;
 use crate::FetchedTransaction;
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use saldo_core::money::{Currency, Money};
 use saldo_core::transaction::TransactionStatus;
@@ -84,19 +84,6 @@ pub(crate) struct AccountDetails {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Amount {
-    #[serde(deserialize_with = "decimal")]
-    pub amount: Decimal,
-    pub currency: String,
-}
-
-impl Amount {
-    fn as_xs2a(&self) -> xs2a::Amount {
-        xs2a::Amount { amount: self.amount, currency: self.currency.clone() }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Balance {
     pub balance_amount: Amount,
     pub balance_type: String,
@@ -131,7 +118,7 @@ impl Balances {
             .balances
             .iter()
             .map(|b| xs2a::Balance {
-                balance_amount: b.balance_amount.as_xs2a(),
+                balance_amount: b.balance_amount.clone(),
                 balance_type: berlin_group_name(&b.balance_type).to_string(),
                 reference_date: b.reference_date.clone(),
             })

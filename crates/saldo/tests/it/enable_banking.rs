@@ -4,7 +4,7 @@
 //! session gives every account a new id while saldo keeps the same accounts.
 
 use crate::serve::Server;
-use crate::support::both_backends;
+use crate::support::{amounts_and_statuses, both_backends};
 use chrono::{TimeDelta, Utc};
 use saldo_emulators::enable_banking::{BankAccount, EnableBankingApi, TEST_PRIVATE_KEY};
 use serde_json::{json, Value};
@@ -107,14 +107,7 @@ both_backends!(enable_banking_connects_through_the_browser_and_reconnects_withou
     assert_eq!((current["kind"].as_str(), current["balance"].as_str()), (Some("cash"), Some("1520.35")));
     let card = accounts.iter().find(|a| a["name"] == "Visa").unwrap();
     assert_eq!((card["class"].as_str(), card["balance"].as_str()), (Some("liability"), Some("-230.10")));
-    let transactions = saldo.json(&["transactions", "--account", current["id"].as_str().unwrap(), "--json"]);
-    let mut seen: Vec<(String, String)> = transactions
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (t["amount"].as_str().unwrap().to_string(), t["status"].as_str().unwrap().to_string()))
-        .collect();
-    seen.sort();
+    let seen = amounts_and_statuses(&saldo, current["id"].as_str().unwrap());
     let expected = [("-49.90", "booked"), ("-8.50", "pending"), ("2450.00", "booked")];
     assert_eq!(seen, expected.map(|(a, s)| (a.to_string(), s.to_string())));
 

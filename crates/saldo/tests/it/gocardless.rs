@@ -4,7 +4,7 @@
 //! the database.
 
 use crate::serve::Server;
-use crate::support::both_backends;
+use crate::support::{amounts_and_statuses, both_backends};
 use chrono::{TimeDelta, Utc};
 use saldo_emulators::gocardless::{AccountSpec, GoCardlessApi, EXAMPLE_ACCOUNT_ID, SANDBOX_INSTITUTION_ID};
 use serde_json::json;
@@ -56,14 +56,7 @@ both_backends!(gocardless_connects_through_the_bank_link_and_syncs, |mut saldo| 
     let savings = accounts.iter().find(|a| a["name"] == "Savings").unwrap();
     assert_eq!((savings["kind"].as_str(), savings["balance"].as_str()), (Some("savings"), Some("5000.00")));
     let main = accounts.iter().find(|a| a["name"] != "Savings").unwrap();
-    let transactions = saldo.json(&["transactions", "--account", main["id"].as_str().unwrap(), "--json"]);
-    let mut seen: Vec<(String, String)> = transactions
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (t["amount"].as_str().unwrap().to_string(), t["status"].as_str().unwrap().to_string()))
-        .collect();
-    seen.sort();
+    let seen = amounts_and_statuses(&saldo, main["id"].as_str().unwrap());
     assert_eq!(seen, [("-45.00".to_string(), "booked".to_string()), ("-9.20".to_string(), "pending".to_string())]);
 
     server.terminate();

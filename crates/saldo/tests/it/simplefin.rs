@@ -2,7 +2,7 @@
 //! setup token, sync, see accounts and transactions; the access URL is never stored in clear;
 //! `saldo secrets rotate` re-encrypts it and syncs go on.
 
-use crate::support::{both_backends, Saldo};
+use crate::support::{amounts_and_statuses, both_backends, Saldo};
 use saldo_emulators::simplefin::SimpleFinBridge;
 use serde_json::{json, Value};
 
@@ -79,14 +79,7 @@ both_backends!(simplefin_connects_syncs_and_keeps_its_access_url_sealed, |mut sa
     assert_eq!((checking["kind"].as_str(), checking["balance"].as_str()), (Some("cash"), Some("1520.25")));
     let card = accounts.iter().find(|a| a["name"] == "Rewards Visa Card").unwrap();
     assert_eq!((card["kind"].as_str(), card["class"].as_str()), (Some("credit_card"), Some("liability")));
-    let transactions = saldo.json(&["transactions", "--account", checking["id"].as_str().unwrap(), "--json"]);
-    let mut seen: Vec<(String, String)> = transactions
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (t["amount"].as_str().unwrap().to_string(), t["status"].as_str().unwrap().to_string()))
-        .collect();
-    seen.sort();
+    let seen = amounts_and_statuses(&saldo, checking["id"].as_str().unwrap());
     let expected = [("-42.10", "booked"), ("-7.50", "pending"), ("2500.00", "booked")];
     assert_eq!(seen, expected.map(|(a, s)| (a.to_string(), s.to_string())));
 

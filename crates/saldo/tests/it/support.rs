@@ -172,3 +172,16 @@ macro_rules! both_backends {
     };
 }
 pub(crate) use both_backends;
+
+/// An account's transactions as (amount, status) pairs, sorted: what end-to-end tests compare.
+pub fn amounts_and_statuses(saldo: &Saldo, account_id: &str) -> Vec<(String, String)> {
+    let transactions = saldo.json(&["transactions", "--account", account_id, "--json"]);
+    let mut seen: Vec<(String, String)> = transactions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["amount"].as_str().unwrap().to_string(), t["status"].as_str().unwrap().to_string()))
+        .collect();
+    seen.sort();
+    seen
+}
