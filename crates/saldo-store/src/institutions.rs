@@ -2,6 +2,7 @@
 
 use crate::db::{Db, StoreError};
 use crate::sql::{Arg, Row, Tx};
+use chrono::{DateTime, Utc};
 use saldo_core::ids::{ConnectionId, InstitutionId, UserId};
 use saldo_core::institution::{Connection, ConsentRecord, Institution};
 use saldo_core::secret::Sealed;
@@ -70,6 +71,36 @@ pub(crate) fn consent_args(consent: Option<&ConsentRecord>) -> Vec<Arg> {
     ]
 }
 
+async fn upsert_institutions_in(tx: &mut Tx, institutions: &[Institution]) -> Result<(), StoreError> {
+    for institution in institutions {
+        tx.execute(
+            "INSERT INTO institutions (id, connector, provider_institution_id, name, country, bic, \
+             max_history_days, max_consent_days, accesses_per_day, description, logo_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (connector, provider_institution_id) DO UPDATE \
+             SET name = excluded.name, country = excluded.country, bic = excluded.bic, \
+             max_history_days = excluded.max_history_days, max_consent_days = excluded.max_consent_days, \
+             accesses_per_day = excluded.accesses_per_day, description = excluded.description, \
+             logo_url = excluded.logo_url",
+            &[
+                Arg::Uuid(institution.id.0),
+                Arg::Text(institution.connector.clone()),
+                Arg::Text(institution.provider_institution_id.clone()),
+                Arg::Text(institution.name.clone()),
+                Arg::OptText(institution.country.clone()),
+                Arg::OptText(institution.bic.clone()),
+                Arg::OptInt(institution.max_history_days.map(i64::from)),
+                Arg::OptInt(institution.max_consent_days.map(i64::from)),
+                Arg::OptInt(institution.accesses_per_day.map(i64::from)),
+                Arg::Text(institution.description.clone()),
+                Arg::OptText(institution.logo_url.clone()),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Stores an institution or refreshes its details; returns the stored one, whose id is the first
     /// one ever given for this connector and provider id.
@@ -80,37 +111,42 @@ impl Db {
             .ok_or_else(|| StoreError::NotFound(format!("institution {:?}", institution.name)))
     }
 
-    /// Stores or refreshes a connector's catalog in one transaction: thousands of banks are one
-    /// commit, and a reader never sees half a refresh.
+    /// Stores or refreshes institutions in one transaction: thousands of banks are one commit, and
+    /// a reader never sees half a refresh.
     pub async fn upsert_institutions(&self, institutions: &[Institution]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        for institution in institutions {
-            tx.execute(
-                "INSERT INTO institutions (id, connector, provider_institution_id, name, country, bic, \
-                 max_history_days, max_consent_days, accesses_per_day, description, logo_url) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT (connector, provider_institution_id) DO UPDATE \
-                 SET name = excluded.name, country = excluded.country, bic = excluded.bic, \
-                 max_history_days = excluded.max_history_days, max_consent_days = excluded.max_consent_days, \
-                 accesses_per_day = excluded.accesses_per_day, description = excluded.description, \
-                 logo_url = excluded.logo_url",
-                &[
-                    Arg::Uuid(institution.id.0),
-                    Arg::Text(institution.connector.clone()),
-                    Arg::Text(institution.provider_institution_id.clone()),
-                    Arg::Text(institution.name.clone()),
-                    Arg::OptText(institution.country.clone()),
-                    Arg::OptText(institution.bic.clone()),
-                    Arg::OptInt(institution.max_history_days.map(i64::from)),
-                    Arg::OptInt(institution.max_consent_days.map(i64::from)),
-                    Arg::OptInt(institution.accesses_per_day.map(i64::from)),
-                    Arg::Text(institution.description.clone()),
-                    Arg::OptText(institution.logo_url.clone()),
-                ],
+        upsert_institutions_in(&mut tx, institutions).await?;
+        tx.commit().await
+    }
+
+    /// Stores a connector's whole list as just read from its provider, and when, in one
+    /// transaction. Institutions the provider no longer lists stay: connections may refer to them.
+    pub async fn refresh_catalog(
+        &self,
+        connector: &str,
+        institutions: &[Institution],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        upsert_institutions_in(&mut tx, institutions).await?;
+        tx.execute(
+            "INSERT INTO catalog_refreshes (connector, refreshed_at) VALUES ($1, $2) \
+             ON CONFLICT (connector) DO UPDATE SET refreshed_at = excluded.refreshed_at",
+            &[Arg::Text(connector.into()), Arg::Time(at)],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// When the connector's list was last read from its provider; `None` if never.
+    pub async fn catalog_refreshed_at(&self, connector: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = self
+            .fetch_optional(
+                "SELECT refreshed_at FROM catalog_refreshes WHERE connector = $1",
+                &[Arg::Text(connector.into())],
             )
             .await?;
-        }
-        tx.commit().await
+        row.map(|row| row.get(0)).transpose()
     }
 
     pub async fn institution_by_provider_id(

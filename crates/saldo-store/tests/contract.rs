@@ -200,8 +200,10 @@ contract!(accounts_round_trip_with_aliases_and_origin, |db: Db| async move {
             ..institution.clone()
         })
         .collect();
-    db.upsert_institutions(&batch).await.unwrap();
-    db.upsert_institutions(&batch).await.unwrap();
+    assert_eq!(db.catalog_refreshed_at("enable_banking").await.unwrap(), None);
+    db.refresh_catalog("enable_banking", &batch, at(1, 3)).await.unwrap();
+    db.refresh_catalog("enable_banking", &batch, at(2, 3)).await.unwrap();
+    assert_eq!(db.catalog_refreshed_at("enable_banking").await.unwrap(), Some(at(2, 3)));
     let names = |list: Vec<Institution>| list.into_iter().map(|i| i.name).collect::<Vec<_>>();
     assert_eq!(names(db.institutions(Some("fi")).await.unwrap()), ["Nordea", "OP"], "by country");
     assert_eq!(names(db.institutions(Some("NORDEAF")).await.unwrap()), ["Nordea"], "by BIC");

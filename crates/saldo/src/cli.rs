@@ -117,6 +117,9 @@ pub enum Command {
         /// Only those whose name or id contains this, in this country (FI), or whose BIC starts
         /// with it
         search: Option<String>,
+        /// Read every connector's list from its provider now (it is otherwise kept a day)
+        #[arg(long)]
+        refresh: bool,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -526,7 +529,9 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         Command::Import(args) => import(Some(&ctx), &args).await,
         Command::User(command) => user(&ctx, command).await,
         Command::Config(ConfigCommand::Check) => Ok(()),
-        Command::Institutions { search, json } => crate::cli_sync::institutions(&ctx, search, json).await,
+        Command::Institutions { search, refresh, json } => {
+            crate::cli_sync::institutions(&ctx, search, refresh, json).await
+        }
         Command::Connect { institution, yes, setup_token, no_wait, no_track, json } => {
             let how = crate::cli_sync::Authorize { yes, setup_token, no_wait };
             crate::cli_sync::connect(&ctx, &institution, &how, no_track, json).await

@@ -17,7 +17,10 @@ pub fn worker_id() -> String {
     format!("worker-{}-{:08x}", std::process::id(), rand::random::<u32>())
 }
 
-pub async fn institutions(ctx: &Ctx, search: Option<String>, json: bool) -> anyhow::Result<()> {
+pub async fn institutions(ctx: &Ctx, search: Option<String>, refresh: bool, json: bool) -> anyhow::Result<()> {
+    if refresh {
+        connections::refresh_catalog(ctx, true).await?;
+    }
     let list = connections::institutions(ctx, search.as_deref()).await?;
     if json {
         return print_json(&list.iter().map(InstitutionJson::new).collect::<Vec<_>>());

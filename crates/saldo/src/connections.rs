@@ -15,20 +15,21 @@ use saldo_core::user::User;
 use saldo_store::{Purpose, StoredAuthorization};
 use std::sync::Arc;
 
-/// How long a loaded catalog is used before the connectors are asked again.
-const CATALOG_FRESH_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+/// How long a connector's list of institutions in the database serves before its provider is
+/// asked again: banks join and leave rarely, and the lists run to thousands.
+const CATALOG_FRESH_FOR: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
-/// Loads every configured connector's institutions into the catalog, unless this process did so
-/// within the last hour (a catalog changes rarely; asking on every connect cost a write per
-/// institution).
-pub async fn refresh_catalog(ctx: &Ctx) -> Result<(), OpsError> {
+/// Refreshes, from its provider, each configured connector's institutions that the database has
+/// not had fresh in the last day (all of them when `force`). The catalog in the database is shared
+/// by every saldo process; a provider that cannot be reached leaves its last list in place.
+pub async fn refresh_catalog(ctx: &Ctx, force: bool) -> Result<(), OpsError> {
     let now = ctx.clock.now();
-    let fresh = |at: &Option<DateTime<Utc>>| at.is_some_and(|at| at <= now && now - at < CATALOG_FRESH_FOR);
-    if fresh(&ctx.catalog_refreshed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner)) {
-        return Ok(());
-    }
     let call = call_context(now, Trigger::User);
     for connector in ctx.connectors.all() {
+        let refreshed = ctx.db.catalog_refreshed_at(connector.name()).await?;
+        if !force && refreshed.is_some_and(|at| at <= now && now - at < CATALOG_FRESH_FOR) {
+            continue;
+        }
         let listed = match with_timeout(&ctx.engine, connector.institutions(call)).await {
             Ok(listed) => listed,
             Err(failure) => {
@@ -52,16 +53,15 @@ pub async fn refresh_catalog(ctx: &Ctx) -> Result<(), OpsError> {
                 logo_url: info.logo_url,
             })
             .collect();
-        ctx.db.upsert_institutions(&catalog).await?;
+        ctx.db.refresh_catalog(connector.name(), &catalog, now).await?;
     }
-    *ctx.catalog_refreshed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
     Ok(())
 }
 
 /// The catalog of institutions reachable through the configured connectors; `search` matches a
 /// part of the name or id.
 pub async fn institutions(ctx: &Ctx, search: Option<&str>) -> Result<Vec<Institution>, OpsError> {
-    refresh_catalog(ctx).await?;
+    refresh_catalog(ctx, false).await?;
     Ok(ctx.db.institutions(search).await?.into_iter().filter(|i| ctx.connectors.get(&i.connector).is_some()).collect())
 }
 

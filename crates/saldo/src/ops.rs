@@ -39,8 +39,6 @@ pub struct Ctx {
     pub id_seed: Option<Arc<std::sync::Mutex<rand::rngs::StdRng>>>,
     /// The keys that seal and open stored secrets.
     pub keyring: Arc<Keyring>,
-    /// When this process last loaded the connectors' institutions into the catalog.
-    pub catalog_refreshed_at: Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,17 +115,7 @@ impl Ctx {
         let mut engine = EngineSettings::default();
         engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);
         let jitter = Jitter::seeded(rand::random());
-        Ok(Ctx {
-            db,
-            clock,
-            config,
-            connectors,
-            engine,
-            jitter,
-            id_seed: None,
-            keyring,
-            catalog_refreshed_at: Arc::default(),
-        })
+        Ok(Ctx { db, clock, config, connectors, engine, jitter, id_seed: None, keyring })
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7). The random part comes from a

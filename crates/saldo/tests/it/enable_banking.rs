@@ -86,6 +86,11 @@ both_backends!(enable_banking_connects_through_the_browser_and_reconnects_withou
     assert!(listed[0]["logo_url"].as_str().unwrap().starts_with("https://"), "{listed}");
     let by_country = saldo.json(&["institutions", "fi", "--json"]);
     assert_eq!(by_country.as_array().unwrap().len(), 2, "Nordea and OP: {by_country}");
+    // The list is kept in the database for a day: later commands do not ask the provider again.
+    let bank_lists = || api.requests().iter().filter(|r| r.path == "/aspsps").count();
+    assert_eq!(bank_lists(), 1, "one refresh served both commands");
+    saldo.ok(&["institutions", "--refresh"]);
+    assert_eq!(bank_lists(), 2, "--refresh asks again");
 
     let started = saldo.json(&["connect", "FI:Nordea", "--no-wait", "--json"]);
     let callback = format!("http://{}/callback/enable_banking", server.address);

@@ -4,7 +4,7 @@
 //! the database.
 
 use crate::serve::Server;
-use crate::support::{amounts_and_statuses, both_backends};
+use crate::support::{amounts_and_statuses, both_backends, contains, database_dump};
 use chrono::{TimeDelta, Utc};
 use saldo_emulators::gocardless::{AccountSpec, GoCardlessApi, EXAMPLE_ACCOUNT_ID, SANDBOX_INSTITUTION_ID};
 use serde_json::json;
@@ -58,6 +58,13 @@ both_backends!(gocardless_connects_through_the_bank_link_and_syncs, |mut saldo| 
     let main = accounts.iter().find(|a| a["name"] != "Savings").unwrap();
     let seen = amounts_and_statuses(&saldo, main["id"].as_str().unwrap());
     assert_eq!(seen, [("-45.00".to_string(), "booked".to_string()), ("-9.20".to_string(), "pending".to_string())]);
+
+    // The secret key and the tokens it bought never reach the database.
+    let dump = database_dump(&saldo);
+    assert!(!contains(&dump, &api.secret_key()));
+    let tokens = api.issued_tokens();
+    assert!(!tokens.is_empty());
+    assert!(tokens.iter().all(|token| !contains(&dump, token)), "a token is in the database");
 
     server.terminate();
     assert!(api.violations().is_empty(), "{:?}", api.violations());

@@ -2,7 +2,7 @@
 //! setup token, sync, see accounts and transactions; the access URL is never stored in clear;
 //! `saldo secrets rotate` re-encrypts it and syncs go on.
 
-use crate::support::{amounts_and_statuses, both_backends, Saldo};
+use crate::support::{amounts_and_statuses, both_backends, contains, database_dump, Saldo};
 use saldo_emulators::simplefin::SimpleFinBridge;
 use serde_json::{json, Value};
 
@@ -33,25 +33,6 @@ fn accounts() -> Vec<Value> {
             "transactions": [{"id": "C1", "posted": now - day, "amount": "-310.00", "description": "Airline"}]
         }),
     ]
-}
-
-/// Every byte the database keeps: the SQLite files, or a `pg_dump` of the PostgreSQL database.
-fn database_dump(saldo: &Saldo) -> Vec<u8> {
-    if let Some(path) = saldo.db_url().strip_prefix("sqlite://") {
-        let mut all = Vec::new();
-        for suffix in ["", "-wal", "-shm"] {
-            all.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
-        }
-        assert!(!all.is_empty());
-        return all;
-    }
-    let output = std::process::Command::new("pg_dump").arg("--data-only").arg(saldo.db_url()).output().unwrap();
-    assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
-    output.stdout
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 both_backends!(simplefin_connects_syncs_and_keeps_its_access_url_sealed, |mut saldo| {

@@ -185,3 +185,22 @@ pub fn amounts_and_statuses(saldo: &Saldo, account_id: &str) -> Vec<(String, Str
     seen.sort();
     seen
 }
+
+/// Every byte the database keeps: the SQLite files, or a `pg_dump` of the PostgreSQL database.
+pub fn database_dump(saldo: &Saldo) -> Vec<u8> {
+    if let Some(path) = saldo.db_url().strip_prefix("sqlite://") {
+        let mut all = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            all.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
+        }
+        assert!(!all.is_empty());
+        return all;
+    }
+    let output = std::process::Command::new("pg_dump").arg("--data-only").arg(saldo.db_url()).output().unwrap();
+    assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}

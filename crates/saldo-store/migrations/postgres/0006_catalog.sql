@@ -1,0 +1,8 @@
+-- The institution's logo (an https URL from the provider's catalog), shown next to its name.
+ALTER TABLE institutions ADD COLUMN logo_url TEXT;
+-- When each connector's institution list was last read from its provider: the catalog is a cache
+-- that every saldo process shares, refreshed once a day rather than by each process.
+CREATE TABLE catalog_refreshes (
+    connector TEXT PRIMARY KEY,
+    refreshed_at TIMESTAMPTZ NOT NULL
+);
