@@ -85,13 +85,19 @@ pub struct AuthRequest {
     pub redirect_url: String,
     /// Opaque value the callback must carry back.
     pub state: String,
+    /// What the connector asked, when it began, to be handed back at completion (see
+    /// [`AuthStart::Redirect`]); saldo keeps it with the pending authorisation, so another process
+    /// can complete it.
+    pub resume: Option<String>,
 }
 
 /// What the user must do to authorise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthStart {
     /// Open this URL; the provider redirects to the request's `redirect_url` with `state` and a code.
-    Redirect { url: String },
+    /// `resume` is what the connector needs at completion that the redirect will not carry (a
+    /// consent id the bank minted after the redirect URL was fixed).
+    Redirect { url: String, resume: Option<String> },
     /// Approve in the app; then complete with [`AuthAnswer::Decoupled`].
     Decoupled { reference: String, instructions: String },
     /// Paste a setup token.

@@ -76,6 +76,7 @@ fn request() -> AuthRequest {
         user_key: "conn-1".into(),
         redirect_url: "https://saldo.example/callback/berlin_group".into(),
         state: "state-0123".into(),
+        resume: None,
     }
 }
 
@@ -90,7 +91,7 @@ fn consent_of_page(url: &str) -> String {
 
 async fn begin_redirect(connector: &BerlinGroup) -> String {
     match connector.begin_authorization(&request(), user(now())).await.unwrap() {
-        AuthStart::Redirect { url } => url,
+        AuthStart::Redirect { url, .. } => url,
         other => panic!("a redirect bank starts with a redirect: {other:?}"),
     }
 }
@@ -252,20 +253,27 @@ async fn history_is_asked_for_within_the_banks_limit() {
 }
 
 #[tokio::test]
-async fn a_bank_that_starts_the_authorisation_itself_is_completed_by_the_same_process() {
+async fn a_bank_that_starts_the_authorisation_itself_is_completed_with_what_saldo_kept() {
     let (aspsp, connector) = start(Approach::Redirect).await;
     aspsp.set_explicit_start(false);
-    let page = begin_redirect(&connector).await;
+    let AuthStart::Redirect { url: page, resume } =
+        connector.begin_authorization(&request(), user(now())).await.unwrap()
+    else {
+        panic!("a redirect bank starts with a redirect")
+    };
     assert_eq!(aspsp.requests().len(), 1, "no authorisation to start");
+    assert_eq!(resume.as_deref(), Some(consent_of_page(&page).as_str()), "the consent id is handed to saldo to keep");
     let back = aspsp.approve(&consent_of_page(&page));
     let params = query_of(&back);
     assert!(params.iter().all(|(k, _)| k != "consent"), "the redirect URI was sent before the consent existed");
 
+    // Another process completes it with what saldo kept; without it, the failure says so.
     let other_process = connector_for(vec![bank_config(&aspsp, ScaApproach::Redirect)]);
     let answer = AuthAnswer::Callback { params };
     let failure = other_process.complete_authorization(&request(), &answer, user(now())).await.unwrap_err();
     assert_eq!((failure.kind, failure.code.as_str()), (FailureKind::Config, "consent_id_unknown"));
-    let consent = connector.complete_authorization(&request(), &answer, user(now())).await.unwrap();
+    let kept = AuthRequest { resume, ..request() };
+    let consent = other_process.complete_authorization(&kept, &answer, user(now())).await.unwrap();
     assert_eq!(consent.id, consent_of_page(&page));
     assert_no_violations(&aspsp);
 }

@@ -51,6 +51,7 @@ fn request(state: &str) -> AuthRequest {
         user_key: "conn-1".into(),
         redirect_url: CALLBACK.into(),
         state: state.into(),
+        resume: None,
     }
 }
 
@@ -62,7 +63,7 @@ fn callback_params(url: &str) -> Vec<(String, String)> {
 }
 
 async fn connect_at(connector: &EnableBanking, api: &EnableBankingApi, at: DateTime<Utc>) -> Consent {
-    let AuthStart::Redirect { url } = connector.begin_authorization(&request("st-1"), present(at)).await.unwrap()
+    let AuthStart::Redirect { url, .. } = connector.begin_authorization(&request("st-1"), present(at)).await.unwrap()
     else {
         panic!("Enable Banking authorises by redirect")
     };
@@ -208,7 +209,8 @@ async fn a_reconnect_gives_new_uids_but_the_same_items() {
 async fn a_declined_or_replayed_authorisation_is_explained() {
     let api = EnableBankingApi::start(APP, now()).await;
     let connector = connector(&api);
-    let AuthStart::Redirect { url } = connector.begin_authorization(&request("st-2"), present(now())).await.unwrap()
+    let AuthStart::Redirect { url, .. } =
+        connector.begin_authorization(&request("st-2"), present(now())).await.unwrap()
     else {
         panic!()
     };

@@ -60,6 +60,7 @@ fn request(state: &str) -> AuthRequest {
         user_key: "conn-1".into(),
         redirect_url: "https://saldo.example/callback".into(),
         state: state.into(),
+        resume: None,
     }
 }
 
@@ -71,7 +72,7 @@ fn callback(redirect: &str) -> AuthAnswer {
 
 async fn begin(connector: &GoCardless, state: &str) -> String {
     match connector.begin_authorization(&request(state), ctx(now())).await.unwrap() {
-        AuthStart::Redirect { url } => url,
+        AuthStart::Redirect { url, .. } => url,
         other => panic!("GoCardless starts with a redirect, not {other:?}"),
     }
 }

@@ -59,6 +59,7 @@ fn request() -> AuthRequest {
         user_key: "conn-1".into(),
         redirect_url: String::new(),
         state: String::new(),
+        resume: None,
     }
 }
 

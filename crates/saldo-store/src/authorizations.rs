@@ -31,6 +31,8 @@ pub struct StoredAuthorization {
     pub institution_id: InstitutionId,
     pub user_key: String,
     pub redirect_url: String,
+    /// What the connector asked to be handed back at completion.
+    pub resume: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -42,7 +44,7 @@ impl Db {
         tx.execute("DELETE FROM pending_authorizations WHERE expires_at <= $1", &[Arg::Time(auth.created_at)]).await?;
         tx.execute(
             "INSERT INTO pending_authorizations (state, purpose, user_id, connection_id, institution_id, user_key, \
-             redirect_url, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             redirect_url, created_at, expires_at, resume) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
                 Arg::Text(auth.state.clone()),
                 Arg::Text(auth.purpose.as_str().into()),
@@ -53,6 +55,7 @@ impl Db {
                 Arg::Text(auth.redirect_url.clone()),
                 Arg::Time(auth.created_at),
                 Arg::Time(auth.expires_at),
+                Arg::OptText(auth.resume.clone()),
             ],
         )
         .await?;
@@ -93,7 +96,7 @@ impl Db {
 }
 
 const COLUMNS: &str =
-    "state, purpose, user_id, connection_id, institution_id, user_key, redirect_url, created_at, expires_at";
+    "state, purpose, user_id, connection_id, institution_id, user_key, redirect_url, created_at, expires_at, resume";
 
 fn from_row(row: &crate::sql::Row) -> Result<StoredAuthorization, StoreError> {
     Ok(StoredAuthorization {
@@ -110,5 +113,6 @@ fn from_row(row: &crate::sql::Row) -> Result<StoredAuthorization, StoreError> {
         redirect_url: row.get(6)?,
         created_at: row.get(7)?,
         expires_at: row.get(8)?,
+        resume: row.get(9)?,
     })
 }

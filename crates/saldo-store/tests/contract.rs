@@ -660,6 +660,8 @@ mod sync_engine {
             institution_id: fixture.institution.id,
             user_key: fixture.connection.id.to_string(),
             redirect_url: "http://127.0.0.1:8080/callback/sandbox".into(),
+            // What a connector asked to get back at completion survives the round trip.
+            resume: (state == "s1").then(|| "consent-1".to_string()),
             created_at: at(2, 0),
             expires_at: at(2, 0) + chrono::TimeDelta::minutes(30),
         };

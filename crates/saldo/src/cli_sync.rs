@@ -83,7 +83,7 @@ fn approve(pending: &PendingAuthorization, how: &Authorize) -> anyhow::Result<Au
             let token = setup_token(pending, how.setup_token.as_deref(), instructions)?;
             return Ok(AuthAnswer::SetupToken { token });
         }
-        Some(AuthStart::Redirect { url }) => url,
+        Some(AuthStart::Redirect { url, .. }) => url,
         // The bank asks in its own app; completing polls until the user has answered there.
         Some(AuthStart::Decoupled { reference, instructions }) => {
             eprintln!("{instructions}");

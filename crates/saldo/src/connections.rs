@@ -141,16 +141,20 @@ async fn begin_with_callback(
     base: &str,
 ) -> Result<PendingAuthorization, OpsError> {
     let connector = connector_for(ctx, &institution.connector)?;
-    let request = AuthRequest {
+    let mut request = AuthRequest {
         institution_id: institution.provider_institution_id.clone(),
         user_key: connection_id.to_string(),
         redirect_url: callback_url(base, &institution.connector),
         state: format!("{:032x}", rand::random::<u128>()),
+        resume: None,
     };
     let call = call_context(ctx.clock.now(), Trigger::User);
     let start = with_timeout(&ctx.engine, connector.begin_authorization(&request, call))
         .await
         .map_err(|f| failure_error(&institution, f))?;
+    if let AuthStart::Redirect { resume, .. } = &start {
+        request.resume = resume.clone();
+    }
     Ok(PendingAuthorization { connection_id, institution, request, start: Some(start) })
 }
 
@@ -369,7 +373,7 @@ pub async fn keep_for_callback(
     pending: PendingAuthorization,
     purpose: Purpose,
 ) -> Result<BrowserAuthorization, OpsError> {
-    let Some(AuthStart::Redirect { url }) = pending.start else {
+    let Some(AuthStart::Redirect { url, .. }) = pending.start else {
         return Err(OpsError::Invalid(format!(
             "{} does not authorise through a browser redirect; use `saldo connect` in a terminal",
             pending.institution.name
@@ -384,6 +388,7 @@ pub async fn keep_for_callback(
         institution_id: pending.institution.id,
         user_key: pending.request.user_key.clone(),
         redirect_url: pending.request.redirect_url.clone(),
+        resume: pending.request.resume.clone(),
         created_at: now,
         expires_at: now + chrono::TimeDelta::minutes(BROWSER_AUTHORIZATION_MINUTES),
     };
@@ -444,6 +449,7 @@ pub async fn complete_browser_authorization(
             institution_id: institution.provider_institution_id.clone(),
             user_key: auth.user_key,
             redirect_url: auth.redirect_url,
+            resume: auth.resume,
             state,
         },
         institution,

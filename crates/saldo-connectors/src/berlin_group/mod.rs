@@ -15,7 +15,8 @@
 //! consent has no secret. It must reach whichever saldo process receives the bank's redirect:
 //! saldo asks the bank to start the authorisation explicitly, and passes a redirect URI that carries
 //! the consent id once it is known; a bank that starts it implicitly got the URI before the id
-//! existed, and then only the process that began the authorisation can complete it.
+//! existed, and then the id goes back to saldo as the authorisation's `resume`, kept with it in
+//! the database until the redirect arrives.
 
 mod api;
 mod errors;
@@ -35,7 +36,7 @@ use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use saldo_core::money::Currency;
 use saldo_core::transaction::TransactionStatus;
 use serde_json::json;
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -114,9 +115,6 @@ pub struct BerlinGroup {
     banks: Vec<Bank>,
     poll_attempts: u32,
     poll_interval: Duration,
-    /// Per authorisation `state`: the consent a bank started implicitly (see the module docs); the
-    /// most recent [`MAX_STARTED`], so abandoned authorisations do not pile up.
-    started: Mutex<VecDeque<(String, String)>>,
     /// Banks that refused `bookingStatus=both`, and those that refused `pending` too.
     without_both: Mutex<HashSet<String>>,
     without_pending: Mutex<HashSet<String>>,
@@ -305,9 +303,6 @@ fn psu_ip(ctx: CallContext) -> Option<IpAddr> {
     ctx.psu_ip_address.filter(|_| ctx.user_present)
 }
 
-/// Implicitly started authorisations remembered at once.
-const MAX_STARTED: usize = 256;
-
 /// At most this many pages of one transaction report: a bank whose `next` never ends must not
 /// keep saldo reading forever.
 const MAX_PAGES: usize = 500;
@@ -326,7 +321,6 @@ impl BerlinGroup {
             banks,
             poll_attempts: 5,
             poll_interval: Duration::from_secs(2),
-            started: Mutex::new(VecDeque::new()),
             without_both: Mutex::new(HashSet::new()),
             without_pending: Mutex::new(HashSet::new()),
         }
@@ -646,17 +640,12 @@ impl Connector for BerlinGroup {
                     let page = started.links.href("scaRedirect").ok_or_else(|| {
                         unreadable(format!("{} started the authorisation without an SCA redirect", bank.name))
                     })?;
-                    return Ok(AuthStart::Redirect { url: BerlinGroup::sca_page(&s, page)? });
+                    return Ok(AuthStart::Redirect { url: BerlinGroup::sca_page(&s, page)?, resume: None });
                 }
                 if let Some(page) = created.links.href("scaRedirect") {
+                    // The redirect URI went out before the consent had an id: saldo keeps it.
                     let url = BerlinGroup::sca_page(&s, page)?;
-                    let mut started = locked(&self.started);
-                    started.retain(|(state, _)| *state != request.state);
-                    if started.len() >= MAX_STARTED {
-                        started.pop_front();
-                    }
-                    started.push_back((request.state.clone(), consent_id));
-                    return Ok(AuthStart::Redirect { url });
+                    return Ok(AuthStart::Redirect { url, resume: Some(consent_id) });
                 }
                 if created.links.href("scaOAuth").is_some() {
                     return Err(Failure::new(
@@ -710,17 +699,13 @@ impl Connector for BerlinGroup {
                 }
                 let consent_id = param("consent")
                     .filter(|c| !c.is_empty())
-                    .or_else(|| {
-                        locked(&self.started).iter().find(|(state, _)| *state == request.state).map(|(_, c)| c.clone())
-                    })
+                    .or_else(|| request.resume.clone().filter(|c| !c.is_empty()))
                     .ok_or_else(|| {
                         Failure::new(
                             FailureKind::Config,
                             "consent_id_unknown",
                             format!(
-                                "{} started the authorisation without letting saldo name the consent in the \
-                                 redirect, and this saldo process did not begin it; begin and complete the \
-                                 authorisation in the same saldo process",
+                                "{}'s redirect names no consent and saldo kept none for this authorisation",
                                 bank.name
                             ),
                         )
@@ -746,7 +731,6 @@ impl Connector for BerlinGroup {
         let today = ctx.now.date_naive();
         // validUntil is the last day the consent may be used.
         let last_day = info.valid_until.unwrap_or(today + TimeDelta::days(i64::from(bank.max_consent_days)));
-        locked(&self.started).retain(|(state, _)| *state != request.state);
         Ok(Consent {
             id: consent_id,
             institution_id: bank.id.clone(),

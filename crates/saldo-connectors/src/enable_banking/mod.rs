@@ -331,7 +331,7 @@ impl Connector for EnableBanking {
             "psu_type": "personal",
         });
         let started: StartedAuthorization = self.call(Method::POST, &["auth"], &[], Some(body), ctx).await?;
-        Ok(AuthStart::Redirect { url: started.url })
+        Ok(AuthStart::Redirect { url: started.url, resume: None })
     }
 
     async fn complete_authorization(

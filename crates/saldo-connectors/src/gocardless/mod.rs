@@ -646,7 +646,7 @@ impl Connector for GoCardless {
             .await?;
         let link = present(&requisition.link)
             .ok_or_else(|| unreadable("GoCardless's new requisition has no link to the bank"))?;
-        Ok(AuthStart::Redirect { url: link.to_string() })
+        Ok(AuthStart::Redirect { url: link.to_string(), resume: None })
     }
 
     async fn complete_authorization(

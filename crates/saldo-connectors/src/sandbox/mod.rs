@@ -400,6 +400,7 @@ impl Connector for Sandbox {
         let institution = self.institution(&request.institution_id)?;
         Ok(AuthStart::Redirect {
             url: format!("/sandbox/consent?institution={}&state={}", institution.id, request.state),
+            resume: None,
         })
     }
 
@@ -589,9 +590,10 @@ mod tests {
             user_key: user.into(),
             redirect_url: "http://127.0.0.1/callback/sandbox".into(),
             state: "s1".into(),
+            resume: None,
         };
         let start = sandbox.begin_authorization(&request, ctx(now)).await.unwrap();
-        assert!(matches!(start, AuthStart::Redirect { ref url } if url.contains("state=s1")));
+        assert!(matches!(start, AuthStart::Redirect { ref url, .. } if url.contains("state=s1")));
         let answer =
             AuthAnswer::Callback { params: vec![("state".into(), "s1".into()), ("code".into(), "approved".into())] };
         sandbox.complete_authorization(&request, &answer, ctx(now)).await.unwrap()
@@ -605,6 +607,7 @@ mod tests {
             user_key: "u".into(),
             redirect_url: String::new(),
             state: "s1".into(),
+            resume: None,
         };
         let declined = AuthAnswer::Callback {
             params: vec![("state".into(), "s1".into()), ("error".into(), "access_denied".into())],

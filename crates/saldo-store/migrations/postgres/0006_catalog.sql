@@ -6,3 +6,6 @@ CREATE TABLE catalog_refreshes (
     connector TEXT PRIMARY KEY,
     refreshed_at TIMESTAMPTZ NOT NULL
 );
+-- What a connector asked to be handed back when the provider's redirect completes an authorisation
+-- (a Berlin Group bank's consent id, minted after the redirect URI was sent).
+ALTER TABLE pending_authorizations ADD COLUMN resume TEXT;

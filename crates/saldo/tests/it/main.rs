@@ -5,6 +5,7 @@
 mod support;
 
 mod architecture;
+mod berlin_group;
 mod cli;
 mod enable_banking;
 mod engine;
