@@ -24,7 +24,7 @@ const CATALOG_FRESH_FOR: chrono::TimeDelta = chrono::TimeDelta::days(1);
 /// by every saldo process; a provider that cannot be reached leaves its last list in place.
 pub async fn refresh_catalog(ctx: &Ctx, force: bool) -> Result<(), OpsError> {
     let now = ctx.clock.now();
-    let call = call_context(now, Trigger::User);
+    let call = call_context(ctx, now, Trigger::User);
     for connector in ctx.connectors.all() {
         let refreshed = ctx.db.catalog_refreshed_at(connector.name()).await?;
         if !force && refreshed.is_some_and(|at| at <= now && now - at < CATALOG_FRESH_FOR) {
@@ -148,7 +148,7 @@ async fn begin_with_callback(
         state: format!("{:032x}", rand::random::<u128>()),
         resume: None,
     };
-    let call = call_context(ctx.clock.now(), Trigger::User);
+    let call = call_context(ctx, ctx.clock.now(), Trigger::User);
     let start = with_timeout(&ctx.engine, connector.begin_authorization(&request, call))
         .await
         .map_err(|f| failure_error(&institution, f))?;
@@ -170,7 +170,7 @@ async fn authorize(
     answer: &AuthAnswer,
 ) -> Result<(Consent, Vec<saldo_connectors::DiscoveredItem>), OpsError> {
     let connector = connector_for(ctx, &pending.institution.connector)?;
-    let call = call_context(ctx.clock.now(), Trigger::User);
+    let call = call_context(ctx, ctx.clock.now(), Trigger::User);
     let consent = with_timeout(&ctx.engine, connector.complete_authorization(&pending.request, answer, call))
         .await
         .map_err(|f| failure_error(&pending.institution, f))?;
@@ -552,7 +552,7 @@ pub async fn complete_reconnect(
     // The replaced consent is ended at the provider, so that no access outlives its use; the
     // reconnect has succeeded either way.
     if let Some(old) = connection.consent.as_ref().filter(|old| old.id != consent.id) {
-        let call = call_context(now, Trigger::User);
+        let call = call_context(ctx, now, Trigger::User);
         let ended = match consent_of(ctx, connection.id, old, &pending.institution) {
             Ok(old) => with_timeout(&ctx.engine, connector_for(ctx, &connection.connector)?.revoke(&old, call)).await,
             Err(failure) => Err(failure),
@@ -579,7 +579,7 @@ pub async fn disconnect(
     if let (Some(record), Some(institution), Some(connector)) =
         (connection.consent.as_ref(), institution.as_ref(), ctx.connectors.get(&connection.connector))
     {
-        let call = call_context(ctx.clock.now(), Trigger::User);
+        let call = call_context(ctx, ctx.clock.now(), Trigger::User);
         let revoked = match consent_of(ctx, connection.id, record, institution) {
             Ok(consent) => with_timeout(&ctx.engine, connector.revoke(&consent, call)).await,
             Err(failure) => Err(failure),

@@ -127,12 +127,11 @@ pub struct SyncReport {
     pub notifications: u64,
 }
 
-pub(crate) fn call_context(now: DateTime<Utc>, trigger: Trigger) -> CallContext {
+pub(crate) fn call_context(ctx: &Ctx, now: DateTime<Utc>, trigger: Trigger) -> CallContext {
     let user_present = trigger == Trigger::User;
-    // A user-triggered sync comes from the saldo instance the user is at (the CLI on their
-    // machine, or the web app they are signed in to); its address stands for theirs.
-    let psu_ip_address = user_present.then_some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-    CallContext { now, user_present, psu_ip_address }
+    // A web request brings the user's address; a command-line user is at this machine.
+    let address = ctx.psu_ip_address.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    CallContext { now, user_present, psu_ip_address: user_present.then_some(address) }
 }
 
 /// Runs a connector call with the engine's timeout; a timeout is a temporary failure.
@@ -426,7 +425,7 @@ async fn prepare(
         };
         return Prepared::Refused { state: Box::new(state), report: report(SyncOutcome::Refused(reason), 0) };
     }
-    let call = call_context(now, trigger);
+    let call = call_context(ctx, now, trigger);
     let degraded = health.is_degraded();
     let fetched = match ctx.connectors.get(&connection.connector) {
         None => Err(Failure::new(

@@ -6,16 +6,17 @@ use crate::api::{AccountJson, ConnectionJson, ErrorJson, ItemJson, NetWorthJson}
 use crate::connections::{self, BrowserTarget};
 use crate::engine::SyncOutcome;
 use crate::ops::{self, Ctx, NetWorthQuery, OpsError};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use saldo_connectors::sandbox::escape;
 use saldo_core::money::Currency;
 use saldo_store::Purpose;
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use tokio::net::TcpListener;
 
 pub fn router(ctx: Ctx) -> Router {
@@ -87,7 +88,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await
+    let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// The process is up.
@@ -156,6 +158,21 @@ struct ConnectRequest {
 
 /// The address browsers reach this server at, from the request's `Host`, for the provider's
 /// redirect back.
+/// The context acting for the user this request came from: the client's address, or, when the
+/// request came through a reverse proxy on this machine, the address it says it forwarded for.
+fn for_client(ctx: &Ctx, peer: Option<Extension<ConnectInfo<SocketAddr>>>, headers: &HeaderMap) -> Ctx {
+    let Some(Extension(ConnectInfo(peer))) = peer else { return ctx.clone() };
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    match forwarded {
+        Some(client) if peer.ip().is_loopback() => ctx.for_user_at(client),
+        _ => ctx.for_user_at(peer.ip()),
+    }
+}
+
 /// Where providers send the browser back: the configured public URL, else the address this
 /// request reached.
 fn base_url(ctx: &Ctx, headers: &HeaderMap) -> String {
@@ -180,9 +197,11 @@ fn authorization_json(auth: &connections::BrowserAuthorization) -> serde_json::V
 /// `authorization_url` is the page to open in the browser.
 async fn start_connect(
     State(ctx): State<Ctx>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Json<ConnectRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let ctx = for_client(&ctx, peer, &headers);
     let Json(request) = body.map_err(|err| OpsError::Invalid(format!("expected {{\"institution\": …}}: {err}")))?;
     let user = ctx.current_user().await?;
     let target = BrowserTarget::Connect(&request.institution);
@@ -193,9 +212,11 @@ async fn start_connect(
 /// Starts renewing a connection's consent (after an error, or early while it still works).
 async fn start_reconnect(
     State(ctx): State<Ctx>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let ctx = for_client(&ctx, peer, &headers);
     let user = ctx.current_user().await?;
     let target = BrowserTarget::Reconnect(connections::parse_connection_id(&id)?);
     let auth = connections::begin_browser_authorization(&ctx, &user, target, &base_url(&ctx, &headers)).await?;
@@ -217,9 +238,12 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 /// shows what was found.
 async fn callback(
     State(ctx): State<Ctx>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     Path(connector): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
+    let ctx = for_client(&ctx, peer, &headers);
     let outcome = match ctx.current_user().await {
         Ok(user) => connections::complete_browser_authorization(&ctx, &user, &connector, params).await,
         Err(err) => Err(err),

@@ -39,6 +39,9 @@ pub struct Ctx {
     pub id_seed: Option<Arc<std::sync::Mutex<rand::rngs::StdRng>>>,
     /// The keys that seal and open stored secrets.
     pub keyring: Arc<Keyring>,
+    /// The address of the user a web request came from; PSD2 banks get it as the PSU's address on
+    /// the calls the user triggered. `None` on the command line, whose user is at this machine.
+    pub psu_ip_address: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +118,12 @@ impl Ctx {
         let mut engine = EngineSettings::default();
         engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);
         let jitter = Jitter::seeded(rand::random());
-        Ok(Ctx { db, clock, config, connectors, engine, jitter, id_seed: None, keyring })
+        Ok(Ctx { db, clock, config, connectors, engine, jitter, id_seed: None, keyring, psu_ip_address: None })
+    }
+
+    /// This context acting for a user at `address` (a web request's client).
+    pub fn for_user_at(&self, address: std::net::IpAddr) -> Ctx {
+        Ctx { psu_ip_address: Some(address), ..self.clone() }
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7). The random part comes from a

@@ -98,9 +98,14 @@ both_backends!(enable_banking_connects_through_the_browser_and_reconnects_withou
     let bank_page = started["authorization_url"].as_str().unwrap();
     // The user approves at the bank, whose page sends the browser to saldo's callback.
     let redirect = api.approve(bank_page).unwrap();
-    let (status, page) = server.get(&path_of(&redirect, &server));
+    // Through a reverse proxy on this machine, which names the browser's address.
+    let proxied = "X-Forwarded-For: 192.0.2.44, 10.0.0.1\r\n";
+    let (status, page) = server.get_with(&path_of(&redirect, &server), proxied);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Connected Nordea") && page.contains("Käyttötili"), "{page}");
+    // The first sync was the user's: the bank got their address, as PSD2 asks.
+    let first_read = api.requests().into_iter().find(|r| r.path.ends_with("/transactions")).unwrap();
+    assert_eq!(first_read.psu_ip_address.as_deref(), Some("192.0.2.44"));
     // A replayed redirect finds nothing: the authorisation was taken once.
     let (status, page) = server.get(&path_of(&redirect, &server));
     assert_eq!(status, 400, "{page}");
