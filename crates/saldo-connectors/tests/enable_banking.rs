@@ -89,7 +89,7 @@ async fn banks_are_listed_with_their_longest_consent_and_logo() {
     let ids: Vec<&str> = list.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["FI:Nordea", "FI:OP"], "only the configured country");
     let nordea = &list[0];
-    assert_eq!((nordea.max_consent_days, nordea.max_history_days, nordea.accesses_per_day), (180, 90, Some(4)));
+    assert_eq!((nordea.max_consent_days, nordea.max_history_days, nordea.accesses_per_day), (180, 730, Some(4)));
     assert_eq!(nordea.bic.as_deref(), Some("NDEAFIHH"));
     assert!(nordea.logo_url.as_deref().unwrap().starts_with("https://"));
     assert_eq!(api.requests()[0].param("country"), Some("FI"));
@@ -138,6 +138,7 @@ async fn a_user_connects_and_reads_balances_and_transactions() {
     let read = api.requests().into_iter().find(|r| r.path.ends_with("/transactions")).unwrap();
     assert_eq!(read.param("date_from"), Some("2023-12-17"));
     assert_eq!(read.param("date_to"), Some("2024-01-16"));
+    assert_eq!(read.param("strategy"), None, "30 days need no probing");
     assert_eq!(read.psu_ip_address, None, "unattended calls carry no PSU headers");
     assert_eq!(api.violations(), Vec::<String>::new());
 }
@@ -155,6 +156,21 @@ async fn continuation_keys_are_followed_to_the_last_page() {
     assert_eq!(data.transactions.len(), 4);
     let pages = api.requests().iter().filter(|r| r.path.ends_with("/transactions")).count();
     assert_eq!(pages, 5, "five transactions, one per page (the scheduled one is read and left out)");
+    assert_eq!(api.violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_first_read_after_authorisation_asks_for_the_longest_history() {
+    let api = EnableBankingApi::start(APP, now()).await;
+    let connector = connector(&api);
+    let consent = connect_at(&connector, &api, now()).await;
+    assert_eq!(consent.max_history_days, 730);
+    let since = now().date_naive() - TimeDelta::days(i64::from(consent.max_history_days));
+    let later = now() + TimeDelta::minutes(1);
+    api.set_now(later);
+    connector.fetch(&consent, "hash-savings-FI4350000220000456", since, ctx(later)).await.unwrap();
+    let read = api.requests().into_iter().rfind(|r| r.path.ends_with("/transactions")).unwrap();
+    assert_eq!((read.param("date_from"), read.param("strategy")), (Some("2022-01-17"), Some("longest")));
     assert_eq!(api.violations(), Vec::<String>::new());
 }
 

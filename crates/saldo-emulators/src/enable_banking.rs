@@ -651,6 +651,11 @@ fn transactions(
         api.violations.push(format!("{method} {path}: date_from is in the future"));
         return error(422, Some("DATE_FROM_IN_FUTURE"), "date_from in future");
     }
+    let strategy = query.iter().find(|(k, _)| k == "strategy").map(|(_, v)| v.as_str());
+    if strategy.is_some_and(|s| s != "default" && s != "longest") {
+        api.violations.push(format!("{method} {path}: strategy {strategy:?} is neither default nor longest"));
+        return error(422, Some("WRONG_REQUEST_PARAMETERS"), "Invalid strategy");
+    }
     let long_history = api.now - created < TimeDelta::minutes(LONG_HISTORY_MINUTES);
     if let Some(from) = from {
         let days = (to.unwrap_or(today) - from).num_days() + 1;

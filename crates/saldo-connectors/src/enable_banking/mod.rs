@@ -10,7 +10,8 @@
 //! Every new session gives the same accounts new `uid`s, so items are known to saldo by their
 //! `identification_hash` (stable across sessions and even users) and the `uid` of the current
 //! session is looked up when reading. Banks give history beyond 90 days only in the first minutes
-//! after authorisation, so reads ask for at most the last 90 days.
+//! after authorisation: the first sync asks for two years (the bank gives what it has), later ones
+//! for at most the last 90 days.
 
 mod api;
 
@@ -41,6 +42,11 @@ const JWT_LIFETIME_MINUTES: i64 = 60;
 /// Banks give longer history only right after authorisation; later, asking for more than 90 days
 /// fails (`WRONG_TRANSACTIONS_PERIOD`), and counting the end day a 90-day span starts 89 days back.
 const HISTORY_DAYS: i64 = 90;
+/// What saldo asks for in the first minutes after authorisation (most banks give one or two
+/// years), with the `longest` strategy so the bank gives what it has rather than an error.
+const FIRST_HISTORY_DAYS: i64 = 730;
+/// How long after authorisation banks still give the longer history.
+const FIRST_HISTORY_MINUTES: i64 = 3;
 /// When a bank does not say how long its consent may last.
 const DEFAULT_CONSENT_DAYS: i64 = 90;
 /// Unattended accesses per day that PSD2 allows without the bank's agreement.
@@ -239,6 +245,7 @@ impl EnableBanking {
         uid: &str,
         from: NaiveDate,
         to: NaiveDate,
+        longest: bool,
         ctx: CallContext,
     ) -> Result<Vec<crate::FetchedTransaction>, Failure> {
         let (from, to) = (from.to_string(), to.to_string());
@@ -246,6 +253,9 @@ impl EnableBanking {
         let mut key: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let mut query = vec![("date_from", from.as_str()), ("date_to", to.as_str())];
+            if longest {
+                query.push(("strategy", "longest"));
+            }
             if let Some(key) = key.as_deref() {
                 query.push(("continuation_key", key));
             }
@@ -294,7 +304,7 @@ impl Connector for EnableBanking {
                 country: Some(a.country.clone()),
                 bic: a.bic.clone().filter(|b| !b.is_empty()),
                 auth_method: AuthMethod::Redirect,
-                max_history_days: HISTORY_DAYS as u32,
+                max_history_days: FIRST_HISTORY_DAYS as u32,
                 max_consent_days: a
                     .maximum_consent_validity
                     .map_or(DEFAULT_CONSENT_DAYS, |seconds| (seconds / 86_400).max(1))
@@ -372,7 +382,7 @@ impl Connector for EnableBanking {
             granted_at: ctx.now,
             valid_until: session.access.valid_until,
             scope: vec!["accounts".into(), "balances".into(), "transactions".into()],
-            max_history_days: HISTORY_DAYS as u32,
+            max_history_days: FIRST_HISTORY_DAYS as u32,
             accesses_per_day: Some(ACCESSES_PER_DAY),
             secret: None,
         })
@@ -444,9 +454,11 @@ impl Connector for EnableBanking {
         let balance =
             balances.current().map_err(|e| unreadable(format!("Enable Banking's balances are unreadable: {e}")))?;
         let today = ctx.now.date_naive();
-        let earliest = today - TimeDelta::days(HISTORY_DAYS - 1);
-        let from = since.clamp(earliest, today);
-        let transactions = self.transactions(&uid, from, today, ctx).await?;
+        let fresh = ctx.now - consent.granted_at < TimeDelta::minutes(FIRST_HISTORY_MINUTES);
+        let days = if fresh { FIRST_HISTORY_DAYS } else { HISTORY_DAYS };
+        let from = since.clamp(today - TimeDelta::days(days - 1), today);
+        let longest = from < today - TimeDelta::days(HISTORY_DAYS - 1);
+        let transactions = self.transactions(&uid, from, today, longest, ctx).await?;
         Ok(ItemData { balance, holdings: Vec::new(), transactions })
     }
 

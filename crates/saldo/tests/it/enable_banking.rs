@@ -36,6 +36,8 @@ fn accounts() -> Vec<BankAccount> {
             transactions: vec![
                 booked("e-1", "2450.00", "CRDT", 5, "Salary"),
                 booked("e-2", "49.90", "DBIT", 2, "K-Market"),
+                // Only in the first minutes after authorisation does the bank give this much.
+                booked("e-0", "1200.00", "CRDT", 400, "Tax refund"),
                 json!({"entry_reference": "p-1", "transaction_amount": {"currency": "EUR", "amount": "8.50"},
                        "credit_debit_indicator": "DBIT", "status": "PDNG", "value_date": day(0),
                        "remittance_information": ["Cafe"]}),
@@ -118,7 +120,7 @@ both_backends!(enable_banking_connects_through_the_browser_and_reconnects_withou
     let card = accounts.iter().find(|a| a["name"] == "Visa").unwrap();
     assert_eq!((card["class"].as_str(), card["balance"].as_str()), (Some("liability"), Some("-230.10")));
     let seen = amounts_and_statuses(&saldo, current["id"].as_str().unwrap());
-    let expected = [("-49.90", "booked"), ("-8.50", "pending"), ("2450.00", "booked")];
+    let expected = [("-49.90", "booked"), ("-8.50", "pending"), ("1200.00", "booked"), ("2450.00", "booked")];
     assert_eq!(seen, expected.map(|(a, s)| (a.to_string(), s.to_string())));
 
     // A reconnect: a new session, new account uids at the bank, the same two saldo accounts.
@@ -132,7 +134,7 @@ both_backends!(enable_banking_connects_through_the_browser_and_reconnects_withou
     let accounts: Value = saldo.json(&["accounts", "--json"]);
     assert_eq!(accounts.as_array().unwrap().len(), 2, "no duplicates after the reconnect: {accounts}");
     let transactions = saldo.json(&["transactions", "--account", current["id"].as_str().unwrap(), "--json"]);
-    assert_eq!(transactions.as_array().unwrap().len(), 3, "history kept, nothing twice: {transactions}");
+    assert_eq!(transactions.as_array().unwrap().len(), 4, "history kept, nothing twice: {transactions}");
     assert_eq!(api.sessions().len(), 2);
 
     saldo.ok(&["disconnect", &connection]);
