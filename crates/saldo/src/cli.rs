@@ -112,7 +112,8 @@ pub enum Command {
     /// Show or change the current user's settings
     #[command(subcommand)]
     User(UserCommand),
-    /// List the institutions you can connect (the sandbox bank's included unless turned off)
+    /// List the institutions you can connect through the configured connectors (the sandbox bank's
+    /// included unless turned off)
     Institutions {
         /// Only those whose name or id contains this, in this country (FI), or whose BIC starts
         /// with it
@@ -126,7 +127,7 @@ pub enum Command {
     },
     /// Connect an institution: authorise read-only access, then track its items
     Connect {
-        /// Institution id, provider id (e.g. sandbox-bank) or name; or a connector with one
+        /// Institution id, provider id (e.g. sandbox-bank, FI:Nordea) or name; or a connector with one
         /// institution (simplefin)
         institution: String,
         /// Approve the sandbox bank's consent page without asking
