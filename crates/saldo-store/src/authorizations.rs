@@ -73,14 +73,57 @@ impl Db {
         let mut tx = self.begin().await?;
         let rows = tx
             .fetch(
-                &format!("DELETE FROM pending_authorizations WHERE state = $1 RETURNING {COLUMNS}"),
-                &[Arg::Text(state.into())],
+                &format!(
+                    "UPDATE pending_authorizations SET taken_at = $2 \
+                     WHERE state = $1 AND taken_at IS NULL AND expires_at > $2 RETURNING {COLUMNS}"
+                ),
+                &[Arg::Text(state.into()), Arg::Time(now)],
             )
             .await?;
         tx.commit().await?;
-        let Some(row) = rows.first() else { return Ok(None) };
-        let auth = from_row(row)?;
-        Ok((auth.expires_at > now).then_some(auth))
+        rows.first().map(from_row).transpose()
+    }
+
+    /// Records how completing a taken authorisation went: `error` is what the user is told.
+    pub async fn finish_authorization(
+        &self,
+        state: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE pending_authorizations SET finished_at = $2, error = $3 WHERE state = $1",
+            &[Arg::Text(state.into()), Arg::Time(now), Arg::OptText(error.map(str::to_string))],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Where the authorisation a `state` names has got to; `None` once it is unknown or expired at
+    /// `now` without having been taken.
+    pub async fn authorization_progress(
+        &self,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthorizationProgress>, StoreError> {
+        let row = self
+            .fetch_optional(
+                "SELECT taken_at, finished_at, error, expires_at FROM pending_authorizations WHERE state = $1",
+                &[Arg::Text(state.into())],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let taken: Option<DateTime<Utc>> = row.get(0)?;
+        let finished: Option<DateTime<Utc>> = row.get(1)?;
+        let error: Option<String> = row.get(2)?;
+        let expires_at: DateTime<Utc> = row.get(3)?;
+        Ok(match (taken, finished, error) {
+            (None, _, _) if expires_at <= now => None,
+            (None, _, _) => Some(AuthorizationProgress::Waiting),
+            (Some(_), None, _) => Some(AuthorizationProgress::Completing),
+            (Some(_), Some(_), None) => Some(AuthorizationProgress::Done),
+            (Some(_), Some(_), Some(error)) => Some(AuthorizationProgress::Failed(error)),
+        })
     }
 
     /// The authorisation a `state` names, if it is still waiting at `now`; it stays waiting.
@@ -89,10 +132,24 @@ impl Db {
         state: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredAuthorization>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM pending_authorizations WHERE state = $1 AND expires_at > $2");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM pending_authorizations WHERE state = $1 AND expires_at > $2 AND taken_at IS NULL"
+        );
         let row = self.fetch_optional(&sql, &[Arg::Text(state.into()), Arg::Time(now)]).await?;
         row.as_ref().map(from_row).transpose()
     }
+}
+
+/// How far a browser authorisation has got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizationProgress {
+    /// The provider has not sent the user back yet.
+    Waiting,
+    /// The callback arrived and is completing it.
+    Completing,
+    Done,
+    /// Completing failed; what the user is told.
+    Failed(String),
 }
 
 const COLUMNS: &str =

@@ -17,7 +17,7 @@ mod sync;
 mod transactions;
 mod users;
 
-pub use authorizations::{Purpose, StoredAuthorization};
+pub use authorizations::{AuthorizationProgress, Purpose, StoredAuthorization};
 pub use balances::ValuationWrite;
 pub use db::{Backend, Db, DbUrl, StoreError};
 pub use fx::RateCoverage;

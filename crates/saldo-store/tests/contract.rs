@@ -670,9 +670,18 @@ mod sync_engine {
         assert_eq!(db.authorization("s1", at(2, 0)).await.unwrap(), Some(auth("s1")), "looking does not take it");
         assert_eq!(db.take_authorization("s1", at(2, 0)).await.unwrap(), Some(auth("s1")));
         assert_eq!(db.take_authorization("s1", at(2, 0)).await.unwrap(), None, "a replay finds nothing");
+        assert_eq!(db.authorization("s1", at(2, 0)).await.unwrap(), None, "taken: no longer waiting");
+        use saldo_store::AuthorizationProgress::*;
+        assert_eq!(db.authorization_progress("s1", at(2, 0)).await.unwrap(), Some(Completing));
+        assert_eq!(db.authorization_progress("s2", at(2, 0)).await.unwrap(), Some(Waiting));
+        db.finish_authorization("s1", Some("the bank refused"), at(2, 0)).await.unwrap();
+        assert_eq!(db.authorization_progress("s1", at(2, 0)).await.unwrap(), Some(Failed("the bank refused".into())));
+        db.finish_authorization("s1", None, at(2, 0)).await.unwrap();
+        assert_eq!(db.authorization_progress("s1", at(2, 0)).await.unwrap(), Some(Done));
         let late = at(2, 0) + chrono::TimeDelta::minutes(31);
         assert_eq!(db.authorization("s2", late).await.unwrap(), None);
         assert_eq!(db.take_authorization("s2", late).await.unwrap(), None, "expired");
+        assert_eq!(db.authorization_progress("s2", late).await.unwrap(), None, "expired without an answer");
         assert_eq!(db.take_authorization("unknown", at(2, 0)).await.unwrap(), None);
     });
 

@@ -8,6 +8,7 @@ use crate::engine::{self, SyncOutcome, SyncReport};
 use crate::ops::{self, Ctx, OpsError};
 use anyhow::Context as _;
 use saldo_connectors::{AuthAnswer, AuthStart};
+use saldo_store::AuthorizationProgress;
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
@@ -157,15 +158,20 @@ async fn through_browser(
         return Ok(());
     }
     eprintln!("waiting for the bank's answer (until {})…", auth.expires_at.format("%H:%M UTC"));
-    while ctx.db.authorization(&auth.state, ctx.clock.now()).await?.is_some() {
-        tokio::time::sleep(CALLBACK_POLL).await;
+    loop {
+        match ctx.db.authorization_progress(&auth.state, ctx.clock.now()).await? {
+            Some(AuthorizationProgress::Waiting | AuthorizationProgress::Completing) => {
+                tokio::time::sleep(CALLBACK_POLL).await
+            }
+            Some(AuthorizationProgress::Done) => break,
+            Some(AuthorizationProgress::Failed(error)) => anyhow::bail!("{error}"),
+            None => anyhow::bail!(
+                "the authorisation at {} expired before the bank answered; start again",
+                auth.institution.name
+            ),
+        }
     }
-    if ctx.clock.now() >= auth.expires_at {
-        anyhow::bail!("the authorisation at {} expired before the bank answered; start again", auth.institution.name);
-    }
-    let items = connections::items(ctx, user, auth.connection_id)
-        .await
-        .map_err(|_| anyhow::anyhow!("the bank's answer did not complete the connection; the browser page says why"))?;
+    let items = connections::items(ctx, user, auth.connection_id).await?;
     if !json {
         outln!("connected {} as {}", auth.institution.name, auth.connection_id);
         print_items(&items);

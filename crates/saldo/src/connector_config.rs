@@ -260,11 +260,18 @@ impl ConnectorsConfig {
                     format!("bank {:?}: sca_approach must be redirect or decoupled", bank.id),
                 ));
             }
-            if bank.frequency_per_day.is_some_and(|n| n == 0) || bank.max_consent_days.is_some_and(|n| n == 0) {
+            let within = |value: Option<u32>, max: u32| value.is_none_or(|n| (1..=max).contains(&n));
+            if !within(bank.frequency_per_day, 96)
+                || !within(bank.max_consent_days, 3650)
+                || !within(bank.max_history_days, 3650)
+            {
                 return Err(invalid(
                     "berlin_group",
                     file_source(),
-                    format!("bank {:?}: frequency_per_day and max_consent_days must be at least 1", bank.id),
+                    format!(
+                        "bank {:?}: frequency_per_day must be 1 to 96, max_consent_days and max_history_days 1 to 3650",
+                        bank.id
+                    ),
                 ));
             }
             if bank.client_certificate.is_some() != bank.client_key.is_some() {

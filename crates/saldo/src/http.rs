@@ -159,17 +159,22 @@ struct ConnectRequest {
 /// The address browsers reach this server at, from the request's `Host`, for the provider's
 /// redirect back.
 /// The context acting for the user this request came from: the client's address, or, when the
-/// request came through a reverse proxy on this machine, the address it says it forwarded for.
+/// request came through a reverse proxy on this machine, the address that proxy saw.
 fn for_client(ctx: &Ctx, peer: Option<Extension<ConnectInfo<SocketAddr>>>, headers: &HeaderMap) -> Ctx {
     let Some(Extension(ConnectInfo(peer))) = peer else { return ctx.clone() };
+    let peer = peer.ip().to_canonical();
+    // The proxy appends the address it saw to whatever the client sent: only the last entry is
+    // the proxy's word; the ones before it are the client's, and anyone can write those.
     let forwarded = headers
-        .get("x-forwarded-for")
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.rsplit(',').next())
         .and_then(|v| v.trim().parse::<IpAddr>().ok());
     match forwarded {
-        Some(client) if peer.ip().is_loopback() => ctx.for_user_at(client),
-        _ => ctx.for_user_at(peer.ip()),
+        Some(client) if peer.is_loopback() => ctx.for_user_at(client.to_canonical()),
+        _ => ctx.for_user_at(peer),
     }
 }
 

@@ -89,9 +89,10 @@ impl Ctx {
             };
             connectors.add(Arc::new(SimpleFin::new(settings)));
         }
+        // Each request well within the engine's limit for a whole call, which may take several.
         let transport = Transport {
             allow_insecure_loopback: config.allow_insecure_loopback,
-            timeout: std::time::Duration::from_secs(60),
+            timeout: std::time::Duration::from_secs(20),
         };
         if let Some(eb) = &config.connectors.enable_banking {
             connectors.add(Arc::new(EnableBanking::new(EnableBankingSettings {
@@ -113,7 +114,10 @@ impl Ctx {
         }
         if !config.connectors.berlin_group.is_empty() {
             let banks = config.connectors.berlin_group.iter().map(crate::connector_config::BerlinGroupBankFile::bank);
-            connectors.add(Arc::new(BerlinGroup::new(BerlinGroupSettings { banks: banks.collect(), transport })));
+            let settings = BerlinGroupSettings { banks: banks.collect(), transport };
+            // Approving in the bank's app takes a person a minute or two.
+            let polling = (60, std::time::Duration::from_secs(2));
+            connectors.add(Arc::new(BerlinGroup::new(settings).with_polling(polling.0, polling.1)));
         }
         let mut engine = EngineSettings::default();
         engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);

@@ -759,9 +759,8 @@ impl Connector for BerlinGroup {
             if account.currency.trim().eq_ignore_ascii_case("XXX") {
                 continue;
             }
-            let currency = Currency::parse(&account.currency).map_err(|_| {
-                unreadable(format!("account currency {:?} is not an ISO 4217 code", clean(&account.currency, "")))
-            })?;
+            // An account kept in something saldo cannot hold is left out; the others still sync.
+            let Ok(currency) = Currency::parse(&account.currency) else { continue };
             let current_value = match &account.balances {
                 Some(balances) => current_balance(balances).ok().flatten(),
                 None => None,

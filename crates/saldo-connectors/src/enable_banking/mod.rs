@@ -307,7 +307,7 @@ impl Connector for EnableBanking {
                 max_history_days: FIRST_HISTORY_DAYS as u32,
                 max_consent_days: a
                     .maximum_consent_validity
-                    .map_or(DEFAULT_CONSENT_DAYS, |seconds| (seconds / 86_400).max(1))
+                    .map_or(DEFAULT_CONSENT_DAYS, |seconds| (seconds / 86_400).clamp(1, 400))
                     .try_into()
                     .unwrap_or(u32::MAX),
                 accesses_per_day: Some(ACCESSES_PER_DAY),
@@ -327,7 +327,8 @@ impl Connector for EnableBanking {
             )
         })?;
         // The longest the bank allows, less a minute so that clocks apart do not push it over.
-        let validity = aspsp.maximum_consent_validity.unwrap_or(DEFAULT_CONSENT_DAYS * 86_400);
+        // Bounded, so that a nonsensical answer cannot overflow the date.
+        let validity = aspsp.maximum_consent_validity.unwrap_or(DEFAULT_CONSENT_DAYS * 86_400).clamp(120, 400 * 86_400);
         let valid_until = ctx.now + TimeDelta::seconds(validity) - TimeDelta::minutes(1);
         let body = json!({
             "access": {
@@ -407,12 +408,8 @@ impl Connector for EnableBanking {
                     }
                     Err(failure) => return Err(failure),
                 };
-            let Ok(currency) = Currency::parse(&details.currency) else {
-                return Err(unreadable(format!(
-                    "Enable Banking's account details give currency {:?}, not an ISO 4217 code",
-                    clean(&details.currency, "")
-                )));
-            };
+            // An account kept in something saldo cannot hold is left out; the others still sync.
+            let Ok(currency) = Currency::parse(&details.currency) else { continue };
             let iban = details.account_id.as_ref().and_then(|a| a.iban.clone()).filter(|i| !i.trim().is_empty());
             let name = [&details.name, &details.product, &details.details]
                 .into_iter()

@@ -66,6 +66,10 @@ pub(crate) struct Institution {
     pub countries: Vec<String>,
     #[serde(default)]
     pub logo: Option<String>,
+    /// The bank gives more than 90 days of history only once, then freezes an access that asked
+    /// for it: continuous access must ask for 90 days at most.
+    #[serde(default)]
+    pub separate_continuous_history_consent: bool,
 }
 
 /// `POST agreements/enduser/`.

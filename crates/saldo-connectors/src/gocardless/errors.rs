@@ -170,6 +170,13 @@ pub(crate) fn classify(
             "AccountInactiveError",
             format!("the bank no longer gives access to this account (closed or deactivated there): {said}"),
         ),
+        // A token GoCardless still refuses after saldo renewed it is the operator's problem, not an
+        // expired consent the user would be asked to renew.
+        401 if error.kind.is_none() && lower.contains("token") => Failure::new(
+            FailureKind::Config,
+            code("token_refused"),
+            format!("GoCardless refused saldo's access token even after renewing it: {said}"),
+        ),
         401 if error.kind.as_deref() == Some("AccessExpiredError") || endpoint == Endpoint::Account => {
             if lower.contains("revoke") {
                 Failure::new(

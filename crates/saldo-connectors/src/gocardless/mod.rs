@@ -119,7 +119,12 @@ fn window_start(since: NaiveDate, today: NaiveDate, max_history_days: u32) -> Na
 }
 
 fn history_days(institution: &Institution) -> u32 {
-    institution.transaction_total_days.filter(|d| *d > 0).unwrap_or(DEFAULT_DAYS)
+    let days = institution.transaction_total_days.filter(|d| *d > 0).unwrap_or(DEFAULT_DAYS);
+    if institution.separate_continuous_history_consent {
+        days.min(DEFAULT_DAYS)
+    } else {
+        days
+    }
 }
 
 fn consent_days(institution: &Institution) -> u32 {
@@ -230,7 +235,10 @@ impl GoCardless {
         let answer = self.send(Method::POST, self.url(&["token", path, ""])?, Some(&body), None).await?;
         locked(&self.limits).record_api("token", RateHeaders::read(&answer).api, now);
         if answer.status.is_success() {
-            return self.read(&answer, "GoCardless's token answer").map(Some);
+            // Never quoted in a failure: a half-readable answer may still hold a token.
+            return serde_json::from_slice(&answer.body)
+                .map(Some)
+                .map_err(|_| unreadable("GoCardless's token answer is unreadable"));
         }
         if answer.status.as_u16() == 401 && path == "refresh" {
             return Ok(None);
@@ -440,8 +448,8 @@ impl GoCardless {
             // No details ever: the currency of the balances (one call of the balances scope).
             None => match self.balances(account, now).await {
                 Ok(balances) => balances.iter().find_map(|b| Currency::parse(&b.balance_amount.currency).ok()),
-                Err(failure) if failure.kind.is_temporary() => return Err(failure),
-                Err(_) => None,
+                // Whatever stops the balances (an expired access, a suspension) stops the account.
+                Err(failure) => return Err(failure),
             },
         };
         let Some(currency) = currency else {
@@ -798,6 +806,11 @@ mod tests {
         assert_eq!(listed.logo_url.as_deref(), Some("https://cdn.example/n26.png"));
         let bare: Institution = serde_json::from_value(serde_json::json!({"id": "X", "name": "X"})).unwrap();
         assert_eq!((history_days(&bare), consent_days(&bare)), (90, 90));
+        let frozen: Institution = serde_json::from_value(serde_json::json!({
+            "id": "SWEDBANK", "name": "Swedbank", "transaction_total_days": "730", "separate_continuous_history_consent": true
+        }))
+        .unwrap();
+        assert_eq!(history_days(&frozen), 90, "continuous access asks for 90 days at banks that freeze longer ones");
     }
 
     #[test]

@@ -9,3 +9,8 @@ CREATE TABLE catalog_refreshes (
 -- What a connector asked to be handed back when the provider's redirect completes an authorisation
 -- (a Berlin Group bank's consent id, minted after the redirect URI was sent).
 ALTER TABLE pending_authorizations ADD COLUMN resume TEXT;
+-- A callback takes an authorisation once (taken_at) and records how completing it went, so the
+-- command line that began it can tell the user.
+ALTER TABLE pending_authorizations ADD COLUMN taken_at TIMESTAMPTZ;
+ALTER TABLE pending_authorizations ADD COLUMN finished_at TIMESTAMPTZ;
+ALTER TABLE pending_authorizations ADD COLUMN error TEXT;

@@ -101,7 +101,8 @@ both_backends!(enable_banking_connects_through_the_browser_and_reconnects_withou
     // The user approves at the bank, whose page sends the browser to saldo's callback.
     let redirect = api.approve(bank_page).unwrap();
     // Through a reverse proxy on this machine, which names the browser's address.
-    let proxied = "X-Forwarded-For: 192.0.2.44, 10.0.0.1\r\n";
+    // The proxy appends the address it saw; what the client claimed before it is not believed.
+    let proxied = "X-Forwarded-For: 10.9.9.9, 192.0.2.44\r\n";
     let (status, page) = server.get_with(&path_of(&redirect, &server), proxied);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Connected Nordea") && page.contains("Käyttötili"), "{page}");
@@ -139,6 +140,29 @@ both_backends!(enable_banking_connects_through_the_browser_and_reconnects_withou
 
     saldo.ok(&["disconnect", &connection]);
     assert!(api.sessions().iter().all(|(_, status)| status == "CLOSED"), "{:?}", api.sessions());
+
+    // Without --no-wait, `saldo connect` waits for the callback's outcome and reports it.
+    let waiting = |answer: &dyn Fn(&str) -> String| {
+        let mut child = saldo
+            .command(&["connect", "FI:OP"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+        let page =
+            lines.find_map(|l| l.unwrap().trim().strip_prefix("http").map(|rest| format!("http{rest}"))).unwrap();
+        let (status, body) = server.get(&path_of(&answer(&page), &server));
+        let said: Vec<String> = lines.map(Result::unwrap).collect();
+        let output = child.wait_with_output().unwrap();
+        (status, body, said.join("\n"), output.status.success(), String::from_utf8_lossy(&output.stderr).to_string())
+    };
+    let (status, _, _, ok, stderr) = waiting(&|page| api.decline(page).unwrap());
+    assert_eq!(status, 400);
+    assert!(!ok && stderr.contains("declined"), "{stderr}");
+    let (status, _, said, ok, stderr) = waiting(&|page| api.approve(page).unwrap());
+    assert_eq!(status, 200);
+    assert!(ok && said.contains("connected OP as"), "{said} {stderr}");
     server.terminate();
     assert!(api.violations().is_empty(), "{:?}", api.violations());
 });
