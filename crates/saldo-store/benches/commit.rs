@@ -2,7 +2,8 @@
 //! each bringing new transactions, a balance point, its run record and its connection's state, on
 //! SQLite and (when `SALDO_TEST_POSTGRES_URL` reaches a server, default the local one) PostgreSQL.
 //! Compare its rows/s with `../shared/bench/limits/run_limits.sh`, the raw insert rate of the same
-//! machine. Run: `cargo bench -p saldo-store --bench commit`.
+//! machine. Also how fast a provider's institution list is stored (`refresh_catalog`).
+//! Run: `cargo bench -p saldo-store --bench commit` (one group: add its name, e.g. `-- refresh_catalog`).
 
 // A benchmark with a broken setup should stop at once, like a test.
 #![allow(clippy::unwrap_used)]
@@ -174,6 +175,18 @@ struct Scratch {
     drop_sql: Option<(String, String)>,
 }
 
+impl Scratch {
+    /// Closes the database and drops a scratch PostgreSQL one.
+    async fn remove(self) {
+        self.db.close().await;
+        if let Some((admin, sql)) = &self.drop_sql {
+            if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await {
+                let _ = sqlx::query(sql).execute(&mut conn).await;
+            }
+        }
+    }
+}
+
 async fn scratch(backend: &str) -> Option<Scratch> {
     if backend == "sqlite" {
         let dir = tempfile::tempdir().ok()?;
@@ -236,14 +249,49 @@ fn commit_syncs(c: &mut Criterion) {
                 },
             );
         }
-        if let Some((admin, sql)) = &scratch.drop_sql {
-            runtime.block_on(async {
-                scratch.db.close().await;
-                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await {
-                    let _ = sqlx::query(sql).execute(&mut conn).await;
-                }
-            });
-        }
+        runtime.block_on(scratch.remove());
+    }
+    group.finish();
+}
+
+/// A provider's whole institution list (GoCardless and Enable Banking each list about 2,500
+/// banks) stored as `saldo institutions --refresh` stores it: one transaction, upserts.
+fn refresh_catalog(c: &mut Criterion) {
+    const INSTITUTIONS: usize = 2_500;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut group = c.benchmark_group("refresh_catalog");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(INSTITUTIONS as u64));
+    let catalog: Vec<Institution> = (0..INSTITUTIONS)
+        .map(|i| Institution {
+            id: InstitutionId(Uuid::now_v7()),
+            connector: "gocardless".into(),
+            provider_institution_id: format!("BANK_{i:05}"),
+            name: format!("Bank {i}"),
+            country: Some(["DE", "FR", "FI", "SE", "NL"][i % 5].into()),
+            bic: Some(format!("BANK{i:04}XX")),
+            max_history_days: Some(730),
+            max_consent_days: Some(180),
+            accesses_per_day: Some(4),
+            description: String::new(),
+            logo_url: Some(format!("https://cdn.example/{i}.png")),
+        })
+        .collect();
+    for backend in ["sqlite", "postgres"] {
+        let Some(scratch) = runtime.block_on(scratch(backend)) else {
+            eprintln!("{backend}: not reachable, skipped");
+            continue;
+        };
+        let mut round = 0;
+        group.bench_function(BenchmarkId::new(backend, format!("{INSTITUTIONS} institutions")), |b| {
+            b.iter(|| {
+                round += 1;
+                runtime
+                    .block_on(scratch.db.refresh_catalog("gocardless", &catalog, t0() + TimeDelta::hours(round)))
+                    .unwrap()
+            })
+        });
+        runtime.block_on(scratch.remove());
     }
     group.finish();
 }
@@ -316,5 +364,5 @@ fn sqlite_schema_ceiling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, commit_syncs, sqlite_schema_ceiling);
+criterion_group!(benches, commit_syncs, sqlite_schema_ceiling, refresh_catalog);
 criterion_main!(benches);

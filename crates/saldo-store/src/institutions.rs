@@ -71,32 +71,57 @@ pub(crate) fn consent_args(consent: Option<&ConsentRecord>) -> Vec<Arg> {
     ]
 }
 
+/// Institutions per statement: one round trip for many rows (PostgreSQL paid one per row), well
+/// under SQLite's limit of bound parameters.
+const INSTITUTIONS_PER_STATEMENT: usize = 500;
+
 async fn upsert_institutions_in(tx: &mut Tx, institutions: &[Institution]) -> Result<(), StoreError> {
-    for institution in institutions {
-        tx.execute(
+    // One statement may not name a row twice (PostgreSQL refuses to update a row twice): the
+    // last listing of an institution wins.
+    let mut seen = std::collections::HashSet::new();
+    let mut unique: Vec<&Institution> = institutions
+        .iter()
+        .rev()
+        .filter(|i| seen.insert((i.connector.as_str(), i.provider_institution_id.as_str())))
+        .collect();
+    unique.reverse();
+    for chunk in unique.chunks(INSTITUTIONS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let first = row * 11;
+                let marks: Vec<String> = (1..=11).map(|column| format!("${}", first + column)).collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO institutions (id, connector, provider_institution_id, name, country, bic, \
-             max_history_days, max_consent_days, accesses_per_day, description, logo_url) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             max_history_days, max_consent_days, accesses_per_day, description, logo_url) VALUES {} \
              ON CONFLICT (connector, provider_institution_id) DO UPDATE \
              SET name = excluded.name, country = excluded.country, bic = excluded.bic, \
              max_history_days = excluded.max_history_days, max_consent_days = excluded.max_consent_days, \
              accesses_per_day = excluded.accesses_per_day, description = excluded.description, \
              logo_url = excluded.logo_url",
-            &[
-                Arg::Uuid(institution.id.0),
-                Arg::Text(institution.connector.clone()),
-                Arg::Text(institution.provider_institution_id.clone()),
-                Arg::Text(institution.name.clone()),
-                Arg::OptText(institution.country.clone()),
-                Arg::OptText(institution.bic.clone()),
-                Arg::OptInt(institution.max_history_days.map(i64::from)),
-                Arg::OptInt(institution.max_consent_days.map(i64::from)),
-                Arg::OptInt(institution.accesses_per_day.map(i64::from)),
-                Arg::Text(institution.description.clone()),
-                Arg::OptText(institution.logo_url.clone()),
-            ],
-        )
-        .await?;
+            values.join(", ")
+        );
+        let args: Vec<Arg> = chunk
+            .iter()
+            .flat_map(|institution| {
+                [
+                    Arg::Uuid(institution.id.0),
+                    Arg::Text(institution.connector.clone()),
+                    Arg::Text(institution.provider_institution_id.clone()),
+                    Arg::Text(institution.name.clone()),
+                    Arg::OptText(institution.country.clone()),
+                    Arg::OptText(institution.bic.clone()),
+                    Arg::OptInt(institution.max_history_days.map(i64::from)),
+                    Arg::OptInt(institution.max_consent_days.map(i64::from)),
+                    Arg::OptInt(institution.accesses_per_day.map(i64::from)),
+                    Arg::Text(institution.description.clone()),
+                    Arg::OptText(institution.logo_url.clone()),
+                ]
+            })
+            .collect();
+        tx.execute(&sql, &args).await?;
     }
     Ok(())
 }

@@ -201,6 +201,23 @@ contract!(accounts_round_trip_with_aliases_and_origin, |db: Db| async move {
         })
         .collect();
     assert_eq!(db.catalog_refreshed_at("enable_banking").await.unwrap(), None);
+    // A provider listing a bank twice, and a list longer than one statement takes.
+    let mut long: Vec<Institution> = (0..1_200)
+        .map(|n| Institution {
+            id: InstitutionId(Uuid::now_v7()),
+            connector: "gocardless".into(),
+            provider_institution_id: format!("BANK_{n}"),
+            name: format!("Bank {n}"),
+            country: Some("DE".into()),
+            bic: None,
+            ..batch[0].clone()
+        })
+        .collect();
+    long.push(Institution { id: InstitutionId(Uuid::now_v7()), name: "Bank 7 renamed".into(), ..long[7].clone() });
+    db.refresh_catalog("gocardless", &long, at(1, 3)).await.unwrap();
+    let stored = db.institutions(Some("bank_")).await.unwrap();
+    assert_eq!(stored.len(), 1_200);
+    assert!(stored.iter().any(|i| i.name == "Bank 7 renamed"), "the last listing wins");
     db.refresh_catalog("enable_banking", &batch, at(1, 3)).await.unwrap();
     db.refresh_catalog("enable_banking", &batch, at(2, 3)).await.unwrap();
     assert_eq!(db.catalog_refreshed_at("enable_banking").await.unwrap(), Some(at(2, 3)));
