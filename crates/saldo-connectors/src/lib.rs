@@ -119,6 +119,32 @@ pub enum AuthAnswer {
     },
 }
 
+impl AuthAnswer {
+    /// A redirect's query parameters, for a provider (`what`: "GoCardless") that completes by
+    /// redirect only; any other answer is saldo's mistake, the operator's to see.
+    pub fn redirect_params(&self, what: &str) -> Result<RedirectParams<'_>, Failure> {
+        match self {
+            AuthAnswer::Callback { params } => Ok(RedirectParams(params)),
+            _ => Err(Failure::new(
+                saldo_core::failure::FailureKind::Config,
+                "unsupported_answer",
+                format!("{what} is authorised through the bank's redirect only"),
+            )),
+        }
+    }
+}
+
+/// The query parameters of a redirect back to saldo.
+#[derive(Debug, Clone, Copy)]
+pub struct RedirectParams<'a>(&'a [(String, String)]);
+
+impl<'a> RedirectParams<'a> {
+    /// The first value of a parameter.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
 /// What the user granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consent {

@@ -351,14 +351,8 @@ impl Connector for EnableBanking {
         answer: &AuthAnswer,
         ctx: CallContext,
     ) -> Result<Consent, Failure> {
-        let AuthAnswer::Callback { params } = answer else {
-            return Err(Failure::new(
-                FailureKind::Config,
-                "unsupported_answer",
-                "Enable Banking is authorised through the bank's redirect",
-            ));
-        };
-        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let params = answer.redirect_params("Enable Banking")?;
+        let param = |name: &str| params.get(name);
         if let Some(error) = param("error") {
             let said = param("error_description").map(|d| format!(": {}", clean(d, ""))).unwrap_or_default();
             let kind = if error == "access_denied" { FailureKind::Revoked } else { FailureKind::InvalidCredentials };

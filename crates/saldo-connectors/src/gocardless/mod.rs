@@ -663,14 +663,8 @@ impl Connector for GoCardless {
         answer: &AuthAnswer,
         ctx: CallContext,
     ) -> Result<Consent, Failure> {
-        let AuthAnswer::Callback { params } = answer else {
-            return Err(Failure::new(
-                FailureKind::Config,
-                "unsupported_answer",
-                "GoCardless is authorised through the bank's redirect only",
-            ));
-        };
-        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let params = answer.redirect_params("GoCardless")?;
+        let param = |name: &str| params.get(name);
         if let Some(error) = param("error").filter(|e| !e.trim().is_empty()) {
             return Err(redirect_error(error.trim(), param("details").unwrap_or_default()));
         }

@@ -411,14 +411,8 @@ impl Connector for Sandbox {
         ctx: CallContext,
     ) -> Result<Consent, Failure> {
         let institution = self.institution(&request.institution_id)?;
-        let AuthAnswer::Callback { params } = answer else {
-            return Err(Failure::new(
-                FailureKind::Config,
-                "unsupported_answer",
-                "the sandbox completes by redirect only",
-            ));
-        };
-        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let params = answer.redirect_params("the sandbox")?;
+        let param = |name: &str| params.get(name);
         if param("state") != Some(request.state.as_str()) {
             return Err(Failure::new(
                 FailureKind::InvalidCredentials,
