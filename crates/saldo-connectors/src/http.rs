@@ -209,6 +209,11 @@ pub(crate) fn retry_after(now: chrono::DateTime<chrono::Utc>, seconds: i64) -> c
     now + chrono::TimeDelta::seconds(seconds.clamp(60, 86_400))
 }
 
+/// Midnight UTC after `now`: when a provider's daily allowance comes back, where it says no time.
+pub(crate) fn next_midnight(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    (now.date_naive() + chrono::TimeDelta::days(1)).and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

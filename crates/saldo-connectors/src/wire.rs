@@ -8,6 +8,7 @@ use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 
 /// The longest provider text put into a failure's detail.
 pub(crate) const MAX_MESSAGE_CHARS: usize = 200;
@@ -117,4 +118,21 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str
             unreadable(format!("{what} is unreadable: {}", path_error("answer", e)))
         }
     })
+}
+
+/// Present, non-blank text, trimmed.
+pub(crate) fn present(text: &Option<String>) -> Option<&str> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// Lines of remittance text as one line; `None` when all are blank.
+pub(crate) fn joined(lines: &[String]) -> Option<String> {
+    let text = lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
+}
+
+/// A connector's in-memory caches and budgets. Each update of them is one insert, remove or
+/// assignment, so they stay consistent even after a holder panicked: the poison is ignored.
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

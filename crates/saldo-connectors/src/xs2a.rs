@@ -5,7 +5,7 @@
 //! Amounts are decimal strings with an ISO currency; the sign is the holder's view (a debit is
 //! negative). A transaction that cannot be read fails its account, naming the field.
 
-use crate::wire::{clean, decimal, path_error};
+use crate::wire::{clean, decimal, joined, path_error, present};
 use crate::FetchedTransaction;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -91,10 +91,6 @@ pub(crate) struct Transaction {
     pub additional_information: Option<String>,
 }
 
-fn present(text: &Option<String>) -> Option<String> {
-    text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string)
-}
-
 impl Transaction {
     /// Into saldo's form. A pending transaction without a booking date is dated by its value date
     /// (or today): it is replaced as a whole on every sync, so the date only orders it.
@@ -107,22 +103,18 @@ impl Transaction {
             (None, None, TransactionStatus::Pending) => today,
             (None, _, TransactionStatus::Booked) => return Err("bookingDate: missing on a booked transaction".into()),
         };
-        let counterparty = if amount.minor < 0 { present(&self.creditor_name) } else { present(&self.debtor_name) }
-            .or_else(|| present(&self.creditor_name).or_else(|| present(&self.debtor_name)));
-        let description = present(&self.remittance_information_unstructured)
-            .or_else(|| {
-                self.remittance_information_unstructured_array
-                    .as_ref()
-                    .map(|lines| lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))
-                    .filter(|t| !t.is_empty())
-            })
-            .or_else(|| present(&self.remittance_information_structured))
-            .or_else(|| present(&self.additional_information))
+        let text = |t: &Option<String>| present(t).map(str::to_string);
+        let counterparty = if amount.minor < 0 { text(&self.creditor_name) } else { text(&self.debtor_name) }
+            .or_else(|| text(&self.creditor_name).or_else(|| text(&self.debtor_name)));
+        let description = text(&self.remittance_information_unstructured)
+            .or_else(|| self.remittance_information_unstructured_array.as_deref().and_then(joined))
+            .or_else(|| text(&self.remittance_information_structured))
+            .or_else(|| text(&self.additional_information))
             .or_else(|| counterparty.clone())
             .unwrap_or_default();
-        let provider_id = present(&self.transaction_id)
-            .or_else(|| present(&self.internal_transaction_id))
-            .or_else(|| present(&self.entry_reference));
+        let provider_id = text(&self.transaction_id)
+            .or_else(|| text(&self.internal_transaction_id))
+            .or_else(|| text(&self.entry_reference));
         Ok(FetchedTransaction {
             provider_id,
             status,

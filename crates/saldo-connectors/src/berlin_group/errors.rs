@@ -7,8 +7,9 @@
 //! status only where there is no code or the bank is down. The table is providers.md §3 (the AIS
 //! codes by status) and its §7 row (what each means for the user).
 
+use crate::http::next_midnight;
 use crate::wire::{clean, heavier};
-use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use serde::Deserialize;
 
@@ -126,11 +127,6 @@ pub(crate) fn kind_of_code(code: &str) -> Option<FailureKind> {
         _ => return None,
     };
     Some(kind)
-}
-
-/// Midnight UTC after `now`: XS2A defines no Retry-After, and the consented frequency is per day.
-pub(crate) fn next_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
-    (now.date_naive() + TimeDelta::days(1)).and_time(NaiveTime::MIN).and_utc()
 }
 
 /// What one message means; `status` for messages without a code.

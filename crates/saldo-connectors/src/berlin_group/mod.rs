@@ -22,7 +22,7 @@ mod api;
 mod errors;
 
 use crate::http::{base_url, check_transport, endpoint, host_of, retry_after, Answer, Client, Transport};
-use crate::wire::{clean, parse_json, path_error, unreadable};
+use crate::wire::{clean, locked, parse_json, path_error, unreadable};
 use crate::xs2a::{account_kind, current_balance};
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem,
@@ -39,7 +39,7 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How the user authorises at a bank.
@@ -118,10 +118,6 @@ pub struct BerlinGroup {
     /// Banks that refused `bookingStatus=both`, and those that refused `pending` too.
     without_both: Mutex<HashSet<String>>,
     without_pending: Mutex<HashSet<String>>,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn read_pem(path: &Path, what: &str, bank: &str) -> Result<Vec<u8>, Failure> {

@@ -1,6 +1,6 @@
 //! Enable Banking's wire types and its errors mapped onto saldo's taxonomy (providers.md §4, §7).
 
-use crate::wire::clean;
+use crate::wire::{clean, joined, present};
 use crate::xs2a;
 pub(crate) use crate::xs2a::Amount;
 use crate::FetchedTransaction;
@@ -166,10 +166,6 @@ pub(crate) struct TransactionPage {
     pub continuation_key: Option<String>,
 }
 
-fn present(text: Option<&str>) -> Option<String> {
-    text.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string)
-}
-
 impl Transaction {
     /// Into saldo's form; `None` for transactions that did not and will not move money
     /// (scheduled, cancelled, rejected, unknown status).
@@ -201,19 +197,19 @@ impl Transaction {
                 self.value_date.or(self.transaction_date).ok_or("booking_date: missing on a booked transaction")?
             }
         };
-        let name = |party: &Option<Party>| party.as_ref().and_then(|p| present(p.name.as_deref()));
+        let text = |t: &Option<String>| present(t).map(str::to_string);
+        let name = |party: &Option<Party>| party.as_ref().and_then(|p| text(&p.name));
         let counterparty =
             if amount.minor < 0 { name(&self.creditor) } else { name(&self.debtor) }.map(|c| clean(&c, ""));
         let description = self
             .remittance_information
-            .as_ref()
-            .map(|lines| lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))
-            .filter(|t| !t.is_empty())
-            .or_else(|| present(self.note.as_deref()))
+            .as_deref()
+            .and_then(joined)
+            .or_else(|| text(&self.note))
             .or_else(|| counterparty.clone())
             .unwrap_or_default();
         Ok(Some(FetchedTransaction {
-            provider_id: present(self.transaction_id.as_deref()).or_else(|| present(self.entry_reference.as_deref())),
+            provider_id: text(&self.transaction_id).or_else(|| text(&self.entry_reference)),
             status,
             booking_date,
             value_date: self.value_date,

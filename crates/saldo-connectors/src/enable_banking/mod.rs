@@ -15,8 +15,8 @@
 
 mod api;
 
-use crate::http::{base_url, endpoint, host_of, Client, Transport};
-use crate::wire::{clean, heavier, parse_json, path_error, unreadable};
+use crate::http::{base_url, endpoint, host_of, next_midnight, Client, Transport};
+use crate::wire::{clean, heavier, locked, parse_json, path_error, unreadable};
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
     ItemData,
@@ -30,7 +30,7 @@ use saldo_core::money::Currency;
 use saldo_core::secret::Secret;
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 /// Where Enable Banking's API lives.
 pub const DEFAULT_BASE_URL: &str = "https://api.enablebanking.com/";
@@ -90,11 +90,6 @@ pub struct EnableBanking {
     countries: Vec<String>,
     jwt: Mutex<Option<Jwt>>,
     sessions: Mutex<HashMap<String, SessionAccounts>>,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each update of these caches is one assignment: they stay consistent if a holder panicked.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// saldo's id for a bank: Enable Banking knows banks by name within a country.
@@ -189,8 +184,7 @@ impl EnableBanking {
             let failure = api::failure(answer.status.as_u16(), &answer.body);
             // The bank's daily allowance comes back the next (UTC) day; no header says when.
             if failure.kind == FailureKind::Temporary(TemporaryCause::RateLimited) {
-                let tomorrow = ctx.now.date_naive() + TimeDelta::days(1);
-                return Err(failure.retry_at(tomorrow.and_time(chrono::NaiveTime::MIN).and_utc()));
+                return Err(failure.retry_at(next_midnight(ctx.now)));
             }
             return Err(failure);
         }

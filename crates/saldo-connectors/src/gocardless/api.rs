@@ -205,11 +205,6 @@ fn lenient_days<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32
     }
 }
 
-/// Present, non-blank text.
-pub(crate) fn present(text: &Option<String>) -> Option<&str> {
-    text.as_deref().map(str::trim).filter(|t| !t.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

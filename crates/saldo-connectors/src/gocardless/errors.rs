@@ -4,9 +4,9 @@
 //! operator's secret being refused, a 401 on an account is the user's consent running out. So the
 //! classification takes the endpoint along with the status and the body.
 
-use crate::http::Answer;
+use crate::http::{next_midnight, Answer};
 use crate::wire::{clean, unreadable};
-use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use serde_json::Value;
 
@@ -115,10 +115,6 @@ pub(crate) fn seconds_in_text(text: &str) -> Option<i64> {
             .then(|| w[1].parse::<i64>().ok())
             .flatten()
     })
-}
-
-fn next_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
-    (now.date_naive() + TimeDelta::days(1)).and_time(NaiveTime::MIN).and_utc()
 }
 
 /// Scrubs provider text for a failure detail: cleaned, and none of the given secrets in it.
@@ -370,7 +366,7 @@ pub(crate) fn requisition_usable(status: Option<&str>) -> Result<(), Failure> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeDelta, TimeZone};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2021, 11, 22, 12, 0, 0).unwrap()

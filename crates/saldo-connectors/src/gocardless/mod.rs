@@ -21,13 +21,13 @@ mod errors;
 mod limits;
 
 use crate::http::{base_url, endpoint, host_of, Answer, Client, Transport};
-use crate::wire::{parse_json, unreadable};
+use crate::wire::{locked, parse_json, present, unreadable};
 use crate::xs2a::{account_kind, current_balance};
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
     ItemData,
 };
-use api::{present, AccountMeta, Agreement, Details, Institution, Page, Requisition};
+use api::{AccountMeta, Agreement, Details, Institution, Page, Requisition};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use errors::{classify, redirect_error, requisition_usable, Endpoint, ErrorBody, RateHeaders};
@@ -39,7 +39,7 @@ use saldo_core::secret::Secret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 /// GoCardless's API since the Nordigen hosts were switched off (February 2024).
 pub const DEFAULT_BASE_URL: &str = "https://bankaccountdata.gocardless.com/api/v2/";
@@ -94,11 +94,6 @@ impl std::fmt::Debug for GoCardless {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GoCardless").field("host", &self.host).field("countries", &self.countries).finish()
     }
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each update is one insert or remove: the state stays consistent after a panicking holder.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn days(n: u32) -> TimeDelta {

@@ -363,8 +363,7 @@ impl Sandbox {
         let mut accesses = self.accesses.lock().unwrap_or_else(|p| p.into_inner());
         let used = accesses.entry((consent.id.clone(), now.date_naive())).or_insert(0);
         if *used >= 4 {
-            let reset =
-                now.date_naive().succ_opt().unwrap_or(now.date_naive()).and_time(chrono::NaiveTime::MIN).and_utc();
+            let reset = crate::http::next_midnight(now);
             return Err(Failure::new(
                 FailureKind::Temporary(TemporaryCause::RateLimited),
                 "429",

@@ -15,8 +15,8 @@
 mod access;
 mod response;
 
-use crate::http::{Client, Transport};
-use crate::wire::{clean, heavier, record};
+use crate::http::{next_midnight, Client, Transport};
+use crate::wire::{clean, heavier, locked, record};
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
     ItemData,
@@ -29,7 +29,7 @@ use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use saldo_core::secret::Secret;
 use saldo_core::transaction::TransactionStatus;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// The one institution this connector lists: the Bridge, behind which the user links their banks.
 pub const INSTITUTION_ID: &str = "simplefin-bridge";
@@ -92,11 +92,6 @@ pub struct SimpleFin {
     cache: Mutex<HashMap<String, Slot>>,
     /// Per consent id: the UTC day and the requests made on it.
     budget: Mutex<HashMap<String, (NaiveDate, u32)>>,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The maps stay consistent whatever a panicking holder was doing: each update is one insert.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
@@ -183,7 +178,7 @@ impl SimpleFin {
             *entry = (today, 0);
         }
         if entry.1 >= DAILY_REQUESTS {
-            let refill = midnight(today + TimeDelta::days(1));
+            let refill = next_midnight(now);
             return Err(Failure::new(
                 FailureKind::Temporary(TemporaryCause::RateLimited),
                 "daily_budget_used",
