@@ -363,6 +363,13 @@ async fn one_account_failing_leaves_the_others_readable() {
     api.set_accounts(fewer);
     let items = connector.discover(&consent, ctx(now())).await.unwrap();
     assert_eq!(items.len(), 2);
+    // So is one kept in something that is not an ISO currency.
+    let mut odd = example_accounts();
+    odd[2].details["currency"] = serde_json::json!("POINTS");
+    api.set_accounts(odd);
+    let items = connector.discover(&consent, ctx(now())).await.unwrap();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(items.iter().all(|i| i.provider_item_id != "hash-card-1234"));
     assert_eq!(api.violations(), Vec::<String>::new());
 }
 

@@ -436,6 +436,14 @@ async fn discovery_degrades_to_the_metadata_when_details_are_rate_limited() {
     assert_eq!(main.iban.as_deref(), Some("GL2010440000010445"), "the IBAN of the metadata");
     assert_eq!(main.currency, Currency::parse("EUR").unwrap(), "the currency of the balances");
     assert_eq!(main.name, "John Doe");
+
+    // When the balances that would give the currency say the access ended, discovery says so too,
+    // rather than leaving the account out (which would close it in saldo).
+    let fresh = GoCardless::new(settings(&api));
+    api.fail_next(Target::Account(MAIN.into()), Fault::InstitutionRateLimit);
+    api.fail_next(Target::Account(MAIN.into()), Fault::AccessExpired);
+    let failure = fresh.discover(&consent, ctx(now())).await.unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Expired, "{failure:?}");
     assert_no_violations(&api);
 }
 

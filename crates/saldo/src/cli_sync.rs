@@ -142,13 +142,9 @@ async fn through_browser(
     let callback = pending.request.redirect_url.clone();
     let auth = connections::keep_for_callback(ctx, user, pending, purpose).await?;
     if json {
-        print_json(&serde_json::json!({
-            "connection_id": auth.connection_id.to_string(),
-            "institution": auth.institution.name,
-            "authorization_url": auth.url,
-            "callback_url": callback,
-            "expires_at": auth.expires_at.to_rfc3339(),
-        }))?;
+        let mut shown = crate::http::authorization_json(&auth);
+        shown["callback_url"] = serde_json::Value::from(callback.as_str());
+        print_json(&shown)?;
     } else {
         outln!("Open this address in your browser to give saldo read-only access at {}:", auth.institution.name);
         outln!("  {}", auth.url);

@@ -437,13 +437,16 @@ pub async fn complete_browser_authorization(
         .find_map(|name| params.iter().find(|(key, _)| key == name))
         .map(|(_, value)| value.clone())
         .ok_or_else(|| OpsError::Invalid("the provider's redirect carries no state".into()))?;
-    let unknown = || OpsError::Invalid("this authorisation is unknown, already used or expired; start again".into());
-    let auth = ctx.db.take_authorization(&state, ctx.clock.now()).await?.ok_or_else(unknown)?;
+    let auth = ctx.db.take_authorization(&state, ctx.clock.now()).await?.ok_or_else(unknown_authorization)?;
     // The command line that began it waits for this outcome.
     let outcome = complete_taken_authorization(ctx, user, connector, params, state.clone(), auth).await;
     let error = outcome.as_ref().err().map(ToString::to_string);
     ctx.db.finish_authorization(&state, error.as_deref(), ctx.clock.now()).await?;
     outcome
+}
+
+fn unknown_authorization() -> OpsError {
+    OpsError::Invalid("this authorisation is unknown, already used or expired; start again".into())
 }
 
 async fn complete_taken_authorization(
@@ -454,10 +457,9 @@ async fn complete_taken_authorization(
     state: String,
     auth: StoredAuthorization,
 ) -> Result<BrowserOutcome, OpsError> {
-    let unknown = || OpsError::Invalid("this authorisation is unknown, already used or expired; start again".into());
-    let institution = ctx.db.institution(auth.institution_id).await?.ok_or_else(unknown)?;
+    let institution = ctx.db.institution(auth.institution_id).await?.ok_or_else(unknown_authorization)?;
     if auth.user_id != user.id || institution.connector != connector {
-        return Err(unknown());
+        return Err(unknown_authorization());
     }
     let pending = PendingAuthorization {
         connection_id: auth.connection_id,

@@ -379,6 +379,13 @@ mod tests {
         )
         .unwrap();
         assert!(load(half_cert, &[]).unwrap_err().to_string().contains("go together"));
+        for bad in ["frequency_per_day = 0", "max_consent_days = 100000", "max_history_days = 0"] {
+            let file: ConnectorFiles = toml::from_str(&format!(
+                "[[berlin_group]]\nid = \"d\"\nname = \"D\"\nbase_url = \"https://a.example/\"\n{bad}\n"
+            ))
+            .unwrap();
+            assert!(load(file, &[]).unwrap_err().to_string().contains("1 to"), "{bad}");
+        }
     }
 
     #[test]

@@ -188,7 +188,8 @@ fn base_url(ctx: &Ctx, headers: &HeaderMap) -> String {
     format!("http://{}", host.unwrap_or_else(|| ctx.config.listen.to_string()))
 }
 
-fn authorization_json(auth: &connections::BrowserAuthorization) -> serde_json::Value {
+/// A browser authorisation as the API and `saldo connect --json` show it.
+pub(crate) fn authorization_json(auth: &connections::BrowserAuthorization) -> serde_json::Value {
     serde_json::json!({
         "connection_id": auth.connection_id.to_string(),
         "institution": auth.institution.name,

@@ -377,6 +377,15 @@ mod tests {
     }
 
     #[test]
+    fn a_token_refused_after_renewal_is_the_operators_problem() {
+        let body = serde_json::json!({"summary": "Invalid token", "detail": "Token is invalid or expired", "status_code": 401});
+        let failure = kind(401, body, Endpoint::Account);
+        assert_eq!((failure.kind, failure.code.as_str()), (FailureKind::Config, "token_refused"));
+        let expired = kind(401, serde_json::json!({"summary": "Access expired", "detail": "x"}), Endpoint::Account);
+        assert_eq!(expired.kind, FailureKind::Expired, "no token mentioned: the access expired");
+    }
+
+    #[test]
     fn the_account_error_table_maps_code_by_code() {
         use Endpoint::*;
         let t = |c| FailureKind::Temporary(c);
