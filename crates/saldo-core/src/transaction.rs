@@ -64,6 +64,11 @@ pub struct FingerprintContent<'a> {
 /// in which the provider lists different transactions. Text is compared case- and
 /// whitespace-insensitively because providers reformat descriptions between fetches.
 pub fn fingerprint(content: FingerprintContent<'_>, occurrence: u32) -> String {
+    finish(content_hasher(content), occurrence)
+}
+
+/// The hash of everything the fingerprint covers but the occurrence.
+fn content_hasher(content: FingerprintContent<'_>) -> Sha256 {
     let mut hasher = Sha256::new();
     hasher.update(content.booking_date.to_string());
     hasher.update([0]);
@@ -74,26 +79,50 @@ pub fn fingerprint(content: FingerprintContent<'_>, occurrence: u32) -> String {
     hasher.update([0]);
     hasher.update(normalize_text(content.counterparty.unwrap_or("")));
     hasher.update([0]);
+    hasher
+}
+
+fn finish(mut hasher: Sha256, occurrence: u32) -> String {
     hasher.update(occurrence.to_le_bytes());
     let digest = hasher.finalize();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// For each transaction of a batch, how many identical ones (same fingerprint content) came before it
-/// in the batch: the `occurrence` of [`fingerprint`]. A batch must cover whole days, so that the
-/// count does not depend on where a fetch window starts.
+/// Fingerprints the transactions of one batch (a statement, a fetch window) in order, counting
+/// identical ones: the n-th transaction whose *normalised* content equals an earlier one's gets
+/// occurrence n. Counting on anything else than exactly what the fingerprint covers either drops a
+/// row (two spellings of one coffee counted apart would share a fingerprint) or doubles one. Import
+/// and sync both count here. A batch must cover whole days, so that the count does not depend on
+/// where a fetch window starts.
+#[derive(Debug, Default, Clone)]
+pub struct Fingerprinter {
+    /// Occurrences seen per normalised content, keyed by 128 bits of its hash: a large file's
+    /// memory stays small, and a collision is as unlikely as one of the fingerprints themselves.
+    seen: std::collections::HashMap<[u8; 16], u32>,
+}
+
+impl Fingerprinter {
+    pub fn new() -> Fingerprinter {
+        Fingerprinter::default()
+    }
+
+    /// The fingerprint of the next transaction of the batch, and its occurrence.
+    pub fn next(&mut self, content: FingerprintContent<'_>) -> (String, u32) {
+        let hasher = content_hasher(content);
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&hasher.clone().finalize()[..16]);
+        let count = self.seen.entry(key).or_insert(0);
+        let occurrence = *count;
+        *count += 1;
+        (finish(hasher, occurrence), occurrence)
+    }
+}
+
+/// For each transaction of a batch, how many identical ones (same normalised fingerprint content)
+/// came before it in the batch: the `occurrence` of [`fingerprint`], as [`Fingerprinter`] counts.
 pub fn occurrences(contents: &[FingerprintContent<'_>]) -> Vec<u32> {
-    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
-    contents
-        .iter()
-        .map(|content| {
-            let key = fingerprint(*content, 0);
-            let count = seen.entry(key).or_insert(0);
-            let occurrence = *count;
-            *count += 1;
-            occurrence
-        })
-        .collect()
+    let mut fingerprinter = Fingerprinter::new();
+    contents.iter().map(|content| fingerprinter.next(*content).1).collect()
 }
 
 fn normalize_text(text: &str) -> String {
@@ -135,6 +164,36 @@ mod tests {
             all
         };
         assert_eq!(fingerprints(&[coffee, rent, coffee]), fingerprints(&[rent, coffee, coffee]));
+    }
+
+    #[test]
+    fn spellings_of_one_transaction_are_counted_as_one_content() {
+        // Two rows of one file that differ only in case and spacing are two transactions: the
+        // second gets the next occurrence, never the first one's fingerprint.
+        let mut fingerprinter = Fingerprinter::new();
+        let (first, n1) = fingerprinter.next(content("Coffee", -350));
+        let (second, n2) = fingerprinter.next(content("COFFEE ", -350));
+        let (third, n3) = fingerprinter.next(content(" coffee", -350));
+        assert_eq!((n1, n2, n3), (0, 1, 2));
+        assert_ne!(first, second);
+        assert_ne!(second, third);
+        assert_eq!(first, fingerprint(content("coffee", -350), 0));
+        assert_eq!(second, fingerprint(content("Coffee", -350), 1));
+        // Another amount or day is other content: its count starts at 0.
+        assert_eq!(fingerprinter.next(content("Coffee", -351)).1, 0);
+        assert_eq!(occurrences(&[content("Tea", -1), content("TEA", -1), content("tea  ", -1)]), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn the_same_batch_gives_the_same_fingerprints_in_any_spelling() {
+        // A provider that re-spells a description between fetches must not make new transactions.
+        let spelled = |a: &'static str, b: &'static str| {
+            let mut fingerprinter = Fingerprinter::new();
+            let mut all = vec![fingerprinter.next(content(a, -350)).0, fingerprinter.next(content(b, -350)).0];
+            all.sort();
+            all
+        };
+        assert_eq!(spelled("Coffee", "COFFEE "), spelled("coffee", "coffee"));
     }
 
     #[test]

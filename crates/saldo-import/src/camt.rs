@@ -103,6 +103,11 @@ fn parse_in_slices<R: BufRead>(mut input: R, sink: &mut dyn StatementSink, slice
                     consumed = before;
                     break;
                 }
+                Err(Error::Syntax(kind)) if eof && parser.root_seen && is_unclosed(kind) => {
+                    // The file ends inside a tag, comment or CDATA section: cut off, not malformed.
+                    let at = lines.position(&buf, base, before);
+                    return Err(ParseError::cut_short(Format::Camt, at, "the rest of the document"));
+                }
                 Err(error) => {
                     let at = lines.position(&buf, base, reader.error_position() as usize);
                     return Err(ParseError::new(Format::Camt, at, "well-formed XML", error.to_string()));
@@ -1374,13 +1379,19 @@ impl<'s> Parser<'s> {
                 Tag::Other => "the open elements closed".to_owned(),
                 known => format!("</{}>", tag_name(known)),
             };
-            return Err(ParseError::new(Format::Camt, at, format!("{expected} before the end"), "end of file"));
+            return Err(ParseError::cut_short(Format::Camt, at, expected));
         }
         if !self.root_seen {
             return Err(ParseError::new(Format::Camt, at, "a CAMT <Document>", ""));
         }
         Ok(())
     }
+}
+
+/// A tag still open at the end of input: the file was cut inside it. (A comment or CDATA section
+/// left open swallows the rest of a document: that is malformed, not cut.)
+fn is_unclosed(kind: SyntaxError) -> bool {
+    kind == SyntaxError::UnclosedTag
 }
 
 fn not_camt(at: Position, expected: &str, local: &[u8]) -> ParseError {
@@ -1660,6 +1671,25 @@ mod tests {
         assert!(error.at.offset.is_some_and(|o| o > 200), "{error:?}");
         let truncated = &stmt(&ntry("1", "CRDT", ""))[..300];
         assert!(run(truncated).is_err());
+    }
+
+    #[test]
+    fn a_cut_off_document_is_cut_short_wherever_the_cut_falls() {
+        let whole = stmt(&format!("{}{}", ntry("1", "CRDT", ""), ntry("2", "DBIT", "")));
+        let second = whole.rfind("<Ntry>").unwrap();
+        for cut in [second + 3, second + 40, whole.len() - 12, whole.len() - 1] {
+            let mut sink = Collect::default();
+            let error = parse(&whole.as_bytes()[..cut], &mut sink).unwrap_err();
+            assert!(error.cut_short, "cut at {cut}: {error}");
+            // The first entry is whole and was handed on; the one the cut went through was not.
+            let (statements, _) = sink.finish();
+            let entries: usize = statements.iter().map(|s| s.transactions.len()).sum();
+            let expected = if cut >= whole.len() - 12 { 2 } else { 1 };
+            assert_eq!(entries, expected, "cut at {cut}");
+        }
+        // Malformed is not cut short.
+        let error = run(&whole.replace("</Ntry>", "</Ntryx>")).unwrap_err();
+        assert!(!error.cut_short);
     }
 
     #[test]

@@ -120,6 +120,9 @@ struct Statement {
     sum: Option<Decimal>,
     debits: (u64, Decimal),
     credits: (u64, Decimal),
+    /// Its closing balance :62F:/:62M: was read: an MT940 statement that ends without one (the
+    /// file ends after its opening balance) was cut off.
+    closed: bool,
 }
 
 impl Default for Statement {
@@ -132,6 +135,7 @@ impl Default for Statement {
             sum: Some(Decimal::ZERO),
             debits: (0, Decimal::ZERO),
             credits: (0, Decimal::ZERO),
+            closed: false,
         }
     }
 }
@@ -277,10 +281,22 @@ impl<'s> Parser<'s> {
         if let Some(at) = self.split_colon.take() {
             self.line_content(b":", at)?;
         }
-        self.dispatch()?;
+        let at = self.here();
+        let unclosed =
+            |parser: &Parser<'_>| parser.statement.as_ref().is_some_and(|s| s.opening.is_some() && !s.closed);
+        // A last line the file's end cut through cannot be read, but the file is cut, not malformed.
+        if let Err(err) = self.dispatch() {
+            if !unclosed(&self) {
+                return Err(err);
+            }
+        }
+        let cut_short = unclosed(&self);
         self.end_statement();
         if !self.seen_tag {
             return Err(self.not_mt940());
+        }
+        if cut_short {
+            return Err(ParseError::cut_short(FORMAT, at, "the statement's closing balance :62F: and its end"));
         }
         Ok(())
     }
@@ -438,6 +454,7 @@ impl<'s> Parser<'s> {
                     statement.sum = Some(Decimal::ZERO);
                 }
                 Tag::Closing => {
+                    statement.closed = true;
                     let expected = match (&statement.opening, statement.sum) {
                         (Some((opening, currency)), Some(sum)) if *currency == balance.currency => {
                             opening.checked_add(sum)

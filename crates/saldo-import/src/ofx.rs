@@ -366,14 +366,18 @@ impl<'s> Parser<'s> {
                 (Kind::End, None) | (Kind::Instruction, _) => {}
             }
         }
+        let cut_short = !closed_ofx || scanner.truncated;
         while let Some((agg, _)) = self.stack.pop() {
-            self.close(scanner, agg);
-        }
-        if !closed_ofx || scanner.truncated {
-            let at = scanner.here();
-            self.problem(at, "the file ends before </OFX>: it may have been cut short".into());
+            // An entry the cut went through may have lost digits of its amount: never handed on.
+            let entry = matches!(agg, Agg::BankTransaction | Agg::InvestmentTransaction(_) | Agg::Position);
+            if !(cut_short && entry) {
+                self.close(scanner, agg);
+            }
         }
         self.flush_pending_holdings();
+        if cut_short {
+            return Err(ParseError::cut_short(Format::Ofx, scanner.here(), "</OFX>"));
+        }
         Ok(())
     }
 
@@ -1197,9 +1201,15 @@ mod tests {
         let error = parse(csv.as_bytes(), &mut Collect::default()).unwrap_err();
         assert_eq!((error.at.line, error.found.as_str()), (Some(3), "\"date;amount\\n2024-01-01;12,50\""));
         assert!(parse(&b""[..], &mut Collect::default()).is_err());
-        let truncated = read(b"OFXHEADER:100\n\n<OFX><STMTRS><STMTTRN><DTPOSTED>20240101<TRNAMT>1");
-        assert_eq!(truncated.0[0].transactions.len(), 1);
-        assert!(truncated.1[0].message.contains("ends before </OFX>"));
+        let mut sink = Collect::default();
+        let cut = b"OFXHEADER:100\n\n<OFX><STMTRS><STMTTRN><DTPOSTED>20240101<TRNAMT>1\n</STMTTRN>\n<STMTTRN><DTPOSTED>20240102<TRNAMT>1";
+        let error = parse(&cut[..], &mut sink).unwrap_err();
+        assert!(error.cut_short, "{error}");
+        assert_eq!((error.at.line, error.expected.as_str()), (Some(5), "</OFX>"));
+        assert_eq!(error.to_string(), "ofx at line 5: expected </OFX>, found the end of the file");
+        // What is whole before the cut reached the sink; the entry the cut went through did not.
+        let (statements, _) = sink.finish();
+        assert_eq!(statements[0].transactions.len(), 1);
     }
 
     #[test]

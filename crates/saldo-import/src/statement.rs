@@ -72,11 +72,32 @@ pub struct ParseError {
     pub expected: String,
     /// What the file has instead, shortened to a readable snippet.
     pub found: String,
+    /// The file ends before its structure closes: it was most likely cut off (a download that
+    /// broke). Everything complete before the cut was handed to the sink, so an importer may keep
+    /// it when the user asks for what is there; an entry the cut went through never is.
+    pub cut_short: bool,
 }
 
 impl ParseError {
     pub fn new(format: Format, at: Position, expected: impl Into<String>, found: impl AsRef<[u8]>) -> ParseError {
-        ParseError { format: format.as_str(), at, expected: expected.into(), found: snippet(found.as_ref()) }
+        ParseError {
+            format: format.as_str(),
+            at,
+            expected: expected.into(),
+            found: snippet(found.as_ref()),
+            cut_short: false,
+        }
+    }
+
+    /// The file ends at `at` where the format still expects `expected`.
+    pub fn cut_short(format: Format, at: Position, expected: impl Into<String>) -> ParseError {
+        ParseError {
+            format: format.as_str(),
+            at,
+            expected: expected.into(),
+            found: "the end of the file".into(),
+            cut_short: true,
+        }
     }
 }
 

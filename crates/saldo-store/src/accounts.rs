@@ -8,9 +8,10 @@ use saldo_core::balance::BalancePoint;
 use saldo_core::ids::{AccountId, ConnectionId, UserId};
 use saldo_core::money::Currency;
 
-const COLUMNS: &str = "id, user_id, name, kind, currency, tracked, origin, connection_id, closed, created_at";
+pub(crate) const COLUMNS: &str =
+    "id, user_id, name, kind, currency, tracked, origin, connection_id, closed, created_at";
 
-fn account_from_row(row: &Row) -> Result<Account, StoreError> {
+pub(crate) fn account_from_row(row: &Row) -> Result<Account, StoreError> {
     let connection: Option<uuid::Uuid> = row.get(7)?;
     let origin = match (row.get::<String>(6)?.as_str(), connection) {
         ("connection", Some(id)) => Origin::Connection(ConnectionId(id)),

@@ -17,6 +17,7 @@ pub struct StoredEntry {
     pub booking_date: NaiveDate,
     pub amount_minor: i64,
     pub provider_id: Option<String>,
+    pub fingerprint: String,
     pub pending: bool,
 }
 
@@ -65,6 +66,25 @@ impl ImportTx {
         Ok(None)
     }
 
+    /// The user's open accounts that imports created for statements naming no account (they have
+    /// no alias), in `currency` when given, oldest first: where a file that names no account may
+    /// have gone before. Accounts this import created are among them.
+    pub async fn unnamed_import_accounts(
+        &mut self,
+        user: UserId,
+        currency: Option<Currency>,
+    ) -> Result<Vec<Account>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM accounts a WHERE a.user_id = $1 AND a.origin = 'import' AND a.closed = $2 \
+             AND ($3 IS NULL OR a.currency = $3) \
+             AND NOT EXISTS (SELECT 1 FROM account_aliases x WHERE x.account_id = a.id) \
+             ORDER BY a.created_at, a.id",
+            crate::accounts::COLUMNS
+        );
+        let args = [Arg::Uuid(user.0), Arg::Bool(false), Arg::OptText(currency.map(|c| c.code().to_string()))];
+        self.tx.fetch(&sql, &args).await?.iter().map(crate::accounts::account_from_row).collect()
+    }
+
     pub async fn create_account(&mut self, account: &Account, alias: Option<&AccountAlias>) -> Result<(), StoreError> {
         let aliases: Vec<AccountAlias> = alias.into_iter().cloned().collect();
         crate::accounts::insert_account_in(&mut self.tx, account, &aliases, &[]).await
@@ -80,7 +100,7 @@ impl ImportTx {
         let rows = self
             .tx
             .fetch(
-                "SELECT booking_date, amount_minor, provider_id, status FROM transactions \
+                "SELECT booking_date, amount_minor, provider_id, status, fingerprint FROM transactions \
                  WHERE account_id = $1 AND booking_date >= $2 AND booking_date <= $3",
                 &[Arg::Uuid(account.0), Arg::Date(from), Arg::Date(to)],
             )
@@ -92,6 +112,7 @@ impl ImportTx {
                     amount_minor: row.get(1)?,
                     provider_id: row.get(2)?,
                     pending: row.get::<String>(3)? == "pending",
+                    fingerprint: row.get(4)?,
                 })
             })
             .collect()

@@ -44,6 +44,10 @@ pub struct ImportArgs {
     /// Parse and check the files, write nothing (needs no database)
     #[arg(long)]
     pub dry_run: bool,
+    /// Import what a cut-off file holds (one that ends before its closing tags or closing
+    /// balance) instead of refusing it; the report says where it ends
+    #[arg(long)]
+    pub accept_truncated: bool,
     /// Print JSON: {"files": [{"path", "format", "statements": [...], "problems": [...]}]}
     #[arg(long)]
     pub json: bool,
@@ -105,7 +109,8 @@ pub enum Command {
     /// Import statement files (OFX/QFX/QBO, CAMT.052/053/054, MT940/MT942, bank CSV) into accounts
     ///
     /// Each file lands whole or not at all, in the account its statements identify (IBAN, account
-    /// number and currency), created when new. Importing a file again, or an overlapping one, adds
+    /// number and currency), created when new. A file that ends before it closes (a broken
+    /// download) is refused unless --accept-truncated. Importing a file again, or an overlapping one, adds
     /// nothing; transactions a sync already brought are recognised by date and amount. A CSV
     /// file's layout is detected and remembered for the account it went into.
     Import(ImportArgs),
@@ -739,6 +744,7 @@ async fn import(ctx: Option<&Ctx>, args: &ImportArgs) -> anyhow::Result<()> {
         account: args.account.clone(),
         kind: args.kind,
         dry_run: args.dry_run,
+        accept_truncated: args.accept_truncated,
     };
     let bar = crate::import::ProgressBars::new(!args.json);
     let reports =
@@ -768,6 +774,16 @@ fn print_import_report(report: &crate::import::FileReport) {
     let format = report.format.unwrap_or("unknown format");
     let verb = if report.dry_run { "checked" } else { "imported" };
     match &report.error {
+        Some(error) if report.truncated.is_some() => {
+            outln!("{}: {format}: not imported: {error} (import what it holds with --accept-truncated)", report.path)
+        }
+        Some(error) if !report.account_candidates.is_empty() => {
+            outln!("{}: {format}: not imported: {error} with --account:", report.path);
+            for candidate in &report.account_candidates {
+                outln!("  --account {}   ({:?}, {})", candidate.id, candidate.name, candidate.currency);
+            }
+            outln!("  or an account you add for it first (saldo account add)");
+        }
         Some(error) => outln!("{}: {format}: not imported: {error}", report.path),
         None => outln!("{}: {format}, {} statements {verb}", report.path, report.statements.len()),
     }

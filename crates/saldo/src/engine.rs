@@ -22,7 +22,7 @@ use saldo_core::outage::InstitutionHealth;
 use saldo_core::outage::{counts_toward_outage, OutageEvent, OutagePolicy};
 use saldo_core::sync::SyncState;
 use saldo_core::sync::{Refusal, SyncEvent, SyncPolicy, Trigger};
-use saldo_core::transaction::{fingerprint, occurrences, FingerprintContent, Transaction, TransactionStatus};
+use saldo_core::transaction::{FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
 use saldo_store::{AccountIngest, ConnectionRecord, StoreError, SyncCommit, SyncRun};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -862,30 +862,28 @@ fn build_ingest(ctx: &Ctx, account: AccountId, data: &ItemData, now: DateTime<Ut
 
 /// Gives fetched transactions saldo ids and content fingerprints (with occurrence counts).
 fn identify(ctx: &Ctx, account: AccountId, fetched: &[&FetchedTransaction]) -> Vec<Transaction> {
-    let contents: Vec<FingerprintContent<'_>> = fetched
-        .iter()
-        .map(|t| FingerprintContent {
-            booking_date: t.booking_date,
-            amount: t.amount,
-            description: &t.description,
-            counterparty: t.counterparty.as_deref(),
-        })
-        .collect();
-    let counts = occurrences(&contents);
+    let mut fingerprints = Fingerprinter::new();
     fetched
         .iter()
-        .zip(contents.iter().zip(counts))
-        .map(|(t, (content, occurrence))| Transaction {
-            id: TransactionId(ctx.new_id()),
-            account_id: account,
-            status: t.status,
-            booking_date: t.booking_date,
-            value_date: t.value_date,
-            amount: t.amount,
-            description: t.description.clone(),
-            counterparty: t.counterparty.clone(),
-            provider_id: t.provider_id.clone(),
-            fingerprint: fingerprint(*content, occurrence),
+        .map(|t| {
+            let content = FingerprintContent {
+                booking_date: t.booking_date,
+                amount: t.amount,
+                description: &t.description,
+                counterparty: t.counterparty.as_deref(),
+            };
+            Transaction {
+                id: TransactionId(ctx.new_id()),
+                account_id: account,
+                status: t.status,
+                booking_date: t.booking_date,
+                value_date: t.value_date,
+                amount: t.amount,
+                description: t.description.clone(),
+                counterparty: t.counterparty.clone(),
+                provider_id: t.provider_id.clone(),
+                fingerprint: fingerprints.next(content).0,
+            }
         })
         .collect()
 }

@@ -20,7 +20,7 @@ use saldo_core::balance::{BalancePoint, BalanceSource};
 use saldo_core::holding::{Holding, Instrument};
 use saldo_core::ids::{AccountId, TransactionId};
 use saldo_core::money::{Currency, Money};
-use saldo_core::transaction::{fingerprint, FingerprintContent, Transaction, TransactionStatus};
+use saldo_core::transaction::{FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
 use saldo_core::user::User;
 use saldo_import::csv::CsvProfile;
 use saldo_import::{
@@ -49,6 +49,8 @@ pub struct ImportRequest {
     /// The kind of accounts created for statements that don't say what they are.
     pub kind: Option<AccountKind>,
     pub dry_run: bool,
+    /// Import what a file cut off before its end holds, instead of refusing it.
+    pub accept_truncated: bool,
 }
 
 /// A statement's account in a report.
@@ -109,6 +111,24 @@ impl From<&Problem> for ProblemReport {
     }
 }
 
+/// An account a file that names none may belong to.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccountCandidate {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+}
+
+impl From<&Account> for AccountCandidate {
+    fn from(account: &Account) -> AccountCandidate {
+        AccountCandidate {
+            id: account.id.to_string(),
+            name: account.name.clone(),
+            currency: account.currency.code().to_string(),
+        }
+    }
+}
+
 /// One file's import.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FileReport {
@@ -118,6 +138,13 @@ pub struct FileReport {
     pub problems: Vec<ProblemReport>,
     /// Why nothing of the file was imported, when it wasn't.
     pub error: Option<String>,
+    /// Where a file that ends before it closes ends, and what it still lacked there. Such a file
+    /// is refused (`error`), unless what it holds was asked for (`accept_truncated`).
+    pub truncated: Option<String>,
+    /// When the file names no account and saldo could not tell which it goes into: the accounts
+    /// it may belong to. Import it again naming one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub account_candidates: Vec<AccountCandidate>,
     pub dry_run: bool,
 }
 
@@ -199,6 +226,12 @@ enum FileError {
     Read(#[from] std::io::Error),
     #[error("{0}")]
     Parse(#[from] ParseError),
+    #[error(
+        "the statement names no account (no IBAN or account number), and {reason}: say which account it goes into"
+    )]
+    WhichAccount { reason: &'static str, candidates: Vec<AccountCandidate> },
+    #[error("the file ends before it closes, as a file cut off in a broken download does ({0})")]
+    CutShort(ParseError),
     #[error("{0}")]
     Unknown(String),
     #[error("{0}")]
@@ -227,6 +260,8 @@ pub async fn import_files(
             statements: Vec::new(),
             problems: Vec::new(),
             error: None,
+            truncated: None,
+            account_candidates: Vec::new(),
             dry_run: request.dry_run || ctx.is_none(),
         };
         if let Err(err) = import_file(ctx, path, request, &mut report, progress).await {
@@ -259,6 +294,8 @@ pub async fn import_bytes(ctx: &Ctx, name: &str, bytes: axum::body::Bytes, reque
         statements: Vec::new(),
         problems: Vec::new(),
         error: None,
+        truncated: None,
+        account_candidates: Vec::new(),
         dry_run: request.dry_run,
     };
     let reader = std::io::Cursor::new(bytes);
@@ -271,6 +308,9 @@ pub async fn import_bytes(ctx: &Ctx, name: &str, bytes: axum::body::Bytes, reque
 /// Records why a file was not imported and clears the counts that would suggest it was.
 fn fail(report: &mut FileReport, err: &FileError) {
     report.error = Some(err.to_string());
+    if let FileError::WhichAccount { candidates, .. } = err {
+        report.account_candidates = candidates.clone();
+    }
     for statement in &mut report.statements {
         statement.account.id = statement.account.id.take().filter(|_| !statement.account.created);
         statement.account.created = false;
@@ -341,6 +381,8 @@ async fn import_reader<R: BufRead + Send + 'static>(
             account: target.clone(),
             created: Vec::new(),
             state: None,
+            unresolved: None,
+            deferred: Vec::new(),
         }),
         _ => None,
     };
@@ -377,7 +419,34 @@ async fn import_reader<R: BufRead + Send + 'static>(
     if let Some(err) = write_error {
         return Err(err);
     }
-    let profile = parsed?;
+    let kept = match &parsed {
+        Ok(_) => true,
+        Err(err) => err.cut_short && request.accept_truncated,
+    };
+    if let Some(writer) = writer.as_mut().filter(|w| kept && w.unresolved.is_some()) {
+        let mut open = StatementReport::default();
+        let statement = report.statements.last_mut().unwrap_or(&mut open);
+        writer.settle(&[], statement, &mut report.problems, request).await?;
+    }
+    let profile = match parsed {
+        Ok(profile) => profile,
+        Err(err) if err.cut_short => {
+            report.truncated = Some(err.to_string());
+            if !request.accept_truncated {
+                return Err(FileError::CutShort(err));
+            }
+            report.problems.push(ProblemReport {
+                line: err.at.line,
+                offset: err.at.offset,
+                message: format!(
+                    "the file ends at {} before {}: only what came before was imported",
+                    err.at, err.expected
+                ),
+            });
+            None
+        }
+        Err(err) => return Err(err.into()),
+    };
     if let Some(mut writer) = writer {
         // The layout is remembered for the account the file went into, so its next export needs
         // no detection (and no questions when detection would be unsure).
@@ -401,14 +470,17 @@ struct Writer<'a> {
     /// Accounts this import created: not visible outside its transaction until it commits.
     created: Vec<Account>,
     state: Option<StatementState>,
+    /// A statement that names no account: where it goes is decided by its first transactions.
+    unresolved: Option<StatementHeader>,
+    /// Balances and holdings of the unresolved statement, written once its account is known.
+    deferred: Vec<Event>,
 }
 
 /// Deduplication state of the statement being written.
 struct StatementState {
     account: Account,
-    /// How often each (date, amount, description, counterparty) was seen: the fingerprint's
-    /// occurrence. Hashed to keep a million-row file's memory small.
-    occurrences: HashMap<u64, u32>,
+    /// Identical rows counted on the fingerprint's normalised content (core's one rule).
+    fingerprints: Fingerprinter,
     /// Synced transactions already matched by earlier rows, per (date, amount).
     claimed: HashMap<(NaiveDate, i64), u32>,
 }
@@ -420,9 +492,13 @@ async fn handle(
     writer: Option<&mut Writer<'_>>,
     request: &ImportRequest,
 ) -> Result<(), FileError> {
+    let mut writer = writer;
     match event {
         Event::Begin(header) => {
-            if let Some(done) = current.take() {
+            if let Some(mut done) = current.take() {
+                if let Some(writer) = writer.as_deref_mut() {
+                    writer.settle(&[], &mut done, &mut report.problems, request).await?;
+                }
                 report.statements.push(done);
             }
             let mut statement = StatementReport {
@@ -436,13 +512,14 @@ async fn handle(
                 ..StatementReport::default()
             };
             if let Some(writer) = writer {
-                let (account, created) = writer.resolve(&header, request, &mut report.problems).await?;
-                statement.account.id = Some(account.id.to_string());
-                statement.account.created = created;
-                if statement.account.currency.is_none() {
-                    statement.account.currency = Some(account.currency.code().to_string());
+                let names_account = header.account.iban.is_some() || header.account.number.is_some();
+                if writer.account.is_none() && !names_account {
+                    writer.state = None;
+                    writer.unresolved = Some(header);
+                } else {
+                    let (account, created) = writer.resolve(&header, request, &mut report.problems).await?;
+                    writer.start(&mut statement, account, created);
                 }
-                writer.state = Some(StatementState { account, occurrences: HashMap::new(), claimed: HashMap::new() });
             }
             *current = Some(statement);
         }
@@ -454,6 +531,7 @@ async fn handle(
             }
             statement.sum = statement.sum_exact.normalize().to_string();
             if let Some(writer) = writer {
+                writer.settle(&batch, statement, &mut report.problems, request).await?;
                 let (new, duplicate, replaced) = writer.write_batch(&batch, &mut report.problems).await?;
                 statement.new += new;
                 statement.duplicate += duplicate;
@@ -472,19 +550,28 @@ async fn handle(
                 BalanceKind::Closing => statement.closing_balance = Some(shown),
                 _ => {}
             }
-            if let (Some(writer), BalanceKind::Closing) = (writer, &balance.kind) {
-                statement.balance_points += writer.write_balance(&balance, &mut report.problems).await?;
+            match writer {
+                Some(writer) if writer.unresolved.is_some() => writer.deferred.push(Event::Balance(balance)),
+                Some(writer) if balance.kind == BalanceKind::Closing => {
+                    statement.balance_points += writer.write_balance(&balance, &mut report.problems).await?;
+                }
+                _ => {}
             }
         }
         Event::Holding(holding) => {
             let statement = current.get_or_insert_with(StatementReport::default);
             statement.holdings += 1;
-            if let Some(writer) = writer {
-                writer.write_holding(&holding, &mut report.problems).await?;
+            match writer {
+                Some(writer) if writer.unresolved.is_some() => writer.deferred.push(Event::Holding(holding)),
+                Some(writer) => writer.write_holding(&holding, &mut report.problems).await?,
+                None => {}
             }
         }
         Event::End => {
-            if let Some(done) = current.take() {
+            if let Some(mut done) = current.take() {
+                if let Some(writer) = writer {
+                    writer.settle(&[], &mut done, &mut report.problems, request).await?;
+                }
                 report.statements.push(done);
             }
         }
@@ -507,7 +594,120 @@ fn problem(at: saldo_import::Position, message: String) -> ProblemReport {
     ProblemReport { line: at.line, offset: at.offset, message }
 }
 
+/// The currency a statement states, when it states a valid one.
+fn stated_currency(header: &StatementHeader, problems: &mut Vec<ProblemReport>) -> Option<Currency> {
+    let code = header.account.currency.as_deref()?;
+    Currency::parse(code)
+        .map_err(|err| problems.push(ProblemReport { line: None, offset: None, message: format!("{err}; ignored") }))
+        .ok()
+}
+
 impl Writer<'_> {
+    /// The statement's transactions go into `account` from now on.
+    fn start(&mut self, statement: &mut StatementReport, account: Account, created: bool) {
+        statement.account.id = Some(account.id.to_string());
+        statement.account.created = created;
+        if statement.account.currency.is_none() {
+            statement.account.currency = Some(account.currency.code().to_string());
+        }
+        self.state = Some(StatementState { account, fingerprints: Fingerprinter::new(), claimed: HashMap::new() });
+    }
+
+    /// Decides the account of a statement that names none, from its first transactions `batch`
+    /// (empty when it has none), then writes what waited for it. Does nothing for a statement
+    /// whose account is known.
+    async fn settle(
+        &mut self,
+        batch: &[ParsedTransaction],
+        statement: &mut StatementReport,
+        problems: &mut Vec<ProblemReport>,
+        request: &ImportRequest,
+    ) -> Result<(), FileError> {
+        let Some(header) = self.unresolved.take() else { return Ok(()) };
+        let (account, created) = self.resolve_by_content(&header, batch, request, problems).await?;
+        self.start(statement, account, created);
+        for event in std::mem::take(&mut self.deferred) {
+            match event {
+                Event::Balance(balance) if balance.kind == BalanceKind::Closing => {
+                    statement.balance_points += self.write_balance(&balance, problems).await?;
+                }
+                Event::Holding(holding) => self.write_holding(&holding, problems).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The account of a statement that names none. Importing a file again must never make a
+    /// second account for it, so it goes where its transactions already are: into the one account,
+    /// among those earlier imports created for statements naming none, that holds any of them. With
+    /// no such account yet it gets a new one; with some, but none or several holding its
+    /// transactions, saldo cannot tell and asks which.
+    async fn resolve_by_content(
+        &mut self,
+        header: &StatementHeader,
+        batch: &[ParsedTransaction],
+        request: &ImportRequest,
+        problems: &mut Vec<ProblemReport>,
+    ) -> Result<(Account, bool), FileError> {
+        let currency = stated_currency(header, problems);
+        let candidates = self.tx.unnamed_import_accounts(self.user.id, currency).await?;
+        if candidates.is_empty() {
+            return self.create(header, currency, request, problems).await;
+        }
+        let mut holding = Vec::new();
+        for candidate in &candidates {
+            if self.holds_any(candidate, batch).await? {
+                holding.push(candidate);
+            }
+        }
+        match holding.as_slice() {
+            [account] => {
+                let created = self.created.iter().any(|c| c.id == account.id);
+                Ok(((*account).clone(), created))
+            }
+            [] => Err(FileError::WhichAccount {
+                reason: "none of its transactions is in the accounts earlier files naming no account went into",
+                candidates: candidates.iter().map(AccountCandidate::from).collect(),
+            }),
+            several => Err(FileError::WhichAccount {
+                reason: "its transactions are in more than one account earlier files naming no account went into",
+                candidates: several.iter().map(|a| AccountCandidate::from(*a)).collect(),
+            }),
+        }
+    }
+
+    /// Whether `account` holds any transaction of `batch`, by the file's id or by fingerprint.
+    async fn holds_any(&mut self, account: &Account, batch: &[ParsedTransaction]) -> Result<bool, FileError> {
+        let (Some(from), Some(to)) =
+            (batch.iter().map(|t| t.booking_date).min(), batch.iter().map(|t| t.booking_date).max())
+        else {
+            return Ok(false);
+        };
+        let stored = self.tx.entries_between(account.id, from, to).await?;
+        let known: std::collections::HashSet<&str> =
+            stored.iter().flat_map(|e| [Some(e.fingerprint.as_str()), e.provider_id.as_deref()]).flatten().collect();
+        let mut fingerprints = Fingerprinter::new();
+        for parsed in batch {
+            if let Some(id) = parsed.provider_id.as_deref().filter(|id| !id.trim().is_empty()) {
+                if known.contains(format!("{FILE_ID_PREFIX}{id}").as_str()) {
+                    return Ok(true);
+                }
+            }
+            let Ok(amount) = Money::from_decimal(parsed.amount, account.currency) else { continue };
+            let content = FingerprintContent {
+                booking_date: parsed.booking_date,
+                amount,
+                description: &parsed.description,
+                counterparty: parsed.counterparty.as_deref(),
+            };
+            if known.contains(fingerprints.next(content).0.as_str()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The account a statement goes into, created when the user has none with its identity.
     async fn resolve(
         &mut self,
@@ -515,16 +715,7 @@ impl Writer<'_> {
         request: &ImportRequest,
         problems: &mut Vec<ProblemReport>,
     ) -> Result<(Account, bool), FileError> {
-        let stated_currency = match header.account.currency.as_deref() {
-            Some(code) => match Currency::parse(code) {
-                Ok(currency) => Some(currency),
-                Err(err) => {
-                    problems.push(ProblemReport { line: None, offset: None, message: format!("{err}; ignored") });
-                    None
-                }
-            },
-            None => None,
-        };
+        let stated_currency = stated_currency(header, problems);
         if let Some(account) = &self.account {
             if stated_currency.is_some_and(|c| c != account.currency) {
                 return Err(FileError::Unknown(format!(
@@ -548,6 +739,19 @@ impl Writer<'_> {
                 }
             }
         }
+        self.create(header, stated_currency, request, problems).await
+    }
+
+    /// A new account for a statement, named after what the file says of it.
+    async fn create(
+        &mut self,
+        header: &StatementHeader,
+        stated_currency: Option<Currency>,
+        request: &ImportRequest,
+        problems: &mut Vec<ProblemReport>,
+    ) -> Result<(Account, bool), FileError> {
+        let iban = header.account.iban.as_deref();
+        let number = header.account.number.as_deref();
         let currency = stated_currency.unwrap_or(self.user.base_currency);
         let kind = request.kind.or_else(|| kind_from_hint(header.account.kind)).unwrap_or_else(|| {
             problems.push(ProblemReport {
@@ -634,14 +838,7 @@ impl Writer<'_> {
                 description: &parsed.description,
                 counterparty: parsed.counterparty.as_deref(),
             };
-            let occurrence = {
-                use std::hash::{Hash, Hasher};
-                let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                (parsed.booking_date, amount.minor, &parsed.description, &parsed.counterparty).hash(&mut hasher);
-                let seen = state.occurrences.entry(hasher.finish()).or_insert(0);
-                *seen += 1;
-                *seen - 1
-            };
+            let (fingerprint, _) = state.fingerprints.next(content);
             rows.push(Transaction {
                 id: TransactionId(self.ctx.new_id()),
                 account_id: state.account.id,
@@ -652,7 +849,7 @@ impl Writer<'_> {
                 booking_date: parsed.booking_date,
                 value_date: parsed.value_date,
                 amount,
-                fingerprint: fingerprint(content, occurrence),
+                fingerprint,
                 description: parsed.description.clone(),
                 counterparty: parsed.counterparty.clone(),
                 // Marked as a file's id: rule 3 must tell what a sync stored from what a file did.

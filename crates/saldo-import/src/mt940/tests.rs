@@ -12,8 +12,36 @@ fn read(input: &[u8]) -> Result<(Vec<Statement>, Vec<Problem>), ParseError> {
     Ok(sink.finish())
 }
 
+/// What a file holds. Many examples here are statements without their closing balance, which a
+/// file would be if it was cut off: what they hold is read just the same.
 fn ok(input: &[u8]) -> (Vec<Statement>, Vec<Problem>) {
-    read(input).unwrap()
+    let mut sink = Collect::default();
+    match parse(input, &mut sink) {
+        Ok(()) => {}
+        Err(err) if err.cut_short => {}
+        Err(err) => panic!("{err}"),
+    }
+    sink.finish()
+}
+
+#[test]
+fn a_statement_without_its_closing_balance_is_cut_short() {
+    let cut = &SIMPLE[..SIMPLE.find(":62F:").unwrap()];
+    let err = read(cut.as_bytes()).unwrap_err();
+    assert!(err.cut_short, "{err}");
+    assert_eq!(err.at.line, Some(8));
+    // Both lines before the cut were handed on.
+    assert_eq!(ok(cut.as_bytes()).0[0].transactions.len(), 2);
+    // Cut inside a statement line: that line is not read, the file is cut short, not malformed.
+    let cut = &SIMPLE[..SIMPLE.find("C1,50").unwrap() + 2];
+    let err = read(cut.as_bytes()).unwrap_err();
+    assert!(err.cut_short, "{err}");
+    assert_eq!(ok(cut.as_bytes()).0[0].transactions.len(), 1);
+    // A whole statement, and an MT942 report (which has no closing balance), are not cut short.
+    assert!(read(SIMPLE.as_bytes()).is_ok());
+    assert!(read(SIMPLE.trim_end_matches("-\n").as_bytes()).is_ok());
+    let mt942 = ":20:REF\n:25:12345678\n:28C:1\n:34F:EUR0,\n:13D:2401021200+0100\n:61:2401020102D10,00NTRFNONREF\n";
+    assert!(read(mt942.as_bytes()).is_ok());
 }
 
 fn dec(s: &str) -> Decimal {

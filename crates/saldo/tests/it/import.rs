@@ -190,3 +190,156 @@ both_backends!(csv_layout_is_remembered_per_account, |saldo| {
     let books = stored.as_array().unwrap().iter().find(|t| t["description"] == "Books").unwrap();
     assert_eq!(books["booking_date"], "2024-03-02");
 });
+
+/// The total of an account's stored transactions, in minor units, for checking sums by hand.
+fn stored_total(saldo: &Saldo, account: &str) -> (usize, i64) {
+    let stored = saldo.json(&["transactions", "--account", account, "--json"]);
+    let rows = stored.as_array().unwrap();
+    let total = rows
+        .iter()
+        .map(|t| {
+            let amount = t["amount"].as_str().unwrap();
+            let (units, cents) = amount.split_once('.').unwrap_or((amount, "0"));
+            let sign = if units.starts_with('-') { -1 } else { 1 };
+            units.parse::<i64>().unwrap() * 100 + sign * format!("{cents:0<2}")[..2].parse::<i64>().unwrap()
+        })
+        .sum();
+    (rows.len(), total)
+}
+
+both_backends!(two_spellings_of_one_coffee_in_a_file_are_two_transactions, |saldo| {
+    // A CSV without ids: the rows differ only in case and spacing, and they are two coffees.
+    let file =
+        write(&saldo, "coffee.csv", b"Date,Description,Amount\n2026-11-02,Coffee,-3.50\n2026-11-02,COFFEE ,-3.50\n");
+    let report = import(&saldo, &[file.to_str().unwrap()]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(report["files"][0]["error"], Value::Null, "{report}");
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(2), Some(0)), "{report}");
+    let account = statement["account"]["id"].as_str().unwrap().to_string();
+    assert_eq!(stored_total(&saldo, &account), (2, -700));
+
+    // The same two rows in another file (one spelled a third way): both known, nothing new.
+    let again =
+        write(&saldo, "again.csv", b"Date,Description,Amount\n2026-11-02,coffee,-3.50\n2026-11-02,Coffee,-3.50\n");
+    let report = import(&saldo, &[again.to_str().unwrap()]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(statement["account"]["id"], account.as_str(), "{report}");
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(0), Some(2)), "{report}");
+    assert_eq!(stored_total(&saldo, &account), (2, -700));
+});
+
+both_backends!(importing_a_file_naming_no_account_again_never_makes_a_second_account, |saldo| {
+    let csv = b"Date,Description,Amount\n2026-11-02,Coffee,-3.50\n2026-11-03,Salary,1500.00\n2026-11-04,Rent,-900.00\n";
+    let file = write(&saldo, "export.csv", csv);
+    let path = file.to_str().unwrap();
+    let first = import(&saldo, &[path]);
+    let statement = &first["files"][0]["statements"][0];
+    assert_eq!(statement["account"]["created"], true, "{first}");
+    assert_eq!(statement["new"], 3);
+    let account = statement["account"]["id"].as_str().unwrap().to_string();
+    let worth = saldo.json(&["networth", "--json"]);
+
+    // The same file again: recognised by its transactions, into the same account, nothing new.
+    let again = import(&saldo, &[path]);
+    let statement = &again["files"][0]["statements"][0];
+    assert_eq!(statement["account"]["id"], account.as_str(), "{again}");
+    assert_eq!(statement["account"]["created"], false);
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(0), Some(3)));
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 1);
+    assert_eq!(stored_total(&saldo, &account), (3, 59650));
+    assert_eq!(saldo.json(&["networth", "--json"]), worth, "net worth counts the file once");
+
+    // An overlapping later export: the known rows place it; the new one is added there.
+    let later =
+        write(&saldo, "later.csv", b"Date,Description,Amount\n2026-11-04,Rent,-900.00\n2026-11-05,Books,-12.00\n");
+    let report = import(&saldo, &[later.to_str().unwrap()]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(statement["account"]["id"], account.as_str(), "{report}");
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(1), Some(1)));
+
+    // A file naming no account that shares nothing with it: saldo cannot tell, so it asks,
+    // naming the account it may be, and writes nothing.
+    let other = write(&saldo, "card.csv", b"Date,Description,Amount\n2026-10-01,Fuel,-60.00\n");
+    let output = saldo.run(&["import", "--json", other.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = report["files"][0]["error"].as_str().unwrap();
+    assert!(error.contains("names no account") && error.contains("say which account"), "{error}");
+    assert_eq!(report["files"][0]["account_candidates"][0]["id"], account.as_str(), "{report}");
+    let text = saldo.run(&["import", other.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains(&format!("--account {account}")), "{stdout}");
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 1);
+    // Named, it lands where the user says.
+    let report = import(&saldo, &["--account", &account, other.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["statements"][0]["new"], 1, "{report}");
+    assert_eq!(stored_total(&saldo, &account), (5, 59650 - 1200 - 6000));
+});
+
+/// An OFX file cut off in its third transaction, as a broken download leaves it.
+fn cut_ofx() -> String {
+    let lines = [JANUARY[0], JANUARY[1], JANUARY[2]];
+    let whole = ofx(&lines, "2407.50");
+    let cut = whole.find("<TRNAMT>2500").unwrap() + "<TRNAMT>25".len();
+    whole[..cut].to_string()
+}
+
+both_backends!(a_cut_off_file_is_refused_whole_unless_what_it_holds_is_asked_for, |saldo| {
+    let file = write(&saldo, "cut.ofx", cut_ofx().as_bytes());
+    let path = file.to_str().unwrap();
+    let output = saldo.run(&["import", "--json", path]);
+    assert!(!output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = report["files"][0]["error"].as_str().unwrap();
+    assert!(error.contains("ends before it closes") && error.contains("</OFX>"), "{error}");
+    let truncated = report["files"][0]["truncated"].as_str().unwrap();
+    assert!(truncated.contains("line 14"), "names where it ends: {truncated}");
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 0, "nothing written");
+    let text = saldo.run(&["import", path]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("--accept-truncated"));
+
+    // Asked for, what is whole before the cut lands, and the report says the file was cut.
+    let report = import(&saldo, &["--accept-truncated", path]);
+    let file_report = &report["files"][0];
+    assert_eq!(file_report["error"], Value::Null, "{report}");
+    assert!(file_report["truncated"].as_str().unwrap().contains("</OFX>"));
+    assert!(file_report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["message"].as_str().unwrap().contains("only what came before was imported")));
+    let statement = &file_report["statements"][0];
+    assert_eq!(statement["new"], 2, "the transaction the cut went through is left out: {report}");
+    let account = statement["account"]["id"].as_str().unwrap();
+    assert_eq!(stored_total(&saldo, account), (2, -9250));
+});
+
+both_backends!(cut_off_camt_and_mt940_files_are_refused_whole_too, |saldo| {
+    let camt = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+        <Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"><BkToCstmrStmt>\n\
+        <GrpHdr><MsgId>1</MsgId><CreDtTm>2024-02-01T00:00:00</CreDtTm></GrpHdr>\n\
+        <Stmt><Id>S1</Id><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>\n\
+        <Ntry><Amt Ccy=\"EUR\">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>\n\
+        <BookgDt><Dt>2024-01-02</Dt></BookgDt><AcctSvcrRef>R1</AcctSvcrRef></Ntry>\n\
+        <Ntry><Amt Ccy=\"EUR\">5.0";
+    let camt = write(&saldo, "cut.xml", camt.as_bytes());
+    let mt940 = ":20:STMT1\n:25:DE89370400440532013000\n:28C:1/1\n:60F:C240101EUR100,00\n\
+        :61:2401020102D10,00NTRFNONREF\n:86:Coffee\n:61:2401030103C2";
+    let mt940 = write(&saldo, "cut.sta", mt940.as_bytes());
+    for (file, ends) in [(&camt, "camt at line 7"), (&mt940, "mt940 at line 7")] {
+        let output = saldo.run(&["import", "--json", file.to_str().unwrap()]);
+        assert!(!output.status.success());
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(report["files"][0]["truncated"].as_str().unwrap().contains(ends), "{report}");
+        assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 0);
+    }
+    let report = import(&saldo, &["--accept-truncated", camt.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["statements"][0]["new"], 1, "{report}");
+    // A whole MT940 statement is not cut short.
+    let whole = ":20:STMT1\n:25:DE89370400440532013000\n:28C:1/1\n:60F:C240101EUR100,00\n\
+        :61:2401020102D10,00NTRFNONREF\n:86:Coffee\n:62F:C240102EUR90,00\n";
+    let whole = write(&saldo, "whole.sta", whole.as_bytes());
+    let report = import(&saldo, &[whole.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["truncated"], Value::Null, "{report}");
+    assert_eq!(report["files"][0]["statements"][0]["new"], 1, "{report}");
+});
