@@ -2,7 +2,7 @@
 //! so they are separate from the domain types and converted by hand. Amounts are decimal strings with
 //! the currency's number of decimals; dates are `YYYY-MM-DD`.
 
-use crate::ops::{stated_value, AccountBalance, FxImport, NetWorthReport};
+use saldo_app::ops::{stated_value, AccountBalance, FxImport, NetWorthReport};
 use saldo_core::account::Account;
 use saldo_core::balance::BalancePoint;
 use saldo_core::networth::NetWorth;
@@ -213,7 +213,7 @@ pub struct ConnectionJson {
 }
 
 impl ConnectionJson {
-    pub fn new(view: &crate::connections::ConnectionView) -> ConnectionJson {
+    pub fn new(view: &saldo_app::connections::ConnectionView) -> ConnectionJson {
         ConnectionJson {
             id: view.connection.id.to_string(),
             institution: view.institution.name.clone(),
@@ -345,8 +345,8 @@ pub struct SyncReportJson {
 }
 
 impl SyncReportJson {
-    pub fn new(report: &crate::engine::SyncReport) -> SyncReportJson {
-        use crate::engine::SyncOutcome;
+    pub fn new(report: &saldo_app::sync::SyncReport) -> SyncReportJson {
+        use saldo_app::sync::SyncOutcome;
         let (outcome, new_transactions, error, reason) = match &report.outcome {
             SyncOutcome::Ok { new_transactions, partial } => {
                 (if *partial { "partial" } else { "ok" }, *new_transactions, None, None)

@@ -2,12 +2,12 @@
 //! `ops` on the configured database and print for humans or, with `--json`, the `api` forms.
 
 use crate::api::{AccountJson, FxImportJson, NetWorthDayJson, NetWorthJson, ValuationJson};
-use crate::clock::Clock;
 use crate::config::{env_from_process, Config, Flags, LogFormat};
-use crate::ops::{self, AccountEdit, Ctx, NetWorthQuery, NewManualAccount};
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
+use saldo_app::clock::Clock;
+use saldo_app::ops::{self, AccountEdit, App, NetWorthQuery, NewManualAccount};
 use saldo_core::account::AccountKind;
 use saldo_core::money::Currency;
 use saldo_core::networth::NetWorth;
@@ -481,13 +481,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Command::Secrets(SecretsCommand::NewKey) = cli.command {
-        outln!("{}", crate::secrets::new_key_hex());
+        outln!("{}", saldo_app::secrets::new_key_hex());
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // `simulate` writes into a scratch database unless `--db` names one on its command line.
     if let Command::Simulate { connections, days, seed, per_user, tick_minutes, concurrency, json } = cli.command {
-        let options = crate::simulate::SimulateOptions {
+        let options = saldo_app::simulate::SimulateOptions {
             connections,
             days,
             seed,
@@ -521,11 +521,11 @@ fn init_logging(config: &Config, default_level: &str) {
 }
 
 async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
-    let ctx = Ctx::open(config, Clock::System).await?;
+    let ctx = crate::wiring::open_app(config.clone(), Clock::System).await?;
     let result = match command {
-        Command::Serve { .. } => serve(&ctx).await,
+        Command::Serve { .. } => serve(&ctx, &config).await,
         Command::Migrate => {
-            outln!("database {} is up to date", ctx.config.database_url);
+            outln!("database {} is up to date", config.database_url);
             Ok(())
         }
         Command::Networth(args) => networth(&ctx, args).await,
@@ -550,7 +550,7 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
             crate::cli_sync::reconnect(&ctx, &connection, &how).await
         }
         Command::Secrets(SecretsCommand::Rotate) => {
-            let rotation = crate::secrets::rotate(&ctx, &ctx.keyring).await?;
+            let rotation = saldo_app::secrets::rotate(&ctx, &ctx.keyring, config.new_secret_key.as_ref()).await?;
             outln!(
                 "re-encrypted {} secret(s) under key {}; the key is in {}",
                 rotation.resealed,
@@ -576,16 +576,16 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
     result
 }
 
-async fn serve(ctx: &Ctx) -> anyhow::Result<()> {
-    let listen = ctx.config.listen;
+async fn serve(ctx: &App, config: &Config) -> anyhow::Result<()> {
+    let listen = config.listen;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, database = %ctx.config.database_url, "saldo listening on http://{address}");
+    tracing::info!(%address, database = %config.database_url, "saldo listening on http://{address}");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler_ctx = ctx.clone();
     let scheduler = tokio::spawn(async move {
         let mut stopped = stopped;
-        crate::cli_sync::work(&scheduler_ctx, &crate::cli_sync::worker_id(), async move {
+        saldo_app::worker::work(&scheduler_ctx, &saldo_app::worker::worker_id(), async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         })
         .await
@@ -628,7 +628,7 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn networth(ctx: &Ctx, args: NetworthArgs) -> anyhow::Result<()> {
+async fn networth(ctx: &App, args: NetworthArgs) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let query =
         NetWorthQuery { date: args.date, currency: args.currency, history: args.history, from: args.from, to: args.to };
@@ -658,7 +658,7 @@ fn print_net_worth_day(day: &NetWorth, currency: Currency) {
     }
 }
 
-async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
+async fn account(ctx: &App, command: AccountCommand) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     match command {
         AccountCommand::Add { name, kind, currency, value, date, json } => {
@@ -709,7 +709,7 @@ async fn account(ctx: &Ctx, command: AccountCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn valuation(ctx: &Ctx, command: ValuationCommand) -> anyhow::Result<()> {
+async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     match command {
         ValuationCommand::Set { account, amount, date } => {
@@ -738,17 +738,18 @@ async fn valuation(ctx: &Ctx, command: ValuationCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn import(ctx: Option<&Ctx>, args: &ImportArgs) -> anyhow::Result<()> {
-    let request = crate::import::ImportRequest {
+async fn import(ctx: Option<&App>, args: &ImportArgs) -> anyhow::Result<()> {
+    let request = saldo_app::import::ImportRequest {
         format: args.format.0,
         account: args.account.clone(),
         kind: args.kind,
         dry_run: args.dry_run,
         accept_truncated: args.accept_truncated,
     };
-    let bar = crate::import::ProgressBars::new(!args.json);
+    let bar = crate::progress::ProgressBars::new(!args.json);
     let reports =
-        crate::import::import_files(ctx, &args.files, &request, &|path, read, size| bar.show(path, read, size)).await;
+        saldo_app::import::import_files(ctx, &args.files, &request, &|path, read, size| bar.show(path, read, size))
+            .await;
     bar.finish();
     if args.json {
         print_json(&serde_json::json!({ "files": reports }))?;
@@ -770,7 +771,7 @@ async fn import(ctx: Option<&Ctx>, args: &ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_import_report(report: &crate::import::FileReport) {
+fn print_import_report(report: &saldo_app::import::FileReport) {
     let format = report.format.unwrap_or("unknown format");
     let verb = if report.dry_run { "checked" } else { "imported" };
     match &report.error {
@@ -826,7 +827,7 @@ fn print_import_report(report: &crate::import::FileReport) {
     }
 }
 
-async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
+async fn fx(ctx: &App, command: FxCommand) -> anyhow::Result<()> {
     match command {
         FxCommand::Import { files, json } => {
             let mut reports = Vec::new();
@@ -878,7 +879,7 @@ async fn fx(ctx: &Ctx, command: FxCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn user(ctx: &Ctx, command: UserCommand) -> anyhow::Result<()> {
+async fn user(ctx: &App, command: UserCommand) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     match command {
         UserCommand::Show => outln!("user {:?} ({}), base currency {}", user.name, user.id, user.base_currency),

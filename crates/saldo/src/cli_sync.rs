@@ -3,22 +3,17 @@
 
 use crate::api::{ConnectionJson, InstitutionJson, ItemJson, NotificationJson, SyncReportJson, TransactionJson};
 use crate::cli::{outln, print_json};
-use crate::connections::{self, parse_connection_id, PendingAuthorization, Selection};
-use crate::engine::{self, SyncOutcome, SyncReport};
-use crate::ops::{self, Ctx, OpsError};
 use anyhow::Context as _;
+use saldo_app::connections::{self, parse_connection_id, PendingAuthorization, Selection};
+use saldo_app::ops::{self, App, OpsError};
+use saldo_app::sync::{self, SyncOutcome, SyncReport};
 use saldo_connectors::{AuthAnswer, AuthStart};
 use saldo_store::AuthorizationProgress;
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-/// A name for this process's worker, unique enough to tell leases apart.
-pub fn worker_id() -> String {
-    format!("worker-{}-{:08x}", std::process::id(), rand::random::<u32>())
-}
-
-pub async fn institutions(ctx: &Ctx, search: Option<String>, refresh: bool, json: bool) -> anyhow::Result<()> {
+pub async fn institutions(ctx: &App, search: Option<String>, refresh: bool, json: bool) -> anyhow::Result<()> {
     if refresh {
         connections::refresh_catalog(ctx, true).await?;
     }
@@ -132,7 +127,7 @@ const CALLBACK_POLL: Duration = Duration::from_millis(500);
 /// Prints the bank's address for the browser and, unless told not to, waits until `saldo serve`
 /// has received the bank's answer (or the authorisation expired).
 async fn through_browser(
-    ctx: &Ctx,
+    ctx: &App,
     user: &saldo_core::user::User,
     pending: PendingAuthorization,
     purpose: saldo_store::Purpose,
@@ -175,7 +170,7 @@ async fn through_browser(
     Ok(())
 }
 
-pub async fn connect(ctx: &Ctx, institution: &str, how: &Authorize, no_track: bool, json: bool) -> anyhow::Result<()> {
+pub async fn connect(ctx: &App, institution: &str, how: &Authorize, no_track: bool, json: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let pending = connections::begin_connect(ctx, institution).await?;
     if completes_in_browser(&pending) {
@@ -187,7 +182,7 @@ pub async fn connect(ctx: &Ctx, institution: &str, how: &Authorize, no_track: bo
         items
     } else {
         connections::track(ctx, &user, connection, &Selection::All).await?;
-        engine::sync_now(ctx, user.id, connection, &worker_id()).await?;
+        sync::sync_now(ctx, user.id, connection, &saldo_app::worker::worker_id()).await?;
         connections::items(ctx, &user, connection).await?
     };
     if json {
@@ -215,7 +210,7 @@ fn print_items(items: &[saldo_core::item::Item]) {
     }
 }
 
-pub async fn connections(ctx: &Ctx, json: bool) -> anyhow::Result<()> {
+pub async fn connections(ctx: &App, json: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let views = connections::connection_views(ctx, &user).await?;
     if json {
@@ -236,7 +231,7 @@ pub async fn connections(ctx: &Ctx, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn items(ctx: &Ctx, connection: &str, json: bool) -> anyhow::Result<()> {
+pub async fn items(ctx: &App, connection: &str, json: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let items = connections::items(ctx, &user, parse_connection_id(connection)?).await?;
     if json {
@@ -246,7 +241,7 @@ pub async fn items(ctx: &Ctx, connection: &str, json: bool) -> anyhow::Result<()
     Ok(())
 }
 
-pub async fn track(ctx: &Ctx, connection: &str, items: Vec<String>, all: bool) -> anyhow::Result<()> {
+pub async fn track(ctx: &App, connection: &str, items: Vec<String>, all: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let id = parse_connection_id(connection)?;
     let selection = match (all, items.is_empty()) {
@@ -257,12 +252,12 @@ pub async fn track(ctx: &Ctx, connection: &str, items: Vec<String>, all: bool) -
     let tracked = connections::track(ctx, &user, id, &selection).await?;
     outln!("tracking {} item(s)", tracked.len());
     if !tracked.is_empty() {
-        report_line(&engine::sync_now(ctx, user.id, id, &worker_id()).await?);
+        report_line(&sync::sync_now(ctx, user.id, id, &saldo_app::worker::worker_id()).await?);
     }
     Ok(())
 }
 
-pub async fn reconnect(ctx: &Ctx, connection: &str, how: &Authorize) -> anyhow::Result<()> {
+pub async fn reconnect(ctx: &App, connection: &str, how: &Authorize) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let id = parse_connection_id(connection)?;
     let pending = connections::begin_reconnect(ctx, &user, id).await?;
@@ -279,11 +274,11 @@ pub async fn reconnect(ctx: &Ctx, connection: &str, how: &Authorize) -> anyhow::
         summary.vanished.len()
     );
     print_items(&summary.new_items);
-    report_line(&engine::sync_now(ctx, user.id, id, &worker_id()).await?);
+    report_line(&sync::sync_now(ctx, user.id, id, &saldo_app::worker::worker_id()).await?);
     Ok(())
 }
 
-pub async fn disconnect(ctx: &Ctx, connection: &str, delete_history: bool) -> anyhow::Result<()> {
+pub async fn disconnect(ctx: &App, connection: &str, delete_history: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let id = parse_connection_id(connection)?;
     let revoke_failure = connections::disconnect(ctx, &user, id, delete_history).await?;
@@ -298,7 +293,7 @@ pub async fn disconnect(ctx: &Ctx, connection: &str, delete_history: bool) -> an
     Ok(())
 }
 
-pub async fn transactions(ctx: &Ctx, account: &str, json: bool) -> anyhow::Result<()> {
+pub async fn transactions(ctx: &App, account: &str, json: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let account = ops::find_account(ctx, &user, account).await?;
     let list = ctx.db.transactions(account.id).await.context("reading transactions")?;
@@ -312,7 +307,7 @@ pub async fn transactions(ctx: &Ctx, account: &str, json: bool) -> anyhow::Resul
     Ok(())
 }
 
-pub async fn notifications(ctx: &Ctx, unread: bool, mark_read: bool, json: bool) -> anyhow::Result<()> {
+pub async fn notifications(ctx: &App, unread: bool, mark_read: bool, json: bool) -> anyhow::Result<()> {
     let user = ctx.current_user().await?;
     let list = ctx.db.notifications(user.id, unread).await.context("reading notifications")?;
     if json {
@@ -344,13 +339,16 @@ fn report_line(report: &SyncReport) {
     outln!("{}  {:<10} {}: {detail}", json.connection_id, json.outcome, json.institution);
 }
 
-pub async fn sync(ctx: &Ctx, connection: Option<String>, json: bool) -> anyhow::Result<()> {
+pub async fn sync(ctx: &App, connection: Option<String>, json: bool) -> anyhow::Result<()> {
     let reports = match connection {
         Some(connection) => {
             let user = ctx.current_user().await?;
-            vec![engine::sync_now(ctx, user.id, parse_connection_id(&connection)?, &worker_id()).await?]
+            vec![
+                sync::sync_now(ctx, user.id, parse_connection_id(&connection)?, &saldo_app::worker::worker_id())
+                    .await?,
+            ]
         }
-        None => engine::run_due(ctx, &worker_id(), ctx.clock.now(), 1000).await?,
+        None => sync::run_due(ctx, &saldo_app::worker::worker_id(), ctx.clock.now(), 1000).await?,
     };
     if json {
         return print_json(&reports.iter().map(SyncReportJson::new).collect::<Vec<_>>());
@@ -362,80 +360,15 @@ pub async fn sync(ctx: &Ctx, connection: Option<String>, json: bool) -> anyhow::
     Ok(())
 }
 
-/// Runs due syncs until `shutdown` resolves; syncs under way finish first. Slots are refilled as
-/// soon as any sync ends, so a slow or hanging institution only ever holds its own slots (at most
-/// `per_institution` of them) and never delays the connections of other institutions.
-pub async fn work(ctx: &Ctx, worker: &str, shutdown: impl Future<Output = ()>) {
-    use std::collections::HashMap;
-    use std::sync::Arc;
-    const IDLE: Duration = Duration::from_secs(2);
-    let slots = ctx.engine.concurrency.max(1);
-    let mut per_institution: HashMap<saldo_core::ids::InstitutionId, Arc<tokio::sync::Semaphore>> = HashMap::new();
-    let mut running = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
-    tracing::info!(worker, "sync worker started");
-    loop {
-        // Claim one connection at a time, each only from an institution with a free permit, and
-        // take the permit before the sync starts: a sync never sits in a slot waiting for its
-        // institution, so a hanging institution holds its own permits and nothing else.
-        let mut claimed_any = false;
-        while running.len() < slots {
-            let now = ctx.clock.now();
-            let busy: Vec<_> =
-                per_institution.iter().filter(|(_, gate)| gate.available_permits() == 0).map(|(id, _)| *id).collect();
-            let claimed = match ctx.db.claim_due_except(worker, now, now + ctx.engine.policy.lease, 1, &busy).await {
-                Ok(claimed) => claimed,
-                Err(err) => {
-                    tracing::error!(error = %err, "claiming due connections failed");
-                    break;
-                }
-            };
-            let Some((id, institution)) = claimed.into_iter().next() else { break };
-            claimed_any = true;
-            let gate = per_institution
-                .entry(institution)
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(ctx.engine.per_institution.max(1))))
-                .clone();
-            let permit = gate.clone().try_acquire_owned();
-            let ctx = ctx.clone();
-            let worker = worker.to_string();
-            running.spawn(async move {
-                // Only another worker loop in this process could have taken the permit meanwhile.
-                let _permit = match permit {
-                    Ok(permit) => Ok(permit),
-                    Err(_) => gate.acquire_owned().await,
-                };
-                engine::sync_claimed(&ctx, id, saldo_core::sync::Trigger::Scheduled, &worker, now).await
-            });
-        }
-        let pause = if claimed_any { Duration::ZERO } else { IDLE };
-        tokio::select! {
-            () = &mut shutdown => break,
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Ok(Err(err)) = done {
-                    tracing::error!(error = %err, "sync failed to record");
-                }
-            }
-            () = tokio::time::sleep(pause) => {}
-        }
-    }
-    while let Some(done) = running.join_next().await {
-        if let Ok(Err(err)) = done {
-            tracing::error!(error = %err, "sync failed to record");
-        }
-    }
-    tracing::info!(worker, "sync worker stopped");
-}
-
-pub async fn worker(ctx: &Ctx, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    work(ctx, &worker_id(), shutdown).await;
+pub async fn worker(ctx: &App, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    saldo_app::worker::work(ctx, &saldo_app::worker::worker_id(), shutdown).await;
     Ok(())
 }
 
 pub async fn simulate(
     mut config: crate::config::Config,
     explicit_db: bool,
-    options: crate::simulate::SimulateOptions,
+    options: saldo_app::simulate::SimulateOptions,
     json: bool,
 ) -> anyhow::Result<()> {
     let scratch = if explicit_db {
@@ -447,7 +380,13 @@ pub async fn simulate(
         config.database_url = saldo_store::DbUrl::Sqlite(dir.join("simulate.db"));
         Some(dir)
     };
-    let result = crate::simulate::simulate(config, &options).await;
+    config.sandbox = true;
+    config.sandbox_seed = options.seed;
+    let clock = saldo_app::clock::Clock::manual(saldo_app::simulate::simulation_start());
+    let result = match crate::wiring::open_app(config, clock).await {
+        Ok(app) => saldo_app::simulate::simulate(app, &options).await,
+        Err(err) => Err(err),
+    };
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir_all(dir);
     }

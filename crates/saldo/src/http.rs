@@ -3,14 +3,14 @@
 //! consent page.
 
 use crate::api::{AccountJson, ConnectionJson, ErrorJson, ItemJson, NetWorthJson};
-use crate::connections::{self, BrowserTarget};
-use crate::engine::SyncOutcome;
-use crate::ops::{self, Ctx, NetWorthQuery, OpsError};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use saldo_app::connections::{self, BrowserTarget};
+use saldo_app::ops::{self, App, NetWorthQuery, OpsError};
+use saldo_app::sync::SyncOutcome;
 use saldo_connectors::sandbox::escape;
 use saldo_core::money::Currency;
 use saldo_store::Purpose;
@@ -19,7 +19,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::TcpListener;
 
-pub fn router(ctx: Ctx) -> Router {
+pub fn router(ctx: App) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -44,11 +44,11 @@ const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 /// report as `{"files": [report]}`: 200 when it was imported (or checked), 422 when nothing of it
 /// was (the report's `error` says why).
 async fn import_file(
-    State(ctx): State<Ctx>,
+    State(ctx): State<App>,
     Query(params): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let mut request = crate::import::ImportRequest::default();
+    let mut request = saldo_app::import::ImportRequest::default();
     let mut name = "upload".to_string();
     for (key, value) in &params {
         match key.as_str() {
@@ -83,14 +83,14 @@ async fn import_file(
     if body.is_empty() {
         return Err(OpsError::Invalid("the request body is empty: send the statement file as the body".into()).into());
     }
-    let report = crate::import::import_bytes(&ctx, &name, body, &request).await;
+    let report = saldo_app::import::import_bytes(&ctx, &name, body, &request).await;
     let status = if report.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(serde_json::json!({ "files": [report] }))).into_response())
 }
 
 /// Serves on an already-bound listener until `shutdown` resolves, then finishes requests under way.
 pub async fn serve(
-    ctx: Ctx,
+    ctx: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -104,7 +104,7 @@ async fn healthz() -> &'static str {
 }
 
 /// The process can serve: its database answers.
-async fn readyz(State(ctx): State<Ctx>) -> Response {
+async fn readyz(State(ctx): State<App>) -> Response {
     match ctx.db.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(err) => {
@@ -120,7 +120,7 @@ async fn not_found() -> Response {
 
 /// Query: `date`, `currency`, `history=true`, `from`, `to`, as for `saldo networth`.
 async fn networth(
-    State(ctx): State<Ctx>,
+    State(ctx): State<App>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<NetWorthJson>, ApiError> {
     let mut query = NetWorthQuery::default();
@@ -145,13 +145,13 @@ async fn networth(
     Ok(Json(NetWorthJson::new(&report)))
 }
 
-async fn accounts(State(ctx): State<Ctx>) -> Result<Json<Vec<AccountJson>>, ApiError> {
+async fn accounts(State(ctx): State<App>) -> Result<Json<Vec<AccountJson>>, ApiError> {
     let user = ctx.current_user().await?;
     let accounts = ops::accounts_with_balances(&ctx, &user, ctx.clock.today()).await?;
     Ok(Json(accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect()))
 }
 
-async fn list_connections(State(ctx): State<Ctx>) -> Result<Json<Vec<ConnectionJson>>, ApiError> {
+async fn list_connections(State(ctx): State<App>) -> Result<Json<Vec<ConnectionJson>>, ApiError> {
     let user = ctx.current_user().await?;
     let views = connections::connection_views(&ctx, &user).await?;
     Ok(Json(views.iter().map(ConnectionJson::new).collect()))
@@ -166,7 +166,7 @@ struct ConnectRequest {
 /// redirect back.
 /// The context acting for the user this request came from: the client's address, or, when the
 /// request came through a reverse proxy on this machine, the address that proxy saw.
-fn for_client(ctx: &Ctx, peer: Option<Extension<ConnectInfo<SocketAddr>>>, headers: &HeaderMap) -> Ctx {
+fn for_client(ctx: &App, peer: Option<Extension<ConnectInfo<SocketAddr>>>, headers: &HeaderMap) -> App {
     let Some(Extension(ConnectInfo(peer))) = peer else { return ctx.clone() };
     let peer = peer.ip().to_canonical();
     // The proxy appends the address it saw to whatever the client sent: only the last entry is
@@ -186,12 +186,14 @@ fn for_client(ctx: &Ctx, peer: Option<Extension<ConnectInfo<SocketAddr>>>, heade
 
 /// Where providers send the browser back: the configured public URL, else the address this
 /// request reached.
-fn base_url(ctx: &Ctx, headers: &HeaderMap) -> String {
-    if let Some(public) = &ctx.config.connectors.public_url {
+fn base_url(ctx: &App, headers: &HeaderMap) -> String {
+    if let Some(public) = &ctx.settings.public_url {
         return public.clone();
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
-    format!("http://{}", host.unwrap_or_else(|| ctx.config.listen.to_string()))
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => format!("http://{host}"),
+        None => ctx.settings.callback_base.clone(),
+    }
 }
 
 /// A browser authorisation as the API and `saldo connect --json` show it.
@@ -208,7 +210,7 @@ pub(crate) fn authorization_json(auth: &connections::BrowserAuthorization) -> se
 /// Body `{"institution": …}` (id, provider id or name): starts connecting it; the answer's
 /// `authorization_url` is the page to open in the browser.
 async fn start_connect(
-    State(ctx): State<Ctx>,
+    State(ctx): State<App>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Json<ConnectRequest>, axum::extract::rejection::JsonRejection>,
@@ -223,7 +225,7 @@ async fn start_connect(
 
 /// Starts renewing a connection's consent (after an error, or early while it still works).
 async fn start_reconnect(
-    State(ctx): State<Ctx>,
+    State(ctx): State<App>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -249,7 +251,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 /// Where a provider sends the user back after they answered: finishes the connect or reconnect and
 /// shows what was found.
 async fn callback(
-    State(ctx): State<Ctx>,
+    State(ctx): State<App>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Path(connector): Path<String>,
@@ -310,7 +312,7 @@ async fn callback(
 }
 
 /// The sandbox bank's consent page for a waiting authorisation (`?state=…`).
-async fn sandbox_consent(State(ctx): State<Ctx>, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn sandbox_consent(State(ctx): State<App>, Query(params): Query<HashMap<String, String>>) -> Response {
     if ctx.connectors.get("sandbox").is_none() {
         return page(StatusCode::NOT_FOUND, "No sandbox bank", "<p>The sandbox is turned off on this server.</p>");
     }

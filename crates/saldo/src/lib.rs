@@ -1,18 +1,14 @@
-//! The `saldo` application: configuration, clock, use cases, the HTTP server and the command line.
+//! The `saldo` binary's library: configuration, the command line, the HTTP server, and the wiring
+//! that turns a configuration into a running [`saldo_app::ops::App`].
 //!
-//! Invariant: this crate is the only one that reads the environment, the config file or the system
-//! clock, or listens on a socket. The domain lives in `saldo-core`, SQL in `saldo-store`.
+//! Invariant: this crate is the only one that reads the environment or the config file, or listens
+//! on a socket. The use cases live in `saldo-app`, the domain in `saldo-core`, SQL in `saldo-store`.
 
 pub mod api;
 pub mod cli;
 pub mod cli_sync;
-pub mod clock;
 pub mod config;
-pub mod connections;
 pub mod connector_config;
-pub mod engine;
 pub mod http;
-pub mod import;
-pub mod ops;
-pub mod secrets;
-pub mod simulate;
+pub mod progress;
+pub mod wiring;

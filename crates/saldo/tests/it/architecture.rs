@@ -8,9 +8,28 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Every package `package` depends on, directly or not, according to Cargo.lock (which merges normal,
-/// dev and build dependencies, so this is stricter than `cargo tree`).
+/// The dependencies each workspace crate has only for its own tests and benchmarks: Cargo.lock lists
+/// them among its dependencies, but nothing that depends on the crate gets them.
+fn dev_only_dependencies() -> HashMap<String, BTreeSet<String>> {
+    let mut all = HashMap::new();
+    for entry in std::fs::read_dir(workspace_root().join("crates")).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let manifest: toml::Value = toml::from_str(&text).unwrap();
+        let names = |table: &str| -> BTreeSet<String> {
+            manifest.get(table).and_then(|t| t.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default()
+        };
+        let normal = names("dependencies");
+        let dev_only = names("dev-dependencies").difference(&normal).cloned().collect();
+        all.insert(manifest["package"]["name"].as_str().unwrap().to_string(), dev_only);
+    }
+    all
+}
+
+/// Every package `package` depends on, directly or not, for its library: Cargo.lock's graph (normal
+/// and build dependencies, and the dev-dependencies of workspace crates, which are left out).
 fn dependency_closure(package: &str) -> BTreeSet<String> {
+    let dev_only = dev_only_dependencies();
     let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock")).unwrap();
     let lock: toml::Value = toml::from_str(&lock).unwrap();
     let mut graph: HashMap<String, Vec<String>> = HashMap::new();
@@ -29,7 +48,11 @@ fn dependency_closure(package: &str) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     let mut stack = vec![package.to_string()];
     while let Some(next) = stack.pop() {
+        let skipped = dev_only.get(&next).cloned().unwrap_or_default();
         for dep in graph.get(&next).cloned().unwrap_or_default() {
+            if skipped.contains(&dep) {
+                continue;
+            }
             if seen.insert(dep.clone()) {
                 stack.push(dep);
             }
@@ -56,6 +79,35 @@ fn connectors_never_touch_the_database() {
     for banned in ["sqlx", "saldo-store", "libsqlite3-sys"] {
         assert!(!deps.contains(banned), "saldo-connectors must not depend on {banned}");
     }
+}
+
+#[test]
+fn the_application_layer_knows_no_front_end() {
+    let deps = dependency_closure("saldo-app");
+    assert!(deps.contains("saldo-store") && deps.contains("tokio"), "the lockfile walk found saldo-app's dependencies");
+    for banned in ["axum", "clap", "indicatif", "askama", "tera", "minijinja", "tracing-subscriber"] {
+        assert!(!deps.contains(banned), "saldo-app must not depend on {banned}");
+    }
+    // hyper, tower and tower-http are in the closure only as the connectors' HTTP client (reqwest)
+    // uses them.
+    let direct = direct_dependencies("saldo-app");
+    assert!(direct.contains("saldo-connectors"));
+    for banned in ["hyper", "tower", "tower-http", "axum"] {
+        assert!(!direct.contains(banned), "saldo-app must not use {banned}");
+    }
+}
+
+/// The packages `package` names in its own manifest, according to Cargo.lock.
+fn direct_dependencies(package: &str) -> BTreeSet<String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock")).unwrap();
+    let lock: toml::Value = toml::from_str(&lock).unwrap();
+    let entry = lock["package"].as_array().unwrap().iter().find(|p| p["name"].as_str() == Some(package)).unwrap();
+    entry["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().split(' ').next().unwrap().to_string())
+        .collect()
 }
 
 #[test]

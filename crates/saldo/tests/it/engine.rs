@@ -3,11 +3,11 @@
 
 use crate::support::{Backend, Saldo};
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
-use saldo::clock::Clock;
 use saldo::config::{Config, Flags};
-use saldo::connections::{self, Selection};
-use saldo::engine::{self, Jitter, SyncOutcome};
-use saldo::ops::Ctx;
+use saldo_app::clock::Clock;
+use saldo_app::connections::{self, Selection};
+use saldo_app::ops::App;
+use saldo_app::sync::{self, Jitter, SyncOutcome};
 use saldo_connectors::sandbox::Sandbox;
 use saldo_connectors::AuthAnswer;
 use saldo_core::failure::{Colour, FailureKind, TemporaryCause};
@@ -28,7 +28,7 @@ pub fn start() -> DateTime<Utc> {
 
 /// An engine on a manual clock over a fresh database.
 pub struct Engine {
-    pub ctx: Ctx,
+    pub ctx: App,
     pub clock: Clock,
     pub user: User,
     pub sandbox: Sandbox,
@@ -50,7 +50,7 @@ where
         let env = |name: &str| (name == "SALDO_SANDBOX_SEED").then(|| SEED.to_string());
         let config = Config::load(&flags, env).unwrap();
         let clock = Clock::manual(start());
-        let mut ctx = Ctx::open(config, clock.clone()).await.unwrap();
+        let mut ctx = saldo::wiring::open_app(config, clock.clone()).await.unwrap();
         ctx.jitter = Jitter::seeded(SEED);
         // Seeded ids make connection ids, hence the sandbox's consents and behaviour, the same on
         // every run.
@@ -102,7 +102,7 @@ impl Engine {
         };
         let _ = pending;
         connections::track(&self.ctx, &self.user, id, &Selection::All).await.unwrap();
-        engine::sync_now(&self.ctx, self.user.id, id, "test").await.unwrap();
+        sync::sync_now(&self.ctx, self.user.id, id, "test").await.unwrap();
         id
     }
 
@@ -112,16 +112,16 @@ impl Engine {
             connections::complete_reconnect(&self.ctx, &self.user, &pending, &approve(&pending.request.state))
                 .await
                 .unwrap();
-        engine::sync_now(&self.ctx, self.user.id, id, "test").await.unwrap();
+        sync::sync_now(&self.ctx, self.user.id, id, "test").await.unwrap();
         summary
     }
 
     /// Runs the scheduler every `step` until `until`; returns every report.
-    pub async fn run_until(&self, until: DateTime<Utc>, step: TimeDelta) -> Vec<engine::SyncReport> {
+    pub async fn run_until(&self, until: DateTime<Utc>, step: TimeDelta) -> Vec<sync::SyncReport> {
         let mut reports = Vec::new();
         while self.now() < until {
             self.clock.advance(step);
-            reports.extend(engine::run_due(&self.ctx, "scheduler", self.now(), 1000).await.unwrap());
+            reports.extend(sync::run_due(&self.ctx, "scheduler", self.now(), 1000).await.unwrap());
         }
         reports
     }
@@ -163,7 +163,7 @@ impl Engine {
                 .into_iter()
                 .filter(|t| t.status == TransactionStatus::Booked)
                 .collect();
-            let (l, d, _) = saldo::simulate::compare_with_truth(&truth, &stored);
+            let (l, d, _) = saldo_app::simulate::compare_with_truth(&truth, &stored);
             lost += l as usize;
             duplicated += d as usize;
         }
@@ -388,10 +388,10 @@ engine_test!(a_forced_sync_counts_against_the_daily_budget, |e: Engine| async mo
     // Authorising (its discovery) and the first sync are accesses 1 and 2 of 4.
     let id = e.connect("sandbox-quota").await;
     for _ in 0..2 {
-        let report = engine::sync_now(&e.ctx, e.user.id, id, "user").await.unwrap();
+        let report = sync::sync_now(&e.ctx, e.user.id, id, "user").await.unwrap();
         assert!(ok(&report.outcome), "{report:?}");
     }
-    let refused = engine::sync_now(&e.ctx, e.user.id, id, "user").await.unwrap();
+    let refused = sync::sync_now(&e.ctx, e.user.id, id, "user").await.unwrap();
     assert!(
         matches!(refused.outcome, SyncOutcome::Refused(ref reason) if reason.contains("today's accesses")),
         "{refused:?}"
@@ -415,7 +415,7 @@ engine_test!(a_hanging_institution_never_delays_the_others, |e: Engine| async mo
     // The broker now hangs: its calls wait at a gate with no permits.
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
     let mut ctx = e.ctx.clone();
-    ctx.connectors = saldo::engine::Connectors::default();
+    ctx.connectors = saldo_app::sync::Connectors::default();
     ctx.connectors.add(std::sync::Arc::new(Sandbox::new(SEED).with_gate("sandbox-broker", gate.clone())));
     // The broker's connections are due first; it may take two of the three slots, never the third.
     ctx.engine.concurrency = 3;
@@ -424,7 +424,7 @@ engine_test!(a_hanging_institution_never_delays_the_others, |e: Engine| async mo
     e.clock.advance(TimeDelta::hours(12));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(async move {
-        saldo::cli_sync::work(&ctx, "worker-1", async {
+        saldo_app::worker::work(&ctx, "worker-1", async {
             let _ = stopped.await;
         })
         .await

@@ -1,8 +1,8 @@
 //! Connection use cases: the institution catalog, connecting (authorise, discover, choose items),
 //! reconnecting, disconnecting, and what the user sees of each connection.
 
-use crate::engine::{alias_of, call_context, consent_of, diff_items, new_item, with_timeout};
-use crate::ops::{Ctx, OpsError};
+use crate::ops::{App, OpsError};
+use crate::sync::{alias_of, call_context, consent_of, diff_items, new_item, with_timeout};
 use chrono::{DateTime, Utc};
 use saldo_connectors::{AuthAnswer, AuthRequest, AuthStart, Connector, Consent};
 use saldo_core::account::{Account, Origin};
@@ -22,7 +22,7 @@ const CATALOG_FRESH_FOR: chrono::TimeDelta = chrono::TimeDelta::days(1);
 /// Refreshes, from its provider, each configured connector's institutions that the database has
 /// not had fresh in the last day (all of them when `force`). The catalog in the database is shared
 /// by every saldo process; a provider that cannot be reached leaves its last list in place.
-pub async fn refresh_catalog(ctx: &Ctx, force: bool) -> Result<(), OpsError> {
+pub async fn refresh_catalog(ctx: &App, force: bool) -> Result<(), OpsError> {
     let now = ctx.clock.now();
     let call = call_context(ctx, now, Trigger::User);
     for connector in ctx.connectors.all() {
@@ -60,12 +60,12 @@ pub async fn refresh_catalog(ctx: &Ctx, force: bool) -> Result<(), OpsError> {
 
 /// The catalog of institutions reachable through the configured connectors; `search` matches a
 /// part of the name or id.
-pub async fn institutions(ctx: &Ctx, search: Option<&str>) -> Result<Vec<Institution>, OpsError> {
+pub async fn institutions(ctx: &App, search: Option<&str>) -> Result<Vec<Institution>, OpsError> {
     refresh_catalog(ctx, false).await?;
     Ok(ctx.db.institutions(search).await?.into_iter().filter(|i| ctx.connectors.get(&i.connector).is_some()).collect())
 }
 
-async fn find_institution(ctx: &Ctx, reference: &str) -> Result<Institution, OpsError> {
+async fn find_institution(ctx: &App, reference: &str) -> Result<Institution, OpsError> {
     let all = institutions(ctx, None).await?;
     let wanted = reference.trim().to_lowercase();
     let mut matches: Vec<Institution> = all
@@ -91,7 +91,7 @@ async fn find_institution(ctx: &Ctx, reference: &str) -> Result<Institution, Ops
     }
 }
 
-fn connector_for(ctx: &Ctx, connection_connector: &str) -> Result<Arc<dyn Connector>, OpsError> {
+fn connector_for(ctx: &App, connection_connector: &str) -> Result<Arc<dyn Connector>, OpsError> {
     ctx.connectors.get(connection_connector).ok_or_else(|| {
         OpsError::Invalid(format!("the {connection_connector} connector is not configured on this server"))
     })
@@ -121,11 +121,11 @@ fn failure_error(institution: &Institution, failure: Failure) -> OpsError {
 }
 
 async fn begin(
-    ctx: &Ctx,
+    ctx: &App,
     connection_id: ConnectionId,
     institution: Institution,
 ) -> Result<PendingAuthorization, OpsError> {
-    let base = ctx.config.connectors.callback_base(ctx.config.listen);
+    let base = ctx.settings.callback_base.clone();
     begin_with_callback(ctx, connection_id, institution, &base).await
 }
 
@@ -135,7 +135,7 @@ fn callback_url(base: &str, connector: &str) -> String {
 }
 
 async fn begin_with_callback(
-    ctx: &Ctx,
+    ctx: &App,
     connection_id: ConnectionId,
     institution: Institution,
     base: &str,
@@ -159,13 +159,13 @@ async fn begin_with_callback(
 }
 
 /// Starts connecting an institution (by id, provider id or name).
-pub async fn begin_connect(ctx: &Ctx, institution: &str) -> Result<PendingAuthorization, OpsError> {
+pub async fn begin_connect(ctx: &App, institution: &str) -> Result<PendingAuthorization, OpsError> {
     let institution = find_institution(ctx, institution).await?;
     begin(ctx, ConnectionId(ctx.new_id()), institution).await
 }
 
 async fn authorize(
-    ctx: &Ctx,
+    ctx: &App,
     pending: &PendingAuthorization,
     answer: &AuthAnswer,
 ) -> Result<(Consent, Vec<saldo_connectors::DiscoveredItem>), OpsError> {
@@ -181,7 +181,7 @@ async fn authorize(
 }
 
 /// The consent as stored: its secret sealed for this connection.
-fn consent_record(ctx: &Ctx, connection: ConnectionId, consent: &Consent) -> ConsentRecord {
+fn consent_record(ctx: &App, connection: ConnectionId, consent: &Consent) -> ConsentRecord {
     ConsentRecord {
         id: consent.id.clone(),
         granted_at: consent.granted_at,
@@ -195,7 +195,7 @@ fn consent_record(ctx: &Ctx, connection: ConnectionId, consent: &Consent) -> Con
 
 /// Completes a connect: the consent is stored and the discovered items are offered.
 pub async fn complete_connect(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     pending: &PendingAuthorization,
     answer: &AuthAnswer,
@@ -229,7 +229,7 @@ pub async fn complete_connect(
     Ok((connection.id, items))
 }
 
-async fn own_connection(ctx: &Ctx, user: &User, id: ConnectionId) -> Result<(Connection, SyncState), OpsError> {
+async fn own_connection(ctx: &App, user: &User, id: ConnectionId) -> Result<(Connection, SyncState), OpsError> {
     let record = ctx
         .db
         .connection_record(id, ctx.clock.now())
@@ -253,7 +253,7 @@ pub enum Selection {
 
 /// Tracks items: each gets a saldo account that counts in net worth. Returns the tracked items.
 pub async fn track(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     connection: ConnectionId,
     selection: &Selection,
@@ -347,7 +347,7 @@ pub struct BrowserAuthorization {
 /// `state`, so that whichever process receives the provider's redirect to
 /// `base/callback/{connector}` can finish it.
 pub async fn begin_browser_authorization(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     target: BrowserTarget<'_>,
     base: &str,
@@ -368,7 +368,7 @@ pub async fn begin_browser_authorization(
 /// Keeps an authorisation that the provider's redirect completes, under its `state`, so that
 /// whichever process serves `/callback/{connector}` can finish it.
 pub async fn keep_for_callback(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     pending: PendingAuthorization,
     purpose: Purpose,
@@ -404,7 +404,7 @@ pub async fn keep_for_callback(
 
 /// The authorisation waiting under `state`, with its institution (for the provider's own page,
 /// such as the sandbox bank's consent page).
-pub async fn waiting_authorization(ctx: &Ctx, state: &str) -> Result<(StoredAuthorization, Institution), OpsError> {
+pub async fn waiting_authorization(ctx: &App, state: &str) -> Result<(StoredAuthorization, Institution), OpsError> {
     let unknown = || OpsError::NotFound("this authorisation is unknown or has expired; start again in saldo".into());
     let auth = ctx.db.authorization(state, ctx.clock.now()).await?.ok_or_else(unknown)?;
     let institution = ctx.db.institution(auth.institution_id).await?.ok_or_else(unknown)?;
@@ -419,14 +419,14 @@ pub struct BrowserOutcome {
     pub institution: Institution,
     /// The connection's items after the first sync (all tracked after a new connect).
     pub items: Vec<Item>,
-    pub sync: crate::engine::SyncOutcome,
+    pub sync: crate::sync::SyncOutcome,
 }
 
 /// Finishes a browser authorisation from the provider's redirect to `/callback/{connector}`: the
 /// `state` it carries is taken once (a replayed redirect finds nothing), the consent completed, a
 /// new connection's items all tracked, and a first sync run at once.
 pub async fn complete_browser_authorization(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     connector: &str,
     params: Vec<(String, String)>,
@@ -450,7 +450,7 @@ fn unknown_authorization() -> OpsError {
 }
 
 async fn complete_taken_authorization(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     connector: &str,
     params: Vec<(String, String)>,
@@ -484,7 +484,7 @@ async fn complete_taken_authorization(
             complete_reconnect(ctx, user, &pending, &answer).await?;
         }
     }
-    let sync = crate::engine::sync_now(ctx, user.id, pending.connection_id, &worker).await?;
+    let sync = crate::sync::sync_now(ctx, user.id, pending.connection_id, &worker).await?;
     Ok(BrowserOutcome {
         purpose: auth.purpose,
         connection_id: pending.connection_id,
@@ -496,7 +496,7 @@ async fn complete_taken_authorization(
 
 /// Starts re-authorising an existing connection (after an error, or early to renew the consent).
 pub async fn begin_reconnect(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     connection: ConnectionId,
 ) -> Result<PendingAuthorization, OpsError> {
@@ -506,7 +506,7 @@ pub async fn begin_reconnect(
 
 /// One of the user's connections with its institution.
 async fn own_connection_with_institution(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     connection: ConnectionId,
 ) -> Result<(Connection, Institution), OpsError> {
@@ -532,7 +532,7 @@ pub struct ReconnectSummary {
 /// stable identity (history continues in the same saldo account), new items are offered, vanished
 /// ones closed, and the state starts afresh with a sync due at once.
 pub async fn complete_reconnect(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     pending: &PendingAuthorization,
     answer: &AuthAnswer,
@@ -586,7 +586,7 @@ pub async fn complete_reconnect(
 /// keep their history (closed) unless `delete_history`. A provider that cannot be reached does not
 /// stop the disconnect; its failure is returned so the user can be told.
 pub async fn disconnect(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     connection: ConnectionId,
     delete_history: bool,
@@ -627,7 +627,7 @@ pub struct ConnectionView {
     pub outage: bool,
 }
 
-pub async fn connection_views(ctx: &Ctx, user: &User) -> Result<Vec<ConnectionView>, OpsError> {
+pub async fn connection_views(ctx: &App, user: &User) -> Result<Vec<ConnectionView>, OpsError> {
     let now = ctx.clock.now();
     let mut views = Vec::new();
     for record in ctx.db.connection_records(user.id, now).await? {
@@ -670,7 +670,7 @@ pub async fn connection_views(ctx: &Ctx, user: &User) -> Result<Vec<ConnectionVi
 }
 
 /// A connection's items, after checking it is the user's.
-pub async fn items(ctx: &Ctx, user: &User, connection: ConnectionId) -> Result<Vec<Item>, OpsError> {
+pub async fn items(ctx: &App, user: &User, connection: ConnectionId) -> Result<Vec<Item>, OpsError> {
     let (connection, _) = own_connection(ctx, user, connection).await?;
     Ok(ctx.db.items(connection.id).await?)
 }

@@ -7,7 +7,7 @@
 //! assessment for the institution. Every connection is independent: a slow or failing one holds
 //! only its own task, bounded per institution and overall.
 
-use crate::ops::{Ctx, OpsError};
+use crate::ops::{App, OpsError};
 use chrono::{DateTime, TimeDelta, Utc};
 use saldo_connectors::{CallContext, Connector, Consent, DiscoveredItem, FetchedTransaction, ItemData};
 use saldo_core::account::AccountAlias;
@@ -127,7 +127,7 @@ pub struct SyncReport {
     pub notifications: u64,
 }
 
-pub(crate) fn call_context(ctx: &Ctx, now: DateTime<Utc>, trigger: Trigger) -> CallContext {
+pub(crate) fn call_context(ctx: &App, now: DateTime<Utc>, trigger: Trigger) -> CallContext {
     let user_present = trigger == Trigger::User;
     // A web request brings the user's address; a command-line user is at this machine.
     let address = ctx.psu_ip_address.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
@@ -151,7 +151,7 @@ pub(crate) async fn with_timeout<T>(
 
 /// The consent as its connector uses it, its secret opened.
 pub(crate) fn consent_of(
-    ctx: &Ctx,
+    ctx: &App,
     connection: ConnectionId,
     record: &ConsentRecord,
     institution: &Institution,
@@ -184,7 +184,7 @@ const BATCH: usize = 512;
 /// database transaction, so that the database is not what limits how many syncs a second a worker
 /// runs. Reports come back in the order the connections were claimed (most overdue first), whatever
 /// order the syncs finished in, so that a seeded simulation repeats exactly.
-pub async fn run_due(ctx: &Ctx, worker: &str, now: DateTime<Utc>, limit: u32) -> Result<Vec<SyncReport>, OpsError> {
+pub async fn run_due(ctx: &App, worker: &str, now: DateTime<Utc>, limit: u32) -> Result<Vec<SyncReport>, OpsError> {
     let lease_until = now + ctx.engine.policy.lease;
     let claimed = ctx.db.claim_due(worker, now, lease_until, limit).await?;
     let mut reports = Vec::with_capacity(claimed.len());
@@ -201,7 +201,7 @@ pub async fn run_due(ctx: &Ctx, worker: &str, now: DateTime<Utc>, limit: u32) ->
 }
 
 /// A sync the user asked for: at once, whether due or not (it counts as user-present).
-pub async fn sync_now(ctx: &Ctx, user: UserId, connection: ConnectionId, worker: &str) -> Result<SyncReport, OpsError> {
+pub async fn sync_now(ctx: &App, user: UserId, connection: ConnectionId, worker: &str) -> Result<SyncReport, OpsError> {
     let now = ctx.clock.now();
     let record = ctx
         .db
@@ -220,7 +220,7 @@ pub async fn sync_now(ctx: &Ctx, user: UserId, connection: ConnectionId, worker:
 
 /// Runs one sync of a connection this worker has claimed, and records it.
 pub async fn sync_claimed(
-    ctx: &Ctx,
+    ctx: &App,
     id: ConnectionId,
     trigger: Trigger,
     worker: &str,
@@ -256,7 +256,7 @@ struct ReadySync {
 /// them all in one transaction and re-assesses each institution involved once. One result per
 /// connection that still exists, in the order given.
 async fn sync_batch(
-    ctx: &Ctx,
+    ctx: &App,
     ids: &[ConnectionId],
     trigger: Trigger,
     worker: &str,
@@ -323,7 +323,7 @@ async fn sync_batch(
 /// Writes prepared syncs: refusals give their lease back, the rest commit in one transaction; then
 /// each institution whose health may have changed is assessed once.
 async fn finish(
-    ctx: &Ctx,
+    ctx: &App,
     worker: &str,
     prepared: Vec<Prepared>,
     now: DateTime<Utc>,
@@ -391,7 +391,7 @@ async fn finish(
 /// everything to write. Writes nothing.
 #[allow(clippy::too_many_arguments)]
 async fn prepare(
-    ctx: &Ctx,
+    ctx: &App,
     record: ConnectionRecord,
     institution: &Institution,
     health: &InstitutionHealth,
@@ -572,7 +572,7 @@ fn most_severe<'a>(failures: &[&'a Failure]) -> &'a Failure {
 
 /// Applies a failure to the state, backing off with the institution during an outage.
 fn fail(
-    ctx: &Ctx,
+    ctx: &App,
     connection: ConnectionId,
     state: &mut saldo_core::sync::SyncState,
     institution: &Institution,
@@ -591,7 +591,7 @@ fn fail(
 
 /// Re-assesses the institution's health from its recent syncs and announces an outage's start or
 /// end to every user with a connection there, once.
-async fn assess_institution(ctx: &Ctx, institution: &Institution, now: DateTime<Utc>) -> Result<u64, OpsError> {
+async fn assess_institution(ctx: &App, institution: &Institution, now: DateTime<Utc>) -> Result<u64, OpsError> {
     let before = ctx.db.institution_health(institution.id).await?;
     let stats = ctx.db.window_stats(institution.id, now - ctx.engine.outage.window).await?;
     let mut after = before.clone();
@@ -629,7 +629,7 @@ async fn assess_institution(ctx: &Ctx, institution: &Institution, now: DateTime<
 
 #[allow(clippy::too_many_arguments)]
 fn notification(
-    ctx: &Ctx,
+    ctx: &App,
     user: UserId,
     connection: Option<ConnectionId>,
     institution: Option<InstitutionId>,
@@ -653,7 +653,7 @@ fn notification(
 }
 
 fn event_notification(
-    ctx: &Ctx,
+    ctx: &App,
     user: UserId,
     connection: ConnectionId,
     institution: &Institution,
@@ -691,7 +691,7 @@ pub(crate) struct Fetched {
 }
 
 async fn fetch_all(
-    ctx: &Ctx,
+    ctx: &App,
     connector: &dyn Connector,
     consent: &Consent,
     stored_items: &[Item],
@@ -733,7 +733,7 @@ pub(crate) struct ItemDiff {
 }
 
 pub(crate) fn diff_items(
-    ctx: &Ctx,
+    ctx: &App,
     connection: ConnectionId,
     stored: &[Item],
     discovered: &[DiscoveredItem],
@@ -830,7 +830,7 @@ pub(crate) fn alias_of(found: &DiscoveredItem) -> AccountAlias {
 
 /// Turns one item's fetched data into what storage keeps: transactions with their identities, a
 /// balance point and holdings.
-fn build_ingest(ctx: &Ctx, account: AccountId, data: &ItemData, now: DateTime<Utc>) -> AccountIngest {
+fn build_ingest(ctx: &App, account: AccountId, data: &ItemData, now: DateTime<Utc>) -> AccountIngest {
     let today = now.date_naive();
     let (booked, pending): (Vec<&FetchedTransaction>, Vec<&FetchedTransaction>) =
         data.transactions.iter().partition(|t| t.status == TransactionStatus::Booked);
@@ -861,7 +861,7 @@ fn build_ingest(ctx: &Ctx, account: AccountId, data: &ItemData, now: DateTime<Ut
 }
 
 /// Gives fetched transactions saldo ids and content fingerprints (with occurrence counts).
-fn identify(ctx: &Ctx, account: AccountId, fetched: &[&FetchedTransaction]) -> Vec<Transaction> {
+fn identify(ctx: &App, account: AccountId, fetched: &[&FetchedTransaction]) -> Vec<Transaction> {
     let mut fingerprints = Fingerprinter::new();
     fetched
         .iter()

@@ -8,11 +8,9 @@
 //! compared with what the sandbox booked up to that connection's last successful sync: missing rows
 //! are `lost`, extra ones `duplicated`; what the bank booked later is `awaiting_sync`, not lost.
 
-use crate::clock::Clock;
-use crate::config::Config;
 use crate::connections::{self, Selection};
-use crate::engine::{self, Jitter, SyncOutcome};
-use crate::ops::{Ctx, OpsError};
+use crate::ops::{App, OpsError};
+use crate::sync::{self, Jitter, SyncOutcome};
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use saldo_connectors::sandbox::Sandbox;
@@ -141,15 +139,18 @@ fn pick_institution(rng: &mut rand::rngs::StdRng) -> &'static str {
     MIX[0].0
 }
 
-/// Runs a simulation on the database the configuration names (which should be empty).
-pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<SimulationReport, OpsError> {
+/// When every simulation starts, on its manual clock.
+pub fn simulation_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 6, 0, 0).single().unwrap_or_default()
+}
+
+/// Runs a simulation with `ctx`, which must offer the sandbox bank seeded with `options.seed`, run
+/// on a manual clock at [`simulation_start`] and have an empty database.
+pub async fn simulate(ctx: App, options: &SimulateOptions) -> Result<SimulationReport, OpsError> {
     let wall = std::time::Instant::now();
-    let start = Utc.with_ymd_and_hms(2026, 1, 5, 6, 0, 0).single().unwrap_or_default();
-    let clock = Clock::manual(start);
-    let mut config = config;
-    config.sandbox = true;
-    config.sandbox_seed = options.seed;
-    let mut ctx = Ctx::open(config, clock.clone()).await?;
+    let clock = ctx.clock.clone();
+    let start = clock.now();
+    let mut ctx = ctx;
     ctx.jitter = Jitter::seeded(options.seed);
     ctx.engine.concurrency = options.concurrency.max(1);
     ctx.id_seed = Some(std::sync::Arc::new(std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(options.seed))));
@@ -196,7 +197,7 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
         clock.advance(options.tick);
         let now = clock.now();
         loop {
-            let reports = engine::run_due(&ctx, "simulator", now, 5000).await?;
+            let reports = sync::run_due(&ctx, "simulator", now, 5000).await?;
             for sync in &reports {
                 if let Some(&i) = index_of.get(&sync.connection_id) {
                     observe(&mut report, &mut sims[i], &sync.outcome, now, &mut rng);
@@ -238,7 +239,7 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
                 Ok(_) => {
                     sim.reconnects += 1;
                     report.reconnects += 1;
-                    let sync = engine::sync_now(&ctx, sim.user.id, sim.id, "simulator").await?;
+                    let sync = sync::sync_now(&ctx, sim.user.id, sim.id, "simulator").await?;
                     sim.failing = false;
                     observe(&mut report, sim, &sync.outcome, now, &mut rng);
                 }
@@ -268,7 +269,7 @@ pub async fn simulate(config: Config, options: &SimulateOptions) -> Result<Simul
 /// Connects an institution for a user, tracks everything and runs the first sync; `None` when the
 /// bank refused right now (maintenance, network).
 async fn try_connect(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     institution: &'static str,
     report: &mut SimulationReport,
@@ -279,7 +280,7 @@ async fn try_connect(
         return Ok(None);
     };
     connections::track(ctx, user, id, &Selection::All).await?;
-    let first = engine::sync_now(ctx, user.id, id, "simulator").await?;
+    let first = sync::sync_now(ctx, user.id, id, "simulator").await?;
     let now = ctx.clock.now();
     let mut sim = SimConnection {
         id,
@@ -339,7 +340,7 @@ fn observe(
 }
 
 async fn check_against_truth(
-    ctx: &Ctx,
+    ctx: &App,
     sandbox: &Sandbox,
     sims: &[SimConnection],
     report: &mut SimulationReport,
@@ -421,7 +422,7 @@ pub fn compare_with_truth(truth: &[FetchedTransaction], stored: &[Transaction]) 
 /// Counts notifications by kind, and `repeated`: more announcements for a connection than it had
 /// episodes of that kind (red episodes for reconnects, failing stretches for escalations and
 /// recoveries), as the simulator observed them.
-async fn count_notifications(ctx: &Ctx, sims: &[SimConnection], report: &mut SimulationReport) -> Result<(), OpsError> {
+async fn count_notifications(ctx: &App, sims: &[SimConnection], report: &mut SimulationReport) -> Result<(), OpsError> {
     for kind in NotificationKind::ALL {
         report.notifications.insert(kind.as_str(), 0);
     }

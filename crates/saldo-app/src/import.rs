@@ -12,7 +12,7 @@
 //!    coffees in the file match two synced ones, not one.
 //! 4. A booked transaction replaces a stored pending one of the same date and amount.
 
-use crate::ops::{Ctx, OpsError};
+use crate::ops::{App, OpsError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
@@ -247,7 +247,7 @@ impl From<saldo_store::StoreError> for FileError {
 /// Imports files one after another; each file lands whole or not at all. `progress` is told the
 /// bytes read so far of the current file.
 pub async fn import_files(
-    ctx: Option<&Ctx>,
+    ctx: Option<&App>,
     paths: &[PathBuf],
     request: &ImportRequest,
     progress: &(dyn Fn(&Path, u64, u64) + Sync),
@@ -273,7 +273,7 @@ pub async fn import_files(
 }
 
 async fn import_file(
-    ctx: Option<&Ctx>,
+    ctx: Option<&App>,
     path: &Path,
     request: &ImportRequest,
     report: &mut FileReport,
@@ -287,7 +287,12 @@ async fn import_file(
 }
 
 /// Imports one uploaded file (the HTTP API): the same pipeline and report as a file on disk.
-pub async fn import_bytes(ctx: &Ctx, name: &str, bytes: axum::body::Bytes, request: &ImportRequest) -> FileReport {
+pub async fn import_bytes<B: AsRef<[u8]> + Send + 'static>(
+    ctx: &App,
+    name: &str,
+    bytes: B,
+    request: &ImportRequest,
+) -> FileReport {
     let mut report = FileReport {
         path: name.to_string(),
         format: None,
@@ -322,7 +327,7 @@ fn fail(report: &mut FileReport, err: &FileError) {
 }
 
 async fn import_reader<R: BufRead + Send + 'static>(
-    ctx: Option<&Ctx>,
+    ctx: Option<&App>,
     name: Option<&str>,
     mut reader: R,
     request: &ImportRequest,
@@ -462,7 +467,7 @@ async fn import_reader<R: BufRead + Send + 'static>(
 
 /// Writes one file's statements into one open import.
 struct Writer<'a> {
-    ctx: &'a Ctx,
+    ctx: &'a App,
     user: User,
     tx: ImportTx,
     /// The account statements go into: given with `--account`, else the current statement's.
@@ -1004,50 +1009,6 @@ impl<R> CountedReport<R> {
         // Tell the writer side every 4 MiB: often enough for a bar, rare enough to cost nothing.
         if before >> 22 != self.read >> 22 {
             let _ = self.report.send(self.read);
-        }
-    }
-}
-
-/// Progress bars on stderr for large files, only when a person watches (a terminal).
-pub struct ProgressBars {
-    enabled: bool,
-    current: std::sync::Mutex<Option<(PathBuf, indicatif::ProgressBar)>>,
-}
-
-impl ProgressBars {
-    /// Files smaller than this are done before a bar would help.
-    const LARGE: u64 = 16 * 1024 * 1024;
-
-    pub fn new(wanted: bool) -> ProgressBars {
-        let enabled = wanted && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        ProgressBars { enabled, current: std::sync::Mutex::new(None) }
-    }
-
-    pub fn show(&self, path: &Path, read: u64, size: u64) {
-        if !self.enabled || size < Self::LARGE {
-            return;
-        }
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if current.as_ref().is_none_or(|(p, _)| p != path) {
-            if let Some((_, bar)) = current.take() {
-                bar.finish_and_clear();
-            }
-            let bar = indicatif::ProgressBar::new(size);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} ({eta})")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar.set_message(path.display().to_string());
-            *current = Some((path.to_path_buf(), bar));
-        }
-        if let Some((_, bar)) = current.as_ref() {
-            bar.set_position(read);
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some((_, bar)) = self.current.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            bar.finish_and_clear();
         }
     }
 }

@@ -7,7 +7,6 @@
 //! corruption, and a rotation interrupted half-way can still open everything. The connection id
 //! is bound in as associated data: a sealed secret copied onto another connection does not open.
 
-use crate::config::Config;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -125,13 +124,14 @@ pub fn pending_key_file(path: &Path) -> PathBuf {
 }
 
 impl Keyring {
-    /// The configured key: `SALDO_SECRET_KEY`, else the key file, which is created when missing.
-    pub fn load(config: &Config) -> Result<Keyring, SecretError> {
-        if let Some(secret) = &config.secret_key {
+    /// The configured key: `key` (from `SALDO_SECRET_KEY`), else the key file, which is created
+    /// when missing.
+    pub fn load(key: Option<&Secret>, key_file: &Path) -> Result<Keyring, SecretError> {
+        if let Some(secret) = key {
             let key = parse_key(secret.expose()).ok_or(SecretError::BadKey)?;
             return Ok(Keyring { keys: RwLock::new(vec![Key::new(&key)]), source: KeySource::Env });
         }
-        let path = &config.secret_key_file;
+        let path = key_file;
         if read_key_file(path)?.is_none() {
             match create_key_file(path, &new_key_hex()) {
                 Ok(()) => tracing::info!(path = %path.display(), "created the key file that encrypts stored secrets"),
@@ -140,7 +140,7 @@ impl Keyring {
                 Err(err) => return Err(err),
             }
         }
-        let keyring = Keyring { keys: RwLock::new(Vec::new()), source: KeySource::File(path.clone()) };
+        let keyring = Keyring { keys: RwLock::new(Vec::new()), source: KeySource::File(path.to_path_buf()) };
         keyring.reload()?;
         Ok(keyring)
     }
@@ -237,10 +237,14 @@ pub struct Rotation {
 /// Re-seals every stored secret under a new key. With a key file, the new key is written to
 /// `<file>.new` first, the secrets are re-sealed in one database transaction, and then the file is
 /// replaced: a crash at any point leaves every secret openable, and running it again finishes.
-/// With `SALDO_SECRET_KEY`, the new key comes from `SALDO_NEW_SECRET_KEY`.
-pub async fn rotate(ctx: &crate::ops::Ctx, keyring: &Keyring) -> Result<Rotation, crate::ops::OpsError> {
+/// With `SALDO_SECRET_KEY`, the new key comes from `SALDO_NEW_SECRET_KEY` (`new_secret_key`).
+pub async fn rotate(
+    ctx: &crate::ops::App,
+    keyring: &Keyring,
+    new_secret_key: Option<&Secret>,
+) -> Result<Rotation, crate::ops::OpsError> {
     let fail = |err: SecretError| crate::ops::OpsError::Invalid(err.to_string());
-    let (new_key, file) = match (&keyring.source, &ctx.config.new_secret_key) {
+    let (new_key, file) = match (&keyring.source, new_secret_key) {
         (KeySource::Env, Some(new)) => (parse_key(new.expose()).ok_or(SecretError::BadKey).map_err(fail)?, None),
         (KeySource::Env, None) => {
             return Err(fail(SecretError::Rotation(

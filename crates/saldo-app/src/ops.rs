@@ -2,23 +2,15 @@
 //! reads the time from the context's clock and writes through the store in one transaction.
 
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::engine::{Connectors, EngineSettings, Jitter};
 use crate::secrets::Keyring;
+use crate::sync::{Connectors, EngineSettings, Jitter};
 use chrono::NaiveDate;
-use saldo_connectors::berlin_group::{BerlinGroup, BerlinGroupSettings};
-use saldo_connectors::enable_banking::{EnableBanking, EnableBankingSettings};
-use saldo_connectors::gocardless::{GoCardless, GoCardlessSettings};
-use saldo_connectors::http::Transport;
-use saldo_connectors::sandbox::Sandbox;
-use saldo_connectors::simplefin::{SimpleFin, SimpleFinSettings};
 use saldo_core::account::{validate_name, Account, AccountClass, AccountKind, Origin};
 use saldo_core::balance::{BalancePoint, BalanceSource};
 use saldo_core::fx::FxError;
 use saldo_core::ids::{AccountId, UserId};
 use saldo_core::money::{Currency, Money};
 use saldo_core::networth::{net_worth_history, net_worth_on, NetWorth, NetWorthError};
-use saldo_core::secret::Secret;
 use saldo_core::user::User;
 use saldo_import::ecb::parse_ecb_rates;
 use saldo_import::Problem;
@@ -28,10 +20,10 @@ use uuid::Uuid;
 
 /// What every use case runs with.
 #[derive(Debug, Clone)]
-pub struct Ctx {
+pub struct App {
     pub db: Db,
     pub clock: Clock,
-    pub config: Config,
+    pub settings: Arc<Settings>,
     pub connectors: Connectors,
     pub engine: EngineSettings,
     pub jitter: Jitter,
@@ -42,6 +34,22 @@ pub struct Ctx {
     /// The address of the user a web request came from; PSD2 banks get it as the PSU's address on
     /// the calls the user triggered. `None` on the command line, whose user is at this machine.
     pub psu_ip_address: Option<std::net::IpAddr>,
+}
+
+/// What the application is told by whoever runs it (the binary reads it from its configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where providers send a user back after authorisation: `/callback/{connector}` under it.
+    pub callback_base: String,
+    /// The address users reach saldo at, when one is configured (behind a proxy, say); otherwise
+    /// a web request's own `Host` is where the provider sends the browser back.
+    pub public_url: Option<String>,
+    /// The user of this installation until sign-in exists (the command line's and the web's).
+    pub local_user: String,
+    /// The base currency given to a user when saldo creates it.
+    pub base_currency: Currency,
+    /// How long a worker's claim on a connection lasts before another worker may take over.
+    pub sync_lease_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,63 +79,28 @@ impl From<NetWorthError> for OpsError {
 /// The longest net worth history one request may ask for, in days (a century).
 const MAX_HISTORY_DAYS: i64 = 36_600;
 
-impl Ctx {
-    /// Opens the configured database and brings its schema up to date.
-    pub async fn open(config: Config, clock: Clock) -> Result<Ctx, OpsError> {
-        let keyring = Arc::new(Keyring::load(&config)?);
-        let db = Db::connect(&config.database_url).await?;
-        db.migrate().await?;
-        let mut connectors = Connectors::default();
-        if config.sandbox {
-            let latency = std::time::Duration::from_millis(config.sandbox_latency_ms);
-            connectors.add(Arc::new(Sandbox::new(config.sandbox_seed).with_latency(latency)));
-        }
-        if config.simplefin {
-            let settings = SimpleFinSettings {
-                allow_insecure_loopback: config.allow_insecure_loopback,
-                timeout: std::time::Duration::from_secs(60),
-            };
-            connectors.add(Arc::new(SimpleFin::new(settings)));
-        }
-        // Each request well within the engine's limit for a whole call, which may take several.
-        let transport = Transport {
-            allow_insecure_loopback: config.allow_insecure_loopback,
-            timeout: std::time::Duration::from_secs(20),
-        };
-        if let Some(eb) = &config.connectors.enable_banking {
-            connectors.add(Arc::new(EnableBanking::new(EnableBankingSettings {
-                base_url: eb.url.clone(),
-                application_id: eb.application_id.clone(),
-                private_key: eb.private_key.clone(),
-                countries: eb.countries.clone(),
-                transport,
-            })));
-        }
-        if let Some(gc) = &config.connectors.gocardless {
-            connectors.add(Arc::new(GoCardless::new(GoCardlessSettings {
-                base_url: gc.url.clone(),
-                secret_id: Secret::new(gc.secret_id.clone()),
-                secret_key: gc.secret_key.clone(),
-                countries: gc.countries.clone(),
-                transport,
-            })));
-        }
-        if !config.connectors.berlin_group.is_empty() {
-            let banks = config.connectors.berlin_group.iter().map(crate::connector_config::BerlinGroupBankFile::bank);
-            let settings = BerlinGroupSettings { banks: banks.collect(), transport };
-            // Approving in the bank's app takes a person a minute or two.
-            let polling = (60, std::time::Duration::from_secs(2));
-            connectors.add(Arc::new(BerlinGroup::new(settings).with_polling(polling.0, polling.1)));
-        }
+impl App {
+    /// An application on an open, migrated database, with the connectors it offers.
+    pub fn new(db: Db, clock: Clock, connectors: Connectors, keyring: Arc<Keyring>, settings: Settings) -> App {
         let mut engine = EngineSettings::default();
-        engine.policy.lease = chrono::TimeDelta::seconds(config.sync_lease_seconds.min(86_400) as i64);
+        engine.policy.lease = chrono::TimeDelta::seconds(settings.sync_lease_seconds.min(86_400) as i64);
         let jitter = Jitter::seeded(rand::random());
-        Ok(Ctx { db, clock, config, connectors, engine, jitter, id_seed: None, keyring, psu_ip_address: None })
+        App {
+            db,
+            clock,
+            settings: Arc::new(settings),
+            connectors,
+            engine,
+            jitter,
+            id_seed: None,
+            keyring,
+            psu_ip_address: None,
+        }
     }
 
     /// This context acting for a user at `address` (a web request's client).
-    pub fn for_user_at(&self, address: std::net::IpAddr) -> Ctx {
-        Ctx { psu_ip_address: Some(address), ..self.clone() }
+    pub fn for_user_at(&self, address: std::net::IpAddr) -> App {
+        App { psu_ip_address: Some(address), ..self.clone() }
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7). The random part comes from a
@@ -145,8 +118,8 @@ impl Ctx {
     pub async fn current_user(&self) -> Result<User, OpsError> {
         let candidate = User {
             id: UserId(self.new_id()),
-            name: self.config.user.clone(),
-            base_currency: self.config.base_currency,
+            name: self.settings.local_user.clone(),
+            base_currency: self.settings.base_currency,
             created_at: self.clock.now(),
         };
         Ok(self.db.ensure_user(&candidate).await?)
@@ -177,7 +150,7 @@ fn parse_amount(text: &str, currency: Currency) -> Result<Money, OpsError> {
     Money::parse(text, currency).map_err(|err| OpsError::Invalid(err.to_string()))
 }
 
-pub async fn create_manual_account(ctx: &Ctx, user: &User, new: NewManualAccount) -> Result<Account, OpsError> {
+pub async fn create_manual_account(ctx: &App, user: &User, new: NewManualAccount) -> Result<Account, OpsError> {
     let name = validate_name(&new.name).map_err(|err| OpsError::Invalid(err.to_string()))?;
     let now = ctx.clock.now();
     let account = Account {
@@ -211,7 +184,7 @@ fn manual_point(account_id: AccountId, date: NaiveDate, amount: Money) -> Balanc
 }
 
 /// Finds one of the user's accounts by id or by its exact name (case-insensitive).
-pub async fn find_account(ctx: &Ctx, user: &User, reference: &str) -> Result<Account, OpsError> {
+pub async fn find_account(ctx: &App, user: &User, reference: &str) -> Result<Account, OpsError> {
     if let Ok(id) = reference.trim().parse::<Uuid>() {
         return match ctx.db.account(AccountId(id)).await? {
             Some(account) if account.user_id == user.id => Ok(account),
@@ -236,7 +209,7 @@ pub struct AccountEdit {
     pub tracked: Option<bool>,
 }
 
-pub async fn edit_account(ctx: &Ctx, user: &User, reference: &str, edit: AccountEdit) -> Result<Account, OpsError> {
+pub async fn edit_account(ctx: &App, user: &User, reference: &str, edit: AccountEdit) -> Result<Account, OpsError> {
     let mut account = find_account(ctx, user, reference).await?;
     if let Some(name) = edit.name {
         account.name = validate_name(&name).map_err(|err| OpsError::Invalid(err.to_string()))?;
@@ -259,13 +232,13 @@ pub async fn edit_account(ctx: &Ctx, user: &User, reference: &str, edit: Account
     Ok(account)
 }
 
-pub async fn delete_account(ctx: &Ctx, user: &User, reference: &str) -> Result<Account, OpsError> {
+pub async fn delete_account(ctx: &App, user: &User, reference: &str) -> Result<Account, OpsError> {
     let account = find_account(ctx, user, reference).await?;
     ctx.db.delete_account(account.id).await?;
     Ok(account)
 }
 
-async fn find_manual_account(ctx: &Ctx, user: &User, reference: &str) -> Result<Account, OpsError> {
+async fn find_manual_account(ctx: &App, user: &User, reference: &str) -> Result<Account, OpsError> {
     let account = find_account(ctx, user, reference).await?;
     if account.origin != Origin::Manual {
         return Err(OpsError::Invalid(format!(
@@ -283,7 +256,7 @@ async fn find_manual_account(ctx: &Ctx, user: &User, reference: &str) -> Result<
 /// Records what a manual account is worth on a day (default today); a second valuation on the same
 /// day replaces the first.
 pub async fn set_valuation(
-    ctx: &Ctx,
+    ctx: &App,
     user: &User,
     reference: &str,
     amount: &str,
@@ -296,7 +269,7 @@ pub async fn set_valuation(
     Ok((account, date, written))
 }
 
-pub async fn delete_valuation(ctx: &Ctx, user: &User, reference: &str, date: NaiveDate) -> Result<Account, OpsError> {
+pub async fn delete_valuation(ctx: &App, user: &User, reference: &str, date: NaiveDate) -> Result<Account, OpsError> {
     let account = find_manual_account(ctx, user, reference).await?;
     if !ctx.db.delete_valuation(account.id, date).await? {
         return Err(OpsError::NotFound(format!("account {:?} has no valuation on {date}", account.name)));
@@ -304,7 +277,7 @@ pub async fn delete_valuation(ctx: &Ctx, user: &User, reference: &str, date: Nai
     Ok(account)
 }
 
-pub async fn valuations(ctx: &Ctx, user: &User, reference: &str) -> Result<(Account, Vec<BalancePoint>), OpsError> {
+pub async fn valuations(ctx: &App, user: &User, reference: &str) -> Result<(Account, Vec<BalancePoint>), OpsError> {
     let account = find_account(ctx, user, reference).await?;
     let points = ctx.db.balance_points(account.id).await?;
     Ok((account, points))
@@ -317,7 +290,7 @@ pub struct AccountBalance {
     pub balance: Option<(NaiveDate, Money)>,
 }
 
-pub async fn accounts_with_balances(ctx: &Ctx, user: &User, date: NaiveDate) -> Result<Vec<AccountBalance>, OpsError> {
+pub async fn accounts_with_balances(ctx: &App, user: &User, date: NaiveDate) -> Result<Vec<AccountBalance>, OpsError> {
     let series = ctx.db.balance_series(user.id, date, true).await?;
     let accounts = ctx.db.accounts(user.id).await?;
     Ok(accounts
@@ -354,7 +327,7 @@ pub struct NetWorthQuery {
     pub to: Option<NaiveDate>,
 }
 
-pub async fn net_worth(ctx: &Ctx, user: &User, query: &NetWorthQuery) -> Result<NetWorthReport, OpsError> {
+pub async fn net_worth(ctx: &App, user: &User, query: &NetWorthQuery) -> Result<NetWorthReport, OpsError> {
     let date = query.date.unwrap_or(ctx.clock.today());
     let currency = query.currency.unwrap_or(user.base_currency);
     if !query.history && (query.from.is_some() || query.to.is_some()) {
@@ -397,7 +370,7 @@ pub struct FxImport {
 
 /// Loads an ECB reference-rate file; rates already stored for a day are replaced, so importing the
 /// same or an overlapping file again is harmless. Writes all rates or none.
-pub async fn import_fx(ctx: &Ctx, bytes: &[u8]) -> Result<FxImport, OpsError> {
+pub async fn import_fx(ctx: &App, bytes: &[u8]) -> Result<FxImport, OpsError> {
     let parsed = parse_ecb_rates(bytes).map_err(|err| OpsError::Invalid(err.to_string()))?;
     ctx.db.upsert_rates(&parsed.rates).await?;
     let mut currencies: Vec<Currency> = parsed.rates.iter().map(|r| r.currency).collect();
@@ -413,7 +386,7 @@ pub async fn import_fx(ctx: &Ctx, bytes: &[u8]) -> Result<FxImport, OpsError> {
 }
 
 /// Changes the user's base currency.
-pub async fn set_base_currency(ctx: &Ctx, user: &User, currency: Currency) -> Result<(), OpsError> {
+pub async fn set_base_currency(ctx: &App, user: &User, currency: Currency) -> Result<(), OpsError> {
     Ok(ctx.db.set_base_currency(user.id, currency).await?)
 }
 
