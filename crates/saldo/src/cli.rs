@@ -1,7 +1,6 @@
 //! The `saldo` command line: argument definitions and one handler per subcommand. Handlers call
 //! `ops` on the configured database and print for humans or, with `--json`, the `api` forms.
 
-use crate::api::{AccountJson, FxImportJson, NetWorthDayJson, NetWorthJson, ValuationJson};
 use crate::config::{env_from_process, Config, Flags, LogFormat};
 use anyhow::Context as _;
 use chrono::NaiveDate;
@@ -11,6 +10,7 @@ use saldo_app::ops::{self, AccountEdit, App, NetWorthQuery, NewManualAccount};
 use saldo_core::account::AccountKind;
 use saldo_core::money::Currency;
 use saldo_core::networth::NetWorth;
+use saldo_web::api::{AccountJson, FxImportJson, NetWorthDayJson, NetWorthJson, ValuationJson};
 use std::path::PathBuf;
 
 /// saldo: one current picture of your net worth, from your banks, brokers, pension funds and lenders.
@@ -590,7 +590,7 @@ async fn serve(ctx: &App, config: &Config) -> anyhow::Result<()> {
         })
         .await
     });
-    crate::http::serve(ctx.clone(), listener, shutdown_signal()).await?;
+    saldo_web::serve(ctx.clone(), listener, shutdown_signal()).await?;
     let _ = stop.send(true);
     if let Err(err) = scheduler.await {
         tracing::error!(error = %err, "the scheduler stopped abnormally");

@@ -1,7 +1,6 @@
 //! Command-line handlers for connections and syncing: institutions, connect, items, track,
 //! reconnect, disconnect, transactions, notifications, sync and the worker loop.
 
-use crate::api::{ConnectionJson, InstitutionJson, ItemJson, NotificationJson, SyncReportJson, TransactionJson};
 use crate::cli::{outln, print_json};
 use anyhow::Context as _;
 use saldo_app::connections::{self, parse_connection_id, PendingAuthorization, Selection};
@@ -9,6 +8,7 @@ use saldo_app::ops::{self, App, OpsError};
 use saldo_app::sync::{self, SyncOutcome, SyncReport};
 use saldo_connectors::{AuthAnswer, AuthStart};
 use saldo_store::AuthorizationProgress;
+use saldo_web::api::{ConnectionJson, InstitutionJson, ItemJson, NotificationJson, SyncReportJson, TransactionJson};
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
@@ -137,7 +137,7 @@ async fn through_browser(
     let callback = pending.request.redirect_url.clone();
     let auth = connections::keep_for_callback(ctx, user, pending, purpose).await?;
     if json {
-        let mut shown = crate::http::authorization_json(&auth);
+        let mut shown = saldo_web::api::authorization_json(&auth);
         shown["callback_url"] = serde_json::Value::from(callback.as_str());
         print_json(&shown)?;
     } else {

@@ -53,7 +53,7 @@ pub fn consent_page(institution: &Institution, state: &str, redirect_url: &str) 
 }
 
 /// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
+fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -10,7 +10,7 @@
 mod consent_page;
 pub mod ledger;
 
-pub use consent_page::{consent_page, escape};
+pub use consent_page::consent_page;
 
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,

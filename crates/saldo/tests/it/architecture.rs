@@ -111,6 +111,21 @@ fn direct_dependencies(package: &str) -> BTreeSet<String> {
 }
 
 #[test]
+fn the_binary_holds_only_configuration_the_command_line_and_wiring() {
+    // Use cases belong in saldo-app, HTTP in saldo-web: a new file here needs a reason.
+    let mut files: Vec<String> = std::fs::read_dir(workspace_root().join("crates/saldo/src"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let expected =
+        ["cli.rs", "cli_sync.rs", "config.rs", "connector_config.rs", "lib.rs", "main.rs", "progress.rs", "wiring.rs"];
+    assert_eq!(files, expected);
+    let manifest = std::fs::read_to_string(workspace_root().join("crates/saldo/Cargo.toml")).unwrap();
+    assert!(!manifest.contains("axum"), "the binary serves HTTP through saldo-web only");
+}
+
+#[test]
 fn architecture_md_names_only_paths_that_exist() {
     let text = std::fs::read_to_string(workspace_root().join("ARCHITECTURE.md")).unwrap();
     let mut checked = 0;

@@ -117,11 +117,13 @@ both_backends!(serves_probes_and_the_api_and_stops_on_sigterm, |saldo| {
     let (status, body) = server.get("/api/v1/networth?date=2026-02-30");
     assert_eq!(status, 400);
     let error: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(error["error"], "invalid date \"2026-02-30\" for date: expected YYYY-MM-DD");
+    assert_eq!(error["error"]["message"], "invalid date \"2026-02-30\" for date: expected YYYY-MM-DD");
+    assert_eq!(error["error"]["code"], "invalid_request");
     let (status, _) = server.get("/api/v1/networth?colour=red");
     assert_eq!(status, 400);
-    let (status, _) = server.get("/nowhere");
+    let (status, body) = server.get("/nowhere");
     assert_eq!(status, 404);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "not_found");
 
     assert!(server.terminate().success(), "a SIGTERM stop is a clean exit");
 });

@@ -143,10 +143,18 @@ impl FxImportJson {
     }
 }
 
-/// An error as the API returns it.
+/// An error as the API returns it: `{"error": {"code": "not_found", "message": "…"}}`.
 #[derive(Debug, Serialize)]
 pub struct ErrorJson {
-    pub error: String,
+    pub error: ErrorBodyJson,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBodyJson {
+    /// What kind of error, for programs: `invalid_request`, `not_found`, `missing_rate`, `internal`.
+    pub code: &'static str,
+    /// What is wrong, for people.
+    pub message: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -365,4 +373,15 @@ impl SyncReportJson {
             notifications: report.notifications,
         }
     }
+}
+
+/// A browser authorisation as the API and `saldo connect --json` show it.
+pub fn authorization_json(auth: &saldo_app::connections::BrowserAuthorization) -> serde_json::Value {
+    serde_json::json!({
+        "connection_id": auth.connection_id.to_string(),
+        "institution": auth.institution.name,
+        "authorization_url": auth.url,
+        "state": auth.state,
+        "expires_at": auth.expires_at.to_rfc3339(),
+    })
 }

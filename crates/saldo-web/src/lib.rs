@@ -1,8 +1,11 @@
-//! The HTTP server: health and readiness probes, the JSON API under `/api/v1`, the browser side of
-//! connecting (`/callback/{connector}`, where providers send the user back) and the sandbox bank's
-//! consent page.
+//! saldo's web front end: health and readiness probes, the JSON API under `/api/v1`, the browser
+//! side of connecting (`/callback/{connector}`, where providers send the user back) and the sandbox
+//! bank's consent page. Handlers only translate: a request into a use case of `saldo-app`, its
+//! answer or typed error into JSON (`{"error": {"code", "message"}}`) or a page.
 
-use crate::api::{AccountJson, ConnectionJson, ErrorJson, ItemJson, NetWorthJson};
+pub mod api;
+
+use crate::api::{AccountJson, ConnectionJson, ErrorBodyJson, ErrorJson, ItemJson, NetWorthJson};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -11,7 +14,6 @@ use axum::{Extension, Json, Router};
 use saldo_app::connections::{self, BrowserTarget};
 use saldo_app::ops::{self, App, NetWorthQuery, OpsError};
 use saldo_app::sync::SyncOutcome;
-use saldo_connectors::sandbox::escape;
 use saldo_core::money::Currency;
 use saldo_store::Purpose;
 use std::collections::HashMap;
@@ -196,17 +198,6 @@ fn base_url(ctx: &App, headers: &HeaderMap) -> String {
     }
 }
 
-/// A browser authorisation as the API and `saldo connect --json` show it.
-pub(crate) fn authorization_json(auth: &connections::BrowserAuthorization) -> serde_json::Value {
-    serde_json::json!({
-        "connection_id": auth.connection_id.to_string(),
-        "institution": auth.institution.name,
-        "authorization_url": auth.url,
-        "state": auth.state,
-        "expires_at": auth.expires_at.to_rfc3339(),
-    })
-}
-
 /// Body `{"institution": …}` (id, provider id or name): starts connecting it; the answer's
 /// `authorization_url` is the page to open in the browser.
 async fn start_connect(
@@ -220,7 +211,7 @@ async fn start_connect(
     let user = ctx.current_user().await?;
     let target = BrowserTarget::Connect(&request.institution);
     let auth = connections::begin_browser_authorization(&ctx, &user, target, &base_url(&ctx, &headers)).await?;
-    Ok((StatusCode::CREATED, Json(authorization_json(&auth))))
+    Ok((StatusCode::CREATED, Json(api::authorization_json(&auth))))
 }
 
 /// Starts renewing a connection's consent (after an error, or early while it still works).
@@ -234,7 +225,7 @@ async fn start_reconnect(
     let user = ctx.current_user().await?;
     let target = BrowserTarget::Reconnect(connections::parse_connection_id(&id)?);
     let auth = connections::begin_browser_authorization(&ctx, &user, target, &base_url(&ctx, &headers)).await?;
-    Ok((StatusCode::CREATED, Json(authorization_json(&auth))))
+    Ok((StatusCode::CREATED, Json(api::authorization_json(&auth))))
 }
 
 /// A small HTML page in the product's voice.
@@ -346,12 +337,23 @@ impl IntoResponse for ApiError {
             OpsError::MissingRate(_) => StatusCode::UNPROCESSABLE_ENTITY,
             OpsError::Store(_) | OpsError::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        let code = match &self.0 {
+            OpsError::Invalid(_) => "invalid_request",
+            OpsError::NotFound(_) => "not_found",
+            OpsError::MissingRate(_) => "missing_rate",
+            OpsError::Store(_) | OpsError::Secret(_) => "internal",
+        };
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self.0, "request failed");
             "internal error; the server log has the details".to_string()
         } else {
             self.0.to_string()
         };
-        (status, Json(ErrorJson { error: message })).into_response()
+        (status, Json(ErrorJson { error: ErrorBodyJson { code, message } })).into_response()
     }
+}
+
+/// Escapes text for HTML content and attribute values.
+fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_quoted_attribute(text)
 }
