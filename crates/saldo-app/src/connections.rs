@@ -1,7 +1,7 @@
 //! Connection use cases: the institution catalog, connecting (authorise, discover, choose items),
 //! reconnecting, disconnecting, and what the user sees of each connection.
 
-use crate::ops::{App, OpsError};
+use crate::ops::{App, Missing, OpsError};
 use crate::sync::{alias_of, call_context, consent_of, diff_items, new_item, with_timeout};
 use chrono::{DateTime, Utc};
 use saldo_connectors::{AuthAnswer, AuthRequest, AuthStart, Connector, Consent};
@@ -86,7 +86,7 @@ async fn find_institution(ctx: &App, reference: &str) -> Result<Institution, Ops
     }
     match matches.len() {
         1 => Ok(matches.into_iter().next().ok_or_else(|| OpsError::NotFound(reference.into()))?),
-        0 => Err(OpsError::NotFound(format!("no institution {reference:?}; `saldo institutions` lists them"))),
+        0 => Err(OpsError::Missing(Missing::Institution(reference.to_string()))),
         n => Err(OpsError::Invalid(format!("{n} institutions match {reference:?}; use its id"))),
     }
 }
@@ -235,7 +235,7 @@ async fn own_connection(ctx: &App, user: &User, id: ConnectionId) -> Result<(Con
         .connection_record(id, ctx.clock.now())
         .await?
         .filter(|r| r.connection.user_id == user.id)
-        .ok_or_else(|| OpsError::NotFound(format!("no connection with id {id}; `saldo connections` lists them")))?;
+        .ok_or_else(|| OpsError::Missing(Missing::Connection(id.to_string())))?;
     Ok((record.connection, record.state))
 }
 
@@ -276,10 +276,10 @@ pub async fn track(
                             || i.name.to_lowercase() == wanted
                     })
                     .ok_or_else(|| {
-                        OpsError::NotFound(format!(
-                            "no item {name:?} in this connection; `saldo items {}` lists them",
-                            connection.id
-                        ))
+                        OpsError::Missing(Missing::Item {
+                            name: name.to_string(),
+                            connection: connection.id.to_string(),
+                        })
                     })?;
                 if found.decision != ItemDecision::Tracked {
                     chosen.push(found.clone());
@@ -374,10 +374,7 @@ pub async fn keep_for_callback(
     purpose: Purpose,
 ) -> Result<BrowserAuthorization, OpsError> {
     let Some(AuthStart::Redirect { url, .. }) = pending.start else {
-        return Err(OpsError::Invalid(format!(
-            "{} does not authorise through a browser redirect; use `saldo connect` in a terminal",
-            pending.institution.name
-        )));
+        return Err(OpsError::NotByRedirect { institution: pending.institution.name.clone() });
     };
     let now = ctx.clock.now();
     let stored = StoredAuthorization {

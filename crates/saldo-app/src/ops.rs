@@ -61,10 +61,41 @@ pub enum OpsError {
     NotFound(String),
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
-    #[error("{0}: import ECB reference rates with `saldo fx import FILE`")]
+    /// Something the request names is not there (for this user).
+    #[error("{0}")]
+    Missing(Missing),
+    /// A net worth query whose days do not hold together.
+    #[error("{0}")]
+    Range(RangeError),
+    /// Only a front end that can ask the user itself (a terminal) can connect this institution.
+    #[error("{institution} does not authorise through a browser redirect")]
+    NotByRedirect { institution: String },
+    #[error("{0}")]
     MissingRate(FxError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a request named that is not there. Front ends add where to find the real ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    #[error("no account named {0:?}")]
+    Account(String),
+    #[error("no institution {0:?}")]
+    Institution(String),
+    #[error("no connection with id {0}")]
+    Connection(String),
+    #[error("no item {name:?} in connection {connection}")]
+    Item { name: String, connection: String },
+}
+
+/// Why the days of a net worth query do not hold together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("a first or last day is only for the daily history")]
+    WithoutHistory,
+    #[error("the history would start on {from}, after its last day {to}")]
+    FromAfterTo { from: NaiveDate, to: NaiveDate },
 }
 
 impl From<NetWorthError> for OpsError {
@@ -195,7 +226,7 @@ pub async fn find_account(ctx: &App, user: &User, reference: &str) -> Result<Acc
     let mut matches: Vec<Account> =
         ctx.db.accounts(user.id).await?.into_iter().filter(|a| a.name.to_lowercase() == wanted).collect();
     match matches.len() {
-        0 => Err(OpsError::NotFound(format!("no account named {reference:?}; `saldo account list` shows them"))),
+        0 => Err(OpsError::Missing(Missing::Account(reference.to_string()))),
         1 => Ok(matches.remove(0)),
         n => Err(OpsError::Invalid(format!("{n} accounts are named {reference:?}; use the account's id"))),
     }
@@ -331,11 +362,11 @@ pub async fn net_worth(ctx: &App, user: &User, query: &NetWorthQuery) -> Result<
     let date = query.date.unwrap_or(ctx.clock.today());
     let currency = query.currency.unwrap_or(user.base_currency);
     if !query.history && (query.from.is_some() || query.to.is_some()) {
-        return Err(OpsError::Invalid("--from and --to need --history".into()));
+        return Err(OpsError::Range(RangeError::WithoutHistory));
     }
     let to = query.to.unwrap_or(date);
     if let Some(from) = query.from.filter(|from| *from > to) {
-        return Err(OpsError::Invalid(format!("--from {from} is after --to {to}")));
+        return Err(OpsError::Range(RangeError::FromAfterTo { from, to }));
     }
     let until = to.max(date);
     let series = ctx.db.balance_series(user.id, until, false).await?;

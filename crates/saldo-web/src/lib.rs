@@ -333,13 +333,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self.0 {
             OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
-            OpsError::NotFound(_) => StatusCode::NOT_FOUND,
+            OpsError::NotFound(_) | OpsError::Missing(_) => StatusCode::NOT_FOUND,
+            OpsError::Range(_) | OpsError::NotByRedirect { .. } => StatusCode::BAD_REQUEST,
             OpsError::MissingRate(_) => StatusCode::UNPROCESSABLE_ENTITY,
             OpsError::Store(_) | OpsError::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let code = match &self.0 {
             OpsError::Invalid(_) => "invalid_request",
-            OpsError::NotFound(_) => "not_found",
+            OpsError::NotFound(_) | OpsError::Missing(_) => "not_found",
+            OpsError::Range(_) => "invalid_range",
+            OpsError::NotByRedirect { .. } => "not_by_redirect",
             OpsError::MissingRate(_) => "missing_rate",
             OpsError::Store(_) | OpsError::Secret(_) => "internal",
         };

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use saldo_app::clock::Clock;
-use saldo_app::ops::{self, AccountEdit, App, NetWorthQuery, NewManualAccount};
+use saldo_app::ops::{self, AccountEdit, App, NetWorthQuery, NewManualAccount, OpsError};
 use saldo_core::account::AccountKind;
 use saldo_core::money::Currency;
 use saldo_core::networth::NetWorth;
@@ -459,6 +459,32 @@ macro_rules! outln {
 pub(crate) use outln;
 
 /// Runs a parsed command line.
+/// A failure as one line for the terminal: a use case's typed error says what is wrong, and the
+/// command line adds where to look or which flag to use.
+pub fn render_error(err: &anyhow::Error) -> String {
+    use saldo_app::ops::{Missing, RangeError};
+    let Some(ops) = err.chain().find_map(|cause| cause.downcast_ref::<OpsError>()) else {
+        return format!("{err:#}");
+    };
+    let hinted = match ops {
+        OpsError::MissingRate(missing) => format!("{missing}: import ECB reference rates with `saldo fx import FILE`"),
+        OpsError::Missing(missing @ Missing::Account(_)) => format!("{missing}; `saldo account list` shows them"),
+        OpsError::Missing(missing @ Missing::Institution(_)) => format!("{missing}; `saldo institutions` lists them"),
+        OpsError::Missing(missing @ Missing::Connection(_)) => format!("{missing}; `saldo connections` lists them"),
+        OpsError::Missing(missing @ Missing::Item { connection, .. }) => {
+            format!("{missing}; `saldo items {connection}` lists them")
+        }
+        OpsError::Range(RangeError::WithoutHistory) => "--from and --to need --history".into(),
+        OpsError::Range(RangeError::FromAfterTo { from, to }) => format!("--from {from} is after --to {to}"),
+        OpsError::NotByRedirect { .. } => format!("{ops}; use `saldo connect` in a terminal"),
+        _ => return format!("{err:#}"),
+    };
+    // What the CLI said around the use case's error (a file name, say) stays in front of it.
+    let outer: Vec<String> =
+        err.chain().take_while(|cause| cause.downcast_ref::<OpsError>().is_none()).map(|c| c.to_string()).collect();
+    outer.into_iter().chain([hinted]).collect::<Vec<_>>().join(": ")
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),

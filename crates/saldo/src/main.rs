@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match saldo::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", saldo::cli::render_error(&err));
             ExitCode::FAILURE
         }
     }
