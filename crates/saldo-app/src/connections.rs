@@ -1,7 +1,7 @@
 //! Connection use cases: the institution catalog, connecting (authorise, discover, choose items),
 //! reconnecting, disconnecting, and what the user sees of each connection.
 
-use crate::ops::{App, Missing, OpsError};
+use crate::ops::{Actor, App, Missing, OpsError};
 use crate::sync::{alias_of, call_context, consent_of, diff_items, new_item, with_timeout};
 use chrono::{DateTime, Utc};
 use saldo_connectors::{AuthAnswer, AuthRequest, AuthStart, Connector, Consent};
@@ -159,7 +159,8 @@ async fn begin_with_callback(
 }
 
 /// Starts connecting an institution (by id, provider id or name).
-pub async fn begin_connect(ctx: &App, institution: &str) -> Result<PendingAuthorization, OpsError> {
+pub async fn begin_connect(ctx: &App, actor: &Actor, institution: &str) -> Result<PendingAuthorization, OpsError> {
+    let ctx = &ctx.acting_for(actor);
     let institution = find_institution(ctx, institution).await?;
     begin(ctx, ConnectionId(ctx.new_id()), institution).await
 }
@@ -196,10 +197,12 @@ fn consent_record(ctx: &App, connection: ConnectionId, consent: &Consent) -> Con
 /// Completes a connect: the consent is stored and the discovered items are offered.
 pub async fn complete_connect(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     pending: &PendingAuthorization,
     answer: &AuthAnswer,
 ) -> Result<(ConnectionId, Vec<Item>), OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let (consent, discovered) = authorize(ctx, pending, answer).await?;
     let now = ctx.clock.now();
     let connection = Connection {
@@ -254,10 +257,12 @@ pub enum Selection {
 /// Tracks items: each gets a saldo account that counts in net worth. Returns the tracked items.
 pub async fn track(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     connection: ConnectionId,
     selection: &Selection,
 ) -> Result<Vec<Item>, OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let (connection, _) = own_connection(ctx, user, connection).await?;
     let items = ctx.db.items(connection.id).await?;
     let chosen: Vec<Item> = match selection {
@@ -348,10 +353,12 @@ pub struct BrowserAuthorization {
 /// `base/callback/{connector}` can finish it.
 pub async fn begin_browser_authorization(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     target: BrowserTarget<'_>,
     base: &str,
 ) -> Result<BrowserAuthorization, OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let (purpose, connection_id, institution) = match target {
         BrowserTarget::Connect(reference) => {
             (Purpose::Connect, ConnectionId(ctx.new_id()), find_institution(ctx, reference).await?)
@@ -362,17 +369,19 @@ pub async fn begin_browser_authorization(
         }
     };
     let pending = begin_with_callback(ctx, connection_id, institution, base).await?;
-    keep_for_callback(ctx, user, pending, purpose).await
+    keep_for_callback(ctx, actor, pending, purpose).await
 }
 
 /// Keeps an authorisation that the provider's redirect completes, under its `state`, so that
 /// whichever process serves `/callback/{connector}` can finish it.
 pub async fn keep_for_callback(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     pending: PendingAuthorization,
     purpose: Purpose,
 ) -> Result<BrowserAuthorization, OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let Some(AuthStart::Redirect { url, .. }) = pending.start else {
         return Err(OpsError::NotByRedirect { institution: pending.institution.name.clone() });
     };
@@ -424,10 +433,11 @@ pub struct BrowserOutcome {
 /// new connection's items all tracked, and a first sync run at once.
 pub async fn complete_browser_authorization(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     connector: &str,
     params: Vec<(String, String)>,
 ) -> Result<BrowserOutcome, OpsError> {
+    let ctx = &ctx.acting_for(actor);
     // GoCardless returns saldo's state as `ref` (its requisition "reference"); the others as `state`.
     let state = ["state", "ref"]
         .iter()
@@ -436,7 +446,7 @@ pub async fn complete_browser_authorization(
         .ok_or_else(|| OpsError::Invalid("the provider's redirect carries no state".into()))?;
     let auth = ctx.db.take_authorization(&state, ctx.clock.now()).await?.ok_or_else(unknown_authorization)?;
     // The command line that began it waits for this outcome.
-    let outcome = complete_taken_authorization(ctx, user, connector, params, state.clone(), auth).await;
+    let outcome = complete_taken_authorization(ctx, actor, connector, params, state.clone(), auth).await;
     let error = outcome.as_ref().err().map(ToString::to_string);
     ctx.db.finish_authorization(&state, error.as_deref(), ctx.clock.now()).await?;
     outcome
@@ -448,14 +458,14 @@ fn unknown_authorization() -> OpsError {
 
 async fn complete_taken_authorization(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     connector: &str,
     params: Vec<(String, String)>,
     state: String,
     auth: StoredAuthorization,
 ) -> Result<BrowserOutcome, OpsError> {
     let institution = ctx.db.institution(auth.institution_id).await?.ok_or_else(unknown_authorization)?;
-    if auth.user_id != user.id || institution.connector != connector {
+    if auth.user_id != actor.user.id || institution.connector != connector {
         return Err(unknown_authorization());
     }
     let pending = PendingAuthorization {
@@ -474,14 +484,14 @@ async fn complete_taken_authorization(
     let worker = format!("callback-{}", std::process::id());
     match auth.purpose {
         Purpose::Connect => {
-            let (id, _) = complete_connect(ctx, user, &pending, &answer).await?;
-            track(ctx, user, id, &Selection::All).await?;
+            let (id, _) = complete_connect(ctx, actor, &pending, &answer).await?;
+            track(ctx, actor, id, &Selection::All).await?;
         }
         Purpose::Reconnect => {
-            complete_reconnect(ctx, user, &pending, &answer).await?;
+            complete_reconnect(ctx, actor, &pending, &answer).await?;
         }
     }
-    let sync = crate::sync::sync_now(ctx, user.id, pending.connection_id, &worker).await?;
+    let sync = crate::sync::sync_now(ctx, actor, pending.connection_id, &worker).await?;
     Ok(BrowserOutcome {
         purpose: auth.purpose,
         connection_id: pending.connection_id,
@@ -494,9 +504,11 @@ async fn complete_taken_authorization(
 /// Starts re-authorising an existing connection (after an error, or early to renew the consent).
 pub async fn begin_reconnect(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     connection: ConnectionId,
 ) -> Result<PendingAuthorization, OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let (connection, institution) = own_connection_with_institution(ctx, user, connection).await?;
     begin(ctx, connection.id, institution).await
 }
@@ -530,10 +542,12 @@ pub struct ReconnectSummary {
 /// ones closed, and the state starts afresh with a sync due at once.
 pub async fn complete_reconnect(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     pending: &PendingAuthorization,
     answer: &AuthAnswer,
 ) -> Result<ReconnectSummary, OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let (connection, mut state) = own_connection(ctx, user, pending.connection_id).await?;
     let (consent, discovered) = authorize(ctx, pending, answer).await?;
     let now = ctx.clock.now();
@@ -584,10 +598,12 @@ pub async fn complete_reconnect(
 /// stop the disconnect; its failure is returned so the user can be told.
 pub async fn disconnect(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     connection: ConnectionId,
     delete_history: bool,
 ) -> Result<Option<Failure>, OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let (connection, _) = own_connection(ctx, user, connection).await?;
     let institution = ctx.db.institution(connection.institution_id).await?;
     let mut revoke_failure = None;
@@ -624,7 +640,9 @@ pub struct ConnectionView {
     pub outage: bool,
 }
 
-pub async fn connection_views(ctx: &App, user: &User) -> Result<Vec<ConnectionView>, OpsError> {
+pub async fn connection_views(ctx: &App, actor: &Actor) -> Result<Vec<ConnectionView>, OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let now = ctx.clock.now();
     let mut views = Vec::new();
     for record in ctx.db.connection_records(user.id, now).await? {
@@ -667,7 +685,9 @@ pub async fn connection_views(ctx: &App, user: &User) -> Result<Vec<ConnectionVi
 }
 
 /// A connection's items, after checking it is the user's.
-pub async fn items(ctx: &App, user: &User, connection: ConnectionId) -> Result<Vec<Item>, OpsError> {
+pub async fn items(ctx: &App, actor: &Actor, connection: ConnectionId) -> Result<Vec<Item>, OpsError> {
+    let user = &actor.user;
+    let ctx = &ctx.acting_for(actor);
     let (connection, _) = own_connection(ctx, user, connection).await?;
     Ok(ctx.db.items(connection.id).await?)
 }

@@ -12,7 +12,7 @@
 //!    coffees in the file match two synced ones, not one.
 //! 4. A booked transaction replaces a stored pending one of the same date and amount.
 
-use crate::ops::{App, OpsError};
+use crate::ops::{Actor, App, OpsError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
@@ -247,7 +247,7 @@ impl From<saldo_store::StoreError> for FileError {
 /// Imports files one after another; each file lands whole or not at all. `progress` is told the
 /// bytes read so far of the current file.
 pub async fn import_files(
-    ctx: Option<&App>,
+    ctx: Option<(&App, &Actor)>,
     paths: &[PathBuf],
     request: &ImportRequest,
     progress: &(dyn Fn(&Path, u64, u64) + Sync),
@@ -273,7 +273,7 @@ pub async fn import_files(
 }
 
 async fn import_file(
-    ctx: Option<&App>,
+    ctx: Option<(&App, &Actor)>,
     path: &Path,
     request: &ImportRequest,
     report: &mut FileReport,
@@ -289,6 +289,7 @@ async fn import_file(
 /// Imports one uploaded file (the HTTP API): the same pipeline and report as a file on disk.
 pub async fn import_bytes<B: AsRef<[u8]> + Send + 'static>(
     ctx: &App,
+    actor: &Actor,
     name: &str,
     bytes: B,
     request: &ImportRequest,
@@ -304,7 +305,7 @@ pub async fn import_bytes<B: AsRef<[u8]> + Send + 'static>(
         dry_run: request.dry_run,
     };
     let reader = std::io::Cursor::new(bytes);
-    if let Err(err) = import_reader(Some(ctx), Some(name), reader, request, &mut report, &|_| {}).await {
+    if let Err(err) = import_reader(Some((ctx, actor)), Some(name), reader, request, &mut report, &|_| {}).await {
         fail(&mut report, &err);
     }
     report
@@ -327,7 +328,7 @@ fn fail(report: &mut FileReport, err: &FileError) {
 }
 
 async fn import_reader<R: BufRead + Send + 'static>(
-    ctx: Option<&App>,
+    acting: Option<(&App, &Actor)>,
     name: Option<&str>,
     mut reader: R,
     request: &ImportRequest,
@@ -350,12 +351,10 @@ async fn import_reader<R: BufRead + Send + 'static>(
     };
     report.format = Some(format.as_str());
 
-    let user = match ctx {
-        Some(ctx) => Some(ctx.current_user().await?),
-        None => None,
-    };
-    let target = match (ctx, &user, &request.account) {
-        (Some(ctx), Some(user), Some(reference)) => Some(crate::ops::find_account(ctx, user, reference).await?),
+    let ctx = acting.map(|(ctx, _)| ctx);
+    let user = acting.map(|(_, actor)| actor.user.clone());
+    let target = match (acting, &request.account) {
+        (Some((ctx, actor)), Some(reference)) => Some(crate::ops::find_account(ctx, actor, reference).await?),
         _ => None,
     };
     let saved_profile = match (ctx, &target, format) {

@@ -31,9 +31,26 @@ pub struct App {
     pub id_seed: Option<Arc<std::sync::Mutex<rand::rngs::StdRng>>>,
     /// The keys that seal and open stored secrets.
     pub keyring: Arc<Keyring>,
-    /// The address of the user a web request came from; PSD2 banks get it as the PSU's address on
-    /// the calls the user triggered. `None` on the command line, whose user is at this machine.
-    pub psu_ip_address: Option<std::net::IpAddr>,
+    /// The address of the actor a use case works for (see [`App::acting_for`]); only use cases
+    /// set it.
+    pub(crate) psu_ip_address: Option<std::net::IpAddr>,
+}
+
+/// Who acts: the user a use case works for, and where they are. Every use case a person triggers
+/// takes one; none finds "the current user" by itself.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: User,
+    /// The client's address (a web request's), which PSD2 banks get as the PSU's address on the
+    /// calls the user triggers. `None` for a user at this machine (the command line).
+    pub address: Option<std::net::IpAddr>,
+}
+
+impl Actor {
+    /// A user at this machine.
+    pub fn local(user: User) -> Actor {
+        Actor { user, address: None }
+    }
 }
 
 /// What the application is told by whoever runs it (the binary reads it from its configuration).
@@ -129,9 +146,10 @@ impl App {
         }
     }
 
-    /// This context acting for a user at `address` (a web request's client).
-    pub fn for_user_at(&self, address: std::net::IpAddr) -> App {
-        App { psu_ip_address: Some(address), ..self.clone() }
+    /// This application acting for `actor`: the calls to providers it triggers carry the actor's
+    /// address as the PSU's.
+    pub(crate) fn acting_for(&self, actor: &Actor) -> App {
+        App { psu_ip_address: actor.address, ..self.clone() }
     }
 
     /// A fresh id, time-ordered by the context's clock (UUIDv7). The random part comes from a
@@ -145,8 +163,9 @@ impl App {
         uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
     }
 
-    /// The configured user, created on first use with the configured base currency.
-    pub async fn current_user(&self) -> Result<User, OpsError> {
+    /// The installation's own user (`Settings::local_user`), created on first use with the
+    /// configured base currency: whom the command line acts for, and the web until sign-in exists.
+    pub async fn local_user(&self) -> Result<User, OpsError> {
         let candidate = User {
             id: UserId(self.new_id()),
             name: self.settings.local_user.clone(),
@@ -181,7 +200,8 @@ fn parse_amount(text: &str, currency: Currency) -> Result<Money, OpsError> {
     Money::parse(text, currency).map_err(|err| OpsError::Invalid(err.to_string()))
 }
 
-pub async fn create_manual_account(ctx: &App, user: &User, new: NewManualAccount) -> Result<Account, OpsError> {
+pub async fn create_manual_account(ctx: &App, actor: &Actor, new: NewManualAccount) -> Result<Account, OpsError> {
+    let user = &actor.user;
     let name = validate_name(&new.name).map_err(|err| OpsError::Invalid(err.to_string()))?;
     let now = ctx.clock.now();
     let account = Account {
@@ -215,7 +235,8 @@ fn manual_point(account_id: AccountId, date: NaiveDate, amount: Money) -> Balanc
 }
 
 /// Finds one of the user's accounts by id or by its exact name (case-insensitive).
-pub async fn find_account(ctx: &App, user: &User, reference: &str) -> Result<Account, OpsError> {
+pub async fn find_account(ctx: &App, actor: &Actor, reference: &str) -> Result<Account, OpsError> {
+    let user = &actor.user;
     if let Ok(id) = reference.trim().parse::<Uuid>() {
         return match ctx.db.account(AccountId(id)).await? {
             Some(account) if account.user_id == user.id => Ok(account),
@@ -240,8 +261,8 @@ pub struct AccountEdit {
     pub tracked: Option<bool>,
 }
 
-pub async fn edit_account(ctx: &App, user: &User, reference: &str, edit: AccountEdit) -> Result<Account, OpsError> {
-    let mut account = find_account(ctx, user, reference).await?;
+pub async fn edit_account(ctx: &App, actor: &Actor, reference: &str, edit: AccountEdit) -> Result<Account, OpsError> {
+    let mut account = find_account(ctx, actor, reference).await?;
     if let Some(name) = edit.name {
         account.name = validate_name(&name).map_err(|err| OpsError::Invalid(err.to_string()))?;
     }
@@ -263,14 +284,14 @@ pub async fn edit_account(ctx: &App, user: &User, reference: &str, edit: Account
     Ok(account)
 }
 
-pub async fn delete_account(ctx: &App, user: &User, reference: &str) -> Result<Account, OpsError> {
-    let account = find_account(ctx, user, reference).await?;
+pub async fn delete_account(ctx: &App, actor: &Actor, reference: &str) -> Result<Account, OpsError> {
+    let account = find_account(ctx, actor, reference).await?;
     ctx.db.delete_account(account.id).await?;
     Ok(account)
 }
 
-async fn find_manual_account(ctx: &App, user: &User, reference: &str) -> Result<Account, OpsError> {
-    let account = find_account(ctx, user, reference).await?;
+async fn find_manual_account(ctx: &App, actor: &Actor, reference: &str) -> Result<Account, OpsError> {
+    let account = find_account(ctx, actor, reference).await?;
     if account.origin != Origin::Manual {
         return Err(OpsError::Invalid(format!(
             "account {:?} gets its balance from {}; valuations are for manual accounts",
@@ -288,28 +309,28 @@ async fn find_manual_account(ctx: &App, user: &User, reference: &str) -> Result<
 /// day replaces the first.
 pub async fn set_valuation(
     ctx: &App,
-    user: &User,
+    actor: &Actor,
     reference: &str,
     amount: &str,
     date: Option<NaiveDate>,
 ) -> Result<(Account, NaiveDate, ValuationWrite), OpsError> {
-    let account = find_manual_account(ctx, user, reference).await?;
+    let account = find_manual_account(ctx, actor, reference).await?;
     let stated = parse_amount(amount, account.currency)?;
     let date = date.unwrap_or(ctx.clock.today());
     let written = ctx.db.set_valuation(account.id, date, stated_value(account.class(), stated)).await?;
     Ok((account, date, written))
 }
 
-pub async fn delete_valuation(ctx: &App, user: &User, reference: &str, date: NaiveDate) -> Result<Account, OpsError> {
-    let account = find_manual_account(ctx, user, reference).await?;
+pub async fn delete_valuation(ctx: &App, actor: &Actor, reference: &str, date: NaiveDate) -> Result<Account, OpsError> {
+    let account = find_manual_account(ctx, actor, reference).await?;
     if !ctx.db.delete_valuation(account.id, date).await? {
         return Err(OpsError::NotFound(format!("account {:?} has no valuation on {date}", account.name)));
     }
     Ok(account)
 }
 
-pub async fn valuations(ctx: &App, user: &User, reference: &str) -> Result<(Account, Vec<BalancePoint>), OpsError> {
-    let account = find_account(ctx, user, reference).await?;
+pub async fn valuations(ctx: &App, actor: &Actor, reference: &str) -> Result<(Account, Vec<BalancePoint>), OpsError> {
+    let account = find_account(ctx, actor, reference).await?;
     let points = ctx.db.balance_points(account.id).await?;
     Ok((account, points))
 }
@@ -321,7 +342,12 @@ pub struct AccountBalance {
     pub balance: Option<(NaiveDate, Money)>,
 }
 
-pub async fn accounts_with_balances(ctx: &App, user: &User, date: NaiveDate) -> Result<Vec<AccountBalance>, OpsError> {
+pub async fn accounts_with_balances(
+    ctx: &App,
+    actor: &Actor,
+    date: NaiveDate,
+) -> Result<Vec<AccountBalance>, OpsError> {
+    let user = &actor.user;
     let series = ctx.db.balance_series(user.id, date, true).await?;
     let accounts = ctx.db.accounts(user.id).await?;
     Ok(accounts
@@ -358,7 +384,8 @@ pub struct NetWorthQuery {
     pub to: Option<NaiveDate>,
 }
 
-pub async fn net_worth(ctx: &App, user: &User, query: &NetWorthQuery) -> Result<NetWorthReport, OpsError> {
+pub async fn net_worth(ctx: &App, actor: &Actor, query: &NetWorthQuery) -> Result<NetWorthReport, OpsError> {
+    let user = &actor.user;
     let date = query.date.unwrap_or(ctx.clock.today());
     let currency = query.currency.unwrap_or(user.base_currency);
     if !query.history && (query.from.is_some() || query.to.is_some()) {
@@ -417,7 +444,8 @@ pub async fn import_fx(ctx: &App, bytes: &[u8]) -> Result<FxImport, OpsError> {
 }
 
 /// Changes the user's base currency.
-pub async fn set_base_currency(ctx: &App, user: &User, currency: Currency) -> Result<(), OpsError> {
+pub async fn set_base_currency(ctx: &App, actor: &Actor, currency: Currency) -> Result<(), OpsError> {
+    let user = &actor.user;
     Ok(ctx.db.set_base_currency(user.id, currency).await?)
 }
 

@@ -9,7 +9,7 @@
 //! are `lost`, extra ones `duplicated`; what the bank booked later is `awaiting_sync`, not lost.
 
 use crate::connections::{self, Selection};
-use crate::ops::{App, OpsError};
+use crate::ops::{Actor, App, OpsError};
 use crate::sync::{self, Jitter, SyncOutcome};
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
@@ -229,17 +229,18 @@ pub async fn simulate(ctx: App, options: &SimulateOptions) -> Result<SimulationR
         for sim in sims.iter_mut().filter(|s| !s.disconnected && s.reconnect_at.is_some_and(|at| at <= now)) {
             sim.reconnect_at = None;
             if sim.institution == "sandbox-blocking" && sim.reconnects >= 1 {
-                connections::disconnect(&ctx, &sim.user, sim.id, false).await?;
+                connections::disconnect(&ctx, &Actor::local(sim.user.clone()), sim.id, false).await?;
                 sim.disconnected = true;
                 report.disconnects += 1;
                 continue;
             }
-            let pending = connections::begin_reconnect(&ctx, &sim.user, sim.id).await?;
-            match connections::complete_reconnect(&ctx, &sim.user, &pending, &approve(&pending.request.state)).await {
+            let actor = Actor::local(sim.user.clone());
+            let pending = connections::begin_reconnect(&ctx, &actor, sim.id).await?;
+            match connections::complete_reconnect(&ctx, &actor, &pending, &approve(&pending.request.state)).await {
                 Ok(_) => {
                     sim.reconnects += 1;
                     report.reconnects += 1;
-                    let sync = sync::sync_now(&ctx, sim.user.id, sim.id, "simulator").await?;
+                    let sync = sync::sync_now(&ctx, &actor, sim.id, "simulator").await?;
                     sim.failing = false;
                     observe(&mut report, sim, &sync.outcome, now, &mut rng);
                 }
@@ -275,12 +276,14 @@ async fn try_connect(
     report: &mut SimulationReport,
     rng: &mut rand::rngs::StdRng,
 ) -> Result<Option<SimConnection>, OpsError> {
-    let pending = connections::begin_connect(ctx, institution).await?;
-    let Ok((id, _)) = connections::complete_connect(ctx, user, &pending, &approve(&pending.request.state)).await else {
+    let actor = Actor::local(user.clone());
+    let pending = connections::begin_connect(ctx, &actor, institution).await?;
+    let Ok((id, _)) = connections::complete_connect(ctx, &actor, &pending, &approve(&pending.request.state)).await
+    else {
         return Ok(None);
     };
-    connections::track(ctx, user, id, &Selection::All).await?;
-    let first = sync::sync_now(ctx, user.id, id, "simulator").await?;
+    connections::track(ctx, &actor, id, &Selection::All).await?;
+    let first = sync::sync_now(ctx, &actor, id, "simulator").await?;
     let now = ctx.clock.now();
     let mut sim = SimConnection {
         id,

@@ -7,7 +7,7 @@
 //! assessment for the institution. Every connection is independent: a slow or failing one holds
 //! only its own task, bounded per institution and overall.
 
-use crate::ops::{App, OpsError};
+use crate::ops::{Actor, App, OpsError};
 use chrono::{DateTime, TimeDelta, Utc};
 use saldo_connectors::{CallContext, Connector, Consent, DiscoveredItem, FetchedTransaction, ItemData};
 use saldo_core::account::AccountAlias;
@@ -201,7 +201,14 @@ pub async fn run_due(ctx: &App, worker: &str, now: DateTime<Utc>, limit: u32) ->
 }
 
 /// A sync the user asked for: at once, whether due or not (it counts as user-present).
-pub async fn sync_now(ctx: &App, user: UserId, connection: ConnectionId, worker: &str) -> Result<SyncReport, OpsError> {
+pub async fn sync_now(
+    ctx: &App,
+    actor: &Actor,
+    connection: ConnectionId,
+    worker: &str,
+) -> Result<SyncReport, OpsError> {
+    let user = actor.user.id;
+    let ctx = &ctx.acting_for(actor);
     let now = ctx.clock.now();
     let record = ctx
         .db

@@ -6,13 +6,14 @@
 pub mod api;
 
 use crate::api::{AccountJson, ConnectionJson, ErrorBodyJson, ErrorJson, ItemJson, NetWorthJson};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use saldo_app::connections::{self, BrowserTarget};
-use saldo_app::ops::{self, App, NetWorthQuery, OpsError};
+use saldo_app::ops::{self, Actor, App, NetWorthQuery, OpsError};
 use saldo_app::sync::SyncOutcome;
 use saldo_core::money::Currency;
 use saldo_store::Purpose;
@@ -47,6 +48,7 @@ const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 /// was (the report's `error` says why).
 async fn import_file(
     State(ctx): State<App>,
+    RequestActor(actor): RequestActor,
     Query(params): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -85,7 +87,7 @@ async fn import_file(
     if body.is_empty() {
         return Err(OpsError::Invalid("the request body is empty: send the statement file as the body".into()).into());
     }
-    let report = saldo_app::import::import_bytes(&ctx, &name, body, &request).await;
+    let report = saldo_app::import::import_bytes(&ctx, &actor, &name, body, &request).await;
     let status = if report.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(serde_json::json!({ "files": [report] }))).into_response())
 }
@@ -123,6 +125,7 @@ async fn not_found() -> Response {
 /// Query: `date`, `currency`, `history=true`, `from`, `to`, as for `saldo networth`.
 async fn networth(
     State(ctx): State<App>,
+    RequestActor(actor): RequestActor,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<NetWorthJson>, ApiError> {
     let mut query = NetWorthQuery::default();
@@ -142,20 +145,23 @@ async fn networth(
             other => return Err(OpsError::Invalid(format!("unknown query parameter {other:?}")).into()),
         }
     }
-    let user = ctx.current_user().await?;
-    let report = ops::net_worth(&ctx, &user, &query).await?;
+    let report = ops::net_worth(&ctx, &actor, &query).await?;
     Ok(Json(NetWorthJson::new(&report)))
 }
 
-async fn accounts(State(ctx): State<App>) -> Result<Json<Vec<AccountJson>>, ApiError> {
-    let user = ctx.current_user().await?;
-    let accounts = ops::accounts_with_balances(&ctx, &user, ctx.clock.today()).await?;
+async fn accounts(
+    State(ctx): State<App>,
+    RequestActor(actor): RequestActor,
+) -> Result<Json<Vec<AccountJson>>, ApiError> {
+    let accounts = ops::accounts_with_balances(&ctx, &actor, ctx.clock.today()).await?;
     Ok(Json(accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect()))
 }
 
-async fn list_connections(State(ctx): State<App>) -> Result<Json<Vec<ConnectionJson>>, ApiError> {
-    let user = ctx.current_user().await?;
-    let views = connections::connection_views(&ctx, &user).await?;
+async fn list_connections(
+    State(ctx): State<App>,
+    RequestActor(actor): RequestActor,
+) -> Result<Json<Vec<ConnectionJson>>, ApiError> {
+    let views = connections::connection_views(&ctx, &actor).await?;
     Ok(Json(views.iter().map(ConnectionJson::new).collect()))
 }
 
@@ -164,13 +170,24 @@ struct ConnectRequest {
     institution: String,
 }
 
-/// The address browsers reach this server at, from the request's `Host`, for the provider's
-/// redirect back.
-/// The context acting for the user this request came from: the client's address, or, when the
-/// request came through a reverse proxy on this machine, the address that proxy saw.
-fn for_client(ctx: &App, peer: Option<Extension<ConnectInfo<SocketAddr>>>, headers: &HeaderMap) -> App {
-    let Some(Extension(ConnectInfo(peer))) = peer else { return ctx.clone() };
-    let peer = peer.ip().to_canonical();
+/// The actor of a request: the installation's user (until sign-in exists), at the client's
+/// address.
+struct RequestActor(Actor);
+
+impl FromRequestParts<App> for RequestActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<RequestActor, ApiError> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+        let user = app.local_user().await?;
+        Ok(RequestActor(Actor { user, address: client_address(peer, &parts.headers) }))
+    }
+}
+
+/// The address the request came from: the peer's, or, when the request came through a reverse
+/// proxy on this machine, the address that proxy saw.
+fn client_address(peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    let peer = peer?.ip().to_canonical();
     // The proxy appends the address it saw to whatever the client sent: only the last entry is
     // the proxy's word; the ones before it are the client's, and anyone can write those.
     let forwarded = headers
@@ -181,8 +198,8 @@ fn for_client(ctx: &App, peer: Option<Extension<ConnectInfo<SocketAddr>>>, heade
         .and_then(|v| v.rsplit(',').next())
         .and_then(|v| v.trim().parse::<IpAddr>().ok());
     match forwarded {
-        Some(client) if peer.is_loopback() => ctx.for_user_at(client.to_canonical()),
-        _ => ctx.for_user_at(peer),
+        Some(client) if peer.is_loopback() => Some(client.to_canonical()),
+        _ => Some(peer),
     }
 }
 
@@ -202,29 +219,25 @@ fn base_url(ctx: &App, headers: &HeaderMap) -> String {
 /// `authorization_url` is the page to open in the browser.
 async fn start_connect(
     State(ctx): State<App>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    RequestActor(actor): RequestActor,
     headers: HeaderMap,
     body: Result<Json<ConnectRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let ctx = for_client(&ctx, peer, &headers);
     let Json(request) = body.map_err(|err| OpsError::Invalid(format!("expected {{\"institution\": …}}: {err}")))?;
-    let user = ctx.current_user().await?;
     let target = BrowserTarget::Connect(&request.institution);
-    let auth = connections::begin_browser_authorization(&ctx, &user, target, &base_url(&ctx, &headers)).await?;
+    let auth = connections::begin_browser_authorization(&ctx, &actor, target, &base_url(&ctx, &headers)).await?;
     Ok((StatusCode::CREATED, Json(api::authorization_json(&auth))))
 }
 
 /// Starts renewing a connection's consent (after an error, or early while it still works).
 async fn start_reconnect(
     State(ctx): State<App>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    RequestActor(actor): RequestActor,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let ctx = for_client(&ctx, peer, &headers);
-    let user = ctx.current_user().await?;
     let target = BrowserTarget::Reconnect(connections::parse_connection_id(&id)?);
-    let auth = connections::begin_browser_authorization(&ctx, &user, target, &base_url(&ctx, &headers)).await?;
+    let auth = connections::begin_browser_authorization(&ctx, &actor, target, &base_url(&ctx, &headers)).await?;
     Ok((StatusCode::CREATED, Json(api::authorization_json(&auth))))
 }
 
@@ -248,9 +261,12 @@ async fn callback(
     Path(connector): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let ctx = for_client(&ctx, peer, &headers);
-    let outcome = match ctx.current_user().await {
-        Ok(user) => connections::complete_browser_authorization(&ctx, &user, &connector, params).await,
+    let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
+    let outcome = match ctx.local_user().await {
+        Ok(user) => {
+            let actor = Actor { user, address: client_address(peer, &headers) };
+            connections::complete_browser_authorization(&ctx, &actor, &connector, params).await
+        }
         Err(err) => Err(err),
     };
     let outcome = match outcome {

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use saldo_app::clock::Clock;
-use saldo_app::ops::{self, AccountEdit, App, NetWorthQuery, NewManualAccount, OpsError};
+use saldo_app::ops::{self, AccountEdit, Actor, App, NetWorthQuery, NewManualAccount, OpsError};
 use saldo_core::account::AccountKind;
 use saldo_core::money::Currency;
 use saldo_core::networth::NetWorth;
@@ -558,7 +558,10 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         Command::Account(command) => account(&ctx, command).await,
         Command::Valuation(command) => valuation(&ctx, command).await,
         Command::Fx(command) => fx(&ctx, command).await,
-        Command::Import(args) => import(Some(&ctx), &args).await,
+        Command::Import(args) => {
+            let actor = Actor::local(ctx.local_user().await?);
+            import(Some((&ctx, &actor)), &args).await
+        }
         Command::User(command) => user(&ctx, command).await,
         Command::Config(ConfigCommand::Check) => Ok(()),
         Command::Institutions { search, refresh, json } => {
@@ -655,10 +658,10 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 async fn networth(ctx: &App, args: NetworthArgs) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
+    let actor = Actor::local(ctx.local_user().await?);
     let query =
         NetWorthQuery { date: args.date, currency: args.currency, history: args.history, from: args.from, to: args.to };
-    let report = ops::net_worth(ctx, &user, &query).await?;
+    let report = ops::net_worth(ctx, &actor, &query).await?;
     if args.json {
         return print_json(&NetWorthJson::new(&report));
     }
@@ -685,20 +688,20 @@ fn print_net_worth_day(day: &NetWorth, currency: Currency) {
 }
 
 async fn account(ctx: &App, command: AccountCommand) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
+    let actor = Actor::local(ctx.local_user().await?);
     match command {
         AccountCommand::Add { name, kind, currency, value, date, json } => {
             let new = NewManualAccount { name, kind, currency, value: value.map(|v| (v, date)) };
-            let account = ops::create_manual_account(ctx, &user, new).await?;
+            let account = ops::create_manual_account(ctx, &actor, new).await?;
             if json {
-                let balances = ops::accounts_with_balances(ctx, &user, ops::LAST_DAY).await?;
+                let balances = ops::accounts_with_balances(ctx, &actor, ops::LAST_DAY).await?;
                 let balance = balances.iter().find(|b| b.account.id == account.id);
                 return print_json(&AccountJson::new(&account, balance));
             }
             outln!("created {} {} {:?} ({})", account.kind, account.id, account.name, account.currency);
         }
         AccountCommand::List { json } => {
-            let accounts = ops::accounts_with_balances(ctx, &user, ctx.clock.today()).await?;
+            let accounts = ops::accounts_with_balances(ctx, &actor, ctx.clock.today()).await?;
             let rows: Vec<AccountJson> = accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect();
             if json {
                 return print_json(&rows);
@@ -724,11 +727,11 @@ async fn account(ctx: &App, command: AccountCommand) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let edited = ops::edit_account(ctx, &user, &account, AccountEdit { name, kind, tracked }).await?;
+            let edited = ops::edit_account(ctx, &actor, &account, AccountEdit { name, kind, tracked }).await?;
             outln!("updated {} {:?}", edited.id, edited.name);
         }
         AccountCommand::Delete { account } => {
-            let deleted = ops::delete_account(ctx, &user, &account).await?;
+            let deleted = ops::delete_account(ctx, &actor, &account).await?;
             outln!("deleted {} {:?} and its history", deleted.id, deleted.name);
         }
     }
@@ -736,10 +739,10 @@ async fn account(ctx: &App, command: AccountCommand) -> anyhow::Result<()> {
 }
 
 async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
+    let actor = Actor::local(ctx.local_user().await?);
     match command {
         ValuationCommand::Set { account, amount, date } => {
-            let (account, date, written) = ops::set_valuation(ctx, &user, &account, &amount, date).await?;
+            let (account, date, written) = ops::set_valuation(ctx, &actor, &account, &amount, date).await?;
             let verb = match written {
                 saldo_store::ValuationWrite::Created => "recorded",
                 saldo_store::ValuationWrite::Replaced => "replaced",
@@ -747,7 +750,7 @@ async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
             outln!("{verb} {:?} on {date}: {amount} {}", account.name, account.currency);
         }
         ValuationCommand::List { account, json } => {
-            let (account, points) = ops::valuations(ctx, &user, &account).await?;
+            let (account, points) = ops::valuations(ctx, &actor, &account).await?;
             let rows: Vec<ValuationJson> = points.iter().map(|p| ValuationJson::new(&account, p)).collect();
             if json {
                 return print_json(&rows);
@@ -757,14 +760,14 @@ async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
             }
         }
         ValuationCommand::Delete { account, date } => {
-            let account = ops::delete_valuation(ctx, &user, &account, date).await?;
+            let account = ops::delete_valuation(ctx, &actor, &account, date).await?;
             outln!("deleted the valuation of {:?} on {date}", account.name);
         }
     }
     Ok(())
 }
 
-async fn import(ctx: Option<&App>, args: &ImportArgs) -> anyhow::Result<()> {
+async fn import(ctx: Option<(&App, &Actor)>, args: &ImportArgs) -> anyhow::Result<()> {
     let request = saldo_app::import::ImportRequest {
         format: args.format.0,
         account: args.account.clone(),
@@ -906,12 +909,14 @@ async fn fx(ctx: &App, command: FxCommand) -> anyhow::Result<()> {
 }
 
 async fn user(ctx: &App, command: UserCommand) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
+    let actor = Actor::local(ctx.local_user().await?);
     match command {
-        UserCommand::Show => outln!("user {:?} ({}), base currency {}", user.name, user.id, user.base_currency),
+        UserCommand::Show => {
+            outln!("user {:?} ({}), base currency {}", actor.user.name, actor.user.id, actor.user.base_currency)
+        }
         UserCommand::SetBaseCurrency { currency } => {
-            ops::set_base_currency(ctx, &user, currency).await?;
-            outln!("base currency of {:?} is now {currency}", user.name);
+            ops::set_base_currency(ctx, &actor, currency).await?;
+            outln!("base currency of {:?} is now {currency}", actor.user.name);
         }
     }
     Ok(())

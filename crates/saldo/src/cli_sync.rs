@@ -4,7 +4,7 @@
 use crate::cli::{outln, print_json};
 use anyhow::Context as _;
 use saldo_app::connections::{self, parse_connection_id, PendingAuthorization, Selection};
-use saldo_app::ops::{self, App, OpsError};
+use saldo_app::ops::{self, Actor, App, OpsError};
 use saldo_app::sync::{self, SyncOutcome, SyncReport};
 use saldo_connectors::{AuthAnswer, AuthStart};
 use saldo_store::AuthorizationProgress;
@@ -128,14 +128,14 @@ const CALLBACK_POLL: Duration = Duration::from_millis(500);
 /// has received the bank's answer (or the authorisation expired).
 async fn through_browser(
     ctx: &App,
-    user: &saldo_core::user::User,
+    actor: &Actor,
     pending: PendingAuthorization,
     purpose: saldo_store::Purpose,
     how: &Authorize,
     json: bool,
 ) -> anyhow::Result<()> {
     let callback = pending.request.redirect_url.clone();
-    let auth = connections::keep_for_callback(ctx, user, pending, purpose).await?;
+    let auth = connections::keep_for_callback(ctx, actor, pending, purpose).await?;
     if json {
         let mut shown = saldo_web::api::authorization_json(&auth);
         shown["callback_url"] = serde_json::Value::from(callback.as_str());
@@ -162,7 +162,7 @@ async fn through_browser(
             ),
         }
     }
-    let items = connections::items(ctx, user, auth.connection_id).await?;
+    let items = connections::items(ctx, actor, auth.connection_id).await?;
     if !json {
         outln!("connected {} as {}", auth.institution.name, auth.connection_id);
         print_items(&items);
@@ -171,19 +171,19 @@ async fn through_browser(
 }
 
 pub async fn connect(ctx: &App, institution: &str, how: &Authorize, no_track: bool, json: bool) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
-    let pending = connections::begin_connect(ctx, institution).await?;
+    let actor = Actor::local(ctx.local_user().await?);
+    let pending = connections::begin_connect(ctx, &actor, institution).await?;
     if completes_in_browser(&pending) {
-        return through_browser(ctx, &user, pending, saldo_store::Purpose::Connect, how, json).await;
+        return through_browser(ctx, &actor, pending, saldo_store::Purpose::Connect, how, json).await;
     }
     let answer = approve(&pending, how)?;
-    let (connection, items) = connections::complete_connect(ctx, &user, &pending, &answer).await?;
+    let (connection, items) = connections::complete_connect(ctx, &actor, &pending, &answer).await?;
     let items = if no_track {
         items
     } else {
-        connections::track(ctx, &user, connection, &Selection::All).await?;
-        sync::sync_now(ctx, user.id, connection, &saldo_app::worker::worker_id()).await?;
-        connections::items(ctx, &user, connection).await?
+        connections::track(ctx, &actor, connection, &Selection::All).await?;
+        sync::sync_now(ctx, &actor, connection, &saldo_app::worker::worker_id()).await?;
+        connections::items(ctx, &actor, connection).await?
     };
     if json {
         return print_json(&serde_json::json!({
@@ -211,8 +211,8 @@ fn print_items(items: &[saldo_core::item::Item]) {
 }
 
 pub async fn connections(ctx: &App, json: bool) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
-    let views = connections::connection_views(ctx, &user).await?;
+    let actor = Actor::local(ctx.local_user().await?);
+    let views = connections::connection_views(ctx, &actor).await?;
     if json {
         return print_json(&views.iter().map(ConnectionJson::new).collect::<Vec<_>>());
     }
@@ -232,8 +232,8 @@ pub async fn connections(ctx: &App, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn items(ctx: &App, connection: &str, json: bool) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
-    let items = connections::items(ctx, &user, parse_connection_id(connection)?).await?;
+    let actor = Actor::local(ctx.local_user().await?);
+    let items = connections::items(ctx, &actor, parse_connection_id(connection)?).await?;
     if json {
         return print_json(&items.iter().map(ItemJson::new).collect::<Vec<_>>());
     }
@@ -242,30 +242,30 @@ pub async fn items(ctx: &App, connection: &str, json: bool) -> anyhow::Result<()
 }
 
 pub async fn track(ctx: &App, connection: &str, items: Vec<String>, all: bool) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
+    let actor = Actor::local(ctx.local_user().await?);
     let id = parse_connection_id(connection)?;
     let selection = match (all, items.is_empty()) {
         (true, _) => Selection::All,
         (false, false) => Selection::Items(items),
         (false, true) => return Err(OpsError::Invalid("name the items to track, or pass --all".into()).into()),
     };
-    let tracked = connections::track(ctx, &user, id, &selection).await?;
+    let tracked = connections::track(ctx, &actor, id, &selection).await?;
     outln!("tracking {} item(s)", tracked.len());
     if !tracked.is_empty() {
-        report_line(&sync::sync_now(ctx, user.id, id, &saldo_app::worker::worker_id()).await?);
+        report_line(&sync::sync_now(ctx, &actor, id, &saldo_app::worker::worker_id()).await?);
     }
     Ok(())
 }
 
 pub async fn reconnect(ctx: &App, connection: &str, how: &Authorize) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
+    let actor = Actor::local(ctx.local_user().await?);
     let id = parse_connection_id(connection)?;
-    let pending = connections::begin_reconnect(ctx, &user, id).await?;
+    let pending = connections::begin_reconnect(ctx, &actor, id).await?;
     if completes_in_browser(&pending) {
-        return through_browser(ctx, &user, pending, saldo_store::Purpose::Reconnect, how, false).await;
+        return through_browser(ctx, &actor, pending, saldo_store::Purpose::Reconnect, how, false).await;
     }
     let answer = approve(&pending, how)?;
-    let summary = connections::complete_reconnect(ctx, &user, &pending, &answer).await?;
+    let summary = connections::complete_reconnect(ctx, &actor, &pending, &answer).await?;
     outln!(
         "reconnected {}: {} tracked account(s) re-linked, {} new item(s) offered, {} vanished",
         pending.institution.name,
@@ -274,14 +274,14 @@ pub async fn reconnect(ctx: &App, connection: &str, how: &Authorize) -> anyhow::
         summary.vanished.len()
     );
     print_items(&summary.new_items);
-    report_line(&sync::sync_now(ctx, user.id, id, &saldo_app::worker::worker_id()).await?);
+    report_line(&sync::sync_now(ctx, &actor, id, &saldo_app::worker::worker_id()).await?);
     Ok(())
 }
 
 pub async fn disconnect(ctx: &App, connection: &str, delete_history: bool) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
+    let actor = Actor::local(ctx.local_user().await?);
     let id = parse_connection_id(connection)?;
-    let revoke_failure = connections::disconnect(ctx, &user, id, delete_history).await?;
+    let revoke_failure = connections::disconnect(ctx, &actor, id, delete_history).await?;
     if let Some(failure) = revoke_failure {
         outln!("warning: the provider could not be told ({}); revoke access in its app too", failure.code);
     }
@@ -294,8 +294,8 @@ pub async fn disconnect(ctx: &App, connection: &str, delete_history: bool) -> an
 }
 
 pub async fn transactions(ctx: &App, account: &str, json: bool) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
-    let account = ops::find_account(ctx, &user, account).await?;
+    let actor = Actor::local(ctx.local_user().await?);
+    let account = ops::find_account(ctx, &actor, account).await?;
     let list = ctx.db.transactions(account.id).await.context("reading transactions")?;
     if json {
         return print_json(&list.iter().map(TransactionJson::new).collect::<Vec<_>>());
@@ -308,8 +308,8 @@ pub async fn transactions(ctx: &App, account: &str, json: bool) -> anyhow::Resul
 }
 
 pub async fn notifications(ctx: &App, unread: bool, mark_read: bool, json: bool) -> anyhow::Result<()> {
-    let user = ctx.current_user().await?;
-    let list = ctx.db.notifications(user.id, unread).await.context("reading notifications")?;
+    let actor = Actor::local(ctx.local_user().await?);
+    let list = ctx.db.notifications(actor.user.id, unread).await.context("reading notifications")?;
     if json {
         print_json(&list.iter().map(NotificationJson::new).collect::<Vec<_>>())?;
     } else {
@@ -323,7 +323,7 @@ pub async fn notifications(ctx: &App, unread: bool, mark_read: bool, json: bool)
         }
     }
     if mark_read {
-        ctx.db.mark_notifications_read(user.id, &[], ctx.clock.now()).await?;
+        ctx.db.mark_notifications_read(actor.user.id, &[], ctx.clock.now()).await?;
     }
     Ok(())
 }
@@ -342,11 +342,8 @@ fn report_line(report: &SyncReport) {
 pub async fn sync(ctx: &App, connection: Option<String>, json: bool) -> anyhow::Result<()> {
     let reports = match connection {
         Some(connection) => {
-            let user = ctx.current_user().await?;
-            vec![
-                sync::sync_now(ctx, user.id, parse_connection_id(&connection)?, &saldo_app::worker::worker_id())
-                    .await?,
-            ]
+            let actor = Actor::local(ctx.local_user().await?);
+            vec![sync::sync_now(ctx, &actor, parse_connection_id(&connection)?, &saldo_app::worker::worker_id()).await?]
         }
         None => sync::run_due(ctx, &saldo_app::worker::worker_id(), ctx.clock.now(), 1000).await?,
     };

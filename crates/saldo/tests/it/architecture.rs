@@ -111,6 +111,17 @@ fn direct_dependencies(package: &str) -> BTreeSet<String> {
 }
 
 #[test]
+fn no_use_case_finds_the_current_user_by_itself() {
+    // Every use case gets an Actor from its front end; only front ends ask for the local user.
+    for entry in std::fs::read_dir(workspace_root().join("crates/saldo-app/src")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let calls = text.matches(".local_user()").count();
+        assert_eq!(calls, 0, "{} asks for the local user; take an Actor instead", path.display());
+    }
+}
+
+#[test]
 fn the_binary_holds_only_configuration_the_command_line_and_wiring() {
     // Use cases belong in saldo-app, HTTP in saldo-web: a new file here needs a reason.
     let mut files: Vec<String> = std::fs::read_dir(workspace_root().join("crates/saldo/src"))

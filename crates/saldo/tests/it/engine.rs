@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use saldo::config::{Config, Flags};
 use saldo_app::clock::Clock;
 use saldo_app::connections::{self, Selection};
-use saldo_app::ops::App;
+use saldo_app::ops::{Actor, App};
 use saldo_app::sync::{self, Jitter, SyncOutcome};
 use saldo_connectors::sandbox::Sandbox;
 use saldo_connectors::AuthAnswer;
@@ -16,7 +16,6 @@ use saldo_core::item::ItemDecision;
 use saldo_core::notification::NotificationKind;
 use saldo_core::sync::Status;
 use saldo_core::transaction::TransactionStatus;
-use saldo_core::user::User;
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -30,7 +29,8 @@ pub fn start() -> DateTime<Utc> {
 pub struct Engine {
     pub ctx: App,
     pub clock: Clock,
-    pub user: User,
+    /// The installation's user, at this machine.
+    pub actor: Actor,
     pub sandbox: Sandbox,
 }
 
@@ -55,8 +55,8 @@ where
         // Seeded ids make connection ids, hence the sandbox's consents and behaviour, the same on
         // every run.
         ctx.id_seed = Some(std::sync::Arc::new(std::sync::Mutex::new(rand::SeedableRng::seed_from_u64(SEED))));
-        let user = ctx.current_user().await.unwrap();
-        let engine = Engine { ctx: ctx.clone(), clock, user, sandbox: Sandbox::new(SEED) };
+        let actor = Actor::local(ctx.local_user().await.unwrap());
+        let engine = Engine { ctx: ctx.clone(), clock, actor, sandbox: Sandbox::new(SEED) };
         body(engine).await;
         ctx.db.close().await;
     });
@@ -92,8 +92,9 @@ impl Engine {
     /// When the bank has a temporary problem the user tries again an hour later.
     pub async fn connect(&self, institution: &str) -> ConnectionId {
         let (pending, id) = loop {
-            let pending = connections::begin_connect(&self.ctx, institution).await.unwrap();
-            match connections::complete_connect(&self.ctx, &self.user, &pending, &approve(&pending.request.state)).await
+            let pending = connections::begin_connect(&self.ctx, &self.actor, institution).await.unwrap();
+            match connections::complete_connect(&self.ctx, &self.actor, &pending, &approve(&pending.request.state))
+                .await
             {
                 Ok((id, _)) => break (pending, id),
                 Err(err) if err.to_string().contains("saldo retries") => self.clock.advance(TimeDelta::hours(1)),
@@ -101,18 +102,18 @@ impl Engine {
             }
         };
         let _ = pending;
-        connections::track(&self.ctx, &self.user, id, &Selection::All).await.unwrap();
-        sync::sync_now(&self.ctx, self.user.id, id, "test").await.unwrap();
+        connections::track(&self.ctx, &self.actor, id, &Selection::All).await.unwrap();
+        sync::sync_now(&self.ctx, &self.actor, id, "test").await.unwrap();
         id
     }
 
     pub async fn reconnect(&self, id: ConnectionId) -> connections::ReconnectSummary {
-        let pending = connections::begin_reconnect(&self.ctx, &self.user, id).await.unwrap();
+        let pending = connections::begin_reconnect(&self.ctx, &self.actor, id).await.unwrap();
         let summary =
-            connections::complete_reconnect(&self.ctx, &self.user, &pending, &approve(&pending.request.state))
+            connections::complete_reconnect(&self.ctx, &self.actor, &pending, &approve(&pending.request.state))
                 .await
                 .unwrap();
-        sync::sync_now(&self.ctx, self.user.id, id, "test").await.unwrap();
+        sync::sync_now(&self.ctx, &self.actor, id, "test").await.unwrap();
         summary
     }
 
@@ -127,7 +128,7 @@ impl Engine {
     }
 
     pub async fn view(&self, id: ConnectionId) -> connections::ConnectionView {
-        connections::connection_views(&self.ctx, &self.user)
+        connections::connection_views(&self.ctx, &self.actor)
             .await
             .unwrap()
             .into_iter()
@@ -136,7 +137,7 @@ impl Engine {
     }
 
     pub async fn notifications(&self, kind: NotificationKind) -> usize {
-        self.ctx.db.notifications(self.user.id, false).await.unwrap().iter().filter(|n| n.kind == kind).count()
+        self.ctx.db.notifications(self.actor.user.id, false).await.unwrap().iter().filter(|n| n.kind == kind).count()
     }
 
     /// Compares every tracked account of a connection with what the sandbox booked since `from`:
@@ -196,13 +197,13 @@ engine_test!(a_healthy_bank_syncs_within_its_budget_and_matches_the_bank, |e: En
     assert_eq!(e.compare_with_truth(id, "sandbox-bank", history_start(connected)).await, (0, 0));
     let view = e.view(id).await;
     assert_eq!((view.status, view.colour), (Status::Ok, Colour::Green));
-    assert_eq!(e.ctx.db.notifications(e.user.id, false).await.unwrap().len(), 0, "nothing to tell");
+    assert_eq!(e.ctx.db.notifications(e.actor.user.id, false).await.unwrap().len(), 0, "nothing to tell");
 });
 
 engine_test!(pending_transactions_are_replaced_by_their_booked_versions, |e: Engine| async move {
     let id = e.connect("sandbox-bank").await;
     e.run_until(e.now() + TimeDelta::days(6), TimeDelta::hours(2)).await;
-    let accounts = e.ctx.db.accounts(e.user.id).await.unwrap();
+    let accounts = e.ctx.db.accounts(e.actor.user.id).await.unwrap();
     let cash = accounts.iter().find(|a| a.name == "Everyday account").unwrap();
     let stored = e.ctx.db.transactions(cash.id).await.unwrap();
     let pending: Vec<_> = stored.iter().filter(|t| t.status == TransactionStatus::Pending).collect();
@@ -220,7 +221,7 @@ engine_test!(a_flaky_network_is_retried_quietly_and_nothing_is_lost, |e: Engine|
     assert!(!failures.is_empty(), "the flaky bank fails sometimes ({} syncs)", reports.len());
     assert!(failures.iter().all(|r| matches!(r.outcome, SyncOutcome::Failed(FailureKind::Temporary(_)))));
     assert!(reports.iter().filter(|r| ok(&r.outcome)).count() > failures.len());
-    assert_eq!(e.ctx.db.notifications(e.user.id, false).await.unwrap().len(), 0, "short glitches are not news");
+    assert_eq!(e.ctx.db.notifications(e.actor.user.id, false).await.unwrap().len(), 0, "short glitches are not news");
     // No transaction ids at this bank: fingerprints keep identical purchases apart and overlapping
     // windows from duplicating them.
     assert_eq!(e.compare_with_truth(id, "sandbox-flaky", history_start(connected)).await, (0, 0));
@@ -244,10 +245,10 @@ engine_test!(an_expired_consent_is_red_announced_once_and_a_reconnect_backfills,
     assert_eq!(e.ctx.db.sync_runs(id, 1000).await.unwrap().len(), runs_before, "red connections are left alone");
     assert_eq!(e.notifications(NotificationKind::ReconnectNeeded).await, 1, "never repeated");
 
-    let accounts_before = e.ctx.db.accounts(e.user.id).await.unwrap();
+    let accounts_before = e.ctx.db.accounts(e.actor.user.id).await.unwrap();
     let summary = e.reconnect(id).await;
     assert_eq!(summary.relinked, 1);
-    assert_eq!(e.ctx.db.accounts(e.user.id).await.unwrap(), accounts_before, "the same saldo accounts carry on");
+    assert_eq!(e.ctx.db.accounts(e.actor.user.id).await.unwrap(), accounts_before, "the same saldo accounts carry on");
     assert_eq!(e.view(id).await.colour, Colour::Green);
     // Everything booked while the connection was red was fetched by the reconnect's sync.
     assert_eq!(e.compare_with_truth(id, "sandbox-short-consent", history_start(connected)).await, (0, 0));
@@ -266,7 +267,7 @@ engine_test!(a_bank_asking_for_authentication_and_a_blocking_bank_need_the_user,
     let view = e.view(sca).await;
     assert_eq!(view.episode.as_ref().unwrap().failure.kind, FailureKind::ActionRequired);
     assert_eq!(e.notifications(NotificationKind::ReconnectNeeded).await, 2, "one per connection");
-    let primary = e.ctx.db.notifications(e.user.id, false).await.unwrap();
+    let primary = e.ctx.db.notifications(e.actor.user.id, false).await.unwrap();
     assert!(primary
         .iter()
         .filter(|n| n.kind == NotificationKind::ReconnectNeeded)
@@ -295,7 +296,7 @@ engine_test!(a_partial_failure_is_orange_and_the_working_account_stays_current, 
     let view = e.view(id).await;
     assert_eq!((view.status, view.colour), (Status::Ok, Colour::Orange));
     assert!(view.message.contains("some accounts"), "{}", view.message);
-    let accounts = e.ctx.db.accounts(e.user.id).await.unwrap();
+    let accounts = e.ctx.db.accounts(e.actor.user.id).await.unwrap();
     let current = accounts.iter().find(|a| a.name == "Current account").unwrap();
     assert!(!e.ctx.db.transactions(current.id).await.unwrap().is_empty());
 });
@@ -310,7 +311,7 @@ engine_test!(vanished_accounts_are_closed_with_their_history_and_reopened, |e: E
         let pot = items.iter().find(|i| i.name == "Holiday pot");
         let Some(pot) = pot else { continue };
         if pot.decision != ItemDecision::Tracked {
-            connections::track(&e.ctx, &e.user, id, &Selection::All).await.unwrap();
+            connections::track(&e.ctx, &e.actor, id, &Selection::All).await.unwrap();
             continue;
         }
         let account = e.ctx.db.account(pot.account_id.unwrap()).await.unwrap().unwrap();
@@ -330,7 +331,7 @@ engine_test!(reconnecting_relinks_accounts_under_new_provider_ids, |e: Engine| a
     let id = e.connect("sandbox-bank").await;
     e.run_until(e.now() + TimeDelta::days(2), TimeDelta::hours(4)).await;
     let before_items = e.ctx.db.items(id).await.unwrap();
-    let before_accounts = e.ctx.db.accounts(e.user.id).await.unwrap();
+    let before_accounts = e.ctx.db.accounts(e.actor.user.id).await.unwrap();
     let summary = e.reconnect(id).await;
     assert_eq!((summary.relinked, summary.new_items.len(), summary.vanished.len()), (3, 0, 0));
     let after_items = e.ctx.db.items(id).await.unwrap();
@@ -338,7 +339,7 @@ engine_test!(reconnecting_relinks_accounts_under_new_provider_ids, |e: Engine| a
         assert_eq!(before.account_id, after.account_id);
         assert_ne!(before.provider_item_id, after.provider_item_id, "the sandbox mints new ids per consent");
     }
-    assert_eq!(e.ctx.db.accounts(e.user.id).await.unwrap(), before_accounts);
+    assert_eq!(e.ctx.db.accounts(e.actor.user.id).await.unwrap(), before_accounts);
     let aliases = e.ctx.db.aliases(before_accounts[0].id).await.unwrap();
     assert_eq!(aliases.len(), 2, "both provider ids are kept as aliases");
     e.run_until(e.now() + TimeDelta::days(2), TimeDelta::hours(4)).await;
@@ -388,10 +389,10 @@ engine_test!(a_forced_sync_counts_against_the_daily_budget, |e: Engine| async mo
     // Authorising (its discovery) and the first sync are accesses 1 and 2 of 4.
     let id = e.connect("sandbox-quota").await;
     for _ in 0..2 {
-        let report = sync::sync_now(&e.ctx, e.user.id, id, "user").await.unwrap();
+        let report = sync::sync_now(&e.ctx, &e.actor, id, "user").await.unwrap();
         assert!(ok(&report.outcome), "{report:?}");
     }
-    let refused = sync::sync_now(&e.ctx, e.user.id, id, "user").await.unwrap();
+    let refused = sync::sync_now(&e.ctx, &e.actor, id, "user").await.unwrap();
     assert!(
         matches!(refused.outcome, SyncOutcome::Refused(ref reason) if reason.contains("today's accesses")),
         "{refused:?}"
