@@ -2,14 +2,14 @@
 //! reconnecting, disconnecting, and what the user sees of each connection.
 
 use crate::ops::{Actor, App, Missing, OpsError};
-use crate::sync::{alias_of, call_context, consent_of, diff_items, new_item, with_timeout};
+use crate::sync::{call_context, consent_of, with_timeout};
 use chrono::{DateTime, Utc};
 use saldo_connectors::{AuthAnswer, AuthRequest, AuthStart, Connector, Consent};
 use saldo_core::account::{Account, Origin};
 use saldo_core::failure::{Colour, Failure};
 use saldo_core::ids::{AccountId, ConnectionId, InstitutionId};
 use saldo_core::institution::{Connection, ConsentRecord, Institution};
-use saldo_core::item::{identity_key, Item, ItemDecision};
+use saldo_core::item::{alias_of, diff_items, identity_key, new_item, Item, ItemDecision};
 use saldo_core::sync::{Episode, Status, SyncState, Trigger};
 use saldo_core::user::User;
 use saldo_store::{Purpose, StoredAuthorization};
@@ -552,7 +552,7 @@ pub async fn complete_reconnect(
     let (consent, discovered) = authorize(ctx, pending, answer).await?;
     let now = ctx.clock.now();
     let stored = ctx.db.items(connection.id).await?;
-    let diff = diff_items(ctx, connection.id, &stored, &discovered, now);
+    let diff = diff_items(connection.id, &stored, &discovered, now, || ctx.new_id());
     let summary = ReconnectSummary {
         relinked: stored
             .iter()

@@ -2,21 +2,15 @@
 //! it holds lands in the account it identifies, all in one database transaction, so a file that
 //! fails part-way writes nothing and memory stays flat however large the file is.
 //!
-//! Deduplication (the rules, in order, per account):
-//! 1. A transaction with the file's own id (FITID, AcctSvcrRef, bank reference) is stored under that
-//!    id (as `file:ID`): importing the file again, or an overlapping one, finds it and adds nothing.
-//! 2. One without an id is stored under its fingerprint (date, amount, description, counterparty and
-//!    its occurrence among identical ones in the file): the same file adds nothing the second time.
-//! 3. A transaction a sync already brought (a stored one whose id is a provider's, not a file's) is
-//!    recognised by booking date and amount, one stored transaction per imported one: two identical
-//!    coffees in the file match two synced ones, not one.
-//! 4. A booked transaction replaces a stored pending one of the same date and amount.
+//! Deduplication follows core's rules (`saldo_core::dedupe`): file ids, fingerprints, synced
+//! transactions recognised by date and amount, pending replaced. A statement that names no account
+//! goes where its transactions already are (`Writer::resolve_by_content`).
 
 use crate::ops::{Actor, App, OpsError};
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
 use saldo_core::balance::{BalancePoint, BalanceSource};
+use saldo_core::dedupe::{file_id, Decision, ImportDedupe};
 use saldo_core::holding::{Holding, Instrument};
 use saldo_core::ids::{AccountId, TransactionId};
 use saldo_core::money::{Currency, Money};
@@ -27,15 +21,11 @@ use saldo_import::{
     AccountKindHint, BalanceKind, EntryStatus, Format, ParseError, ParsedBalance, ParsedHolding, ParsedTransaction,
     Problem, StatementHeader, StatementSink,
 };
-use saldo_store::{ImportTx, StoredEntry};
+use saldo_store::ImportTx;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
-
-/// Stored ids of imported transactions start with this; a provider's (a sync's) never do.
-const FILE_ID_PREFIX: &str = "file:";
 
 /// Transactions handed from the parser to the writer at a time.
 const BATCH: usize = 4096;
@@ -485,8 +475,8 @@ struct StatementState {
     account: Account,
     /// Identical rows counted on the fingerprint's normalised content (core's one rule).
     fingerprints: Fingerprinter,
-    /// Synced transactions already matched by earlier rows, per (date, amount).
-    claimed: HashMap<(NaiveDate, i64), u32>,
+    /// Rules 3 and 4 (synced transactions recognised, pending replaced), core's decisions.
+    dedupe: ImportDedupe,
 }
 
 async fn handle(
@@ -614,7 +604,7 @@ impl Writer<'_> {
         if statement.account.currency.is_none() {
             statement.account.currency = Some(account.currency.code().to_string());
         }
-        self.state = Some(StatementState { account, fingerprints: Fingerprinter::new(), claimed: HashMap::new() });
+        self.state = Some(StatementState { account, fingerprints: Fingerprinter::new(), dedupe: ImportDedupe::new() });
     }
 
     /// Decides the account of a statement that names none, from its first transactions `batch`
@@ -693,10 +683,8 @@ impl Writer<'_> {
             stored.iter().flat_map(|e| [Some(e.fingerprint.as_str()), e.provider_id.as_deref()]).flatten().collect();
         let mut fingerprints = Fingerprinter::new();
         for parsed in batch {
-            if let Some(id) = parsed.provider_id.as_deref().filter(|id| !id.trim().is_empty()) {
-                if known.contains(format!("{FILE_ID_PREFIX}{id}").as_str()) {
-                    return Ok(true);
-                }
+            if parsed.provider_id.as_deref().and_then(file_id).is_some_and(|id| known.contains(id.as_str())) {
+                return Ok(true);
             }
             let Ok(amount) = Money::from_decimal(parsed.amount, account.currency) else { continue };
             let content = FingerprintContent {
@@ -857,11 +845,7 @@ impl Writer<'_> {
                 description: parsed.description.clone(),
                 counterparty: parsed.counterparty.clone(),
                 // Marked as a file's id: rule 3 must tell what a sync stored from what a file did.
-                provider_id: parsed
-                    .provider_id
-                    .as_deref()
-                    .filter(|id| !id.trim().is_empty())
-                    .map(|id| format!("{FILE_ID_PREFIX}{id}")),
+                provider_id: parsed.provider_id.as_deref().and_then(file_id),
             });
         }
         let Some(state) = self.state.as_mut() else { return Ok((0, 0, 0)) };
@@ -871,39 +855,7 @@ impl Writer<'_> {
             return Ok((0, 0, 0));
         };
         let stored = self.tx.entries_between(state.account.id, from, to).await?;
-        let stored_ids: std::collections::HashSet<&str> =
-            stored.iter().filter_map(|e| e.provider_id.as_deref()).collect();
-        // Synced transactions (a provider's id, booked) that an imported one may be.
-        let mut synced: HashMap<(NaiveDate, i64), u32> = HashMap::new();
-        let mut pending: HashMap<(NaiveDate, i64), Vec<&StoredEntry>> = HashMap::new();
-        for entry in &stored {
-            if entry.pending {
-                pending.entry((entry.booking_date, entry.amount_minor)).or_default().push(entry);
-            } else if entry.provider_id.as_deref().is_some_and(|id| !id.starts_with(FILE_ID_PREFIX)) {
-                *synced.entry((entry.booking_date, entry.amount_minor)).or_default() += 1;
-            }
-        }
-        let mut recognised = 0u64;
-        let mut replaced: Vec<StoredEntry> = Vec::new();
-        let mut insert = Vec::with_capacity(rows.len());
-        for row in rows {
-            let key = (row.booking_date, row.amount.minor);
-            let own_id_stored = row.provider_id.as_deref().is_some_and(|id| stored_ids.contains(id));
-            if !own_id_stored && row.status == TransactionStatus::Booked {
-                let claimed = state.claimed.entry(key).or_insert(0);
-                if synced.get(&key).copied().unwrap_or(0) > *claimed {
-                    *claimed += 1;
-                    recognised += 1;
-                    continue;
-                }
-                if let Some(candidates) = pending.get_mut(&key) {
-                    if let Some(entry) = candidates.pop() {
-                        replaced.push(entry.clone());
-                    }
-                }
-            }
-            insert.push(row);
-        }
+        let Decision { insert, recognised, replaced } = state.dedupe.decide(rows, &stored);
         let replaced_count = self.tx.delete_pending(state.account.id, &replaced).await?;
         let new = self.tx.insert_transactions(&insert).await?;
         let duplicate = insert.len() as u64 - new + recognised;

@@ -9,26 +9,21 @@
 
 use crate::ops::{Actor, App, OpsError};
 use chrono::{DateTime, TimeDelta, Utc};
-use saldo_connectors::{CallContext, Connector, Consent, DiscoveredItem, FetchedTransaction, ItemData};
-use saldo_core::account::AccountAlias;
-use saldo_core::balance::{BalancePoint, BalanceSource};
+use saldo_connectors::{CallContext, Connector, Consent, DiscoveredItem, ItemData};
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
-use saldo_core::holding::Holding;
-use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, TransactionId, UserId};
+use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, UserId};
 use saldo_core::institution::{ConsentRecord, Institution};
-use saldo_core::item::{identity_key, Item, ItemDecision};
+use saldo_core::item::{diff_items, identity_key, Item, ItemDecision};
 use saldo_core::notification::{consent_warning_due, key, Notification, NotificationKind};
 use saldo_core::outage::InstitutionHealth;
 use saldo_core::outage::{counts_toward_outage, OutageEvent, OutagePolicy};
 use saldo_core::sync::SyncState;
 use saldo_core::sync::{Refusal, SyncEvent, SyncPolicy, Trigger};
-use saldo_core::transaction::{FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
 use saldo_store::{AccountIngest, ConnectionRecord, StoreError, SyncCommit, SyncRun};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
-use uuid::Uuid;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -456,7 +451,7 @@ async fn prepare(
     let mut ingest = Vec::new();
     let (outcome, run_failure, events) = match fetched {
         Ok(fetch) => {
-            let diff = diff_items(ctx, id, &stored_items, &fetch.discovered, now);
+            let diff = diff_items(id, &stored_items, &fetch.discovered, now, || ctx.new_id());
             if !diff.new_keys.is_empty() {
                 notifications.push(notification(
                     ctx,
@@ -729,168 +724,14 @@ async fn fetch_all(
     Ok(Fetched { discovered, data })
 }
 
-/// How the provider's current items differ from the stored ones.
-pub(crate) struct ItemDiff {
-    /// Items to store: updated, new (offered) and vanished ones.
-    pub items: Vec<Item>,
-    pub closed: Vec<(AccountId, bool)>,
-    pub aliases: Vec<(AccountId, AccountAlias)>,
-    pub new_keys: Vec<String>,
-    pub new_names: Vec<String>,
-}
-
-pub(crate) fn diff_items(
-    ctx: &App,
-    connection: ConnectionId,
-    stored: &[Item],
-    discovered: &[DiscoveredItem],
-    now: DateTime<Utc>,
-) -> ItemDiff {
-    let mut diff = ItemDiff {
-        items: Vec::new(),
-        closed: Vec::new(),
-        aliases: Vec::new(),
-        new_keys: Vec::new(),
-        new_names: Vec::new(),
-    };
-    let mut seen = std::collections::HashSet::new();
-    for found in discovered {
-        let identity = identity_key(
-            found.iban.as_deref(),
-            found.masked_number.as_deref(),
-            found.currency,
-            &found.provider_item_id,
-        );
-        seen.insert(identity.clone());
-        match stored.iter().find(|s| s.identity_key == identity) {
-            Some(existing) => {
-                let mut item = existing.clone();
-                item.provider_item_id = found.provider_item_id.clone();
-                item.name = found.name.clone();
-                item.current_value = found.current_value;
-                if let Some(account) = item.account_id {
-                    if existing.provider_item_id != found.provider_item_id {
-                        diff.aliases.push((account, alias_of(found)));
-                    }
-                    if existing.vanished_at.is_some() {
-                        diff.closed.push((account, false));
-                    }
-                }
-                item.vanished_at = None;
-                if item != *existing {
-                    diff.items.push(item);
-                }
-            }
-            None => {
-                diff.new_keys.push(identity.clone());
-                diff.new_names.push(found.name.clone());
-                diff.items.push(new_item(ctx.new_id(), connection, identity, found, now));
-            }
-        }
-    }
-    for existing in stored.iter().filter(|s| s.vanished_at.is_none() && !seen.contains(&s.identity_key)) {
-        let mut item = existing.clone();
-        item.vanished_at = Some(now);
-        if let Some(account) = item.account_id {
-            diff.closed.push((account, true));
-        }
-        diff.items.push(item);
-    }
-    diff
-}
-
-pub(crate) fn new_item(
-    id: Uuid,
-    connection: ConnectionId,
-    identity: String,
-    found: &DiscoveredItem,
-    now: DateTime<Utc>,
-) -> Item {
-    Item {
-        id,
-        connection_id: connection,
-        identity_key: identity,
-        provider_item_id: found.provider_item_id.clone(),
-        kind: found.kind,
-        name: found.name.clone(),
-        iban: found.iban.clone(),
-        masked_number: found.masked_number.clone(),
-        currency: found.currency,
-        current_value: found.current_value,
-        decision: ItemDecision::Offered,
-        account_id: None,
-        first_seen_at: now,
-        vanished_at: None,
-        synced_through: None,
-    }
-}
-
-pub(crate) fn alias_of(found: &DiscoveredItem) -> AccountAlias {
-    AccountAlias {
-        provider_account_id: Some(found.provider_item_id.clone()),
-        iban: found.iban.clone(),
-        masked_number: found.masked_number.clone(),
-        currency: found.currency,
-        name: Some(found.name.clone()),
-    }
-}
-
-/// Turns one item's fetched data into what storage keeps: transactions with their identities, a
-/// balance point and holdings.
+/// One item's fetched data as storage keeps it: core decides, the store's form carries it.
 fn build_ingest(ctx: &App, account: AccountId, data: &ItemData, now: DateTime<Utc>) -> AccountIngest {
-    let today = now.date_naive();
-    let (booked, pending): (Vec<&FetchedTransaction>, Vec<&FetchedTransaction>) =
-        data.transactions.iter().partition(|t| t.status == TransactionStatus::Booked);
+    let ingest = saldo_core::ingest::ingest(account, data, now, || ctx.new_id());
     AccountIngest {
         account_id: Some(account),
-        balance: data.balance.map(|amount| BalancePoint {
-            account_id: account,
-            date: today,
-            observed_at: now,
-            amount,
-            source: BalanceSource::Sync,
-        }),
-        holdings: data
-            .holdings
-            .iter()
-            .map(|h| Holding {
-                account_id: account,
-                instrument: h.instrument.clone(),
-                quantity: h.quantity,
-                unit_price: h.unit_price,
-                market_value: h.market_value,
-                as_of: today,
-            })
-            .collect(),
-        booked: identify(ctx, account, &booked),
-        pending: identify(ctx, account, &pending),
+        balance: ingest.balance,
+        holdings: ingest.holdings,
+        booked: ingest.booked,
+        pending: ingest.pending,
     }
-}
-
-/// Gives fetched transactions saldo ids and content fingerprints (with occurrence counts).
-fn identify(ctx: &App, account: AccountId, fetched: &[&FetchedTransaction]) -> Vec<Transaction> {
-    let mut fingerprints = Fingerprinter::new();
-    fetched
-        .iter()
-        .map(|t| {
-            let content = FingerprintContent {
-                booking_date: t.booking_date,
-                amount: t.amount,
-                description: &t.description,
-                counterparty: t.counterparty.as_deref(),
-            };
-            Transaction {
-                id: TransactionId(ctx.new_id()),
-                account_id: account,
-                status: t.status,
-                booking_date: t.booking_date,
-                value_date: t.value_date,
-                amount: t.amount,
-                description: t.description.clone(),
-                counterparty: t.counterparty.clone(),
-                provider_id: t.provider_id.clone(),
-                fingerprint: fingerprints.next(content).0,
-            }
-        })
-        .collect()
 }

@@ -15,13 +15,8 @@ pub(crate) mod xs2a;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use rust_decimal::Decimal;
-use saldo_core::account::AccountKind;
 use saldo_core::failure::Failure;
-use saldo_core::holding::Instrument;
-use saldo_core::money::{Currency, Money};
 pub use saldo_core::secret::Secret;
-use saldo_core::transaction::TransactionStatus;
 
 /// What a call knows about its circumstances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,48 +157,10 @@ pub struct Consent {
 }
 
 /// An account, card, loan or position the provider shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiscoveredItem {
-    /// The provider's id for it; may change when the user reconnects.
-    pub provider_item_id: String,
-    pub kind: AccountKind,
-    pub name: String,
-    pub iban: Option<String>,
-    pub masked_number: Option<String>,
-    pub currency: Currency,
-    /// Signed from the holder's view: an owed liability is negative.
-    pub current_value: Option<Money>,
-}
+pub use saldo_core::item::DiscoveredItem;
 
-/// A transaction as fetched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedTransaction {
-    pub provider_id: Option<String>,
-    pub status: TransactionStatus,
-    pub booking_date: NaiveDate,
-    pub value_date: Option<NaiveDate>,
-    pub amount: Money,
-    pub description: String,
-    pub counterparty: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedHolding {
-    pub instrument: Instrument,
-    pub quantity: Decimal,
-    pub unit_price: Option<Decimal>,
-    pub market_value: Money,
-}
-
-/// One item's data from one fetch.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ItemData {
-    /// Current balance, signed from the holder's view.
-    pub balance: Option<Money>,
-    pub holdings: Vec<FetchedHolding>,
-    /// Booked transactions since the requested day, and all current pending ones.
-    pub transactions: Vec<FetchedTransaction>,
-}
+/// What a fetch brings: shared with saldo's core, which decides what of it a sync stores.
+pub use saldo_core::ingest::{FetchedHolding, FetchedTransaction, ItemData};
 
 /// A provider protocol. Read-only: listing, authorising, reading and revoking; nothing else.
 #[async_trait]

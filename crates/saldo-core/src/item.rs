@@ -4,7 +4,7 @@
 //! number and currency, else (as a last resort) its provider id. Providers mint new ids on
 //! reconnect, so the provider id is stored but never trusted on its own when a stabler one exists.
 
-use crate::account::AccountKind;
+use crate::account::{AccountAlias, AccountKind};
 use crate::ids::{AccountId, ConnectionId};
 use crate::money::{Currency, Money};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -80,6 +80,137 @@ pub fn identity_key(
     }
 }
 
+/// An account, card, loan or position the provider shows, as a connector reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveredItem {
+    /// The provider's id for it; may change when the user reconnects.
+    pub provider_item_id: String,
+    pub kind: AccountKind,
+    pub name: String,
+    pub iban: Option<String>,
+    pub masked_number: Option<String>,
+    pub currency: Currency,
+    /// Signed from the holder's view: an owed liability is negative.
+    pub current_value: Option<Money>,
+}
+
+/// How the provider's current items differ from the stored ones.
+pub struct ItemDiff {
+    /// Items to store: updated, new (offered) and vanished ones.
+    pub items: Vec<Item>,
+    /// Accounts to close (`true`: the item vanished) or reopen (`false`: it is back).
+    pub closed: Vec<(AccountId, bool)>,
+    /// New provider identities of tracked items' accounts.
+    pub aliases: Vec<(AccountId, AccountAlias)>,
+    /// Identity keys and names of the items seen for the first time.
+    pub new_keys: Vec<String>,
+    pub new_names: Vec<String>,
+}
+
+/// Compares what the provider shows now with the stored items of a connection (on every sync and
+/// on reconnect): an item found again keeps its identity and decision and takes the provider's
+/// current id, name and value (a new provider id is kept as an alias of its account, and an item
+/// that had vanished reopens its account); an unknown one is new and offered; a stored one the
+/// provider no longer shows has vanished and its account is closed. `new_id` gives new items
+/// their ids.
+pub fn diff_items(
+    connection: ConnectionId,
+    stored: &[Item],
+    discovered: &[DiscoveredItem],
+    now: DateTime<Utc>,
+    mut new_id: impl FnMut() -> Uuid,
+) -> ItemDiff {
+    let mut diff = ItemDiff {
+        items: Vec::new(),
+        closed: Vec::new(),
+        aliases: Vec::new(),
+        new_keys: Vec::new(),
+        new_names: Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for found in discovered {
+        let identity = identity_key(
+            found.iban.as_deref(),
+            found.masked_number.as_deref(),
+            found.currency,
+            &found.provider_item_id,
+        );
+        seen.insert(identity.clone());
+        match stored.iter().find(|s| s.identity_key == identity) {
+            Some(existing) => {
+                let mut item = existing.clone();
+                item.provider_item_id = found.provider_item_id.clone();
+                item.name = found.name.clone();
+                item.current_value = found.current_value;
+                if let Some(account) = item.account_id {
+                    if existing.provider_item_id != found.provider_item_id {
+                        diff.aliases.push((account, alias_of(found)));
+                    }
+                    if existing.vanished_at.is_some() {
+                        diff.closed.push((account, false));
+                    }
+                }
+                item.vanished_at = None;
+                if item != *existing {
+                    diff.items.push(item);
+                }
+            }
+            None => {
+                diff.new_keys.push(identity.clone());
+                diff.new_names.push(found.name.clone());
+                diff.items.push(new_item(new_id(), connection, identity, found, now));
+            }
+        }
+    }
+    for existing in stored.iter().filter(|s| s.vanished_at.is_none() && !seen.contains(&s.identity_key)) {
+        let mut item = existing.clone();
+        item.vanished_at = Some(now);
+        if let Some(account) = item.account_id {
+            diff.closed.push((account, true));
+        }
+        diff.items.push(item);
+    }
+    diff
+}
+
+/// A newly discovered item, offered to the user.
+pub fn new_item(
+    id: Uuid,
+    connection: ConnectionId,
+    identity: String,
+    found: &DiscoveredItem,
+    now: DateTime<Utc>,
+) -> Item {
+    Item {
+        id,
+        connection_id: connection,
+        identity_key: identity,
+        provider_item_id: found.provider_item_id.clone(),
+        kind: found.kind,
+        name: found.name.clone(),
+        iban: found.iban.clone(),
+        masked_number: found.masked_number.clone(),
+        currency: found.currency,
+        current_value: found.current_value,
+        decision: ItemDecision::Offered,
+        account_id: None,
+        first_seen_at: now,
+        vanished_at: None,
+        synced_through: None,
+    }
+}
+
+/// The provider identity an item's account is known by.
+pub fn alias_of(found: &DiscoveredItem) -> AccountAlias {
+    AccountAlias {
+        provider_account_id: Some(found.provider_item_id.clone()),
+        iban: found.iban.clone(),
+        masked_number: found.masked_number.clone(),
+        currency: found.currency,
+        name: Some(found.name.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +226,89 @@ mod tests {
         assert_eq!(identity_key(Some(" "), None, eur, "acc-9"), "id:acc-9");
         // A new provider id on reconnect does not change the identity.
         assert_eq!(identity_key(Some("SE45"), None, eur, "old"), identity_key(Some("SE45"), None, eur, "new"));
+    }
+
+    fn found(id: &str, iban: Option<&str>, name: &str) -> DiscoveredItem {
+        DiscoveredItem {
+            provider_item_id: id.into(),
+            kind: AccountKind::Cash,
+            name: name.into(),
+            iban: iban.map(str::to_string),
+            masked_number: None,
+            currency: Currency::EUR,
+            current_value: None,
+        }
+    }
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_767_225_600 + i64::from(hour) * 3600, 0).unwrap()
+    }
+
+    /// The stored items after a first discovery, with the first one tracked into an account.
+    fn stored(connection: ConnectionId, account: AccountId) -> Vec<Item> {
+        let mut ids = (1..).map(Uuid::from_u128);
+        let first = [found("a1", Some("SE45 1"), "Everyday"), found("c1", None, "Card")];
+        let mut items = diff_items(connection, &[], &first, at(0), || ids.next().unwrap()).items;
+        items[0].decision = ItemDecision::Tracked;
+        items[0].account_id = Some(account);
+        items
+    }
+
+    #[test]
+    fn new_items_are_offered_and_named() {
+        let connection = ConnectionId(Uuid::from_u128(7));
+        let mut ids = (1..).map(Uuid::from_u128);
+        let diff =
+            diff_items(connection, &[], &[found("a1", Some("SE45 1"), "Everyday")], at(0), || ids.next().unwrap());
+        assert_eq!(diff.items.len(), 1);
+        assert_eq!(diff.items[0].decision, ItemDecision::Offered);
+        assert_eq!(diff.items[0].id, Uuid::from_u128(1));
+        assert_eq!(diff.new_keys, vec!["iban:SE451".to_string()]);
+        assert_eq!(diff.new_names, vec!["Everyday".to_string()]);
+        assert!(diff.closed.is_empty() && diff.aliases.is_empty());
+    }
+
+    #[test]
+    fn an_unchanged_discovery_changes_nothing() {
+        let (connection, account) = (ConnectionId(Uuid::from_u128(7)), AccountId(Uuid::from_u128(9)));
+        let items = stored(connection, account);
+        let again = [found("a1", Some("SE45 1"), "Everyday"), found("c1", None, "Card")];
+        let diff = diff_items(connection, &items, &again, at(1), || unreachable!("no new item"));
+        assert!(diff.items.is_empty() && diff.closed.is_empty() && diff.aliases.is_empty() && diff.new_keys.is_empty());
+    }
+
+    #[test]
+    fn a_new_provider_id_relinks_the_same_account_and_keeps_the_decision() {
+        let (connection, account) = (ConnectionId(Uuid::from_u128(7)), AccountId(Uuid::from_u128(9)));
+        let items = stored(connection, account);
+        // A reconnect: new ids for both, the same IBAN for the account, a new name.
+        let again = [found("a2", Some("se45 1"), "Everyday account"), found("c1", None, "Card")];
+        let diff = diff_items(connection, &items, &again, at(1), || unreachable!("no new item"));
+        assert_eq!(diff.items.len(), 1);
+        let item = &diff.items[0];
+        assert_eq!((item.id, item.decision, item.account_id), (items[0].id, ItemDecision::Tracked, Some(account)));
+        assert_eq!((item.provider_item_id.as_str(), item.name.as_str()), ("a2", "Everyday account"));
+        assert_eq!(diff.aliases.len(), 1);
+        assert_eq!(diff.aliases[0].0, account);
+        assert_eq!(diff.aliases[0].1.provider_account_id.as_deref(), Some("a2"));
+    }
+
+    #[test]
+    fn a_vanished_item_closes_its_account_and_reopens_it_when_back() {
+        let (connection, account) = (ConnectionId(Uuid::from_u128(7)), AccountId(Uuid::from_u128(9)));
+        let items = stored(connection, account);
+        // Both vanish: the tracked one's account is closed; the offered card has none to close.
+        let gone = diff_items(connection, &items, &[], at(1), || unreachable!());
+        assert_eq!(gone.closed, vec![(account, true)]);
+        assert_eq!(gone.items.len(), 2);
+        assert!(gone.items.iter().all(|i| i.vanished_at == Some(at(1))));
+        let both = [found("a1", Some("SE45 1"), "Everyday"), found("c1", None, "Card")];
+        let back = diff_items(connection, &gone.items, &both, at(2), || unreachable!());
+        assert_eq!(back.closed, vec![(account, false)]);
+        assert!(back.items.iter().all(|i| i.vanished_at.is_none()));
+        assert!(back.new_keys.is_empty(), "an item that comes back is not new");
+        // Once vanished, it is not closed again on every sync.
+        let still_gone = diff_items(connection, &gone.items, &[], at(3), || unreachable!());
+        assert!(still_gone.closed.is_empty() && still_gone.items.is_empty());
     }
 }

@@ -5,10 +5,12 @@
 
 pub mod account;
 pub mod balance;
+pub mod dedupe;
 pub mod failure;
 pub mod fx;
 pub mod holding;
 pub mod ids;
+pub mod ingest;
 pub mod institution;
 pub mod item;
 pub mod money;

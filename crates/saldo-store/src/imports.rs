@@ -11,15 +11,7 @@ use saldo_core::ids::{AccountId, UserId};
 use saldo_core::money::Currency;
 use saldo_core::transaction::Transaction;
 
-/// A stored transaction as import deduplication sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEntry {
-    pub booking_date: NaiveDate,
-    pub amount_minor: i64,
-    pub provider_id: Option<String>,
-    pub fingerprint: String,
-    pub pending: bool,
-}
+pub use saldo_core::dedupe::StoredEntry;
 
 /// An open import: writes are seen by its own reads and land together on [`ImportTx::commit`].
 pub struct ImportTx {
