@@ -190,7 +190,7 @@ pub(crate) async fn insert_point(tx: &mut Tx, point: &BalancePoint) -> Result<u6
 
 /// Appends balance points, skipping observations already stored; returns how many were new.
 pub(crate) async fn insert_points_in(tx: &mut Tx, points: &[BalancePoint]) -> Result<u64, StoreError> {
-    crate::sync::insert_rows(
+    crate::sql::insert_rows(
         tx,
         "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source)",
         "ON CONFLICT DO NOTHING",
@@ -213,7 +213,7 @@ pub(crate) async fn upsert_holdings_in(tx: &mut Tx, holdings: &[Holding]) -> Res
     for holding in holdings {
         by_key.insert((holding.account_id, holding.instrument.key(), holding.as_of), holding);
     }
-    crate::sync::insert_rows(
+    crate::sql::insert_rows(
         tx,
         "INSERT INTO holdings (account_id, instrument_key, isin, ticker, name, quantity, unit_price, \
          market_value_minor, currency, as_of)",

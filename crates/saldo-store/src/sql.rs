@@ -327,3 +327,79 @@ pub(crate) fn parse_stored<T, E: std::fmt::Display>(
 ) -> Result<T, StoreError> {
     parse(text).map_err(|err| StoreError::Corrupt { what, message: format!("{text:?}: {err}") })
 }
+
+/// How to split `n` rows into statements: powers of two up to 256 rows, so that a backend's
+/// statement cache sees at most nine shapes of each statement.
+pub(crate) fn chunk_sizes(mut n: usize) -> Vec<usize> {
+    const MOST_ROWS: usize = 256;
+    let mut sizes = Vec::new();
+    while n > 0 {
+        let size = if n >= MOST_ROWS { MOST_ROWS } else { 1 << n.ilog2() };
+        sizes.push(size);
+        n -= size;
+    }
+    sizes
+}
+
+/// Splits values for `… IN (…)` into chunks (as [`chunk_sizes`]), each with its placeholder list
+/// `$1, $2, …`.
+pub(crate) fn in_lists(values: Vec<Arg>) -> Vec<(String, Vec<Arg>)> {
+    let mut values = values.into_iter();
+    chunk_sizes(values.len())
+        .into_iter()
+        .map(|size| {
+            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
+            (list.join(", "), values.by_ref().take(size).collect())
+        })
+        .collect()
+}
+
+/// The statements `INSERT … VALUES (…), (…) …tail` for many rows.
+fn row_statements(head: &str, tail: &str, columns: usize, rows: Vec<Vec<Arg>>) -> Vec<(String, Vec<Arg>)> {
+    let mut rows = rows.into_iter();
+    chunk_sizes(rows.len())
+        .into_iter()
+        .map(|size| {
+            let placeholders: Vec<String> = (0..size)
+                .map(|row| {
+                    let params: Vec<String> = (1..=columns).map(|col| format!("${}", row * columns + col)).collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            let args: Vec<Arg> = rows.by_ref().take(size).flatten().collect();
+            (format!("{head} VALUES {} {tail}", placeholders.join(", ")), args)
+        })
+        .collect()
+}
+
+/// Runs `INSERT … VALUES (…), (…) …tail` for many rows with few statements; returns rows affected.
+/// Each row must have `columns` arguments. PostgreSQL refuses an upsert that touches one row twice in
+/// a statement, so callers pass rows with distinct conflict keys.
+pub(crate) async fn insert_rows(
+    tx: &mut Tx,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: Vec<Vec<Arg>>,
+) -> Result<u64, StoreError> {
+    let mut affected = 0;
+    for (sql, args) in row_statements(head, tail, columns, rows) {
+        affected += tx.execute(&sql, &args).await?;
+    }
+    Ok(affected)
+}
+
+/// [`insert_rows`] with a `RETURNING` clause in `tail`: the rows it returns.
+pub(crate) async fn insert_rows_returning(
+    tx: &mut Tx,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: Vec<Vec<Arg>>,
+) -> Result<Vec<Row>, StoreError> {
+    let mut returned = Vec::new();
+    for (sql, args) in row_statements(head, tail, columns, rows) {
+        returned.extend(tx.fetch(&sql, &args).await?);
+    }
+    Ok(returned)
+}

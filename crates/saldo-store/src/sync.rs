@@ -1,25 +1,25 @@
-//! The sync engine's persistence: connection state and leases, discovered items, sync commits,
-//! notifications and institution health.
+//! The sync engine's persistence: connection state and leases, sync commits and sync runs. Items,
+//! notifications and institution health have modules of their own; the bulk insert is `sql.rs`'s.
 //!
 //! A sync's whole outcome (new state, items, transactions, balances, holdings, the sync-run record
 //! and notifications) is written by [`Db::commit_sync`] in one database transaction, and only while
 //! the worker still holds the connection's lease: a worker whose lease lapsed writes nothing.
 
-use crate::accounts::insert_account_in;
 use crate::db::{Backend, Db, StoreError};
 use crate::institutions::{connection_from_row, consent_args, CONNECTION_COLUMNS, CONNECTION_COLUMN_COUNT};
+use crate::items::upsert_items;
+use crate::notifications::insert_notifications_in;
+use crate::sql::{in_lists, insert_rows, insert_rows_returning};
 use crate::sql::{parse_stored, Arg, Row, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
-use saldo_core::account::{Account, AccountAlias, AccountKind};
+use saldo_core::account::AccountAlias;
 use saldo_core::balance::BalancePoint;
 use saldo_core::failure::{Failure, FailureKind};
 use saldo_core::holding::Holding;
 use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, UserId};
-use saldo_core::institution::{Connection, ConsentRecord, Institution};
-use saldo_core::item::{Item, ItemDecision};
-use saldo_core::money::{Currency, Money};
-use saldo_core::notification::{Level, Notification, NotificationKind};
-use saldo_core::outage::{InstitutionHealth, WindowStats};
+use saldo_core::institution::{Connection, ConsentRecord};
+use saldo_core::item::Item;
+use saldo_core::notification::Notification;
 use saldo_core::sync::{Budget, Episode, SyncState};
 use saldo_core::transaction::Transaction;
 use std::collections::HashMap;
@@ -134,67 +134,6 @@ fn state_assignments_with(value: impl Fn(usize) -> String) -> String {
     STATE_FIELDS.iter().enumerate().map(|(i, column)| format!("{column} = {}", value(i))).collect::<Vec<_>>().join(", ")
 }
 
-const ITEM_COLUMNS: &str =
-    "id, connection_id, identity_key, provider_item_id, kind, name, iban, masked_number, currency, \
-     current_value_minor, decision, account_id, first_seen_at, vanished_at, synced_through";
-
-fn item_from_row(row: &Row) -> Result<Item, StoreError> {
-    let currency = parse_stored("currency", &row.get::<String>(8)?, Currency::parse)?;
-    Ok(Item {
-        id: row.get(0)?,
-        connection_id: ConnectionId(row.get(1)?),
-        identity_key: row.get(2)?,
-        provider_item_id: row.get(3)?,
-        kind: parse_stored("account kind", &row.get::<String>(4)?, str::parse::<AccountKind>)?,
-        name: row.get(5)?,
-        iban: row.get(6)?,
-        masked_number: row.get(7)?,
-        currency,
-        current_value: row.get::<Option<i64>>(9)?.map(|minor| Money::new(minor, currency)),
-        decision: parse_stored("item decision", &row.get::<String>(10)?, |d| ItemDecision::parse(d).ok_or("unknown"))?,
-        account_id: row.get::<Option<Uuid>>(11)?.map(AccountId),
-        first_seen_at: row.get(12)?,
-        vanished_at: row.get(13)?,
-        synced_through: row.get(14)?,
-    })
-}
-
-fn item_args(item: &Item) -> Vec<Arg> {
-    vec![
-        Arg::Uuid(item.id),
-        Arg::Uuid(item.connection_id.0),
-        Arg::Text(item.identity_key.clone()),
-        Arg::Text(item.provider_item_id.clone()),
-        Arg::Text(item.kind.as_str().into()),
-        Arg::Text(item.name.clone()),
-        Arg::OptText(item.iban.clone()),
-        Arg::OptText(item.masked_number.clone()),
-        Arg::Text(item.currency.code().into()),
-        Arg::OptInt(item.current_value.map(|m| m.minor)),
-        Arg::Text(item.decision.as_str().into()),
-        Arg::OptUuid(item.account_id.map(|a| a.0)),
-        Arg::Time(item.first_seen_at),
-        Arg::OptTime(item.vanished_at),
-        Arg::OptDate(item.synced_through),
-    ]
-}
-
-/// Stores items, updating those already known by their identity.
-async fn upsert_items(tx: &mut Tx, items: &[Item]) -> Result<(), StoreError> {
-    insert_rows(
-        tx,
-        &format!("INSERT INTO items ({ITEM_COLUMNS})"),
-        "ON CONFLICT (connection_id, identity_key) DO UPDATE SET provider_item_id = excluded.provider_item_id, \
-         kind = excluded.kind, name = excluded.name, iban = excluded.iban, masked_number = excluded.masked_number, \
-         current_value_minor = excluded.current_value_minor, decision = excluded.decision, \
-         account_id = excluded.account_id, vanished_at = excluded.vanished_at, synced_through = excluded.synced_through",
-        15,
-        items.iter().map(item_args).collect(),
-    )
-    .await?;
-    Ok(())
-}
-
 /// The outcome of one sync run, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRun {
@@ -242,113 +181,6 @@ pub struct SyncCommit {
     pub aliases: Vec<(AccountId, AccountAlias)>,
     pub ingest: Vec<AccountIngest>,
     pub notifications: Vec<Notification>,
-}
-
-fn notification_args(n: &Notification) -> Vec<Arg> {
-    vec![
-        Arg::Uuid(n.id),
-        Arg::Uuid(n.user_id.0),
-        Arg::OptUuid(n.connection_id.map(|c| c.0)),
-        Arg::OptUuid(n.institution_id.map(|i| i.0)),
-        Arg::Text(n.kind.as_str().into()),
-        Arg::Text(n.level.as_str().into()),
-        Arg::Text(n.message.clone()),
-        Arg::Text(n.key.clone()),
-        Arg::Time(n.created_at),
-        Arg::OptTime(n.read_at),
-    ]
-}
-
-/// Stores notifications; one whose (user, key) is already stored is an episode already announced
-/// and is skipped. Returns how many were new.
-async fn insert_notifications_in(tx: &mut Tx, notifications: &[Notification]) -> Result<u64, StoreError> {
-    // Two of the same key in one statement would be refused by PostgreSQL's ON CONFLICT too.
-    let mut seen = std::collections::HashSet::new();
-    insert_rows(
-        tx,
-        "INSERT INTO notifications (id, user_id, connection_id, institution_id, kind, level, message, key, \
-         created_at, read_at)",
-        "ON CONFLICT (user_id, key) DO NOTHING",
-        10,
-        notifications.iter().filter(|n| seen.insert((n.user_id, n.key.as_str()))).map(notification_args).collect(),
-    )
-    .await
-}
-
-/// How to split `n` rows into statements: powers of two up to 256 rows, so that a backend's
-/// statement cache sees at most nine shapes of each statement.
-fn chunk_sizes(mut n: usize) -> Vec<usize> {
-    const MOST_ROWS: usize = 256;
-    let mut sizes = Vec::new();
-    while n > 0 {
-        let size = if n >= MOST_ROWS { MOST_ROWS } else { 1 << n.ilog2() };
-        sizes.push(size);
-        n -= size;
-    }
-    sizes
-}
-
-/// Splits values for `… IN (…)` into chunks (as [`chunk_sizes`]), each with its placeholder list
-/// `$1, $2, …`.
-fn in_lists(values: Vec<Arg>) -> Vec<(String, Vec<Arg>)> {
-    let mut values = values.into_iter();
-    chunk_sizes(values.len())
-        .into_iter()
-        .map(|size| {
-            let list: Vec<String> = (1..=size).map(|n| format!("${n}")).collect();
-            (list.join(", "), values.by_ref().take(size).collect())
-        })
-        .collect()
-}
-
-/// The statements `INSERT … VALUES (…), (…) …tail` for many rows.
-fn row_statements(head: &str, tail: &str, columns: usize, rows: Vec<Vec<Arg>>) -> Vec<(String, Vec<Arg>)> {
-    let mut rows = rows.into_iter();
-    chunk_sizes(rows.len())
-        .into_iter()
-        .map(|size| {
-            let placeholders: Vec<String> = (0..size)
-                .map(|row| {
-                    let params: Vec<String> = (1..=columns).map(|col| format!("${}", row * columns + col)).collect();
-                    format!("({})", params.join(", "))
-                })
-                .collect();
-            let args: Vec<Arg> = rows.by_ref().take(size).flatten().collect();
-            (format!("{head} VALUES {} {tail}", placeholders.join(", ")), args)
-        })
-        .collect()
-}
-
-/// Runs `INSERT … VALUES (…), (…) …tail` for many rows with few statements; returns rows affected.
-/// Each row must have `columns` arguments. PostgreSQL refuses an upsert that touches one row twice in
-/// a statement, so callers pass rows with distinct conflict keys.
-pub(crate) async fn insert_rows(
-    tx: &mut Tx,
-    head: &str,
-    tail: &str,
-    columns: usize,
-    rows: Vec<Vec<Arg>>,
-) -> Result<u64, StoreError> {
-    let mut affected = 0;
-    for (sql, args) in row_statements(head, tail, columns, rows) {
-        affected += tx.execute(&sql, &args).await?;
-    }
-    Ok(affected)
-}
-
-/// [`insert_rows`] with a `RETURNING` clause in `tail`: the rows it returns.
-pub(crate) async fn insert_rows_returning(
-    tx: &mut Tx,
-    head: &str,
-    tail: &str,
-    columns: usize,
-    rows: Vec<Vec<Arg>>,
-) -> Result<Vec<Row>, StoreError> {
-    let mut returned = Vec::new();
-    for (sql, args) in row_statements(head, tail, columns, rows) {
-        returned.extend(tx.fetch(&sql, &args).await?);
-    }
-    Ok(returned)
 }
 
 fn transaction_args(t: &Transaction) -> Vec<Arg> {
@@ -708,43 +540,6 @@ impl Db {
         }
     }
 
-    /// The items of many connections, by connection (each list as [`Db::items`] orders it).
-    pub async fn items_of(&self, connections: &[ConnectionId]) -> Result<HashMap<ConnectionId, Vec<Item>>, StoreError> {
-        let mut items: HashMap<ConnectionId, Vec<Item>> = HashMap::new();
-        for (list, args) in in_lists(connections.iter().map(|id| Arg::Uuid(id.0)).collect()) {
-            let sql = format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE connection_id IN ({list}) \
-                 ORDER BY connection_id, first_seen_at, identity_key"
-            );
-            for row in self.fetch(&sql, &args).await? {
-                let item = item_from_row(&row)?;
-                items.entry(item.connection_id).or_default().push(item);
-            }
-        }
-        Ok(items)
-    }
-
-    pub async fn items(&self, connection: ConnectionId) -> Result<Vec<Item>, StoreError> {
-        let sql =
-            format!("SELECT {ITEM_COLUMNS} FROM items WHERE connection_id = $1 ORDER BY first_seen_at, identity_key");
-        self.fetch(&sql, &[Arg::Uuid(connection.0)]).await?.iter().map(item_from_row).collect()
-    }
-
-    /// Applies the user's choices: tracked items get their new accounts (with the item's identity as
-    /// alias), ignored ones none. One transaction.
-    pub async fn decide_items(
-        &self,
-        items: &[Item],
-        new_accounts: &[(Account, AccountAlias)],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        for (account, alias) in new_accounts {
-            insert_account_in(&mut tx, account, std::slice::from_ref(alias), &[]).await?;
-        }
-        upsert_items(&mut tx, items).await?;
-        tx.commit().await
-    }
-
     /// Replaces a connection's consent after a reconnect, with its new state and rediscovered items.
     pub async fn replace_consent(
         &self,
@@ -798,212 +593,6 @@ impl Db {
         }
         tx.execute("DELETE FROM connections WHERE id = $1", &[Arg::Uuid(id.0)]).await?;
         tx.commit().await
-    }
-
-    /// Stores notifications; one whose key the user already has is skipped. Returns how many were new.
-    pub async fn insert_notifications(&self, notifications: &[Notification]) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let inserted = insert_notifications_in(&mut tx, notifications).await?;
-        tx.commit().await?;
-        Ok(inserted)
-    }
-
-    /// A user's notifications, newest first.
-    pub async fn notifications(&self, user: UserId, unread_only: bool) -> Result<Vec<Notification>, StoreError> {
-        let rows = self
-            .fetch(
-                "SELECT id, user_id, connection_id, institution_id, kind, level, message, key, created_at, read_at \
-                 FROM notifications WHERE user_id = $1 AND (read_at IS NULL OR NOT $2) ORDER BY created_at DESC, id DESC",
-                &[Arg::Uuid(user.0), Arg::Bool(unread_only)],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Notification {
-                    id: row.get(0)?,
-                    user_id: UserId(row.get(1)?),
-                    connection_id: row.get::<Option<Uuid>>(2)?.map(ConnectionId),
-                    institution_id: row.get::<Option<Uuid>>(3)?.map(InstitutionId),
-                    kind: parse_stored("notification kind", &row.get::<String>(4)?, |k| {
-                        NotificationKind::parse(k).ok_or("unknown")
-                    })?,
-                    level: parse_stored("notification level", &row.get::<String>(5)?, |l| {
-                        Level::parse(l).ok_or("unknown")
-                    })?,
-                    message: row.get(6)?,
-                    key: row.get(7)?,
-                    created_at: row.get(8)?,
-                    read_at: row.get(9)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Marks a user's notifications read: the given ones, or all when `ids` is empty.
-    pub async fn mark_notifications_read(
-        &self,
-        user: UserId,
-        ids: &[Uuid],
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        if ids.is_empty() {
-            return self
-                .execute(
-                    "UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL",
-                    &[Arg::Uuid(user.0), Arg::Time(now)],
-                )
-                .await;
-        }
-        let mut tx = self.begin().await?;
-        let mut marked = 0;
-        for id in ids {
-            marked += tx
-                .execute(
-                    "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id = $2 AND read_at IS NULL",
-                    &[Arg::Uuid(user.0), Arg::Uuid(*id), Arg::Time(now)],
-                )
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(marked)
-    }
-
-    /// Institutions with their health, for a scheduler pass; unknown ids are left out.
-    pub async fn institutions_with_health(
-        &self,
-        ids: &[InstitutionId],
-    ) -> Result<Vec<(Institution, InstitutionHealth)>, StoreError> {
-        let columns: Vec<String> =
-            crate::institutions::INSTITUTION_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect();
-        let mut found = Vec::with_capacity(ids.len());
-        for (list, args) in in_lists(ids.iter().map(|id| Arg::Uuid(id.0)).collect()) {
-            let sql = format!(
-                "SELECT {}, h.degraded_since, h.next_probe_at, h.probes, h.announced FROM institutions i \
-                 LEFT JOIN institution_health h ON h.institution_id = i.id WHERE i.id IN ({list})",
-                columns.join(", ")
-            );
-            for row in self.fetch(&sql, &args).await? {
-                let at = columns.len();
-                let health = InstitutionHealth {
-                    degraded_since: row.get(at)?,
-                    next_probe_at: row.get(at + 1)?,
-                    probes: row.get::<Option<i64>>(at + 2)?.unwrap_or(0) as u32,
-                    announced: row.get::<Option<bool>>(at + 3)?.unwrap_or(false),
-                };
-                found.push((crate::institutions::institution_from_row(&row)?, health));
-            }
-        }
-        Ok(found)
-    }
-
-    pub async fn institution_health(&self, institution: InstitutionId) -> Result<InstitutionHealth, StoreError> {
-        let row = self
-            .fetch_optional(
-                "SELECT degraded_since, next_probe_at, probes, announced FROM institution_health WHERE institution_id = $1",
-                &[Arg::Uuid(institution.0)],
-            )
-            .await?;
-        match row {
-            Some(row) => Ok(InstitutionHealth {
-                degraded_since: row.get(0)?,
-                next_probe_at: row.get(1)?,
-                probes: row.get::<i64>(2)? as u32,
-                announced: row.get(3)?,
-            }),
-            None => Ok(InstitutionHealth::default()),
-        }
-    }
-
-    pub async fn save_institution_health(
-        &self,
-        institution: InstitutionId,
-        health: &InstitutionHealth,
-    ) -> Result<(), StoreError> {
-        self.execute(
-            "INSERT INTO institution_health (institution_id, degraded_since, next_probe_at, probes, announced) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (institution_id) DO UPDATE SET degraded_since = excluded.degraded_since, \
-             next_probe_at = excluded.next_probe_at, probes = excluded.probes, announced = excluded.announced",
-            &[
-                Arg::Uuid(institution.0),
-                Arg::OptTime(health.degraded_since),
-                Arg::OptTime(health.next_probe_at),
-                Arg::Int(i64::from(health.probes)),
-                Arg::Bool(health.announced),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Saves an institution's health only if nobody changed its outage state since it was read
-    /// (`expected_since` is the `degraded_since` that was read), so that of several workers
-    /// assessing at once exactly one announces an outage's start or end.
-    pub async fn transition_institution_health(
-        &self,
-        institution: InstitutionId,
-        expected_since: Option<DateTime<Utc>>,
-        health: &InstitutionHealth,
-    ) -> Result<bool, StoreError> {
-        self.execute(
-            "INSERT INTO institution_health (institution_id, probes) VALUES ($1, 0) ON CONFLICT (institution_id) DO NOTHING",
-            &[Arg::Uuid(institution.0)],
-        )
-        .await?;
-        let changed = self
-            .execute(
-                "UPDATE institution_health SET degraded_since = $3, next_probe_at = $4, probes = $5, announced = $6 \
-                 WHERE institution_id = $1 AND degraded_since IS NOT DISTINCT FROM $2",
-                &[
-                    Arg::Uuid(institution.0),
-                    Arg::OptTime(expected_since),
-                    Arg::OptTime(health.degraded_since),
-                    Arg::OptTime(health.next_probe_at),
-                    Arg::Int(i64::from(health.probes)),
-                    Arg::Bool(health.announced),
-                ],
-            )
-            .await?;
-        Ok(changed > 0)
-    }
-
-    /// The users with a connection to an institution.
-    pub async fn users_of_institution(&self, institution: InstitutionId) -> Result<Vec<UserId>, StoreError> {
-        let rows = self
-            .fetch(
-                "SELECT DISTINCT user_id FROM connections WHERE institution_id = $1 AND consent_id IS NOT NULL",
-                &[Arg::Uuid(institution.0)],
-            )
-            .await?;
-        rows.iter().map(|row| Ok(UserId(row.get(0)?))).collect()
-    }
-
-    /// Sync outcomes of an institution's connections finished since `since`: successes, failures that
-    /// count toward an outage, and how many distinct connections those failures came from.
-    pub async fn window_stats(
-        &self,
-        institution: InstitutionId,
-        since: DateTime<Utc>,
-    ) -> Result<WindowStats, StoreError> {
-        let rows = self
-            .fetch(
-                "SELECT connection_id, outcome, failure_kind FROM sync_runs WHERE institution_id = $1 AND finished_at >= $2",
-                &[Arg::Uuid(institution.0), Arg::Time(since)],
-            )
-            .await?;
-        let mut stats = WindowStats::default();
-        let mut failing = std::collections::HashSet::new();
-        for row in &rows {
-            let outcome: String = row.get(1)?;
-            let kind = row.get::<Option<String>>(2)?.and_then(|k| FailureKind::parse(&k));
-            if outcome != "failed" {
-                stats.succeeded += 1;
-            } else if kind.is_some_and(saldo_core::outage::counts_toward_outage) {
-                stats.failed += 1;
-                failing.insert(row.get::<Uuid>(0)?);
-            }
-        }
-        stats.failing_connections = failing.len() as u32;
-        Ok(stats)
     }
 
     /// A connection's latest sync runs, newest first.

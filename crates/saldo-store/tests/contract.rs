@@ -589,6 +589,21 @@ mod sync_engine {
         assert!(db.claim_due("w3", later, later, 10).await.unwrap().is_empty(), "not due again yet");
     });
 
+    contract!(claiming_due_connections_can_leave_out_busy_institutions, |db: Db| async move {
+        let fixture = connected(&db).await;
+        let lease = at(1, 0) + chrono::TimeDelta::minutes(10);
+        // A worker that runs as many syncs against this institution as it allows claims none of it.
+        let busy = [fixture.institution.id];
+        assert!(db.claim_due_except("w1", at(1, 0), lease, 10, &busy).await.unwrap().is_empty());
+        let record = db.connection_record(fixture.connection.id, at(1, 0)).await.unwrap().unwrap();
+        assert!(!record.state.running, "a connection left out is not claimed");
+        // Another institution being busy leaves this one claimable, once.
+        let other = [InstitutionId(Uuid::now_v7())];
+        let claim = vec![(fixture.connection.id, fixture.institution.id)];
+        assert_eq!(db.claim_due_except("w1", at(1, 0), lease, 10, &other).await.unwrap(), claim);
+        assert!(db.claim_due_except("w2", at(1, 0), lease, 10, &[]).await.unwrap().is_empty(), "already claimed");
+    });
+
     contract!(commits_replace_pending_and_never_duplicate, |db: Db| async move {
         let fixture = connected(&db).await;
         let account = manual_account(fixture.user.id, "Everyday", AccountKind::Cash, "EUR");
@@ -785,3 +800,63 @@ mod sync_engine {
         assert_eq!(db.window_stats(fixture.institution.id, at(3, 0)).await.unwrap().failed, 0);
     });
 }
+
+contract!(an_import_lands_whole_or_not_at_all, |db: Db| async move {
+    let user = db.ensure_user(&new_user("ada")).await.unwrap();
+    let mut account = manual_account(user.id, "Imported", AccountKind::Cash, "EUR");
+    account.origin = Origin::Import;
+    let mut unnamed = manual_account(user.id, "Imported account", AccountKind::Cash, "EUR");
+    unnamed.origin = Origin::Import;
+    let alias = AccountAlias {
+        provider_account_id: Some("12345678".into()),
+        iban: None,
+        masked_number: None,
+        currency: Currency::EUR,
+        name: None,
+    };
+    let coffee = transaction(account.id, Some("file:A1"), "Coffee", -350);
+    let pending = {
+        let mut t = transaction(account.id, None, "Hotel", -9000);
+        t.status = TransactionStatus::Pending;
+        t
+    };
+
+    // An import that is dropped (a later file failed) leaves nothing: no account, no rows.
+    let mut import = db.begin_import().await.unwrap();
+    import.create_account(&account, Some(&alias)).await.unwrap();
+    assert_eq!(import.insert_transactions(std::slice::from_ref(&coffee)).await.unwrap(), 1);
+    let found = import.account_by_identity(user.id, None, Some("12345678"), Some(Currency::EUR)).await.unwrap();
+    assert_eq!(found, Some(account.id), "the open import sees its own writes");
+    drop(import);
+    assert!(db.accounts(user.id).await.unwrap().is_empty());
+
+    // Committed, everything lands; a second import finds the account and its entries.
+    let mut import = db.begin_import().await.unwrap();
+    import.create_account(&account, Some(&alias)).await.unwrap();
+    import.create_account(&unnamed, None).await.unwrap();
+    import.insert_transactions(&[coffee.clone(), pending.clone()]).await.unwrap();
+    import.save_csv_profile(account.id, "{\"delimiter\":\";\"}", at(1, 0)).await.unwrap();
+    import.commit().await.unwrap();
+    assert_eq!(db.csv_profile(account.id).await.unwrap().as_deref(), Some("{\"delimiter\":\";\"}"));
+
+    let mut import = db.begin_import().await.unwrap();
+    assert_eq!(import.account_by_identity(user.id, None, Some("12345678"), None).await.unwrap(), Some(account.id));
+    assert_eq!(import.account_by_identity(user.id, None, Some("12345678"), Some(currency("USD"))).await.unwrap(), None);
+    let entries = import.entries_between(account.id, date(3), date(3)).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    let stored_coffee = entries.iter().find(|e| !e.pending).unwrap();
+    assert_eq!((stored_coffee.amount_minor, stored_coffee.provider_id.as_deref()), (-350, Some("file:A1")));
+    assert_eq!(stored_coffee.fingerprint, coffee.fingerprint);
+    // The same row again is no new transaction; the booked hotel replaces its pending one.
+    assert_eq!(import.insert_transactions(std::slice::from_ref(&coffee)).await.unwrap(), 0);
+    let held: Vec<_> = entries.into_iter().filter(|e| e.pending).collect();
+    assert_eq!(import.delete_pending(account.id, &held).await.unwrap(), 1);
+    // Imported accounts without an alias are where files naming no account may have gone.
+    let unnamed_ids = |accounts: Vec<Account>| accounts.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(unnamed_ids(import.unnamed_import_accounts(user.id, None).await.unwrap()), vec![unnamed.id]);
+    assert!(import.unnamed_import_accounts(user.id, Some(currency("USD"))).await.unwrap().is_empty());
+    import.commit().await.unwrap();
+    let stored = db.transactions(account.id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].status, TransactionStatus::Booked);
+});

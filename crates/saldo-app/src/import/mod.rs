@@ -6,25 +6,29 @@
 //! transactions recognised by date and amount, pending replaced. A statement that names no account
 //! goes where its transactions already are (`Writer::resolve_by_content`).
 
+mod accounts;
+mod report;
+
 use crate::ops::{Actor, App, OpsError};
 use rust_decimal::Decimal;
-use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
+use saldo_core::account::{Account, AccountKind};
 use saldo_core::balance::{BalancePoint, BalanceSource};
 use saldo_core::dedupe::{file_id, Decision, ImportDedupe};
 use saldo_core::holding::{Holding, Instrument};
-use saldo_core::ids::{AccountId, TransactionId};
-use saldo_core::money::{Currency, Money};
+use saldo_core::ids::TransactionId;
+use saldo_core::money::Money;
 use saldo_core::transaction::{FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
 use saldo_core::user::User;
 use saldo_import::csv::CsvProfile;
 use saldo_import::{
-    AccountKindHint, BalanceKind, EntryStatus, Format, ParseError, ParsedBalance, ParsedHolding, ParsedTransaction,
-    Problem, StatementHeader, StatementSink,
+    BalanceKind, EntryStatus, Format, ParseError, ParsedBalance, ParsedHolding, ParsedTransaction, Problem,
+    StatementHeader, StatementSink,
 };
 use saldo_store::ImportTx;
-use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+
+pub use report::{AccountCandidate, AccountReport, BalanceReport, FileReport, ProblemReport, StatementReport};
 use tokio::sync::mpsc;
 
 /// Transactions handed from the parser to the writer at a time.
@@ -41,111 +45,6 @@ pub struct ImportRequest {
     pub dry_run: bool,
     /// Import what a file cut off before its end holds, instead of refusing it.
     pub accept_truncated: bool,
-}
-
-/// A statement's account in a report.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
-pub struct AccountReport {
-    /// saldo's account; none in a dry run or when nothing was written.
-    pub id: Option<String>,
-    pub iban: Option<String>,
-    pub number: Option<String>,
-    pub currency: Option<String>,
-    pub name: Option<String>,
-    /// The import created this account.
-    pub created: bool,
-}
-
-/// A balance a statement states.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct BalanceReport {
-    pub amount: String,
-    pub currency: Option<String>,
-    /// `YYYY-MM-DD`.
-    pub date: String,
-}
-
-/// One statement of a file: what it holds and what the import did with it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
-pub struct StatementReport {
-    pub account: AccountReport,
-    /// Transactions in the statement.
-    pub transactions: u64,
-    /// The signed total of the statement's transactions, as a decimal.
-    pub sum: String,
-    pub opening_balance: Option<BalanceReport>,
-    pub closing_balance: Option<BalanceReport>,
-    /// Positions in the statement.
-    pub holdings: u64,
-    /// Transactions stored for the first time.
-    pub new: u64,
-    /// Transactions already stored (from an earlier import or a sync).
-    pub duplicate: u64,
-    pub pending_replaced: u64,
-    pub balance_points: u64,
-    #[serde(skip)]
-    sum_exact: Decimal,
-}
-
-/// Something a file made saldo notice, where it is in the file.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ProblemReport {
-    pub line: Option<u64>,
-    pub offset: Option<u64>,
-    pub message: String,
-}
-
-impl From<&Problem> for ProblemReport {
-    fn from(p: &Problem) -> ProblemReport {
-        ProblemReport { line: p.at.line, offset: p.at.offset, message: p.message.clone() }
-    }
-}
-
-/// An account a file that names none may belong to.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AccountCandidate {
-    pub id: String,
-    pub name: String,
-    pub currency: String,
-}
-
-impl From<&Account> for AccountCandidate {
-    fn from(account: &Account) -> AccountCandidate {
-        AccountCandidate {
-            id: account.id.to_string(),
-            name: account.name.clone(),
-            currency: account.currency.code().to_string(),
-        }
-    }
-}
-
-/// One file's import.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FileReport {
-    pub path: String,
-    pub format: Option<&'static str>,
-    pub statements: Vec<StatementReport>,
-    pub problems: Vec<ProblemReport>,
-    /// Why nothing of the file was imported, when it wasn't.
-    pub error: Option<String>,
-    /// Where a file that ends before it closes ends, and what it still lacked there. Such a file
-    /// is refused (`error`), unless what it holds was asked for (`accept_truncated`).
-    pub truncated: Option<String>,
-    /// When the file names no account and saldo could not tell which it goes into: the accounts
-    /// it may belong to. Import it again naming one.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub account_candidates: Vec<AccountCandidate>,
-    pub dry_run: bool,
-}
-
-impl FileReport {
-    pub fn transactions(&self) -> u64 {
-        self.statements.iter().map(|s| s.transactions).sum()
-    }
-
-    pub fn sum(&self) -> Decimal {
-        self.statements.iter().map(|s| s.sum_exact).sum()
-    }
 }
 
 /// What the parser thread sends to the writer.
@@ -244,16 +143,7 @@ pub async fn import_files(
 ) -> Vec<FileReport> {
     let mut reports = Vec::new();
     for path in paths {
-        let mut report = FileReport {
-            path: path.display().to_string(),
-            format: None,
-            statements: Vec::new(),
-            problems: Vec::new(),
-            error: None,
-            truncated: None,
-            account_candidates: Vec::new(),
-            dry_run: request.dry_run || ctx.is_none(),
-        };
+        let mut report = FileReport::new(path.display().to_string(), request.dry_run || ctx.is_none());
         if let Err(err) = import_file(ctx, path, request, &mut report, progress).await {
             fail(&mut report, &err);
         }
@@ -284,16 +174,7 @@ pub async fn import_bytes<B: AsRef<[u8]> + Send + 'static>(
     bytes: B,
     request: &ImportRequest,
 ) -> FileReport {
-    let mut report = FileReport {
-        path: name.to_string(),
-        format: None,
-        statements: Vec::new(),
-        problems: Vec::new(),
-        error: None,
-        truncated: None,
-        account_candidates: Vec::new(),
-        dry_run: request.dry_run,
-    };
+    let mut report = FileReport::new(name.to_string(), request.dry_run);
     let reader = std::io::Cursor::new(bytes);
     if let Err(err) = import_reader(Some((ctx, actor)), Some(name), reader, request, &mut report, &|_| {}).await {
         fail(&mut report, &err);
@@ -574,26 +455,8 @@ async fn handle(
     Ok(())
 }
 
-fn kind_from_hint(hint: Option<AccountKindHint>) -> Option<AccountKind> {
-    Some(match hint? {
-        AccountKindHint::Checking | AccountKindHint::MoneyMarket => AccountKind::Cash,
-        AccountKindHint::Savings => AccountKind::Savings,
-        AccountKindHint::CreditLine | AccountKindHint::CreditCard => AccountKind::CreditCard,
-        AccountKindHint::Investment => AccountKind::Brokerage,
-        AccountKindHint::Loan => AccountKind::Loan,
-    })
-}
-
 fn problem(at: saldo_import::Position, message: String) -> ProblemReport {
     ProblemReport { line: at.line, offset: at.offset, message }
-}
-
-/// The currency a statement states, when it states a valid one.
-fn stated_currency(header: &StatementHeader, problems: &mut Vec<ProblemReport>) -> Option<Currency> {
-    let code = header.account.currency.as_deref()?;
-    Currency::parse(code)
-        .map_err(|err| problems.push(ProblemReport { line: None, offset: None, message: format!("{err}; ignored") }))
-        .ok()
 }
 
 impl Writer<'_> {
@@ -630,160 +493,6 @@ impl Writer<'_> {
             }
         }
         Ok(())
-    }
-
-    /// The account of a statement that names none. Importing a file again must never make a
-    /// second account for it, so it goes where its transactions already are: into the one account,
-    /// among those earlier imports created for statements naming none, that holds any of them. With
-    /// no such account yet it gets a new one; with some, but none or several holding its
-    /// transactions, saldo cannot tell and asks which.
-    async fn resolve_by_content(
-        &mut self,
-        header: &StatementHeader,
-        batch: &[ParsedTransaction],
-        request: &ImportRequest,
-        problems: &mut Vec<ProblemReport>,
-    ) -> Result<(Account, bool), FileError> {
-        let currency = stated_currency(header, problems);
-        let candidates = self.tx.unnamed_import_accounts(self.user.id, currency).await?;
-        if candidates.is_empty() {
-            return self.create(header, currency, request, problems).await;
-        }
-        let mut holding = Vec::new();
-        for candidate in &candidates {
-            if self.holds_any(candidate, batch).await? {
-                holding.push(candidate);
-            }
-        }
-        match holding.as_slice() {
-            [account] => {
-                let created = self.created.iter().any(|c| c.id == account.id);
-                Ok(((*account).clone(), created))
-            }
-            [] => Err(FileError::WhichAccount {
-                reason: "none of its transactions is in the accounts earlier files naming no account went into",
-                candidates: candidates.iter().map(AccountCandidate::from).collect(),
-            }),
-            several => Err(FileError::WhichAccount {
-                reason: "its transactions are in more than one account earlier files naming no account went into",
-                candidates: several.iter().map(|a| AccountCandidate::from(*a)).collect(),
-            }),
-        }
-    }
-
-    /// Whether `account` holds any transaction of `batch`, by the file's id or by fingerprint.
-    async fn holds_any(&mut self, account: &Account, batch: &[ParsedTransaction]) -> Result<bool, FileError> {
-        let (Some(from), Some(to)) =
-            (batch.iter().map(|t| t.booking_date).min(), batch.iter().map(|t| t.booking_date).max())
-        else {
-            return Ok(false);
-        };
-        let stored = self.tx.entries_between(account.id, from, to).await?;
-        let known: std::collections::HashSet<&str> =
-            stored.iter().flat_map(|e| [Some(e.fingerprint.as_str()), e.provider_id.as_deref()]).flatten().collect();
-        let mut fingerprints = Fingerprinter::new();
-        for parsed in batch {
-            if parsed.provider_id.as_deref().and_then(file_id).is_some_and(|id| known.contains(id.as_str())) {
-                return Ok(true);
-            }
-            let Ok(amount) = Money::from_decimal(parsed.amount, account.currency) else { continue };
-            let content = FingerprintContent {
-                booking_date: parsed.booking_date,
-                amount,
-                description: &parsed.description,
-                counterparty: parsed.counterparty.as_deref(),
-            };
-            if known.contains(fingerprints.next(content).0.as_str()) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// The account a statement goes into, created when the user has none with its identity.
-    async fn resolve(
-        &mut self,
-        header: &StatementHeader,
-        request: &ImportRequest,
-        problems: &mut Vec<ProblemReport>,
-    ) -> Result<(Account, bool), FileError> {
-        let stated_currency = stated_currency(header, problems);
-        if let Some(account) = &self.account {
-            if stated_currency.is_some_and(|c| c != account.currency) {
-                return Err(FileError::Unknown(format!(
-                    "the statement is in {}, but account {:?} is in {}",
-                    header.account.currency.as_deref().unwrap_or("?"),
-                    account.name,
-                    account.currency
-                )));
-            }
-            return Ok((account.clone(), false));
-        }
-        let iban = header.account.iban.as_deref();
-        let number = header.account.number.as_deref();
-        if iban.is_some() || number.is_some() {
-            if let Some(id) = self.tx.account_by_identity(self.user.id, iban, number, stated_currency).await? {
-                if let Some(account) = self.created.iter().find(|a| a.id == id) {
-                    return Ok((account.clone(), true));
-                }
-                if let Some(account) = self.ctx.db.account(id).await? {
-                    return Ok((account, false));
-                }
-            }
-        }
-        self.create(header, stated_currency, request, problems).await
-    }
-
-    /// A new account for a statement, named after what the file says of it.
-    async fn create(
-        &mut self,
-        header: &StatementHeader,
-        stated_currency: Option<Currency>,
-        request: &ImportRequest,
-        problems: &mut Vec<ProblemReport>,
-    ) -> Result<(Account, bool), FileError> {
-        let iban = header.account.iban.as_deref();
-        let number = header.account.number.as_deref();
-        let currency = stated_currency.unwrap_or(self.user.base_currency);
-        let kind = request.kind.or_else(|| kind_from_hint(header.account.kind)).unwrap_or_else(|| {
-            problems.push(ProblemReport {
-                line: None,
-                offset: None,
-                message: "the file does not say what kind of account this is; created as cash \
-                          (change it with `saldo account edit`, or import with --kind)"
-                    .into(),
-            });
-            AccountKind::Cash
-        });
-        let identity = iban.or(number).map(str::to_string);
-        let name = header
-            .account
-            .name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .or_else(|| identity.clone().map(|id| format!("Imported {id}")))
-            .unwrap_or_else(|| "Imported account".into());
-        let account = Account {
-            id: AccountId(self.ctx.new_id()),
-            user_id: self.user.id,
-            name: saldo_core::account::validate_name(&name).unwrap_or_else(|_| "Imported account".into()),
-            kind,
-            currency,
-            tracked: true,
-            origin: Origin::Import,
-            closed: false,
-            created_at: self.ctx.clock.now(),
-        };
-        let alias = identity.is_some().then(|| AccountAlias {
-            provider_account_id: number.map(str::to_string),
-            iban: iban.map(str::to_string),
-            masked_number: None,
-            currency,
-            name: header.account.name.clone(),
-        });
-        self.tx.create_account(&account, alias.as_ref()).await?;
-        self.created.push(account.clone());
-        Ok((account, true))
     }
 
     fn money(
