@@ -11,10 +11,10 @@ use crate::ops::{Actor, App, OpsError};
 use chrono::{DateTime, TimeDelta, Utc};
 use saldo_connectors::{CallContext, Connector, Consent, DiscoveredItem, ItemData};
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
-use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, UserId};
+use saldo_core::ids::{AccountId, ConnectionId, InstitutionId};
 use saldo_core::institution::{ConsentRecord, Institution};
 use saldo_core::item::{diff_items, identity_key, Item, ItemDecision};
-use saldo_core::notification::{consent_warning_due, key, Notification, NotificationKind};
+use saldo_core::notification::{consent_warning_due, key, About, Notification, Params};
 use saldo_core::outage::InstitutionHealth;
 use saldo_core::outage::{counts_toward_outage, OutageEvent, OutagePolicy};
 use saldo_core::sync::SyncState;
@@ -444,6 +444,7 @@ async fn prepare(
         },
     };
 
+    let about = About { user: connection.user_id, connection: Some(id), institution: Some(institution.id), at: now };
     let mut notifications = Vec::new();
     let mut commit_items = Vec::new();
     let mut closed = Vec::new();
@@ -453,21 +454,9 @@ async fn prepare(
         Ok(fetch) => {
             let diff = diff_items(id, &stored_items, &fetch.discovered, now, || ctx.new_id());
             if !diff.new_keys.is_empty() {
-                notifications.push(notification(
-                    ctx,
-                    connection.user_id,
-                    Some(id),
-                    Some(institution.id),
-                    NotificationKind::NewItemsFound,
-                    format!(
-                        "{} shows {} new item(s) you can track: {}.",
-                        institution.name,
-                        diff.new_keys.len(),
-                        diff.new_names.join(", ")
-                    ),
-                    key::new_items(id, &diff.new_keys),
-                    now,
-                ));
+                let params =
+                    Params::NewItemsFound { institution: institution.name.clone(), names: diff.new_names.clone() };
+                notifications.push(Notification::new(ctx.new_id(), about, params, key::new_items(id, &diff.new_keys)));
             }
             commit_items = diff.items;
             closed = diff.closed;
@@ -500,24 +489,16 @@ async fn prepare(
         }
     };
     for event in events {
-        notifications.push(event_notification(ctx, connection.user_id, id, institution, &event, now));
+        notifications.push(event_notification(ctx, about, id, &institution.name, &event));
     }
     if let Some(days) = consent_warning_due(now, consent_record.valid_until) {
-        notifications.push(notification(
-            ctx,
-            connection.user_id,
-            Some(id),
-            Some(institution.id),
-            NotificationKind::ConsentExpiring,
-            format!(
-                "Your permission for saldo to read {} ends on {} ({} left). Renew it now to keep updates going; your history is kept.",
-                institution.name,
-                consent_record.valid_until.date_naive(),
-                if days == 1 { "a day or less" } else { "a week or less" }
-            ),
-            key::consent_expiring(id, &consent_record.id, days),
-            now,
-        ));
+        let params = Params::ConsentExpiring {
+            institution: institution.name.clone(),
+            ends_on: consent_record.valid_until.date_naive(),
+            within_a_day: days == 1,
+        };
+        let key = key::consent_expiring(id, &consent_record.id, days);
+        notifications.push(Notification::new(ctx.new_id(), about, params, key));
     }
     let run_outcome = match &outcome {
         SyncOutcome::Ok { partial: true, .. } => "partial",
@@ -605,84 +586,46 @@ async fn assess_institution(ctx: &App, institution: &Institution, now: DateTime<
         return Ok(0);
     }
     let Some(event) = event else { return Ok(0) };
-    let (kind, message, outage_key) = match event {
-        OutageEvent::Began { at } => (
-            NotificationKind::OutageBegan,
-            format!(
-                "{} has an outage: many connections fail the same way. saldo retries for everyone; nothing to do.",
-                institution.name
-            ),
-            key::outage_began(institution.id, at),
-        ),
-        OutageEvent::Ended { since, .. } => (
-            NotificationKind::OutageEnded,
-            format!("The outage at {} is over; updates are back.", institution.name),
-            key::outage_ended(institution.id, since),
-        ),
+    let name = institution.name.clone();
+    let (params, outage_key) = match event {
+        OutageEvent::Began { at } => (Params::OutageBegan { institution: name }, key::outage_began(institution.id, at)),
+        OutageEvent::Ended { since, .. } => {
+            (Params::OutageEnded { institution: name }, key::outage_ended(institution.id, since))
+        }
     };
     tracing::warn!(institution = %institution.name, ?event, "institution health changed");
     let users = ctx.db.users_of_institution(institution.id).await?;
     let notes: Vec<Notification> = users
         .into_iter()
-        .map(|user| notification(ctx, user, None, Some(institution.id), kind, message.clone(), outage_key.clone(), now))
+        .map(|user| {
+            let about = About { user, connection: None, institution: Some(institution.id), at: now };
+            Notification::new(ctx.new_id(), about, params.clone(), outage_key.clone())
+        })
         .collect();
     Ok(ctx.db.insert_notifications(&notes).await?)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn notification(
-    ctx: &App,
-    user: UserId,
-    connection: Option<ConnectionId>,
-    institution: Option<InstitutionId>,
-    kind: NotificationKind,
-    message: String,
-    key: String,
-    now: DateTime<Utc>,
-) -> Notification {
-    Notification {
-        id: ctx.new_id(),
-        user_id: user,
-        connection_id: connection,
-        institution_id: institution,
-        kind,
-        level: kind.level(),
-        message,
-        key,
-        created_at: now,
-        read_at: None,
-    }
-}
-
 fn event_notification(
     ctx: &App,
-    user: UserId,
+    about: About,
     connection: ConnectionId,
-    institution: &Institution,
+    institution: &str,
     event: &SyncEvent,
-    now: DateTime<Utc>,
 ) -> Notification {
-    let (kind, message, event_key) = match event {
+    let institution = institution.to_string();
+    let (params, event_key) = match event {
         SyncEvent::ReconnectNeeded { kind } => {
-            (NotificationKind::ReconnectNeeded, kind.user_message(&institution.name), key::reconnect_needed(connection, now))
+            (Params::ReconnectNeeded { institution, failure: *kind }, key::reconnect_needed(connection, about.at))
         }
         SyncEvent::Escalated { kind, since } => (
-            NotificationKind::ErrorPersisted,
-            format!(
-                "Updates from {} have failed since {} ({}). saldo keeps retrying; if it goes on, check the institution's own app or reconnect.",
-                institution.name,
-                since.format("%Y-%m-%d %H:%M UTC"),
-                kind
-            ),
+            Params::ErrorPersisted { institution, since: *since, failure: *kind },
             key::error_persisted(connection, *since),
         ),
-        SyncEvent::Recovered { since, .. } => (
-            NotificationKind::SyncRecovered,
-            format!("Updates from {} work again.", institution.name),
-            key::recovered(connection, *since),
-        ),
+        SyncEvent::Recovered { since, .. } => {
+            (Params::SyncRecovered { institution }, key::recovered(connection, *since))
+        }
     };
-    notification(ctx, user, Some(connection), Some(institution.id), kind, message, event_key, now)
+    Notification::new(ctx.new_id(), about, params, event_key)
 }
 
 /// What one sync got from the provider.

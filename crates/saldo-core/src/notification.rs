@@ -1,8 +1,9 @@
 //! In-app notifications: what the engine tells a user, at which level, and the key that makes each
 //! one unique, so that an episode is announced once however often the engine retries or restarts.
 
+use crate::failure::FailureKind;
 use crate::ids::{ConnectionId, InstitutionId, UserId};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,6 +84,87 @@ impl Level {
     }
 }
 
+/// What a notification says, as data. It is stored so, and each front end renders it in its own
+/// form when it shows it (the command line and the API as [`Params::text`]; a web page or an
+/// e-mail may link the institution or format the day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Params {
+    ReconnectNeeded {
+        institution: String,
+        failure: FailureKind,
+    },
+    ConsentExpiring {
+        institution: String,
+        ends_on: NaiveDate,
+        within_a_day: bool,
+    },
+    ErrorPersisted {
+        institution: String,
+        since: DateTime<Utc>,
+        failure: FailureKind,
+    },
+    OutageBegan {
+        institution: String,
+    },
+    OutageEnded {
+        institution: String,
+    },
+    SyncRecovered {
+        institution: String,
+    },
+    NewItemsFound {
+        institution: String,
+        names: Vec<String>,
+    },
+    /// A notification stored before saldo kept parameters: only its text is known.
+    Text {
+        kind: NotificationKind,
+        text: String,
+    },
+}
+
+impl Params {
+    pub fn kind(&self) -> NotificationKind {
+        match self {
+            Params::ReconnectNeeded { .. } => NotificationKind::ReconnectNeeded,
+            Params::ConsentExpiring { .. } => NotificationKind::ConsentExpiring,
+            Params::ErrorPersisted { .. } => NotificationKind::ErrorPersisted,
+            Params::OutageBegan { .. } => NotificationKind::OutageBegan,
+            Params::OutageEnded { .. } => NotificationKind::OutageEnded,
+            Params::SyncRecovered { .. } => NotificationKind::SyncRecovered,
+            Params::NewItemsFound { .. } => NotificationKind::NewItemsFound,
+            Params::Text { kind, .. } => *kind,
+        }
+    }
+
+    /// The notification as one plain sentence or two: what happened and what to do.
+    pub fn text(&self) -> String {
+        match self {
+            Params::ReconnectNeeded { institution, failure } => failure.user_message(institution),
+            Params::ConsentExpiring { institution, ends_on, within_a_day } => format!(
+                "Your permission for saldo to read {institution} ends on {ends_on} ({} left). Renew it now to keep \
+                 updates going; your history is kept.",
+                if *within_a_day { "a day or less" } else { "a week or less" }
+            ),
+            Params::ErrorPersisted { institution, since, failure } => format!(
+                "Updates from {institution} have failed since {} ({failure}). saldo keeps retrying; if it goes on, \
+                 check the institution's own app or reconnect.",
+                since.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Params::OutageBegan { institution } => format!(
+                "{institution} has an outage: many connections fail the same way. saldo retries for everyone; \
+                 nothing to do."
+            ),
+            Params::OutageEnded { institution } => format!("The outage at {institution} is over; updates are back."),
+            Params::SyncRecovered { institution } => format!("Updates from {institution} work again."),
+            Params::NewItemsFound { institution, names } => {
+                format!("{institution} shows {} new item(s) you can track: {}.", names.len(), names.join(", "))
+            }
+            Params::Text { text, .. } => text.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub id: Uuid,
@@ -91,11 +173,45 @@ pub struct Notification {
     pub institution_id: Option<InstitutionId>,
     pub kind: NotificationKind,
     pub level: Level,
-    pub message: String,
+    /// What it says; rendered when shown.
+    pub params: Params,
     /// Unique per user: the episode (or threshold) this announces.
     pub key: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+}
+
+/// Where a notification belongs and when it was made.
+#[derive(Debug, Clone, Copy)]
+pub struct About {
+    pub user: UserId,
+    pub connection: Option<ConnectionId>,
+    pub institution: Option<InstitutionId>,
+    pub at: DateTime<Utc>,
+}
+
+impl Notification {
+    /// A new, unread notification; its kind and level follow from what it says.
+    pub fn new(id: Uuid, about: About, params: Params, key: String) -> Notification {
+        let kind = params.kind();
+        Notification {
+            id,
+            user_id: about.user,
+            connection_id: about.connection,
+            institution_id: about.institution,
+            kind,
+            level: kind.level(),
+            params,
+            key,
+            created_at: about.at,
+            read_at: None,
+        }
+    }
+
+    /// The notification as plain text.
+    pub fn text(&self) -> String {
+        self.params.text()
+    }
 }
 
 /// Keys for [`Notification::key`]: one per episode, consent threshold or outage.
@@ -185,5 +301,35 @@ mod tests {
             key::new_items(connection, &["b".into(), "a".into()]),
             key::new_items(connection, &["a".into(), "b".into()])
         );
+    }
+
+    #[test]
+    fn a_notification_is_rendered_from_its_kind_and_parameters() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 6, 0, 0).unwrap();
+        let about = About { user: UserId(Uuid::nil()), connection: None, institution: None, at };
+        let expiring = Params::ConsentExpiring {
+            institution: "Nordea".into(),
+            ends_on: NaiveDate::from_ymd_opt(2026, 3, 7).unwrap(),
+            within_a_day: false,
+        };
+        let note = Notification::new(Uuid::nil(), about, expiring, "k".into());
+        assert_eq!((note.kind, note.level), (NotificationKind::ConsentExpiring, Level::Warning));
+        assert_eq!(
+            note.text(),
+            "Your permission for saldo to read Nordea ends on 2026-03-07 (a week or less left). Renew it now to keep \
+             updates going; your history is kept."
+        );
+        let reconnect = Params::ReconnectNeeded { institution: "Nordea".into(), failure: FailureKind::Expired };
+        assert_eq!(reconnect.kind().level(), Level::Primary);
+        assert_eq!(reconnect.text(), FailureKind::Expired.user_message("Nordea"));
+        let items =
+            Params::NewItemsFound { institution: "Nordea".into(), names: vec!["Savings".into(), "Card".into()] };
+        assert_eq!(items.text(), "Nordea shows 2 new item(s) you can track: Savings, Card.");
+        let persisted = Params::ErrorPersisted {
+            institution: "Nordea".into(),
+            since: at,
+            failure: FailureKind::Temporary(crate::failure::TemporaryCause::Timeout),
+        };
+        assert!(persisted.text().starts_with("Updates from Nordea have failed since 2026-03-01 06:00 UTC (timeout)"));
     }
 }

@@ -4,8 +4,10 @@ use crate::db::{Db, StoreError};
 use crate::sql::insert_rows;
 use crate::sql::{parse_stored, Arg, Tx};
 use chrono::{DateTime, Utc};
+use saldo_core::failure::FailureKind;
 use saldo_core::ids::{ConnectionId, InstitutionId, UserId};
-use saldo_core::notification::{Level, Notification, NotificationKind};
+use saldo_core::notification::{Level, Notification, NotificationKind, Params};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub(crate) fn notification_args(n: &Notification) -> Vec<Arg> {
@@ -16,7 +18,8 @@ pub(crate) fn notification_args(n: &Notification) -> Vec<Arg> {
         Arg::OptUuid(n.institution_id.map(|i| i.0)),
         Arg::Text(n.kind.as_str().into()),
         Arg::Text(n.level.as_str().into()),
-        Arg::Text(n.message.clone()),
+        Arg::Text(n.text()),
+        Arg::OptText(params_json(&n.params)),
         Arg::Text(n.key.clone()),
         Arg::Time(n.created_at),
         Arg::OptTime(n.read_at),
@@ -30,10 +33,10 @@ pub(crate) async fn insert_notifications_in(tx: &mut Tx, notifications: &[Notifi
     let mut seen = std::collections::HashSet::new();
     insert_rows(
         tx,
-        "INSERT INTO notifications (id, user_id, connection_id, institution_id, kind, level, message, key, \
-         created_at, read_at)",
+        "INSERT INTO notifications (id, user_id, connection_id, institution_id, kind, level, message, params, \
+         key, created_at, read_at)",
         "ON CONFLICT (user_id, key) DO NOTHING",
-        10,
+        11,
         notifications.iter().filter(|n| seen.insert((n.user_id, n.key.as_str()))).map(notification_args).collect(),
     )
     .await
@@ -52,25 +55,30 @@ impl Db {
     pub async fn notifications(&self, user: UserId, unread_only: bool) -> Result<Vec<Notification>, StoreError> {
         let rows = self
             .fetch(
-                "SELECT id, user_id, connection_id, institution_id, kind, level, message, key, created_at, read_at \
+                "SELECT id, user_id, connection_id, institution_id, kind, level, message, key, created_at, read_at, params \
                  FROM notifications WHERE user_id = $1 AND (read_at IS NULL OR NOT $2) ORDER BY created_at DESC, id DESC",
                 &[Arg::Uuid(user.0), Arg::Bool(unread_only)],
             )
             .await?;
         rows.iter()
             .map(|row| {
+                let kind = parse_stored("notification kind", &row.get::<String>(4)?, |k| {
+                    NotificationKind::parse(k).ok_or("unknown")
+                })?;
+                let params = match row.get::<Option<String>>(10)? {
+                    Some(json) => params_from_json(kind, &json)?,
+                    None => Params::Text { kind, text: row.get(6)? },
+                };
                 Ok(Notification {
                     id: row.get(0)?,
                     user_id: UserId(row.get(1)?),
                     connection_id: row.get::<Option<Uuid>>(2)?.map(ConnectionId),
                     institution_id: row.get::<Option<Uuid>>(3)?.map(InstitutionId),
-                    kind: parse_stored("notification kind", &row.get::<String>(4)?, |k| {
-                        NotificationKind::parse(k).ok_or("unknown")
-                    })?,
+                    kind,
                     level: parse_stored("notification level", &row.get::<String>(5)?, |l| {
                         Level::parse(l).ok_or("unknown")
                     })?,
-                    message: row.get(6)?,
+                    params,
                     key: row.get(7)?,
                     created_at: row.get(8)?,
                     read_at: row.get(9)?,
@@ -107,4 +115,67 @@ impl Db {
         tx.commit().await?;
         Ok(marked)
     }
+}
+
+/// A notification's parameters as stored: a JSON object whose fields its kind says; `None` for a
+/// notification that only has its text.
+fn params_json(params: &Params) -> Option<String> {
+    let value = match params {
+        Params::ReconnectNeeded { institution, failure } => {
+            json!({ "institution": institution, "failure": failure.as_str() })
+        }
+        Params::ConsentExpiring { institution, ends_on, within_a_day } => {
+            json!({ "institution": institution, "ends_on": ends_on.to_string(), "within_a_day": within_a_day })
+        }
+        Params::ErrorPersisted { institution, since, failure } => {
+            json!({ "institution": institution, "since": since.to_rfc3339(), "failure": failure.as_str() })
+        }
+        Params::OutageBegan { institution }
+        | Params::OutageEnded { institution }
+        | Params::SyncRecovered { institution } => {
+            json!({ "institution": institution })
+        }
+        Params::NewItemsFound { institution, names } => json!({ "institution": institution, "names": names }),
+        Params::Text { .. } => return None,
+    };
+    Some(value.to_string())
+}
+
+fn params_from_json(kind: NotificationKind, json: &str) -> Result<Params, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt { what: "notification parameters", message };
+    let value: Value = serde_json::from_str(json).map_err(|err| corrupt(err.to_string()))?;
+    let text = |field: &str| {
+        value.get(field).and_then(Value::as_str).map(str::to_string).ok_or_else(|| corrupt(format!("no {field}")))
+    };
+    let failure = || {
+        let name = text("failure")?;
+        FailureKind::parse(&name).ok_or_else(|| corrupt(format!("unknown failure {name:?}")))
+    };
+    let institution = text("institution")?;
+    Ok(match kind {
+        NotificationKind::ReconnectNeeded => Params::ReconnectNeeded { institution, failure: failure()? },
+        NotificationKind::ConsentExpiring => Params::ConsentExpiring {
+            institution,
+            ends_on: text("ends_on")?.parse().map_err(|_| corrupt("ends_on is no day".into()))?,
+            within_a_day: value.get("within_a_day").and_then(Value::as_bool).unwrap_or(false),
+        },
+        NotificationKind::ErrorPersisted => Params::ErrorPersisted {
+            institution,
+            since: DateTime::parse_from_rfc3339(&text("since")?)
+                .map_err(|_| corrupt("since is no time".into()))?
+                .with_timezone(&Utc),
+            failure: failure()?,
+        },
+        NotificationKind::OutageBegan => Params::OutageBegan { institution },
+        NotificationKind::OutageEnded => Params::OutageEnded { institution },
+        NotificationKind::SyncRecovered => Params::SyncRecovered { institution },
+        NotificationKind::NewItemsFound => Params::NewItemsFound {
+            institution,
+            names: value
+                .get("names")
+                .and_then(Value::as_array)
+                .map(|names| names.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+        },
+    })
 }

@@ -420,7 +420,7 @@ mod sync_engine {
     use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
     use saldo_core::institution::ConsentRecord;
     use saldo_core::item::{Item, ItemDecision};
-    use saldo_core::notification::{Notification, NotificationKind};
+    use saldo_core::notification::{About, Notification, NotificationKind, Params};
     use saldo_core::outage::InstitutionHealth;
     use saldo_core::sync::SyncState;
     use saldo_store::{AccountIngest, SyncCommit, SyncRun};
@@ -719,18 +719,14 @@ mod sync_engine {
 
     contract!(notifications_are_unique_per_key_and_can_be_read, |db: Db| async move {
         let fixture = connected(&db).await;
-        let notification = |key: &str| Notification {
-            id: Uuid::now_v7(),
-            user_id: fixture.user.id,
-            connection_id: Some(fixture.connection.id),
-            institution_id: Some(fixture.institution.id),
-            kind: NotificationKind::ReconnectNeeded,
-            level: NotificationKind::ReconnectNeeded.level(),
-            message: "Reconnect".into(),
-            key: key.into(),
-            created_at: at(3, 0),
-            read_at: None,
+        let about = About {
+            user: fixture.user.id,
+            connection: Some(fixture.connection.id),
+            institution: Some(fixture.institution.id),
+            at: at(3, 0),
         };
+        let reconnect = Params::ReconnectNeeded { institution: "Bank".into(), failure: FailureKind::Expired };
+        let notification = |key: &str| Notification::new(Uuid::now_v7(), about, reconnect.clone(), key.into());
         assert_eq!(
             db.insert_notifications(&[notification("a"), notification("a"), notification("b")]).await.unwrap(),
             2
@@ -743,6 +739,37 @@ mod sync_engine {
         assert_eq!(db.mark_notifications_read(fixture.user.id, &[], at(4, 0)).await.unwrap(), 1);
         assert!(db.notifications(fixture.user.id, true).await.unwrap().is_empty());
         assert_eq!(db.notifications(fixture.user.id, false).await.unwrap().len(), 2);
+    });
+
+    contract!(notifications_keep_what_they_say_as_parameters, |db: Db| async move {
+        let fixture = connected(&db).await;
+        let about = About { user: fixture.user.id, connection: None, institution: None, at: at(3, 0) };
+        let every_kind = vec![
+            Params::ReconnectNeeded { institution: "Bank".into(), failure: FailureKind::ActionRequired },
+            Params::ConsentExpiring { institution: "Bank".into(), ends_on: date(9), within_a_day: true },
+            Params::ErrorPersisted {
+                institution: "Bank".into(),
+                since: at(2, 5),
+                failure: FailureKind::Temporary(TemporaryCause::Maintenance),
+            },
+            Params::OutageBegan { institution: "Bank \"Ö\"".into() },
+            Params::OutageEnded { institution: "Bank".into() },
+            Params::SyncRecovered { institution: "Bank".into() },
+            Params::NewItemsFound { institution: "Bank".into(), names: vec!["Savings".into(), "Card, gold".into()] },
+            // As rows from before parameters were kept read: only the text.
+            Params::Text { kind: NotificationKind::SyncRecovered, text: "Updates from Bank work again.".into() },
+        ];
+        let notes: Vec<Notification> = every_kind
+            .iter()
+            .enumerate()
+            .map(|(i, params)| Notification::new(Uuid::now_v7(), about, params.clone(), format!("k{i}")))
+            .collect();
+        assert_eq!(db.insert_notifications(&notes).await.unwrap(), notes.len() as u64);
+        let mut stored = db.notifications(fixture.user.id, false).await.unwrap();
+        stored.sort_by(|a, b| a.key.cmp(&b.key));
+        let params: Vec<Params> = stored.iter().map(|n| n.params.clone()).collect();
+        assert_eq!(params, every_kind);
+        assert!(stored.iter().zip(&notes).all(|(s, n)| s.text() == n.text() && s.kind == n.kind));
     });
 
     contract!(disconnecting_keeps_or_deletes_history, |db: Db| async move {

@@ -330,7 +330,7 @@ impl NotificationJson {
             id: n.id.to_string(),
             kind: n.kind.as_str(),
             level: n.level.as_str(),
-            message: n.message.clone(),
+            message: n.text(),
             connection_id: n.connection_id.map(|c| c.to_string()),
             created_at: n.created_at.to_rfc3339(),
             read: n.read_at.is_some(),
