@@ -15,67 +15,36 @@ use saldo_core::institution::{Connection, Institution};
 use saldo_core::money::{Currency, Money};
 use saldo_core::transaction::{fingerprint, FingerprintContent, Transaction, TransactionStatus};
 use saldo_core::user::User;
-use saldo_store::{Backend, Db, DbUrl, StoreError, ValuationWrite};
+use saldo_store::{Db, DbUrl, StoreError, ValuationWrite};
+use saldo_testing::{Backend, ScratchDatabase};
 use std::future::Future;
 use std::str::FromStr;
 use uuid::Uuid;
 
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// Runs `story` on a fresh, migrated database of `backend` and removes the database afterwards, even
+/// Runs `story` on a fresh, migrated database of `backend`; the database goes afterwards, even
 /// when the story fails.
-async fn with_db<F, Fut>(backend: Backend, story: F)
+fn run_story<F, Fut>(backend: Backend, story: F)
 where
     F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let db = Db::connect(&DbUrl::Sqlite(dir.path().join("contract.db"))).await.unwrap();
-            db.migrate().await.unwrap();
-            let outcome = tokio::spawn(story(db.clone())).await;
-            db.close().await;
-            if let Err(err) = outcome {
-                std::panic::resume_unwind(err.into_panic());
-            }
+    let scratch = ScratchDatabase::new(backend);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let db = Db::connect(&DbUrl::parse(scratch.url()).unwrap()).await.unwrap();
+        db.migrate().await.unwrap();
+        let outcome = tokio::spawn(story(db.clone())).await;
+        db.close().await;
+        if let Err(err) = outcome {
+            std::panic::resume_unwind(err.into_panic());
         }
-        Backend::Postgres => {
-            #[allow(clippy::disallowed_methods)] // The test harness reads its own settings.
-            let admin_url = std::env::var("SALDO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
-            let admin = Db::connect(&DbUrl::parse(&admin_url).unwrap()).await.unwrap_or_else(|err| {
-                panic!("PostgreSQL is needed for the contract suite ({err}); scripts/test starts it")
-            });
-            let name = format!("saldo_test_{}", Uuid::now_v7().simple());
-            let Db::Postgres(admin_pool) = &admin else { unreachable!() };
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin_pool).await.unwrap();
-            let (base, _) = admin_url.rsplit_once('/').unwrap();
-            let db = Db::connect(&DbUrl::parse(&format!("{base}/{name}")).unwrap()).await.unwrap();
-            db.migrate().await.unwrap();
-            let outcome = tokio::spawn(story(db.clone())).await;
-            db.close().await;
-            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(admin_pool).await.unwrap();
-            if let Err(err) = outcome {
-                std::panic::resume_unwind(err.into_panic());
-            }
-        }
-    }
+    });
 }
 
 /// Declares a story once and runs it as `NAME::sqlite` and `NAME::postgres`.
 macro_rules! contract {
     ($name:ident, $story:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                with_db(Backend::Sqlite, $story).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                with_db(Backend::Postgres, $story).await;
-            }
-        }
+        saldo_testing::both_backends!($name, run_story, $story);
     };
 }
 
@@ -137,9 +106,9 @@ fn transaction(account: AccountId, provider_id: Option<&str>, description: &str,
 
 #[test]
 fn both_backends_have_the_same_migrations() {
-    let sqlite = Db::migration_names(Backend::Sqlite);
+    let sqlite = Db::migration_names(saldo_store::Backend::Sqlite);
     assert!(!sqlite.is_empty());
-    assert_eq!(sqlite, Db::migration_names(Backend::Postgres));
+    assert_eq!(sqlite, Db::migration_names(saldo_store::Backend::Postgres));
 }
 
 contract!(migrating_twice_changes_nothing, |db: Db| async move {

@@ -64,18 +64,7 @@ where
 
 macro_rules! engine_test {
     ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[test]
-            fn sqlite() {
-                crate::engine::run_engine_test(crate::support::Backend::Sqlite, $body);
-            }
-            #[test]
-            fn postgres() {
-                crate::engine::run_engine_test(crate::support::Backend::Postgres, $body);
-            }
-        }
+        saldo_testing::both_backends!($name, crate::engine::run_engine_test, $body);
     };
 }
 

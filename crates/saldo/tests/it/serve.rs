@@ -3,10 +3,25 @@
 
 use crate::support::both_backends;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+
+/// A real HTTP client, as a browser or script would use: redirects are answers to look at, not to
+/// follow.
+fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// The status and body of a request's answer.
+fn answer(request: reqwest::blocking::RequestBuilder) -> (u16, String) {
+    let response = request.send().unwrap();
+    (response.status().as_u16(), response.text().unwrap())
+}
 
 /// A running `saldo serve` and the address it listens on.
 pub(crate) struct Server {
@@ -40,32 +55,22 @@ impl Server {
         self.get_with(path, "")
     }
 
-    /// A GET with extra header lines (each ending in `\r\n`).
+    /// A GET with extra header lines (each `Name: value`, ending in `\r\n`).
     pub(crate) fn get_with(&self, path: &str, headers: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\n{headers}Connection: close\r\n\r\n", self.address).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        (status, body)
+        let mut request = http_client().get(format!("http://{}{path}", self.address));
+        for line in headers.split("\r\n").filter(|line| !line.is_empty()) {
+            let (name, value) = line.split_once(':').unwrap();
+            request = request.header(name.trim(), value.trim());
+        }
+        answer(request)
     }
 
     fn post(&self, path: &str, body: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{body}",
-            self.address,
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        (status, body)
+        let request = http_client()
+            .post(format!("http://{}{path}", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        answer(request)
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -1,86 +1,22 @@
 //! Runs the `saldo` binary against a fresh database of either backend.
 
+use saldo_testing::ScratchDatabase;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use tempfile::TempDir;
 
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// A PostgreSQL database made for one test and dropped after it.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
-}
-
-impl PgDatabase {
-    fn create() -> PgDatabase {
-        #[allow(clippy::disallowed_methods)] // The test harness reads its own settings.
-        let admin_url = std::env::var("SALDO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
-        let name = format!("saldo_it_{}", uuid_like());
-        block_on(async {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-                .await
-                .unwrap_or_else(|err| panic!("PostgreSQL is needed ({err}); scripts/test starts it"));
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-        });
-        PgDatabase { admin_url, name }
-    }
-
-    fn url(&self) -> String {
-        let (base, _) = self.admin_url.rsplit_once('/').unwrap();
-        format!("{base}/{}", self.name)
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        block_on(async {
-            if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                    .execute(&mut conn)
-                    .await;
-            }
-        });
-    }
-}
-
-fn uuid_like() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
-}
+pub use saldo_testing::Backend;
 
 /// One saldo installation: a data directory (also used as HOME) and a database.
 pub struct Saldo {
-    dir: TempDir,
-    db_url: String,
+    db: ScratchDatabase,
     /// `SALDO_*` variables every command of this installation gets.
     envs: Vec<(String, String)>,
-    _pg: Option<PgDatabase>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
 }
 
 impl Saldo {
     pub fn new(backend: Backend) -> Saldo {
-        let dir = tempfile::tempdir().unwrap();
-        match backend {
-            Backend::Sqlite => {
-                let db_url = format!("sqlite://{}", dir.path().join("data/saldo.db").display());
-                Saldo { dir, db_url, envs: Vec::new(), _pg: None }
-            }
-            Backend::Postgres => {
-                let pg = PgDatabase::create();
-                Saldo { dir, db_url: pg.url(), envs: Vec::new(), _pg: Some(pg) }
-            }
-        }
+        Saldo { db: ScratchDatabase::new(backend), envs: Vec::new() }
     }
 
     /// Sets an environment variable for every later command.
@@ -90,17 +26,17 @@ impl Saldo {
     }
 
     pub fn db_url(&self) -> &str {
-        &self.db_url
+        self.db.url()
     }
 
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.db.dir()
     }
 
     /// The binary with a clean environment: HOME in the test's directory, no SALDO_* variables.
     pub fn bare_command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_saldo"));
-        command.env_clear().env("PATH", "/usr/bin:/bin").env("HOME", self.dir.path()).env("RUST_BACKTRACE", "1");
+        command.env_clear().env("PATH", "/usr/bin:/bin").env("HOME", self.dir()).env("RUST_BACKTRACE", "1");
         command.envs(self.envs.iter().map(|(n, v)| (n, v)));
         command
     }
@@ -108,7 +44,7 @@ impl Saldo {
     /// The binary pointed at this installation's database.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = self.bare_command();
-        command.arg("--db").arg(&self.db_url).args(args);
+        command.arg("--db").arg(self.db_url()).args(args);
         command
     }
 
@@ -152,23 +88,16 @@ pub fn check_clean_failure(output: &Output, args: &[&str]) -> String {
     lines[0].to_string()
 }
 
-/// Declares a test once and runs it as `NAME::sqlite` and `NAME::postgres`.
+/// Runs a test body on a fresh installation of `backend`.
+pub fn run_saldo(backend: Backend, body: fn(Saldo)) {
+    body(Saldo::new(backend));
+}
+
+/// Declares a test once and runs it as `NAME::sqlite` and `NAME::postgres`, each on a fresh
+/// installation.
 macro_rules! both_backends {
     ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[test]
-            fn sqlite() {
-                let test: fn(crate::support::Saldo) = $body;
-                test(crate::support::Saldo::new(crate::support::Backend::Sqlite));
-            }
-            #[test]
-            fn postgres() {
-                let test: fn(crate::support::Saldo) = $body;
-                test(crate::support::Saldo::new(crate::support::Backend::Postgres));
-            }
-        }
+        saldo_testing::both_backends!($name, crate::support::run_saldo, $body);
     };
 }
 pub(crate) use both_backends;
