@@ -92,6 +92,9 @@ fn print_import_report(report: &saldo_app::import::FileReport) {
             }
             outln!("  or an account you add for it first (saldo account add)");
         }
+        Some(error) if report.format_unknown => {
+            outln!("{}: not imported: {error} with --format", report.path)
+        }
         Some(error) => outln!("{}: {format}: not imported: {error}", report.path),
         None => outln!("{}: {format}, {} statements {verb}", report.path, report.statements.len()),
     }

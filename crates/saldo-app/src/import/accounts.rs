@@ -146,7 +146,7 @@ impl Writer<'_> {
                 line: None,
                 offset: None,
                 message: "the file does not say what kind of account this is; created as cash \
-                          (change it with `saldo account edit`, or import with --kind)"
+                          (change the account's kind, or name it when importing)"
                     .into(),
             });
             AccountKind::Cash

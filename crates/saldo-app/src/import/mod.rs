@@ -123,6 +123,10 @@ enum FileError {
     CutShort(ParseError),
     #[error("{0}")]
     Unknown(String),
+    #[error(
+        "not a statement file saldo reads (OFX/QFX, CAMT.052/053/054, MT940/MT942 or CSV); if it is one, name its format"
+    )]
+    UnknownFormat,
     #[error("{0}")]
     Ops(#[from] OpsError),
 }
@@ -188,6 +192,7 @@ fn fail(report: &mut FileReport, err: &FileError) {
     if let FileError::WhichAccount { candidates, .. } = err {
         report.account_candidates = candidates.clone();
     }
+    report.format_unknown = matches!(err, FileError::UnknownFormat);
     for statement in &mut report.statements {
         statement.account.id = statement.account.id.take().filter(|_| !statement.account.created);
         statement.account.created = false;
@@ -212,13 +217,7 @@ async fn import_reader<R: BufRead + Send + 'static>(
     };
     let format = match request.format {
         Some(format) => format,
-        None => saldo_import::detect::detect(name, &head).ok_or_else(|| {
-            FileError::Unknown(
-                "not a statement file saldo reads (OFX/QFX, CAMT.052/053/054, MT940/MT942 or CSV); \
-                 name one with --format if it is"
-                    .into(),
-            )
-        })?,
+        None => saldo_import::detect::detect(name, &head).ok_or(FileError::UnknownFormat)?,
     };
     report.format = Some(format.as_str());
 

@@ -97,6 +97,9 @@ pub struct FileReport {
     /// it may belong to. Import it again naming one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub account_candidates: Vec<AccountCandidate>,
+    /// saldo could not tell the file's format: it may still be one it reads, if named.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub format_unknown: bool,
     pub dry_run: bool,
 }
 
@@ -111,6 +114,7 @@ impl FileReport {
             error: None,
             truncated: None,
             account_candidates: Vec::new(),
+            format_unknown: false,
             dry_run,
         }
     }

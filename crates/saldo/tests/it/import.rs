@@ -137,6 +137,12 @@ both_backends!(a_failing_file_writes_nothing_and_says_where, |saldo| {
     let unknown = write(&saldo, "notes.bin", b"\x00\x01 binary");
     let err = saldo.fail(&["import", unknown.to_str().unwrap()]);
     assert!(err.contains("not a statement file"), "{err}");
+    // The use case says a format may be named; the command line says how.
+    let output = saldo.run(&["import", unknown.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("name its format with --format"));
+    let output = saldo.run(&["import", "--json", unknown.to_str().unwrap()]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["files"][0]["format_unknown"], true);
 });
 
 both_backends!(synced_transactions_are_recognised, |saldo| {
