@@ -312,10 +312,7 @@ async fn import_reader<R: BufRead + Send + 'static>(
             report.problems.push(ProblemReport {
                 line: err.at.line,
                 offset: err.at.offset,
-                message: format!(
-                    "the file ends at {} before {}: only what came before was imported",
-                    err.at, err.expected
-                ),
+                message: format!("the file ends here, before {}: only what came before was imported", err.expected),
             });
             None
         }
