@@ -9,8 +9,10 @@
 #![allow(clippy::unwrap_used)] // A benchmark fails loudly.
 
 use chrono::{NaiveDate, TimeDelta};
+use saldo_app::accounts::NewManualAccount;
 use saldo_app::clock::Clock;
-use saldo_app::ops::{self, Actor, App, NetWorthQuery, NewManualAccount, Settings};
+use saldo_app::networth::NetWorthQuery;
+use saldo_app::ops::{Actor, App, Settings};
 use saldo_app::secrets::Keyring;
 use saldo_app::simulate::{simulate, simulation_start, SimulateOptions};
 use saldo_app::sync::Connectors;
@@ -62,7 +64,7 @@ fn main() {
                 while !stop.load(Ordering::Relaxed) {
                     let start = Instant::now();
                     // The simulation closes the database when it ends: a read then fails, and stops.
-                    if ops::net_worth(&app, &actor, &query).await.is_err() {
+                    if saldo_app::networth::net_worth(&app, &actor, &query).await.is_err() {
                         break;
                     }
                     latencies.push(start.elapsed());
@@ -118,11 +120,11 @@ async fn household(app: &App, actor: &Actor) {
             currency: Currency::EUR,
             value: Some(("1000".into(), NaiveDate::from_ymd_opt(2025, 1, 5))),
         };
-        let account = ops::create_manual_account(app, actor, new).await.unwrap();
+        let account = saldo_app::accounts::create_manual_account(app, actor, new).await.unwrap();
         for month in 2..=12 {
             let day = NaiveDate::from_ymd_opt(2025, month, 5).unwrap();
             let amount = format!("{}", 1000 + month * 10 + index);
-            ops::set_valuation(app, actor, &account.id.to_string(), &amount, Some(day)).await.unwrap();
+            saldo_app::accounts::set_valuation(app, actor, &account.id.to_string(), &amount, Some(day)).await.unwrap();
         }
     }
 }

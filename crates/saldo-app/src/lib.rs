@@ -7,9 +7,12 @@
 //! Time comes from the [`clock::Clock`] an [`ops::App`] carries; nothing here reads the
 //! environment.
 
+pub mod accounts;
 pub mod clock;
 pub mod connections;
+pub mod fx;
 pub mod import;
+pub mod networth;
 pub mod ops;
 pub mod secrets;
 pub mod simulate;

@@ -1,20 +1,19 @@
-//! Use cases: what a user can do, shared by the CLI and the HTTP API. Each one validates its input,
-//! reads the time from the context's clock and writes through the store in one transaction.
+//! What every use case shares: the [`App`] it runs in, the [`Actor`] it works for, the [`Settings`]
+//! the binary gives, and the typed [`OpsError`] front ends render. The use cases themselves live in
+//! the modules named after what they are about (`accounts`, `networth`, `fx`, `connections`,
+//! `import`, `sync`, `secrets`); each validates its input, reads the time from the app's clock and
+//! writes through the store in one transaction.
 
 use crate::clock::Clock;
 use crate::secrets::Keyring;
 use crate::sync::{Connectors, EngineSettings, Jitter};
 use chrono::NaiveDate;
-use saldo_core::account::{validate_name, Account, AccountClass, AccountKind, Origin};
-use saldo_core::balance::{BalancePoint, BalanceSource};
 use saldo_core::fx::FxError;
-use saldo_core::ids::{AccountId, UserId};
-use saldo_core::money::{Currency, Money};
-use saldo_core::networth::{net_worth_history, net_worth_on, NetWorth, NetWorthError};
+use saldo_core::ids::UserId;
+use saldo_core::money::Currency;
+use saldo_core::networth::NetWorthError;
 use saldo_core::user::User;
-use saldo_import::ecb::parse_ecb_rates;
-use saldo_import::Problem;
-use saldo_store::{Db, StoreError, ValuationWrite};
+use saldo_store::{Db, StoreError};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -124,9 +123,6 @@ impl From<NetWorthError> for OpsError {
     }
 }
 
-/// The longest net worth history one request may ask for, in days (a century).
-const MAX_HISTORY_DAYS: i64 = 36_600;
-
 impl App {
     /// An application on an open, migrated database, with the connectors it offers.
     pub fn new(db: Db, clock: Clock, connectors: Connectors, keyring: Arc<Keyring>, settings: Settings) -> App {
@@ -174,279 +170,6 @@ impl App {
         };
         Ok(self.db.ensure_user(&candidate).await?)
     }
-}
-
-/// A manual asset or liability to create.
-#[derive(Debug, Clone)]
-pub struct NewManualAccount {
-    pub name: String,
-    pub kind: AccountKind,
-    pub currency: Currency,
-    /// An optional first valuation: its amount as the user typed it and its day (default today).
-    pub value: Option<(String, Option<NaiveDate>)>,
-}
-
-/// Converts between a value as the user states it and the signed balance that is stored. For a
-/// liability the user states what is owed, so 250000 on a mortgage is a balance of -250000. The
-/// conversion is its own inverse.
-pub fn stated_value(class: AccountClass, amount: Money) -> Money {
-    match class {
-        AccountClass::Asset => amount,
-        AccountClass::Liability => Money::new(-amount.minor, amount.currency),
-    }
-}
-
-fn parse_amount(text: &str, currency: Currency) -> Result<Money, OpsError> {
-    Money::parse(text, currency).map_err(|err| OpsError::Invalid(err.to_string()))
-}
-
-pub async fn create_manual_account(ctx: &App, actor: &Actor, new: NewManualAccount) -> Result<Account, OpsError> {
-    let user = &actor.user;
-    let name = validate_name(&new.name).map_err(|err| OpsError::Invalid(err.to_string()))?;
-    let now = ctx.clock.now();
-    let account = Account {
-        id: AccountId(ctx.new_id()),
-        user_id: user.id,
-        name,
-        kind: new.kind,
-        currency: new.currency,
-        tracked: true,
-        origin: Origin::Manual,
-        closed: false,
-        created_at: now,
-    };
-    let mut points = Vec::new();
-    if let Some((text, date)) = &new.value {
-        let stated = parse_amount(text, new.currency)?;
-        points.push(manual_point(account.id, date.unwrap_or(now.date_naive()), stated_value(new.kind.class(), stated)));
-    }
-    ctx.db.insert_account(&account, &[], &points).await?;
-    Ok(account)
-}
-
-fn manual_point(account_id: AccountId, date: NaiveDate, amount: Money) -> BalancePoint {
-    BalancePoint {
-        account_id,
-        date,
-        observed_at: date.and_time(chrono::NaiveTime::MIN).and_utc(),
-        amount,
-        source: BalanceSource::Manual,
-    }
-}
-
-/// Finds one of the user's accounts by id or by its exact name (case-insensitive).
-pub async fn find_account(ctx: &App, actor: &Actor, reference: &str) -> Result<Account, OpsError> {
-    let user = &actor.user;
-    if let Ok(id) = reference.trim().parse::<Uuid>() {
-        return match ctx.db.account(AccountId(id)).await? {
-            Some(account) if account.user_id == user.id => Ok(account),
-            _ => Err(OpsError::NotFound(format!("no account with id {id}"))),
-        };
-    }
-    let wanted = reference.trim().to_lowercase();
-    let mut matches: Vec<Account> =
-        ctx.db.accounts(user.id).await?.into_iter().filter(|a| a.name.to_lowercase() == wanted).collect();
-    match matches.len() {
-        0 => Err(OpsError::Missing(Missing::Account(reference.to_string()))),
-        1 => Ok(matches.remove(0)),
-        n => Err(OpsError::Invalid(format!("{n} accounts are named {reference:?}; use the account's id"))),
-    }
-}
-
-/// Changes to an account; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct AccountEdit {
-    pub name: Option<String>,
-    pub kind: Option<AccountKind>,
-    pub tracked: Option<bool>,
-}
-
-pub async fn edit_account(ctx: &App, actor: &Actor, reference: &str, edit: AccountEdit) -> Result<Account, OpsError> {
-    let mut account = find_account(ctx, actor, reference).await?;
-    if let Some(name) = edit.name {
-        account.name = validate_name(&name).map_err(|err| OpsError::Invalid(err.to_string()))?;
-    }
-    if let Some(kind) = edit.kind {
-        if kind.class() != account.class() {
-            return Err(OpsError::Invalid(format!(
-                "cannot change {} account {:?} into {kind}, which is a {}: create a new account instead",
-                account.class().as_str(),
-                account.name,
-                kind.class().as_str()
-            )));
-        }
-        account.kind = kind;
-    }
-    if let Some(tracked) = edit.tracked {
-        account.tracked = tracked;
-    }
-    ctx.db.update_account(&account).await?;
-    Ok(account)
-}
-
-pub async fn delete_account(ctx: &App, actor: &Actor, reference: &str) -> Result<Account, OpsError> {
-    let account = find_account(ctx, actor, reference).await?;
-    ctx.db.delete_account(account.id).await?;
-    Ok(account)
-}
-
-async fn find_manual_account(ctx: &App, actor: &Actor, reference: &str) -> Result<Account, OpsError> {
-    let account = find_account(ctx, actor, reference).await?;
-    if account.origin != Origin::Manual {
-        return Err(OpsError::Invalid(format!(
-            "account {:?} gets its balance from {}; valuations are for manual accounts",
-            account.name,
-            match account.origin {
-                Origin::Connection(_) => "its connection",
-                _ => "statement imports",
-            }
-        )));
-    }
-    Ok(account)
-}
-
-/// Records what a manual account is worth on a day (default today); a second valuation on the same
-/// day replaces the first.
-pub async fn set_valuation(
-    ctx: &App,
-    actor: &Actor,
-    reference: &str,
-    amount: &str,
-    date: Option<NaiveDate>,
-) -> Result<(Account, NaiveDate, ValuationWrite), OpsError> {
-    let account = find_manual_account(ctx, actor, reference).await?;
-    let stated = parse_amount(amount, account.currency)?;
-    let date = date.unwrap_or(ctx.clock.today());
-    let written = ctx.db.set_valuation(account.id, date, stated_value(account.class(), stated)).await?;
-    Ok((account, date, written))
-}
-
-pub async fn delete_valuation(ctx: &App, actor: &Actor, reference: &str, date: NaiveDate) -> Result<Account, OpsError> {
-    let account = find_manual_account(ctx, actor, reference).await?;
-    if !ctx.db.delete_valuation(account.id, date).await? {
-        return Err(OpsError::NotFound(format!("account {:?} has no valuation on {date}", account.name)));
-    }
-    Ok(account)
-}
-
-pub async fn valuations(ctx: &App, actor: &Actor, reference: &str) -> Result<(Account, Vec<BalancePoint>), OpsError> {
-    let account = find_account(ctx, actor, reference).await?;
-    let points = ctx.db.balance_points(account.id).await?;
-    Ok((account, points))
-}
-
-/// An account with its latest balance on or before a day.
-#[derive(Debug, Clone)]
-pub struct AccountBalance {
-    pub account: Account,
-    pub balance: Option<(NaiveDate, Money)>,
-}
-
-pub async fn accounts_with_balances(
-    ctx: &App,
-    actor: &Actor,
-    date: NaiveDate,
-) -> Result<Vec<AccountBalance>, OpsError> {
-    let user = &actor.user;
-    let series = ctx.db.balance_series(user.id, date, true).await?;
-    let accounts = ctx.db.accounts(user.id).await?;
-    Ok(accounts
-        .into_iter()
-        .map(|account| {
-            let balance = series
-                .iter()
-                .find(|s| s.account_id == account.id)
-                .and_then(|s| s.points.last())
-                .map(|(day, minor)| (*day, Money::new(*minor, account.currency)));
-            AccountBalance { account, balance }
-        })
-        .collect())
-}
-
-/// What `networth` reports.
-#[derive(Debug, Clone)]
-pub struct NetWorthReport {
-    pub currency: Currency,
-    pub current: NetWorth,
-    pub history: Option<Vec<NetWorth>>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct NetWorthQuery {
-    /// The day of the current figure; default today.
-    pub date: Option<NaiveDate>,
-    /// Report in this currency instead of the user's base currency.
-    pub currency: Option<Currency>,
-    pub history: bool,
-    /// First day of the history; default the day of the first balance.
-    pub from: Option<NaiveDate>,
-    /// Last day of the history; default the current figure's day.
-    pub to: Option<NaiveDate>,
-}
-
-pub async fn net_worth(ctx: &App, actor: &Actor, query: &NetWorthQuery) -> Result<NetWorthReport, OpsError> {
-    let user = &actor.user;
-    let date = query.date.unwrap_or(ctx.clock.today());
-    let currency = query.currency.unwrap_or(user.base_currency);
-    if !query.history && (query.from.is_some() || query.to.is_some()) {
-        return Err(OpsError::Range(RangeError::WithoutHistory));
-    }
-    let to = query.to.unwrap_or(date);
-    if let Some(from) = query.from.filter(|from| *from > to) {
-        return Err(OpsError::Range(RangeError::FromAfterTo { from, to }));
-    }
-    let until = to.max(date);
-    let series = ctx.db.balance_series(user.id, until, false).await?;
-    let mut currencies: Vec<Currency> = series.iter().map(|s| s.currency).collect();
-    currencies.push(currency);
-    currencies.sort();
-    currencies.dedup();
-    let rates = ctx.db.rate_table(&currencies, until).await?;
-    let current = net_worth_on(&series, &rates, currency, date)?;
-    let history = if query.history {
-        let first_point = series.iter().filter_map(|s| s.points.first()).map(|(day, _)| *day).min();
-        let from = query.from.or(first_point).unwrap_or(to).min(to);
-        if (to - from).num_days() > MAX_HISTORY_DAYS {
-            return Err(OpsError::Invalid(format!("history from {from} to {to} is longer than 100 years")));
-        }
-        Some(net_worth_history(&series, &rates, currency, from, to)?)
-    } else {
-        None
-    };
-    Ok(NetWorthReport { currency, current, history })
-}
-
-/// What an FX import did.
-#[derive(Debug, Clone)]
-pub struct FxImport {
-    pub rates: usize,
-    pub currencies: Vec<Currency>,
-    pub first: Option<NaiveDate>,
-    pub last: Option<NaiveDate>,
-    pub problems: Vec<Problem>,
-}
-
-/// Loads an ECB reference-rate file; rates already stored for a day are replaced, so importing the
-/// same or an overlapping file again is harmless. Writes all rates or none.
-pub async fn import_fx(ctx: &App, bytes: &[u8]) -> Result<FxImport, OpsError> {
-    let parsed = parse_ecb_rates(bytes).map_err(|err| OpsError::Invalid(err.to_string()))?;
-    ctx.db.upsert_rates(&parsed.rates).await?;
-    let mut currencies: Vec<Currency> = parsed.rates.iter().map(|r| r.currency).collect();
-    currencies.sort();
-    currencies.dedup();
-    Ok(FxImport {
-        rates: parsed.rates.len(),
-        currencies,
-        first: parsed.rates.iter().map(|r| r.date).min(),
-        last: parsed.rates.iter().map(|r| r.date).max(),
-        problems: parsed.problems,
-    })
-}
-
-/// Changes the user's base currency.
-pub async fn set_base_currency(ctx: &App, actor: &Actor, currency: Currency) -> Result<(), OpsError> {
-    let user = &actor.user;
-    Ok(ctx.db.set_base_currency(user.id, currency).await?)
 }
 
 /// The last day saldo handles; dates are stored as ISO text, which sorts right only for 4-digit years.

@@ -2,7 +2,9 @@
 //! so they are separate from the domain types and converted by hand. Amounts are decimal strings with
 //! the currency's number of decimals; dates are `YYYY-MM-DD`.
 
-use saldo_app::ops::{stated_value, AccountBalance, FxImport, NetWorthReport};
+use saldo_app::accounts::{stated_value, AccountBalance};
+use saldo_app::fx::FxImport;
+use saldo_app::networth::NetWorthReport;
 use saldo_core::account::Account;
 use saldo_core::balance::BalancePoint;
 use saldo_core::networth::NetWorth;

@@ -13,7 +13,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use saldo_app::connections::{self, BrowserTarget};
-use saldo_app::ops::{self, Actor, App, NetWorthQuery, OpsError};
+use saldo_app::networth::NetWorthQuery;
+use saldo_app::ops::{self, Actor, App, OpsError};
 use saldo_app::sync::SyncOutcome;
 use saldo_core::money::Currency;
 use saldo_store::Purpose;
@@ -145,7 +146,7 @@ async fn networth(
             other => return Err(OpsError::Invalid(format!("unknown query parameter {other:?}")).into()),
         }
     }
-    let report = ops::net_worth(&ctx, &actor, &query).await?;
+    let report = saldo_app::networth::net_worth(&ctx, &actor, &query).await?;
     Ok(Json(NetWorthJson::new(&report)))
 }
 
@@ -153,7 +154,7 @@ async fn accounts(
     State(ctx): State<App>,
     RequestActor(actor): RequestActor,
 ) -> Result<Json<Vec<AccountJson>>, ApiError> {
-    let accounts = ops::accounts_with_balances(&ctx, &actor, ctx.clock.today()).await?;
+    let accounts = saldo_app::accounts::accounts_with_balances(&ctx, &actor, ctx.clock.today()).await?;
     Ok(Json(accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect()))
 }
 

@@ -5,8 +5,10 @@ use crate::config::{env_from_process, Config, Flags, LogFormat};
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
+use saldo_app::accounts::{AccountEdit, NewManualAccount};
 use saldo_app::clock::Clock;
-use saldo_app::ops::{self, AccountEdit, Actor, App, NetWorthQuery, NewManualAccount, OpsError};
+use saldo_app::networth::NetWorthQuery;
+use saldo_app::ops::{self, Actor, App, OpsError};
 use saldo_core::account::AccountKind;
 use saldo_core::money::Currency;
 use saldo_core::networth::NetWorth;
@@ -622,7 +624,7 @@ async fn networth(ctx: &App, args: NetworthArgs) -> anyhow::Result<()> {
     let actor = Actor::local(ctx.local_user().await?);
     let query =
         NetWorthQuery { date: args.date, currency: args.currency, history: args.history, from: args.from, to: args.to };
-    let report = ops::net_worth(ctx, &actor, &query).await?;
+    let report = saldo_app::networth::net_worth(ctx, &actor, &query).await?;
     if args.json {
         return print_json(&NetWorthJson::new(&report));
     }
@@ -653,16 +655,16 @@ async fn account(ctx: &App, command: AccountCommand) -> anyhow::Result<()> {
     match command {
         AccountCommand::Add { name, kind, currency, value, date, json } => {
             let new = NewManualAccount { name, kind, currency, value: value.map(|v| (v, date)) };
-            let account = ops::create_manual_account(ctx, &actor, new).await?;
+            let account = saldo_app::accounts::create_manual_account(ctx, &actor, new).await?;
             if json {
-                let balances = ops::accounts_with_balances(ctx, &actor, ops::LAST_DAY).await?;
+                let balances = saldo_app::accounts::accounts_with_balances(ctx, &actor, ops::LAST_DAY).await?;
                 let balance = balances.iter().find(|b| b.account.id == account.id);
                 return print_json(&AccountJson::new(&account, balance));
             }
             outln!("created {} {} {:?} ({})", account.kind, account.id, account.name, account.currency);
         }
         AccountCommand::List { json } => {
-            let accounts = ops::accounts_with_balances(ctx, &actor, ctx.clock.today()).await?;
+            let accounts = saldo_app::accounts::accounts_with_balances(ctx, &actor, ctx.clock.today()).await?;
             let rows: Vec<AccountJson> = accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect();
             if json {
                 return print_json(&rows);
@@ -688,11 +690,12 @@ async fn account(ctx: &App, command: AccountCommand) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let edited = ops::edit_account(ctx, &actor, &account, AccountEdit { name, kind, tracked }).await?;
+            let edited =
+                saldo_app::accounts::edit_account(ctx, &actor, &account, AccountEdit { name, kind, tracked }).await?;
             outln!("updated {} {:?}", edited.id, edited.name);
         }
         AccountCommand::Delete { account } => {
-            let deleted = ops::delete_account(ctx, &actor, &account).await?;
+            let deleted = saldo_app::accounts::delete_account(ctx, &actor, &account).await?;
             outln!("deleted {} {:?} and its history", deleted.id, deleted.name);
         }
     }
@@ -703,7 +706,8 @@ async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
     let actor = Actor::local(ctx.local_user().await?);
     match command {
         ValuationCommand::Set { account, amount, date } => {
-            let (account, date, written) = ops::set_valuation(ctx, &actor, &account, &amount, date).await?;
+            let (account, date, written) =
+                saldo_app::accounts::set_valuation(ctx, &actor, &account, &amount, date).await?;
             let verb = match written {
                 saldo_store::ValuationWrite::Created => "recorded",
                 saldo_store::ValuationWrite::Replaced => "replaced",
@@ -711,7 +715,7 @@ async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
             outln!("{verb} {:?} on {date}: {amount} {}", account.name, account.currency);
         }
         ValuationCommand::List { account, json } => {
-            let (account, points) = ops::valuations(ctx, &actor, &account).await?;
+            let (account, points) = saldo_app::accounts::valuations(ctx, &actor, &account).await?;
             let rows: Vec<ValuationJson> = points.iter().map(|p| ValuationJson::new(&account, p)).collect();
             if json {
                 return print_json(&rows);
@@ -721,7 +725,7 @@ async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
             }
         }
         ValuationCommand::Delete { account, date } => {
-            let account = ops::delete_valuation(ctx, &actor, &account, date).await?;
+            let account = saldo_app::accounts::delete_valuation(ctx, &actor, &account, date).await?;
             outln!("deleted the valuation of {:?} on {date}", account.name);
         }
     }
@@ -734,7 +738,8 @@ async fn fx(ctx: &App, command: FxCommand) -> anyhow::Result<()> {
             let mut reports = Vec::new();
             for path in &files {
                 let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-                let import = ops::import_fx(ctx, &bytes).await.with_context(|| format!("{}", path.display()))?;
+                let import =
+                    saldo_app::fx::import_fx(ctx, &bytes).await.with_context(|| format!("{}", path.display()))?;
                 if !json {
                     outln!(
                         "{}: {} rates for {} currencies, {} to {}",
@@ -787,7 +792,7 @@ async fn user(ctx: &App, command: UserCommand) -> anyhow::Result<()> {
             outln!("user {:?} ({}), base currency {}", actor.user.name, actor.user.id, actor.user.base_currency)
         }
         UserCommand::SetBaseCurrency { currency } => {
-            ops::set_base_currency(ctx, &actor, currency).await?;
+            saldo_app::networth::set_base_currency(ctx, &actor, currency).await?;
             outln!("base currency of {:?} is now {currency}", actor.user.name);
         }
     }

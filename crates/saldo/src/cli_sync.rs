@@ -4,7 +4,7 @@
 use crate::cli::{outln, print_json};
 use anyhow::Context as _;
 use saldo_app::connections::{self, parse_connection_id, PendingAuthorization, Selection};
-use saldo_app::ops::{self, Actor, App, OpsError};
+use saldo_app::ops::{Actor, App, OpsError};
 use saldo_app::sync::{self, SyncOutcome, SyncReport};
 use saldo_connectors::{AuthAnswer, AuthStart};
 use saldo_store::AuthorizationProgress;
@@ -295,7 +295,7 @@ pub async fn disconnect(ctx: &App, connection: &str, delete_history: bool) -> an
 
 pub async fn transactions(ctx: &App, account: &str, json: bool) -> anyhow::Result<()> {
     let actor = Actor::local(ctx.local_user().await?);
-    let account = ops::find_account(ctx, &actor, account).await?;
+    let account = saldo_app::accounts::find_account(ctx, &actor, account).await?;
     let list = ctx.db.transactions(account.id).await.context("reading transactions")?;
     if json {
         return print_json(&list.iter().map(TransactionJson::new).collect::<Vec<_>>());

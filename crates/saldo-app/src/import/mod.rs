@@ -224,7 +224,7 @@ async fn import_reader<R: BufRead + Send + 'static>(
     let ctx = acting.map(|(ctx, _)| ctx);
     let user = acting.map(|(_, actor)| actor.user.clone());
     let target = match (acting, &request.account) {
-        (Some((ctx, actor)), Some(reference)) => Some(crate::ops::find_account(ctx, actor, reference).await?),
+        (Some((ctx, actor)), Some(reference)) => Some(crate::accounts::find_account(ctx, actor, reference).await?),
         _ => None,
     };
     let saved_profile = match (ctx, &target, format) {
