@@ -123,6 +123,9 @@ struct Statement {
     /// Its closing balance :62F:/:62M: was read: an MT940 statement that ends without one (the
     /// file ends after its opening balance) was cut off.
     closed: bool,
+    /// Anything beyond its header tags (a balance, a line, an MT942's date or floor limit) was read:
+    /// a file that ends after a statement's header alone was cut off there.
+    has_content: bool,
 }
 
 impl Default for Statement {
@@ -136,6 +139,7 @@ impl Default for Statement {
             debits: (0, Decimal::ZERO),
             credits: (0, Decimal::ZERO),
             closed: false,
+            has_content: false,
         }
     }
 }
@@ -282,8 +286,9 @@ impl<'s> Parser<'s> {
             self.line_content(b":", at)?;
         }
         let at = self.here();
-        let unclosed =
-            |parser: &Parser<'_>| parser.statement.as_ref().is_some_and(|s| s.opening.is_some() && !s.closed);
+        let unclosed = |parser: &Parser<'_>| {
+            parser.statement.as_ref().is_some_and(|s| (s.opening.is_some() && !s.closed) || !s.has_content)
+        };
         // A last line the file's end cut through cannot be read, but the file is cut, not malformed.
         if let Err(err) = self.dispatch() {
             if !unclosed(&self) {
@@ -324,6 +329,28 @@ impl<'s> Parser<'s> {
 
     fn handle(&mut self, tag: Tag, content: &[u8]) -> Result<(), ParseError> {
         let at = self.tag_at;
+        let body = matches!(
+            tag,
+            Tag::Opening
+                | Tag::Closing
+                | Tag::Available
+                | Tag::Forward
+                | Tag::Line
+                | Tag::DateTime
+                | Tag::FloorLimit
+                | Tag::DebitSums
+                | Tag::CreditSums
+        );
+        self.handle_tag(tag, content, at)?;
+        if body {
+            if let Some(statement) = self.statement.as_mut() {
+                statement.has_content = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_tag(&mut self, tag: Tag, content: &[u8], at: Position) -> Result<(), ParseError> {
         match tag {
             Tag::None | Tag::Ignored => {}
             Tag::Info => {

@@ -351,6 +351,8 @@ impl<'s> Parser<'s> {
                 (Kind::Start, Some(agg))
                     if !agg.may_be_field() || trim(scanner.slice(token.text.clone())).is_empty() =>
                 {
+                    // A further document in the same file must close too.
+                    closed_ofx &= agg != Agg::Ofx;
                     self.open(scanner, agg, token.offset)
                 }
                 (Kind::Start, _) => self.field(scanner, name, scanner.slice(token.text), token.offset),
@@ -1210,6 +1212,11 @@ mod tests {
         // What is whole before the cut reached the sink; the entry the cut went through did not.
         let (statements, _) = sink.finish();
         assert_eq!(statements[0].transactions.len(), 1);
+        // A whole document followed by a cut one is cut short too.
+        let whole = "<OFX><STMTRS><STMTTRN><DTPOSTED>20240101<TRNAMT>1</STMTTRN></STMTRS></OFX>\n";
+        let two = format!("OFXHEADER:100\n\n{whole}{whole}<OFX><STMTRS><STMTTRN><DTPOSTED>20240102<TRNAMT>2");
+        assert!(parse(two.as_bytes(), &mut Collect::default()).unwrap_err().cut_short);
+        assert!(parse(format!("OFXHEADER:100\n\n{whole}{whole}").as_bytes(), &mut Collect::default()).is_ok());
     }
 
     #[test]

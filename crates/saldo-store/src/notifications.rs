@@ -65,8 +65,11 @@ impl Db {
                 let kind = parse_stored("notification kind", &row.get::<String>(4)?, |k| {
                     NotificationKind::parse(k).ok_or("unknown")
                 })?;
+                // Parameters this build cannot read (from a newer one, say) still leave the text.
                 let params = match row.get::<Option<String>>(10)? {
-                    Some(json) => params_from_json(kind, &json)?,
+                    Some(json) => {
+                        params_from_json(kind, &json).or_else(|_| row.get(6).map(|text| Params::Text { kind, text }))?
+                    }
                     None => Params::Text { kind, text: row.get(6)? },
                 };
                 Ok(Notification {

@@ -1,11 +1,11 @@
 //! Which account a statement goes into: the one it identifies (IBAN, number, currency), the one
 //! `--account` names, or, for a statement that names none, the one its transactions are already in.
 
-use super::{AccountCandidate, FileError, ImportRequest, ProblemReport, Writer};
+use super::{statement_money, AccountCandidate, FileError, ImportRequest, ProblemReport, Writer};
 use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
 use saldo_core::dedupe::file_id;
 use saldo_core::ids::AccountId;
-use saldo_core::money::{Currency, Money};
+use saldo_core::money::Currency;
 use saldo_core::transaction::{FingerprintContent, Fingerprinter};
 use saldo_import::{AccountKindHint, ParsedTransaction, StatementHeader};
 
@@ -28,11 +28,11 @@ fn kind_from_hint(hint: Option<AccountKindHint>) -> Option<AccountKind> {
 }
 
 impl Writer<'_> {
-    /// The account of a statement that names none. Importing a file again must never make a
-    /// second account for it, so it goes where its transactions already are: into the one account,
-    /// among those earlier imports created for statements naming none, that holds any of them. With
-    /// no such account yet it gets a new one; with some, but none or several holding its
-    /// transactions, saldo cannot tell and asks which.
+    /// The account of a statement that names none by IBAN or number. Importing a file again must
+    /// never make a second account for it, so among the accounts imports created for such
+    /// statements, it goes to the one with the name the statement gives (an export's account
+    /// column), else to the one that holds any of its first transactions. With none, it gets a new
+    /// account, unless accounts from earlier imports could be it: then saldo cannot tell, and asks.
     pub(super) async fn resolve_by_content(
         &mut self,
         header: &StatementHeader,
@@ -42,8 +42,12 @@ impl Writer<'_> {
     ) -> Result<(Account, bool), FileError> {
         let currency = stated_currency(header, problems);
         let candidates = self.tx.unnamed_import_accounts(self.user.id, currency).await?;
-        if candidates.is_empty() {
-            return self.create(header, currency, request, problems).await;
+        let created_here = |account: &Account, created: &[Account]| created.iter().any(|c| c.id == account.id);
+        if let Some(name) = header.account.name.as_deref().map(str::trim).filter(|name| !name.is_empty()) {
+            let named: Vec<&Account> = candidates.iter().filter(|a| a.name.eq_ignore_ascii_case(name)).collect();
+            if let [account] = named.as_slice() {
+                return Ok(((*account).clone(), created_here(account, &self.created)));
+            }
         }
         let mut holding = Vec::new();
         for candidate in &candidates {
@@ -52,14 +56,18 @@ impl Writer<'_> {
             }
         }
         match holding.as_slice() {
-            [account] => {
-                let created = self.created.iter().any(|c| c.id == account.id);
-                Ok(((*account).clone(), created))
+            [account] => Ok(((*account).clone(), created_here(account, &self.created))),
+            [] => {
+                // Accounts this same import created hold other statements of the file.
+                let earlier: Vec<&Account> = candidates.iter().filter(|a| !created_here(a, &self.created)).collect();
+                if earlier.is_empty() {
+                    return self.create(header, currency, request, problems).await;
+                }
+                Err(FileError::WhichAccount {
+                    reason: "none of its transactions is in the accounts earlier files naming no account went into",
+                    candidates: earlier.into_iter().map(AccountCandidate::from).collect(),
+                })
             }
-            [] => Err(FileError::WhichAccount {
-                reason: "none of its transactions is in the accounts earlier files naming no account went into",
-                candidates: candidates.iter().map(AccountCandidate::from).collect(),
-            }),
             several => Err(FileError::WhichAccount {
                 reason: "its transactions are in more than one account earlier files naming no account went into",
                 candidates: several.iter().map(|a| AccountCandidate::from(*a)).collect(),
@@ -82,7 +90,11 @@ impl Writer<'_> {
             if parsed.provider_id.as_deref().and_then(file_id).is_some_and(|id| known.contains(id.as_str())) {
                 return Ok(true);
             }
-            let Ok(amount) = Money::from_decimal(parsed.amount, account.currency) else { continue };
+            // Counted exactly as the rows will be written, so the fingerprints match.
+            let Ok(amount) = statement_money(parsed.amount, parsed.currency.as_deref(), account.currency, parsed.at)
+            else {
+                continue;
+            };
             let content = FingerprintContent {
                 booking_date: parsed.booking_date,
                 amount,

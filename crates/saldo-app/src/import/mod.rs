@@ -451,6 +451,24 @@ async fn handle(
     Ok(())
 }
 
+/// An amount of a statement in its account's currency: exact, else rounded to the currency's minor
+/// unit; an amount in another currency is skipped.
+fn statement_money(
+    amount: Decimal,
+    currency: Option<&str>,
+    account_currency: saldo_core::money::Currency,
+    at: saldo_import::Position,
+) -> Result<Money, ProblemReport> {
+    if let Some(code) = currency {
+        if !code.eq_ignore_ascii_case(account_currency.code()) {
+            return Err(problem(at, format!("an amount in {code} in an account kept in {account_currency}; skipped")));
+        }
+    }
+    Money::from_decimal(amount, account_currency).or_else(|_| {
+        Money::round_from_decimal(amount, account_currency).map_err(|err| problem(at, format!("{err}; skipped")))
+    })
+}
+
 fn problem(at: saldo_import::Position, message: String) -> ProblemReport {
     ProblemReport { line: at.line, offset: at.offset, message }
 }
@@ -500,18 +518,7 @@ impl Writer<'_> {
         let Some(state) = &self.state else {
             return Err(problem(at, "an entry outside any statement; skipped".into()));
         };
-        let account_currency = state.account.currency;
-        if let Some(code) = currency {
-            if !code.eq_ignore_ascii_case(account_currency.code()) {
-                return Err(problem(
-                    at,
-                    format!("an amount in {code} in an account kept in {account_currency}; skipped"),
-                ));
-            }
-        }
-        Money::from_decimal(amount, account_currency).or_else(|_| {
-            Money::round_from_decimal(amount, account_currency).map_err(|err| problem(at, format!("{err}; skipped")))
-        })
+        statement_money(amount, currency, state.account.currency, at)
     }
 
     async fn write_batch(

@@ -12,15 +12,16 @@ fn read(input: &[u8]) -> Result<(Vec<Statement>, Vec<Problem>), ParseError> {
     Ok(sink.finish())
 }
 
-/// What a file holds. Many examples here are statements without their closing balance, which a
-/// file would be if it was cut off: what they hold is read just the same.
 fn ok(input: &[u8]) -> (Vec<Statement>, Vec<Problem>) {
+    read(input).unwrap()
+}
+
+/// What a statement without its closing balance holds. Such a file is cut short (it says so),
+/// and what came before the cut is read just the same.
+fn cut(input: &[u8]) -> (Vec<Statement>, Vec<Problem>) {
     let mut sink = Collect::default();
-    match parse(input, &mut sink) {
-        Ok(()) => {}
-        Err(err) if err.cut_short => {}
-        Err(err) => panic!("{err}"),
-    }
+    let err = parse(input, &mut sink).unwrap_err();
+    assert!(err.cut_short, "{err}");
     sink.finish()
 }
 
@@ -31,17 +32,21 @@ fn a_statement_without_its_closing_balance_is_cut_short() {
     assert!(err.cut_short, "{err}");
     assert_eq!(err.at.line, Some(8));
     // Both lines before the cut were handed on.
-    assert_eq!(ok(cut.as_bytes()).0[0].transactions.len(), 2);
+    assert_eq!(self::cut(cut.as_bytes()).0[0].transactions.len(), 2);
     // Cut inside a statement line: that line is not read, the file is cut short, not malformed.
     let cut = &SIMPLE[..SIMPLE.find("C1,50").unwrap() + 2];
     let err = read(cut.as_bytes()).unwrap_err();
     assert!(err.cut_short, "{err}");
-    assert_eq!(ok(cut.as_bytes()).0[0].transactions.len(), 1);
+    assert_eq!(self::cut(cut.as_bytes()).0[0].transactions.len(), 1);
     // A whole statement, and an MT942 report (which has no closing balance), are not cut short.
     assert!(read(SIMPLE.as_bytes()).is_ok());
     assert!(read(SIMPLE.trim_end_matches("-\n").as_bytes()).is_ok());
     let mt942 = ":20:REF\n:25:12345678\n:28C:1\n:34F:EUR0,\n:13D:2401021200+0100\n:61:2401020102D10,00NTRFNONREF\n";
     assert!(read(mt942.as_bytes()).is_ok());
+    // Cut after a further statement's header: the whole first statement is read, the file is cut.
+    let next = format!("{SIMPLE}:20:REF2\n:25:12345678/0001234567\n");
+    assert_eq!(self::cut(next.as_bytes()).0[0].transactions.len(), 2);
+    assert!(read(b":20:REF1\n:25:12345678\n").unwrap_err().cut_short);
 }
 
 fn dec(s: &str) -> Decimal {
@@ -128,7 +133,7 @@ fn a_new_reference_starts_a_new_statement_without_terminator() {
 fn entry_dates_wrap_the_year() {
     let input =
         ":20:A\n:60F:C101230EUR0,\n:61:1101021231D1,NTRFNONREF\n:61:1012300102C1,NTRFNONREF\n:61:110105C2,NTRFNONREF\n";
-    let (statements, _) = ok(input.as_bytes());
+    let (statements, _) = cut(input.as_bytes());
     let t = &statements[0].transactions;
     assert_eq!((t[0].booking_date, t[0].value_date), (date(2010, 12, 31), Some(date(2011, 1, 2))));
     assert_eq!((t[1].booking_date, t[1].value_date), (date(2011, 1, 2), Some(date(2010, 12, 30))));
@@ -139,7 +144,7 @@ fn entry_dates_wrap_the_year() {
 fn marks_reversals_and_funds_codes() {
     let input = ":20:A\n:60F:C070903EUR0,\n:61:0709040904CR300,NTRFX//R1\n:61:0709040904DR10,NTRFX\n\
 :61:0709040904RCR204,88NRTINONREF\n:61:0709040904RD5,NRTINONREF\n:61:1710111011DF2402,00S   X\n:61:170119EC1,NTRF\n";
-    let (statements, _) = ok(input.as_bytes());
+    let (statements, _) = cut(input.as_bytes());
     let amounts: Vec<_> = statements[0].transactions.iter().map(|t| t.amount).collect();
     assert_eq!(amounts, vec![dec("300"), dec("-10"), dec("-204.88"), dec("5"), dec("-2402.00"), dec("1")]);
     let t = &statements[0].transactions;
@@ -152,7 +157,7 @@ fn marks_reversals_and_funds_codes() {
 fn continuation_lines_and_repeated_86_make_one_description() {
     let input = ":20:A\n:60F:C070903EUR0,\n:61:110527D000000001213,28N0440121470966      W.P. Jansen\n\
 :86:Terugboeking   \n:86:NIET AKKOORD\n:61:110527D1,N044X\n:86:051?00UEBERWEISUNG?20Gehalt Oktob\ner?32MUELLER\n";
-    let (statements, _) = ok(input.as_bytes());
+    let (statements, _) = cut(input.as_bytes());
     let t = &statements[0].transactions;
     assert_eq!(t[0].amount, dec("-1213.28"));
     assert_eq!(t[0].description, "Terugboeking NIET AKKOORD");
@@ -165,7 +170,7 @@ fn latin1_and_utf8_text_both_decode() {
     let mut input =
         b":20:STAR1\xc3\x9cTUMS\n:60F:C100318EUR1,\n:61:1003190319C1,NTRFX\n:86:Caf\xe9 M\xfcller\n".to_vec();
     input.extend_from_slice(b":61:1003190319C1,NTRFX\n:86:\x01K\xc3\xb6ln\n");
-    let (statements, _) = ok(&input);
+    let (statements, _) = cut(&input);
     assert_eq!(statements[0].header.id.as_deref(), Some("STAR1ÜTUMS"));
     assert_eq!(statements[0].transactions[0].description, "Café Müller");
     assert_eq!(statements[0].transactions[1].description, "Köln");
@@ -270,7 +275,7 @@ fn problems_are_capped() {
     for _ in 0..1000 {
         input.extend_from_slice(b":99:x\n");
     }
-    let (_, problems) = ok(&input);
+    let (_, problems) = cut(&input);
     assert_eq!(problems.len(), super::MAX_PROBLEMS + 1);
 }
 
@@ -278,10 +283,10 @@ fn problems_are_capped() {
 fn a_blank_ending_a_wrapped_line_is_kept_between_words() {
     // The space after "Fuellzeichen" ends the first line; the line wrapped before "xxxx".
     let input = ":20:A\n:60F:C070903EUR0,\n:61:070904C1,NTRFX\n:86:166?00GUTSCHRIFT?32Richter?33Fuellzeichen \nxxxx\n";
-    let (statements, _) = ok(input.as_bytes());
+    let (statements, _) = cut(input.as_bytes());
     assert_eq!(statements[0].transactions[0].counterparty.as_deref(), Some("Richter Fuellzeichen xxxx"));
     // Blanks before a break inside the fixed part of a :61: do not matter.
     let input = ":20:A\n:60F:C070903EUR0,\n:61:0709040904CR \n30,00N062NONREF\n";
-    let (statements, _) = ok(input.as_bytes());
+    let (statements, _) = cut(input.as_bytes());
     assert_eq!(statements[0].transactions[0].amount, dec("30.00"));
 }

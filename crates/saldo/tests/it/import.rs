@@ -349,3 +349,29 @@ both_backends!(cut_off_camt_and_mt940_files_are_refused_whole_too, |saldo| {
     assert_eq!(report["files"][0]["truncated"], Value::Null, "{report}");
     assert_eq!(report["files"][0]["statements"][0]["new"], 1, "{report}");
 });
+
+both_backends!(accounts_named_only_by_an_account_column_are_told_apart_and_found_again, |saldo| {
+    // An app's export: one file, two accounts, named but with no IBAN or number.
+    let csv = b"Date,Account,Description,Amount\n2026-11-02,Checking,Coffee,-3.50\n\
+                2026-11-03,Savings,Interest,1.20\n2026-11-04,Checking,Rent,-900.00\n";
+    let file = write(&saldo, "export.csv", csv);
+    let first = import(&saldo, &[file.to_str().unwrap()]);
+    assert_eq!(first["files"][0]["error"], Value::Null, "{first}");
+    let names: Vec<String> = saldo
+        .json(&["accounts", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"Checking".to_string()) && names.contains(&"Savings".to_string()), "{names:?}");
+    // Again: each statement finds its account by name; nothing new, no third account.
+    let again = import(&saldo, &[file.to_str().unwrap()]);
+    assert_eq!(again["files"][0]["error"], Value::Null, "{again}");
+    let statements = again["files"][0]["statements"].as_array().unwrap();
+    assert!(statements.iter().all(|s| s["new"] == 0 && s["account"]["created"] == false), "{again}");
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 2);
+    assert_eq!(stored_total(&saldo, "Checking"), (2, -90350));
+    assert_eq!(stored_total(&saldo, "Savings"), (1, 120));
+});
