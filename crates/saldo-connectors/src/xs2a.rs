@@ -171,29 +171,92 @@ impl TransactionLists {
     }
 }
 
-/// An account's kind from the ISO 20022 cash account type (`CACC`, `SVGS`, `CARD`, `LOAN`, …) that
-/// XS2A and Enable Banking give, with the product name and the account's name as hints.
+/// An account's kind from the ISO 20022 cash account type (ExternalCashAccountType1Code, plus
+/// NextGenPSD2's `CARD`) that XS2A, Enable Banking and GoCardless give. The typed code decides
+/// whenever it says something: a current account (`CACC`) named "Giro Sparkasse" is a current
+/// account. Only without a code (or with `OTHR` or one outside the list) do the product's and the
+/// account's names hint at the kind, and then only by whole words, so that a bank's name inside a
+/// product name ("Sparkasse") is not read as "savings".
 pub(crate) fn account_kind(cash_account_type: Option<&str>, product: Option<&str>, name: Option<&str>) -> AccountKind {
+    let words = hint_words(product, name);
     match cash_account_type.map(|t| t.trim().to_ascii_uppercase()).as_deref() {
-        Some("SVGS" | "MOMA" | "ONDP") => return AccountKind::Savings,
-        Some("CARD") => return AccountKind::CreditCard,
-        Some("LOAN") => {
-            let hints = format!("{} {}", product.unwrap_or_default(), name.unwrap_or_default()).to_lowercase();
-            let mortgage = ["mortgage", "hypothe", "hypotek", "bolån", "home loan"].iter().any(|w| hints.contains(w));
-            return if mortgage { AccountKind::Mortgage } else { AccountKind::Loan };
+        // Savings, limited-liquidity savings, money market, overnight deposit.
+        Some("SVGS" | "LLSV" | "MOMA" | "ONDP") => AccountKind::Savings,
+        Some("CARD") => AccountKind::CreditCard,
+        // Loans and marginal lending; a mortgage when its names say so.
+        Some("LOAN" | "MGLD") => {
+            if MORTGAGE.iter().any(|phrase| has_phrase(&words, phrase)) {
+                AccountKind::Mortgage
+            } else {
+                AccountKind::Loan
+            }
         }
-        _ => {}
+        // An account kept for overdrafts is money owed.
+        Some("ODFT") => AccountKind::OtherLiability,
+        // Current, transacting, cash payment, salary, settlement, non-resident, virtual, clearing,
+        // cash trading, charges, commission, cash income and tax accounts: money at hand.
+        Some(
+            "CACC" | "TRAN" | "CASH" | "SLRY" | "SACC" | "NREX" | "NFCA" | "VACC" | "CPAC" | "TRAS" | "CHAR" | "COMM"
+            | "CISH" | "TAXE",
+        ) => AccountKind::Cash,
+        _ => kind_from_words(&words),
     }
-    let hints = format!("{} {}", product.unwrap_or_default(), name.unwrap_or_default()).to_lowercase();
-    if ["credit card", "kreditkarte", "carte de crédit", "creditcard"].iter().any(|w| hints.contains(w)) {
+}
+
+const CREDIT_CARD: [&str; 6] = ["credit card", "creditcard", "kreditkarte", "carte de crédit", "visa", "mastercard"];
+const MORTGAGE: [&str; 9] = [
+    "mortgage",
+    "hypothek",
+    "hypotheek",
+    "hypotek",
+    "hypothèque",
+    "bolån",
+    "home loan",
+    "baufinanzierung",
+    "immobilienkredit",
+];
+const LOAN: [&str; 6] = ["loan", "kredit", "darlehen", "prêt", "lening", "lån"];
+const SAVINGS: [&str; 10] = [
+    "saving",
+    "savings",
+    "sparkonto",
+    "sparbuch",
+    "tagesgeld",
+    "festgeld",
+    "épargne",
+    "livret",
+    "spaarrekening",
+    "sparekonto",
+];
+const BROKERAGE: [&str; 5] = ["depot", "wertpapierdepot", "securities", "brokerage", "custody"];
+
+/// The product's and the account's names as lower-case words.
+fn hint_words(product: Option<&str>, name: Option<&str>) -> Vec<String> {
+    format!("{} {}", product.unwrap_or_default(), name.unwrap_or_default())
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether the words hold `phrase` (one or more words) as whole, consecutive words.
+fn has_phrase(words: &[String], phrase: &str) -> bool {
+    let wanted: Vec<&str> = phrase.split(' ').collect();
+    words.windows(wanted.len()).any(|window| window.iter().zip(&wanted).all(|(word, want)| word == want))
+}
+
+fn kind_from_words(words: &[String]) -> AccountKind {
+    let any = |list: &[&str]| list.iter().any(|phrase| has_phrase(words, phrase));
+    if any(&CREDIT_CARD) {
         AccountKind::CreditCard
-    } else if ["mortgage", "hypothe"].iter().any(|w| hints.contains(w)) {
+    } else if any(&MORTGAGE) {
         AccountKind::Mortgage
-    } else if ["loan", "kredit", "prêt", "lening"].iter().any(|w| hints.contains(w)) {
+    } else if any(&LOAN) {
         AccountKind::Loan
-    } else if ["saving", "spar", "épargne", "livret"].iter().any(|w| hints.contains(w)) {
+    } else if any(&SAVINGS) {
         AccountKind::Savings
-    } else if ["depot", "securities", "brokerage", "custody"].iter().any(|w| hints.contains(w)) {
+    } else if any(&BROKERAGE) {
         AccountKind::Brokerage
     } else {
         AccountKind::Cash
@@ -264,8 +327,33 @@ mod tests {
         assert_eq!(account_kind(Some("CARD"), None, None), AccountKind::CreditCard);
         assert_eq!(account_kind(Some("LOAN"), Some("Home Mortgage"), None), AccountKind::Mortgage);
         assert_eq!(account_kind(Some("LOAN"), None, None), AccountKind::Loan);
-        assert_eq!(account_kind(Some("CACC"), Some("Credit Card"), None), AccountKind::CreditCard);
         assert_eq!(account_kind(Some("CACC"), None, Some("Main Account")), AccountKind::Cash);
         assert_eq!(account_kind(None, None, Some("Tagesgeld Sparkonto")), AccountKind::Savings);
+    }
+
+    #[test]
+    fn the_typed_code_wins_over_the_names_and_names_count_as_whole_words() {
+        // A current account whose product carries the bank's name is a current account.
+        assert_eq!(account_kind(Some("CACC"), Some("Giro Sparkasse"), None), AccountKind::Cash);
+        assert_eq!(account_kind(Some("cacc"), Some("Credit Card"), None), AccountKind::Cash);
+        assert_eq!(account_kind(None, Some("Giro Sparkasse"), None), AccountKind::Cash, "not \"spar\"");
+        assert_eq!(account_kind(None, Some("Sparkonto"), None), AccountKind::Savings);
+        assert_eq!(account_kind(None, None, Some("Visa Classic")), AccountKind::CreditCard);
+        assert_eq!(account_kind(None, Some("Privatkredit"), None), AccountKind::Cash, "a compound is not \"kredit\"");
+        assert_eq!(account_kind(None, Some("Home loan"), None), AccountKind::Mortgage);
+        // The rest of the code list.
+        for code in
+            ["TRAN", "CASH", "SLRY", "SACC", "NREX", "NFCA", "VACC", "CPAC", "TRAS", "CHAR", "COMM", "CISH", "TAXE"]
+        {
+            assert_eq!(account_kind(Some(code), Some("Tagesgeld"), None), AccountKind::Cash, "{code}");
+        }
+        for code in ["LLSV", "MOMA", "ONDP"] {
+            assert_eq!(account_kind(Some(code), None, None), AccountKind::Savings, "{code}");
+        }
+        assert_eq!(account_kind(Some("MGLD"), None, None), AccountKind::Loan);
+        assert_eq!(account_kind(Some("ODFT"), None, None), AccountKind::OtherLiability);
+        // A code that says nothing leaves it to the names.
+        assert_eq!(account_kind(Some("OTHR"), Some("Tagesgeld"), None), AccountKind::Savings);
+        assert_eq!(account_kind(Some("XYZW"), None, Some("Festgeld")), AccountKind::Savings);
     }
 }

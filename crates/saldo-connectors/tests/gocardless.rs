@@ -195,11 +195,8 @@ async fn the_whole_lifecycle_from_authorisation_to_revoke() {
     assert_eq!(items.len(), 2);
     let main = items.iter().find(|i| i.provider_item_id == MAIN).unwrap();
     assert_eq!(main.iban.as_deref(), Some("GL2010440000010445"));
-    assert_eq!(
-        (main.name.as_str(), main.kind),
-        ("Main Account", AccountKind::CreditCard),
-        "the example's product says Credit Card"
-    );
+    // The example pairs cashAccountType CACC with the product "Credit Card": the typed code decides.
+    assert_eq!((main.name.as_str(), main.kind), ("Main Account", AccountKind::Cash));
     assert_eq!(main.currency, Currency::parse("EUR").unwrap());
     assert_eq!(main.current_value, None);
     let savings = items.iter().find(|i| i.provider_item_id == SAVINGS).unwrap();
