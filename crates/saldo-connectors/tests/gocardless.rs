@@ -297,6 +297,25 @@ async fn redirect_failure(connector: &GoCardless, api: &GoCardlessApi, error: &s
 }
 
 #[tokio::test]
+async fn an_access_that_ended_after_the_consents_end_date_expired_rather_than_was_revoked() {
+    // GoCardless's own words do not tell the two apart: "Access has expired or it has been revoked".
+    let api = GoCardlessApi::start().await;
+    let consent = connect(&connector(&api), &api, "ended").await;
+    api.fail_next(Target::AccountData, Fault::AccessEnded);
+    let within = fetch_err(&connector(&api), &consent, MAIN, now(), &api).await;
+    assert_eq!((within.kind, within.code.as_str()), (FailureKind::Revoked, "AccessExpiredError"));
+    let mut ran_out = consent.clone();
+    ran_out.valid_until = now() - TimeDelta::hours(1);
+    api.fail_next(Target::AccountData, Fault::AccessEnded);
+    let after = fetch_err(&connector(&api), &ran_out, MAIN, now(), &api).await;
+    assert_eq!((after.kind, after.code.as_str()), (FailureKind::Expired, "AccessExpiredError"));
+    // Discovery says the same.
+    api.fail_next(Target::AccountData, Fault::AccessEnded);
+    let discovered = connector(&api).discover(&ran_out, ctx(now())).await.unwrap_err();
+    assert_eq!(discovered.kind, FailureKind::Expired, "{}", discovered.detail);
+}
+
+#[tokio::test]
 async fn every_account_error_of_the_table_is_classified() {
     let api = GoCardlessApi::start().await;
     let consent = connect(&connector(&api), &api, "errors").await;

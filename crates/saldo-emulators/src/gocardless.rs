@@ -150,6 +150,8 @@ pub enum Fault {
     AccessExpired,
     /// 401 `AccessExpiredError` saying the user revoked it.
     AccessRevoked,
+    /// 401 `AccessExpiredError` in GoCardless's own words, which do not say which it was.
+    AccessEnded,
     /// 401 `AccountInactiveError`: the account is gone at the bank.
     AccountInactive,
     /// 409: the account is suspended.
@@ -632,6 +634,12 @@ fn fault_response(api: &Api, fault: &Fault, account: Option<(&str, &str)>) -> Re
             401,
             "Couldn't update account transactions",
             "Access has expired. To restore access reconnect the account.",
+            "AccessExpiredError",
+        ),
+        Fault::AccessEnded => typed(
+            401,
+            "Couldn't update account transactions",
+            "Access has expired or it has been revoked. To restore access reconnect the account.",
             "AccessExpiredError",
         ),
         Fault::AccessRevoked => typed(

@@ -701,6 +701,42 @@ impl Connector for GoCardless {
     }
 
     async fn discover(&self, consent: &Consent, ctx: CallContext) -> Result<Vec<DiscoveredItem>, Failure> {
+        self.discover_items(consent, ctx).await.map_err(|failure| dated(failure, consent, ctx.now))
+    }
+
+    async fn fetch(
+        &self,
+        consent: &Consent,
+        provider_item_id: &str,
+        since: NaiveDate,
+        ctx: CallContext,
+    ) -> Result<ItemData, Failure> {
+        self.fetch_item(consent, provider_item_id, since, ctx).await.map_err(|failure| dated(failure, consent, ctx.now))
+    }
+
+    async fn revoke(&self, consent: &Consent, ctx: CallContext) -> Result<(), Failure> {
+        let url = self.url(&["requisitions", &consent.id, ""])?;
+        let answer = self.call(Method::DELETE, url, None, Endpoint::Requisition, ctx.now).await?;
+        match answer.status.as_u16() {
+            200..=299 | 404 => Ok(()),
+            _ => Err(self.failure(&answer, Endpoint::Requisition, ctx.now)),
+        }
+    }
+}
+
+/// GoCardless answers `AccessExpiredError` "Access has expired or it has been revoked" either way:
+/// once the consent's end date has passed, it expired (the user renews it) rather than being
+/// withdrawn.
+fn dated(failure: Failure, consent: &Consent, now: DateTime<Utc>) -> Failure {
+    if failure.kind == FailureKind::Revoked && failure.code == "AccessExpiredError" && now >= consent.valid_until {
+        Failure { kind: FailureKind::Expired, ..failure }
+    } else {
+        failure
+    }
+}
+
+impl GoCardless {
+    async fn discover_items(&self, consent: &Consent, ctx: CallContext) -> Result<Vec<DiscoveredItem>, Failure> {
         let url = self.url(&["requisitions", &consent.id, ""])?;
         let requisition: Requisition =
             self.json(Method::GET, url, None, Endpoint::Requisition, "GoCardless's requisition", ctx.now).await?;
@@ -718,7 +754,7 @@ impl Connector for GoCardless {
         Ok(items)
     }
 
-    async fn fetch(
+    async fn fetch_item(
         &self,
         consent: &Consent,
         provider_item_id: &str,
@@ -751,15 +787,6 @@ impl Connector for GoCardless {
         let transactions =
             read.transactions.read(today).map_err(|e| unreadable(format!("GoCardless's transactions: {e}")))?;
         Ok(ItemData { balance, holdings: Vec::new(), transactions })
-    }
-
-    async fn revoke(&self, consent: &Consent, ctx: CallContext) -> Result<(), Failure> {
-        let url = self.url(&["requisitions", &consent.id, ""])?;
-        let answer = self.call(Method::DELETE, url, None, Endpoint::Requisition, ctx.now).await?;
-        match answer.status.as_u16() {
-            200..=299 | 404 => Ok(()),
-            _ => Err(self.failure(&answer, Endpoint::Requisition, ctx.now)),
-        }
     }
 }
 
