@@ -110,6 +110,10 @@ async fn a_user_connects_and_reads_balances_and_transactions() {
     assert_eq!(items.len(), 3);
     let current = find(&items, "FI2112345600000785");
     assert_eq!((current.kind, current.name.as_str()), (AccountKind::Cash, "Käyttötili"));
+    // Named from the product or the bank's description, never after the holder in `name`.
+    let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    assert!(names.contains(&"Säästötili") && names.contains(&"Visa"), "{names:?}");
+    assert!(!names.contains(&"Erika Mustermann"), "{names:?}");
     assert_eq!(current.provider_item_id, "hash-current-FI2112345600000785");
     assert_eq!(find(&items, "FI4350000220000456").kind, AccountKind::Savings);
     let card = items.iter().find(|i| i.iban.is_none()).unwrap();

@@ -65,9 +65,10 @@ pub fn example_accounts() -> Vec<BankAccount> {
             identification_hash: "hash-current-FI2112345600000785".into(),
             details: json!({
                 "account_id": {"iban": "FI2112345600000785"},
-                "name": "Käyttötili",
+                // As Enable Banking's reference has it: `name` is the holder's name.
+                "name": "Erika Mustermann",
                 "cash_account_type": "CACC",
-                "product": "Current account",
+                "product": "Käyttötili",
                 "currency": "EUR",
                 "identification_hash": "hash-current-FI2112345600000785",
                 "identification_hashes": ["hash-current-FI2112345600000785"],
@@ -88,7 +89,8 @@ pub fn example_accounts() -> Vec<BankAccount> {
             identification_hash: "hash-savings-FI4350000220000456".into(),
             details: json!({
                 "account_id": {"iban": "FI4350000220000456"},
-                "name": "Säästötili",
+                "name": "Erika Mustermann",
+                "product": "Säästötili",
                 "cash_account_type": "SVGS",
                 "currency": "EUR",
                 "identification_hash": "hash-savings-FI4350000220000456",
@@ -103,7 +105,8 @@ pub fn example_accounts() -> Vec<BankAccount> {
             identification_hash: "hash-card-1234".into(),
             details: json!({
                 "account_id": {"other": {"identification": "************1234", "scheme_name": "CPAN"}},
-                "name": "Visa",
+                "name": "Erika Mustermann",
+                "details": "Visa",
                 "cash_account_type": "CARD",
                 "currency": "EUR",
                 "identification_hash": "hash-card-1234",

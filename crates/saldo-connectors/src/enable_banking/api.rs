@@ -66,14 +66,29 @@ pub(crate) struct Session {
 pub(crate) struct AccountIdentification {
     #[serde(default)]
     pub iban: Option<String>,
+    /// Another identification (a card's masked PAN, a BBAN) with its scheme.
+    #[serde(default)]
+    pub other: Option<OtherIdentification>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct OtherIdentification {
+    #[serde(default)]
+    pub identification: Option<String>,
+}
+
+impl AccountIdentification {
+    /// The identification other than an IBAN, when given.
+    pub fn other_identification(&self) -> Option<&str> {
+        self.other.as_ref().and_then(|o| o.identification.as_deref()).filter(|i| !i.trim().is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct AccountDetails {
     #[serde(default)]
     pub account_id: Option<AccountIdentification>,
-    #[serde(default)]
-    pub name: Option<String>,
+    // `name` is the account holder's name (Enable Banking's reference), never the account's: not read.
     #[serde(default)]
     pub details: Option<String>,
     #[serde(default)]

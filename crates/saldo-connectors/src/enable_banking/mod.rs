@@ -399,20 +399,24 @@ impl Connector for EnableBanking {
             // An account kept in something saldo cannot hold is left out; the others still sync.
             let Ok(currency) = Currency::parse(&details.currency) else { continue };
             let iban = details.account_id.as_ref().and_then(|a| a.iban.clone()).filter(|i| !i.trim().is_empty());
-            let name = [&details.name, &details.product, &details.details]
+            // Enable Banking's `name` is the account holder's name: a household's accounts would all
+            // be called after the same person. The account is named by its product, the bank's
+            // description of it, or its masked identifier.
+            let masked = iban.as_deref().or(details.account_id.as_ref().and_then(|a| a.other_identification()));
+            let name = [&details.product, &details.details]
                 .into_iter()
                 .flatten()
                 .map(|n| n.trim())
                 .find(|n| !n.is_empty())
                 .map(str::to_string)
-                .or_else(|| iban.clone())
+                .or_else(|| masked.map(masked_tail))
                 .unwrap_or_else(|| "Account".into());
             items.push(DiscoveredItem {
                 provider_item_id: hash.clone(),
                 kind: crate::xs2a::account_kind(
                     details.cash_account_type.as_deref(),
                     details.product.as_deref(),
-                    details.name.as_deref(),
+                    details.details.as_deref(),
                 ),
                 name: clean(&name, ""),
                 iban,
@@ -458,10 +462,24 @@ impl Connector for EnableBanking {
     }
 }
 
+/// An identifier shortened to its last four characters, as a name: "•••• 1234".
+fn masked_tail(identifier: &str) -> String {
+    let chars: Vec<char> = identifier.chars().filter(|c| c.is_alphanumeric()).collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("•••• {tail}")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn an_account_without_product_or_description_is_named_by_its_masked_identifier() {
+        assert_eq!(masked_tail("************1234"), "•••• 1234");
+        assert_eq!(masked_tail("FI21 1234 5600 0007 85"), "•••• 0785");
+        assert_eq!(masked_tail("12"), "•••• 12");
+    }
 
     #[test]
     fn institution_ids_are_country_and_name() {

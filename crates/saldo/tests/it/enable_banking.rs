@@ -28,7 +28,8 @@ fn accounts() -> Vec<BankAccount> {
     vec![
         BankAccount {
             identification_hash: "hash-current".into(),
-            details: json!({"account_id": {"iban": "FI2112345600000785"}, "name": "Käyttötili",
+            // Enable Banking's `name` is the holder's; the account is named by its product.
+            details: json!({"account_id": {"iban": "FI2112345600000785"}, "name": "Erika Mustermann", "product": "Käyttötili",
                             "cash_account_type": "CACC", "currency": "EUR", "identification_hash": "hash-current",
                             "identification_hashes": ["hash-current"]}),
             balances: vec![json!({"name": "Booked", "balance_amount": {"currency": "EUR", "amount": "1520.35"},
@@ -45,7 +46,7 @@ fn accounts() -> Vec<BankAccount> {
         },
         BankAccount {
             identification_hash: "hash-card".into(),
-            details: json!({"name": "Visa", "cash_account_type": "CARD", "currency": "EUR",
+            details: json!({"name": "Erika Mustermann", "product": "Visa", "cash_account_type": "CARD", "currency": "EUR",
                             "identification_hash": "hash-card", "identification_hashes": ["hash-card"]}),
             balances: vec![json!({"name": "Booked", "balance_amount": {"currency": "EUR", "amount": "-230.10"},
                                   "balance_type": "CLBD"})],
