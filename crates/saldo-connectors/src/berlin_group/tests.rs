@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
+use crate::http::Transport;
+use std::path::PathBuf;
 
 #[test]
 fn decoupled_references_carry_both_ids() {
