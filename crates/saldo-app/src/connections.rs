@@ -9,7 +9,7 @@ use saldo_core::account::{Account, Origin};
 use saldo_core::failure::{Colour, Failure};
 use saldo_core::ids::{AccountId, ConnectionId, InstitutionId};
 use saldo_core::institution::{Connection, ConsentRecord, Institution};
-use saldo_core::item::{alias_of, diff_items, identity_key, new_item, Item, ItemDecision};
+use saldo_core::item::{alias_of, diff_items, new_item, Item, ItemDecision};
 use saldo_core::sync::{Episode, Status, SyncState, Trigger};
 use saldo_core::user::User;
 use saldo_store::{Purpose, StoredAuthorization};
@@ -213,18 +213,8 @@ pub async fn complete_connect(
         consent: Some(consent_record(ctx, pending.connection_id, &consent)),
         created_at: now,
     };
-    let items: Vec<Item> = discovered
-        .iter()
-        .map(|found| {
-            let identity = identity_key(
-                found.iban.as_deref(),
-                found.masked_number.as_deref(),
-                found.currency,
-                &found.provider_item_id,
-            );
-            new_item(ctx.new_id(), connection.id, identity, found, now)
-        })
-        .collect();
+    let items: Vec<Item> =
+        discovered.iter().map(|found| new_item(ctx.new_id(), connection.id, found.identity(), found, now)).collect();
     // The discovery while authorising was an access too, for providers that count every call.
     let mut state = SyncState::new(now, consent.accesses_per_day);
     state.budget.record_access(now.date_naive());
@@ -313,7 +303,9 @@ pub async fn track(
             kind: item.kind,
             name: item.name.clone(),
             iban: item.iban.clone(),
+            account_number: None,
             masked_number: item.masked_number.clone(),
+            owner_name: item.owner_name.clone(),
             currency: item.currency,
             current_value: item.current_value,
         };
@@ -557,11 +549,12 @@ pub async fn complete_reconnect(
         relinked: stored
             .iter()
             .filter(|s| {
-                s.account_id.is_some()
-                    && discovered.iter().any(|d| {
-                        identity_key(d.iban.as_deref(), d.masked_number.as_deref(), d.currency, &d.provider_item_id)
-                            == s.identity_key
-                    })
+                let found_again = discovered.iter().any(|d| d.identity() == s.identity_key)
+                    || diff
+                        .items
+                        .iter()
+                        .any(|i| i.id == s.id && i.identity_key != s.identity_key && i.vanished_at.is_none());
+                s.account_id.is_some() && found_again
             })
             .count(),
         new_items: diff.items.iter().filter(|i| diff.new_keys.contains(&i.identity_key)).cloned().collect(),

@@ -401,19 +401,16 @@ async fn check_against_truth(
 }
 
 /// Compares what the bank booked with what is stored for one account: (lost, duplicated, the
-/// identities that differ). Rows match by provider id, else by day, amount and description, as a
-/// multiset, so two identical purchases must both be there.
+/// rows that differ). Rows match by day, amount and description, as a multiset, so two identical
+/// purchases must both be there; ids are left out, since a bank may reuse one for two bookings.
 pub fn compare_with_truth(truth: &[FetchedTransaction], stored: &[Transaction]) -> (u64, u64, Vec<String>) {
-    let key = |date: NaiveDate, minor: i64, description: &str, id: Option<&str>| match id {
-        Some(id) => id.to_string(),
-        None => format!("{date}|{minor}|{description}"),
-    };
+    let key = |date: NaiveDate, minor: i64, description: &str| format!("{date}|{minor}|{description}");
     let mut counts: HashMap<String, i64> = HashMap::new();
     for t in truth {
-        *counts.entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref())).or_default() += 1;
+        *counts.entry(key(t.booking_date, t.amount.minor, &t.description)).or_default() += 1;
     }
     for t in stored {
-        *counts.entry(key(t.booking_date, t.amount.minor, &t.description, t.provider_id.as_deref())).or_default() -= 1;
+        *counts.entry(key(t.booking_date, t.amount.minor, &t.description)).or_default() -= 1;
     }
     let lost = counts.values().filter(|c| **c > 0).map(|c| *c as u64).sum();
     let duplicated = counts.values().filter(|c| **c < 0).map(|c| (-*c) as u64).sum();

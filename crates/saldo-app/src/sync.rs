@@ -8,12 +8,13 @@
 //! only its own task, bounded per institution and overall.
 
 use crate::ops::{Actor, App, OpsError};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use saldo_connectors::{CallContext, Connector, Consent, DiscoveredItem, ItemData};
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
 use saldo_core::ids::{AccountId, ConnectionId, InstitutionId};
+use saldo_core::ingest::{stored_from, Window};
 use saldo_core::institution::{ConsentRecord, Institution};
-use saldo_core::item::{diff_items, identity_key, Item, ItemDecision};
+use saldo_core::item::{diff_items, Item, ItemDecision};
 use saldo_core::notification::{consent_warning_due, key, About, Notification, Params};
 use saldo_core::outage::InstitutionHealth;
 use saldo_core::outage::{counts_toward_outage, OutageEvent, OutagePolicy};
@@ -267,6 +268,9 @@ async fn sync_batch(
     let mut records: HashMap<ConnectionId, ConnectionRecord> =
         ctx.db.connection_records_of(ids, now).await?.into_iter().map(|r| (r.connection.id, r)).collect();
     let mut items = ctx.db.items_of(ids).await?;
+    let tracked: Vec<AccountId> =
+        items.values().flatten().filter(|i| i.decision == ItemDecision::Tracked).filter_map(|i| i.account_id).collect();
+    let oldest_pending = Arc::new(ctx.db.oldest_pending(&tracked).await?);
     let mut wanted: Vec<InstitutionId> = records.values().map(|r| r.connection.institution_id).collect();
     wanted.sort();
     wanted.dedup();
@@ -283,11 +287,12 @@ async fn sync_batch(
             (record, stored)
         })
         .collect();
-    let prepared: Vec<Prepared> = if ctx.engine.concurrency <= 1 || work.len() <= 1 {
+    let prepared: Vec<Result<Prepared, OpsError>> = if ctx.engine.concurrency <= 1 || work.len() <= 1 {
         let mut prepared = Vec::with_capacity(work.len());
         for (record, stored) in work {
             let (institution, health) = &institutions[&record.connection.institution_id];
-            prepared.push(prepare(ctx, record, institution, health, stored, trigger, worker, now).await);
+            let held = Held { items: stored, oldest_pending: &oldest_pending };
+            prepared.push(prepare(ctx, record, institution, health, held, trigger, worker, now).await);
         }
         prepared
     } else {
@@ -303,10 +308,12 @@ async fn sync_batch(
             let overall = overall.clone();
             let ctx = ctx.clone();
             let worker = worker.to_string();
+            let oldest_pending = oldest_pending.clone();
             tasks.spawn(async move {
                 let _institution = institution_gate.acquire_owned().await;
                 let _slot = overall.acquire_owned().await;
-                (order, prepare(&ctx, record, &institution, &health, stored, trigger, &worker, now).await)
+                let held = Held { items: stored, oldest_pending: &oldest_pending };
+                (order, prepare(&ctx, record, &institution, &health, held, trigger, &worker, now).await)
             });
         }
         let mut finished = Vec::new();
@@ -327,18 +334,20 @@ async fn sync_batch(
 async fn finish(
     ctx: &App,
     worker: &str,
-    prepared: Vec<Prepared>,
+    prepared: Vec<Result<Prepared, OpsError>>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Result<SyncReport, OpsError>>, OpsError> {
     let mut results = Vec::with_capacity(prepared.len());
     let mut ready = Vec::new();
     for prepared in prepared {
         match prepared {
-            Prepared::Refused { state, report } => {
+            // The lease stays with this worker until it lapses, and the sync is retried then.
+            Err(err) => results.push(Some(Err(err))),
+            Ok(Prepared::Refused { state, report }) => {
                 ctx.db.release_lease(report.connection_id, worker, &state).await?;
                 results.push(Some(Ok(report)));
             }
-            Prepared::Ready(sync) => {
+            Ok(Prepared::Ready(sync)) => {
                 results.push(None);
                 ready.push(*sync);
             }
@@ -389,19 +398,27 @@ async fn finish(
         .collect())
 }
 
+/// What is stored for a connection that its sync needs before fetching.
+struct Held<'a> {
+    items: Vec<Item>,
+    /// The oldest pending transaction's day of every account the batch tracks that holds one.
+    oldest_pending: &'a HashMap<AccountId, NaiveDate>,
+}
+
 /// Works out one sync of a claimed connection: the provider calls, the state machine and
-/// everything to write. Writes nothing.
+/// everything to write. Writes nothing; reads what the fetch windows repeat.
 #[allow(clippy::too_many_arguments)]
 async fn prepare(
     ctx: &App,
     record: ConnectionRecord,
     institution: &Institution,
     health: &InstitutionHealth,
-    stored_items: Vec<Item>,
+    held: Held<'_>,
     trigger: Trigger,
     worker: &str,
     now: DateTime<Utc>,
-) -> Prepared {
+) -> Result<Prepared, OpsError> {
+    let stored_items = held.items;
     let settings = &ctx.engine;
     let connection = record.connection;
     let id = connection.id;
@@ -414,10 +431,10 @@ async fn prepare(
     let mut state = record.state;
     state.running = false;
     let Some(consent_record) = connection.consent.clone() else {
-        return Prepared::Refused {
+        return Ok(Prepared::Refused {
             state: Box::new(state),
             report: report(SyncOutcome::Refused("no consent".into()), 0),
-        };
+        });
     };
     if let Err(refusal) = state.start(now, trigger, &settings.policy) {
         let reason = match refusal {
@@ -425,7 +442,7 @@ async fn prepare(
             Refusal::NeedsUser(kind) => format!("needs the user ({kind})"),
             Refusal::BudgetUsed { until } => format!("today's accesses are used; next from {until}"),
         };
-        return Prepared::Refused { state: Box::new(state), report: report(SyncOutcome::Refused(reason), 0) };
+        return Ok(Prepared::Refused { state: Box::new(state), report: report(SyncOutcome::Refused(reason), 0) });
     }
     let call = call_context(ctx, now, trigger);
     let degraded = health.is_degraded();
@@ -439,7 +456,7 @@ async fn prepare(
             Err(Failure::new(FailureKind::Expired, "consent_expired", "the consent's validity ended"))
         }
         Some(connector) => match consent_of(ctx, id, &consent_record, institution) {
-            Ok(consent) => fetch_all(ctx, connector.as_ref(), &consent, &stored_items, call).await,
+            Ok(consent) => fetch_all(ctx, connector.as_ref(), &consent, &stored_items, held.oldest_pending, call).await,
             Err(failure) => Err(failure),
         },
     };
@@ -461,9 +478,19 @@ async fn prepare(
             commit_items = diff.items;
             closed = diff.closed;
             aliases = diff.aliases;
-            for (item, data) in &fetch.data {
+            let windows: Vec<(AccountId, NaiveDate)> = fetch
+                .data
+                .iter()
+                .filter_map(|f| match (f.item.account_id, &f.data) {
+                    (Some(account), Ok(data)) => Some((account, stored_from(f.since, data))),
+                    _ => None,
+                })
+                .collect();
+            let mut stored = ctx.db.transactions_from(&windows).await?;
+            for FetchedItem { item, since, data } in &fetch.data {
                 if let (Some(account), Ok(data)) = (item.account_id, data) {
-                    ingest.push(build_ingest(ctx, account, data, now));
+                    let stored = stored.remove(&account).unwrap_or_default();
+                    ingest.push(build_ingest(ctx, account, data, Window { since: *since, stored: &stored }, now));
                     // Remember how far this item is synced, so its next fetch starts there.
                     let position = commit_items.iter().position(|i| i.identity_key == item.identity_key);
                     let mut synced = position.map_or_else(|| item.clone(), |p| commit_items.remove(p));
@@ -471,7 +498,7 @@ async fn prepare(
                     commit_items.push(synced);
                 }
             }
-            let failures: Vec<&Failure> = fetch.data.iter().filter_map(|(_, d)| d.as_ref().err()).collect();
+            let failures: Vec<&Failure> = fetch.data.iter().filter_map(|f| f.data.as_ref().err()).collect();
             let all_failed = !fetch.data.is_empty() && failures.len() == fetch.data.len();
             if all_failed {
                 let failure = most_severe(&failures).clone();
@@ -527,6 +554,8 @@ async fn prepare(
             failure: run_failure,
             transactions_new: 0,
             pending_replaced: 0,
+            pending_vanished: 0,
+            reused_ids: 0,
             balance_points,
             holdings,
         },
@@ -540,12 +569,12 @@ async fn prepare(
         SyncOutcome::Failed(kind) => counts_toward_outage(*kind),
         _ => degraded,
     };
-    Prepared::Ready(Box::new(ReadySync {
+    Ok(Prepared::Ready(Box::new(ReadySync {
         report: report(outcome, notified),
         commit,
         institution: institution.clone(),
         may_change_health,
-    }))
+    })))
 }
 
 /// The failure that says most about the connection: one that needs the user first.
@@ -629,10 +658,17 @@ fn event_notification(
 }
 
 /// What one sync got from the provider.
-pub(crate) struct Fetched {
-    pub discovered: Vec<DiscoveredItem>,
+struct Fetched {
+    discovered: Vec<DiscoveredItem>,
     /// Each tracked item with its data or failure.
-    pub data: Vec<(Item, Result<ItemData, Failure>)>,
+    data: Vec<FetchedItem>,
+}
+
+struct FetchedItem {
+    item: Item,
+    /// The first day the fetch asked for.
+    since: NaiveDate,
+    data: Result<ItemData, Failure>,
 }
 
 async fn fetch_all(
@@ -640,41 +676,63 @@ async fn fetch_all(
     connector: &dyn Connector,
     consent: &Consent,
     stored_items: &[Item],
+    oldest_pending: &HashMap<AccountId, NaiveDate>,
     call: CallContext,
 ) -> Result<Fetched, Failure> {
     let settings = &ctx.engine;
     let discovered = with_timeout(settings, connector.discover(consent, call)).await?;
-    let earliest = call.now.date_naive() - TimeDelta::days(i64::from(consent.max_history_days));
+    let today = call.now.date_naive();
+    let earliest = today - TimeDelta::days(i64::from(consent.max_history_days));
+    let lookback = today - TimeDelta::days(i64::from(connector.free_lookback_days()));
     let mut data = Vec::new();
     for item in stored_items.iter().filter(|i| i.decision == ItemDecision::Tracked && i.account_id.is_some()) {
         let key = item.identity_key.clone();
-        let Some(current) = discovered.iter().find(|d| {
-            identity_key(d.iban.as_deref(), d.masked_number.as_deref(), d.currency, &d.provider_item_id) == key
-        }) else {
+        // Found under its identity, or under the provider id it was known by before more of its
+        // identifiers were read (the item diff re-keys it).
+        let Some(current) = discovered
+            .iter()
+            .find(|d| d.identity() == key)
+            .or_else(|| discovered.iter().find(|d| key == format!("id:{}", d.provider_item_id)))
+        else {
             continue; // Vanished: its account is closed by the item diff.
         };
         // From a few days before this item's last successful fetch, so whatever it missed (an error,
-        // a spell of having vanished, a reconnect) is fetched again; never beyond the history the
-        // consent allows.
+        // a spell of having vanished, a reconnect) is fetched again; as far back as the provider
+        // gives for free; and back to the oldest pending transaction held, since only a window
+        // that covers it can tell whether it booked (under its original date, perhaps weeks ago)
+        // or vanished. Never beyond the history the consent allows.
+        let pending = item.account_id.and_then(|account| oldest_pending.get(&account).copied());
         let since = item
             .synced_through
-            .map(|day| day - TimeDelta::days(settings.overlap_days))
+            .map(|day| (day - TimeDelta::days(settings.overlap_days)).min(lookback))
+            .into_iter()
+            .chain(pending)
+            .min()
             .unwrap_or(earliest)
             .max(earliest);
         let result = with_timeout(settings, connector.fetch(consent, &current.provider_item_id, since, call)).await;
-        data.push((item.clone(), result));
+        data.push(FetchedItem { item: item.clone(), since, data: result });
     }
     Ok(Fetched { discovered, data })
 }
 
-/// One item's fetched data as storage keeps it: core decides, the store's form carries it.
-fn build_ingest(ctx: &App, account: AccountId, data: &ItemData, now: DateTime<Utc>) -> AccountIngest {
-    let ingest = saldo_core::ingest::ingest(account, data, now, || ctx.new_id());
+/// One item's fetched data as storage keeps it: core decides against what the window holds, the
+/// store's form carries it.
+fn build_ingest(
+    ctx: &App,
+    account: AccountId,
+    data: &ItemData,
+    window: Window<'_>,
+    now: DateTime<Utc>,
+) -> AccountIngest {
+    let ingest = saldo_core::ingest::ingest(account, data, window, now, || ctx.new_id());
     AccountIngest {
         account_id: Some(account),
         balance: ingest.balance,
         holdings: ingest.holdings,
         booked: ingest.booked,
         pending: ingest.pending,
+        pending_removed: ingest.pending_removed,
+        pending_vanished: ingest.pending_vanished,
     }
 }

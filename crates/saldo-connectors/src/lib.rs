@@ -168,6 +168,15 @@ pub trait Connector: Send + Sync {
     /// The connector's name (`sandbox`, `simplefin`, …).
     fn name(&self) -> &'static str;
 
+    /// Days every fetch reaches back at least, because the provider charges a fetch the same
+    /// whatever its window: bookings that appear late under an older date (a card payment abroad,
+    /// a hotel's final charge) are caught without a pending row to point at them. The engine
+    /// reaches further back when an account holds older pending transactions, and never beyond
+    /// the consent's history.
+    fn free_lookback_days(&self) -> u32 {
+        0
+    }
+
     async fn institutions(&self, ctx: CallContext) -> Result<Vec<InstitutionInfo>, Failure>;
 
     async fn begin_authorization(&self, request: &AuthRequest, ctx: CallContext) -> Result<AuthStart, Failure>;

@@ -136,3 +136,10 @@ pub(crate) fn joined(lines: &[String]) -> Option<String> {
 pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// An identifier shortened to its last four characters, as a name: "•••• 1234".
+pub(crate) fn masked_tail(identifier: &str) -> String {
+    let chars: Vec<char> = identifier.chars().filter(|c| c.is_alphanumeric()).collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("•••• {tail}")
+}

@@ -67,7 +67,7 @@ pub(crate) fn current_balance(balances: &[Balance]) -> Result<Option<Money>, Str
 pub(crate) struct Transaction {
     #[serde(default)]
     pub transaction_id: Option<String>,
-    /// GoCardless's own id, for banks that give none.
+    /// GoCardless's own id, stable where the bank's is not.
     #[serde(default)]
     pub internal_transaction_id: Option<String>,
     #[serde(default)]
@@ -112,8 +112,14 @@ impl Transaction {
             .or_else(|| text(&self.additional_information))
             .or_else(|| counterparty.clone())
             .unwrap_or_default();
-        let provider_id = text(&self.transaction_id)
-            .or_else(|| text(&self.internal_transaction_id))
+        // Which id is stable, per provider. GoCardless relays the bank's `transactionId`, which
+        // "most (but not all) banks" give and some reuse for other bookings, and advises its own
+        // `internalTransactionId` (only GoCardless sends it). A NextGenPSD2 bank's `transactionId`
+        // is the booking's resource id, and `entryReference` its camt-style reference. Whatever an
+        // id claims, the engine matches bookings by content where the id does not find them, and
+        // keeps a reused id's second booking (core's `ingest`, the store's insert).
+        let provider_id = text(&self.internal_transaction_id)
+            .or_else(|| text(&self.transaction_id))
             .or_else(|| text(&self.entry_reference));
         Ok(FetchedTransaction {
             provider_id,
@@ -230,6 +236,21 @@ const SAVINGS: [&str; 10] = [
 ];
 const BROKERAGE: [&str; 5] = ["depot", "wertpapierdepot", "securities", "brokerage", "custody"];
 
+/// The name an XS2A account (GoCardless's details, a NextGenPSD2 bank's account list) is shown
+/// under: what is said of the account itself — the holder's own display name for it, the bank's
+/// name for it, its product — and else the tail of its first identifier ("•••• 1234"). Never the
+/// holder's name, which some banks put in `name`: a household's accounts would all be called after
+/// one person.
+pub(crate) fn account_name(own: &[Option<&str>], owner: Option<&str>, identifiers: &[Option<&str>]) -> Option<String> {
+    let same_as_owner = |name: &str| owner.is_some_and(|o| o.trim().eq_ignore_ascii_case(name.trim()));
+    own.iter()
+        .flatten()
+        .map(|name| name.trim())
+        .find(|name| !name.is_empty() && !same_as_owner(name))
+        .map(str::to_string)
+        .or_else(|| identifiers.iter().flatten().find(|i| !i.trim().is_empty()).map(|i| crate::wire::masked_tail(i)))
+}
+
 /// The product's and the account's names as lower-case words.
 fn hint_words(product: Option<&str>, name: Option<&str>) -> Vec<String> {
     format!("{} {}", product.unwrap_or_default(), name.unwrap_or_default())
@@ -286,6 +307,30 @@ mod tests {
         ]))
         .unwrap();
         assert!(current_balance(&bad).unwrap_err().contains("\"string\""));
+    }
+
+    #[test]
+    fn an_account_is_named_by_what_the_bank_says_of_it_never_by_its_holder() {
+        let owner = Some("Erika Mustermann");
+        assert_eq!(account_name(&[None, owner, Some("Girokonto")], owner, &[]).as_deref(), Some("Girokonto"));
+        assert_eq!(account_name(&[Some("Urlaub"), Some("Girokonto")], owner, &[]).as_deref(), Some("Urlaub"));
+        let iban = Some("DE02 1203 0000 0000 2020 51");
+        assert_eq!(account_name(&[Some(" erika mustermann ")], owner, &[iban]).as_deref(), Some("•••• 2051"));
+        assert_eq!(account_name(&[None], None, &[None]), None);
+    }
+
+    #[test]
+    fn gocardless_s_own_id_wins_over_the_bank_s() {
+        let lists: TransactionLists = serde_json::from_value(serde_json::json!({
+            "booked": [{"transactionId": "2024-01-07", "internalTransactionId": "9f2c0a", "entryReference": "ref-1",
+                        "transactionAmount": {"currency": "EUR", "amount": "-1.00"}, "bookingDate": "2024-01-07"},
+                       {"transactionId": "t2", "entryReference": "ref-2",
+                        "transactionAmount": {"currency": "EUR", "amount": "-2.00"}, "bookingDate": "2024-01-07"}],
+        }))
+        .unwrap();
+        let read = lists.read(day("2024-01-08")).unwrap();
+        assert_eq!(read[0].provider_id.as_deref(), Some("9f2c0a"));
+        assert_eq!(read[1].provider_id.as_deref(), Some("t2"));
     }
 
     #[test]

@@ -23,6 +23,14 @@ pub fn file_id(id: &str) -> Option<String> {
     (!id.trim().is_empty()).then(|| format!("{FILE_ID_PREFIX}{id}"))
 }
 
+/// Whether `row` gives an id its account already holds (for a stored transaction booked on
+/// `held_date` for `held_minor`) to another booking: a bank or a file that reuses ids. Under the
+/// same id, the same date and amount are the same booking; anything else is a second one, stored
+/// under its content fingerprint (for syncs and imports alike: the store's insert asks this).
+pub fn reuses_id(held_date: NaiveDate, held_minor: i64, row: &Transaction) -> bool {
+    row.booking_date != held_date || row.amount.minor != held_minor
+}
+
 /// A stored transaction as import deduplication sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEntry {
@@ -137,6 +145,14 @@ mod tests {
     }
 
     use TransactionStatus::Booked;
+
+    #[test]
+    fn an_id_given_again_with_another_date_or_amount_is_reused() {
+        let held = row(Some("A1"), 2, -350, Booked);
+        assert!(!reuses_id(day(2), -350, &held));
+        assert!(reuses_id(day(3), -350, &held));
+        assert!(reuses_id(day(2), -351, &held));
+    }
 
     #[test]
     fn file_ids_are_marked_and_blank_ones_are_none() {

@@ -1,18 +1,35 @@
-//! What a sync ingests: one item's fetched data turned into what is stored for its account.
+//! What a sync ingests: one item's fetched data, reconciled with what is stored for its account.
 //!
-//! Booked transactions are stored once (by provider id, else by fingerprint, counted by
-//! [`Fingerprinter`] over the whole fetch); the pending ones are the account's whole current
-//! pending set, which replaces the stored one, so a pending row that books (under its own id or
-//! another) or vanishes is never kept twice. The balance is one point observed now; holdings are
-//! as of today.
+//! A fetch covers a window of days (from `since` to today); the engine hands over the account's
+//! stored transactions from that day on, so every decision here is made against everything the
+//! window could repeat:
+//!
+//! - A fetched booked transaction is **known** when a stored one has its provider id and the same
+//!   booking date and amount. The rest are matched **by content** (booking date, amount, text and
+//!   counterparty as the fingerprint normalises them, counted as a multiset) with the stored ones
+//!   no id claimed: a bank that issues new ids per session (Enable Banking's `transaction_id`), or
+//!   a sync of what an import already stored, stores nothing twice. Only what neither finds is new.
+//! - A fetched booking under a known id with another date or amount is a **collision**: a bank that
+//!   reuses ids. It is new all the same; the store keeps it under its content fingerprint, since
+//!   its id is taken, and counts it (see `saldo_store`'s insert). The fingerprints of new rows never
+//!   repeat a stored one of the window, so the store's content identity cannot drop them either.
+//! - The stored **pending** transactions the window covers are replaced by the fetched pending
+//!   set; those not fetched again as pending have **vanished** (booked under another identity, or
+//!   dropped by the bank), and are counted. Pending rows older than the window are kept: only a
+//!   window that covers a pending transaction's date can say it is gone, which is why the engine
+//!   reaches back to the oldest one held. A pending row whose id is booked already is dropped; one
+//!   without an id is kept even when a booking looks the same (it may be a second, held purchase).
+//!
+//! The balance is one point observed now; holdings are as of today.
 
 use crate::balance::{BalancePoint, BalanceSource};
 use crate::holding::{Holding, Instrument};
 use crate::ids::{AccountId, TransactionId};
 use crate::money::Money;
-use crate::transaction::{FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
+use crate::transaction::{content_key, fingerprint, FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// A transaction as a connector fetched it.
@@ -46,22 +63,92 @@ pub struct ItemData {
     pub transactions: Vec<FetchedTransaction>,
 }
 
+/// The days one fetch covered, and what is stored for them.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// The first day the fetch asked for.
+    pub since: NaiveDate,
+    /// The account's stored transactions (booked and pending) dated from `since`, and from any
+    /// earlier day the fetch returned a booking for.
+    pub stored: &'a [Transaction],
+}
+
+/// The day from which a fetch's stored counterpart must be read: the window's first day, or an
+/// earlier booking date the provider returned anyway.
+pub fn stored_from(since: NaiveDate, data: &ItemData) -> NaiveDate {
+    data.transactions.iter().map(|t| t.booking_date).min().map_or(since, |first| first.min(since))
+}
+
 /// What one fetch of one account stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ingest {
     pub balance: Option<BalancePoint>,
     pub holdings: Vec<Holding>,
-    /// Stored once each, never removed.
+    /// New booked transactions: stored once each, never removed.
     pub booked: Vec<Transaction>,
-    /// The account's current pending set: it replaces the stored one.
+    /// The window's current pending set: it replaces `pending_removed`.
     pub pending: Vec<Transaction>,
+    /// The stored pending transactions the window covers.
+    pub pending_removed: Vec<TransactionId>,
+    /// Of `pending_removed`, those not fetched again as pending.
+    pub pending_vanished: u64,
+    /// Fetched bookings found by content under another id than the stored one's (or none).
+    pub matched_by_content: u64,
 }
 
-/// Decides what `data`, fetched at `now`, stores for `account`; `new_id` gives transactions ids.
-pub fn ingest(account: AccountId, data: &ItemData, now: DateTime<Utc>, mut new_id: impl FnMut() -> Uuid) -> Ingest {
+/// Decides what `data`, fetched at `now` for `window`, stores for `account`; `new_id` gives
+/// transactions ids.
+pub fn ingest(
+    account: AccountId,
+    data: &ItemData,
+    window: Window<'_>,
+    now: DateTime<Utc>,
+    mut new_id: impl FnMut() -> Uuid,
+) -> Ingest {
     let today = now.date_naive();
     let (booked, pending): (Vec<&FetchedTransaction>, Vec<&FetchedTransaction>) =
         data.transactions.iter().partition(|t| t.status == TransactionStatus::Booked);
+    let stored_booked: Vec<&Transaction> =
+        window.stored.iter().filter(|t| t.status == TransactionStatus::Booked).collect();
+    let stored_pending: Vec<&Transaction> = window
+        .stored
+        .iter()
+        .filter(|t| t.status == TransactionStatus::Pending && t.booking_date >= window.since)
+        .collect();
+
+    // The fingerprints the window holds, which no new row may repeat.
+    let mut taken: HashSet<String> = window.stored.iter().map(|t| t.fingerprint.clone()).collect();
+    let (new_booked, matched_by_content) = reconcile_booked(&booked, &stored_booked, &mut taken);
+    let booked_ids: HashSet<&str> = stored_booked
+        .iter()
+        .filter_map(|t| t.provider_id.as_deref())
+        .chain(booked.iter().filter_map(|t| t.provider_id.as_deref()))
+        .collect();
+    // A pending row under an id that is booked is that booking. Without ids, one that looks like a
+    // booking is kept all the same: it may be a second purchase still held (two identical coffees,
+    // one booked, one pending), and only a pending row held makes the next windows reach back to
+    // its day, where it will book.
+    let pending_now: Vec<&FetchedTransaction> =
+        pending.into_iter().filter(|t| t.provider_id.as_deref().is_none_or(|id| !booked_ids.contains(id))).collect();
+    let pending_vanished = vanished(&stored_pending, &pending_now);
+    // The pending rows removed give their fingerprints back.
+    for removed in &stored_pending {
+        taken.remove(&removed.fingerprint);
+    }
+    let pending_fingerprints = fingerprints(&pending_now, &mut taken);
+
+    let to_transaction = |t: &FetchedTransaction, fingerprint: String, id: Uuid| Transaction {
+        id: TransactionId(id),
+        account_id: account,
+        status: t.status,
+        booking_date: t.booking_date,
+        value_date: t.value_date,
+        amount: t.amount,
+        description: t.description.clone(),
+        counterparty: t.counterparty.clone(),
+        provider_id: t.provider_id.clone(),
+        fingerprint,
+    };
     Ingest {
         balance: data.balance.map(|amount| BalancePoint {
             account_id: account,
@@ -82,41 +169,124 @@ pub fn ingest(account: AccountId, data: &ItemData, now: DateTime<Utc>, mut new_i
                 as_of: today,
             })
             .collect(),
-        booked: identify(account, &booked, &mut new_id),
-        pending: identify(account, &pending, &mut new_id),
+        booked: new_booked.into_iter().map(|(t, fingerprint)| to_transaction(t, fingerprint, new_id())).collect(),
+        pending: pending_now
+            .iter()
+            .zip(pending_fingerprints)
+            .map(|(t, fingerprint)| to_transaction(t, fingerprint, new_id()))
+            .collect(),
+        pending_removed: stored_pending.iter().map(|t| t.id).collect(),
+        pending_vanished,
+        matched_by_content,
     }
 }
 
-/// Gives fetched transactions ids and content fingerprints (with occurrence counts).
-fn identify(
-    account: AccountId,
-    fetched: &[&FetchedTransaction],
-    new_id: &mut impl FnMut() -> Uuid,
-) -> Vec<Transaction> {
-    let mut fingerprints = Fingerprinter::new();
-    fetched
-        .iter()
+fn content_of(t: &FetchedTransaction) -> FingerprintContent<'_> {
+    FingerprintContent {
+        booking_date: t.booking_date,
+        amount: t.amount,
+        description: &t.description,
+        counterparty: t.counterparty.as_deref(),
+    }
+}
+
+fn stored_content(t: &Transaction) -> FingerprintContent<'_> {
+    FingerprintContent {
+        booking_date: t.booking_date,
+        amount: t.amount,
+        description: &t.description,
+        counterparty: t.counterparty.as_deref(),
+    }
+}
+
+/// The fetched bookings not stored yet, with their fingerprints, and how many were found by
+/// content rather than by id.
+fn reconcile_booked<'f>(
+    fetched: &[&'f FetchedTransaction],
+    stored: &[&Transaction],
+    taken: &mut HashSet<String>,
+) -> (Vec<(&'f FetchedTransaction, String)>, u64) {
+    let by_id: HashMap<&str, usize> =
+        stored.iter().enumerate().filter_map(|(i, t)| t.provider_id.as_deref().map(|id| (id, i))).collect();
+    let mut claimed = vec![false; stored.len()];
+    // First every id match, so that a row matched by content below cannot take a stored row a
+    // later row's id would have claimed.
+    let mut unmatched: Vec<&FetchedTransaction> = Vec::new();
+    for &t in fetched {
+        let same = t
+            .provider_id
+            .as_deref()
+            .and_then(|id| by_id.get(id))
+            .filter(|&&i| !claimed[i] && stored[i].booking_date == t.booking_date && stored[i].amount == t.amount);
+        match same {
+            Some(&i) => claimed[i] = true,
+            None => unmatched.push(t),
+        }
+    }
+    let mut by_content: HashMap<[u8; 16], u32> = HashMap::new();
+    for (i, t) in stored.iter().enumerate() {
+        if !claimed[i] {
+            *by_content.entry(content_key(stored_content(t))).or_default() += 1;
+        }
+    }
+    let (found, new): (Vec<&FetchedTransaction>, Vec<&FetchedTransaction>) =
+        unmatched.into_iter().partition(|t| take(&mut by_content, t));
+    let matched = found.len() as u64;
+    let prints = fingerprints(&new, taken);
+    (new.into_iter().zip(prints).collect(), matched)
+}
+
+/// Fingerprints for new rows: counted over the rows as [`Fingerprinter`] does, then moved past any
+/// occurrence the window holds already.
+fn fingerprints(rows: &[&FetchedTransaction], taken: &mut HashSet<String>) -> Vec<String> {
+    let mut counter = Fingerprinter::new();
+    rows.iter()
         .map(|t| {
-            let content = FingerprintContent {
-                booking_date: t.booking_date,
-                amount: t.amount,
-                description: &t.description,
-                counterparty: t.counterparty.as_deref(),
-            };
-            Transaction {
-                id: TransactionId(new_id()),
-                account_id: account,
-                status: t.status,
-                booking_date: t.booking_date,
-                value_date: t.value_date,
-                amount: t.amount,
-                description: t.description.clone(),
-                counterparty: t.counterparty.clone(),
-                provider_id: t.provider_id.clone(),
-                fingerprint: fingerprints.next(content).0,
+            let (mut print, mut occurrence) = counter.next(content_of(t));
+            while taken.contains(&print) {
+                occurrence += 1;
+                print = fingerprint(content_of(t), occurrence);
             }
+            taken.insert(print.clone());
+            print
         })
         .collect()
+}
+
+/// How many of the stored pending rows the fetch no longer shows as pending, by id or else by
+/// content.
+fn vanished(stored: &[&Transaction], fetched: &[&FetchedTransaction]) -> u64 {
+    let ids: HashSet<&str> = fetched.iter().filter_map(|t| t.provider_id.as_deref()).collect();
+    let mut contents = content_counts(fetched);
+    let found_again = |t: &Transaction, contents: &mut HashMap<[u8; 16], u32>| {
+        t.provider_id.as_deref().is_some_and(|id| ids.contains(id))
+            || take_key(contents, content_key(stored_content(t)))
+    };
+    stored.iter().filter(|t| !found_again(t, &mut contents)).count() as u64
+}
+
+/// Fetched rows counted by content.
+fn content_counts(rows: &[&FetchedTransaction]) -> HashMap<[u8; 16], u32> {
+    let mut counts = HashMap::new();
+    for t in rows {
+        *counts.entry(content_key(content_of(t))).or_default() += 1;
+    }
+    counts
+}
+
+/// Takes one row of `t`'s content from `counts`, if one is left.
+fn take(counts: &mut HashMap<[u8; 16], u32>, t: &FetchedTransaction) -> bool {
+    take_key(counts, content_key(content_of(t)))
+}
+
+fn take_key(counts: &mut HashMap<[u8; 16], u32>, key: [u8; 16]) -> bool {
+    match counts.get_mut(&key) {
+        Some(left) if *left > 0 => {
+            *left -= 1;
+            true
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -136,14 +306,31 @@ mod tests {
         }
     }
 
-    fn run(transactions: Vec<FetchedTransaction>) -> Ingest {
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    fn run_over(transactions: Vec<FetchedTransaction>, since: u32, stored: &[Transaction]) -> Ingest {
         let now = DateTime::from_timestamp(1_796_000_000, 0).unwrap();
         let data = ItemData { balance: Some(Money::new(1000, Currency::EUR)), holdings: Vec::new(), transactions };
-        let mut n = 0;
-        ingest(AccountId(Uuid::from_u128(1)), &data, now, || {
+        let mut n = 1000 * stored.len() as u128;
+        ingest(AccountId(Uuid::from_u128(1)), &data, Window { since: day(since), stored }, now, || {
             n += 1;
             Uuid::from_u128(n)
         })
+    }
+
+    fn run(transactions: Vec<FetchedTransaction>) -> Ingest {
+        run_over(transactions, 1, &[])
+    }
+
+    /// What is stored after `ingest` (booked and pending), for the next fetch to see.
+    fn stored_after(before: &[Transaction], ingest: &Ingest) -> Vec<Transaction> {
+        let mut all: Vec<Transaction> =
+            before.iter().filter(|t| !ingest.pending_removed.contains(&t.id)).cloned().collect();
+        all.extend(ingest.booked.iter().cloned());
+        all.extend(ingest.pending.iter().cloned());
+        all
     }
 
     use TransactionStatus::{Booked, Pending};
@@ -164,25 +351,124 @@ mod tests {
         let ingest = run(vec![fetched(Booked, None, 2, -350, "Coffee"), fetched(Booked, None, 2, -350, "COFFEE ")]);
         assert_eq!(ingest.booked.len(), 2);
         assert_ne!(ingest.booked[0].fingerprint, ingest.booked[1].fingerprint);
-        // The next fetch spells them the other way round: the same two identities.
-        let again = run(vec![fetched(Booked, None, 2, -350, "coffee"), fetched(Booked, None, 2, -350, "Coffee")]);
-        let mut first: Vec<&str> = ingest.booked.iter().map(|t| t.fingerprint.as_str()).collect();
-        let mut second: Vec<&str> = again.booked.iter().map(|t| t.fingerprint.as_str()).collect();
-        first.sort();
-        second.sort();
-        assert_eq!(first, second);
+        // The next fetch spells them the other way round: both are known.
+        let again = run_over(
+            vec![fetched(Booked, None, 2, -350, "coffee"), fetched(Booked, None, 2, -350, "Coffee")],
+            1,
+            &ingest.booked,
+        );
+        assert!(again.booked.is_empty());
     }
 
     #[test]
     fn a_pending_row_that_books_under_another_id_leaves_the_pending_set() {
         // Yesterday the hotel was pending under the card network's id; today it is booked under
-        // the bank's own id and no longer pending. The new pending set (empty) replaces the old,
-        // so the hotel is stored once, as booked.
+        // the bank's own id and no longer pending. The window's new pending set (empty) replaces
+        // the old, so the hotel is stored once, as booked, and the pending one counts as vanished.
         let yesterday = run(vec![fetched(Pending, Some("auth-77"), 3, -9000, "Hotel")]);
         assert_eq!(yesterday.pending.len(), 1);
-        let today = run(vec![fetched(Booked, Some("bk-1201"), 3, -9000, "HOTEL")]);
+        let held = stored_after(&[], &yesterday);
+        let today = run_over(vec![fetched(Booked, Some("bk-1201"), 3, -9000, "HOTEL")], 1, &held);
         assert!(today.pending.is_empty());
+        assert_eq!(today.pending_removed, vec![held[0].id]);
+        assert_eq!(today.pending_vanished, 1);
         assert_eq!(today.booked.len(), 1);
         assert_eq!(today.booked[0].provider_id.as_deref(), Some("bk-1201"));
+    }
+
+    #[test]
+    fn a_pending_row_fetched_again_has_not_vanished_and_one_older_than_the_window_stays() {
+        let first = run(vec![fetched(Pending, Some("p1"), 3, -9000, "Hotel"), fetched(Pending, None, 9, -500, "Fuel")]);
+        let held = stored_after(&[], &first);
+        // A window from the 5th does not cover the hotel: it is neither removed nor vanished.
+        let next = run_over(vec![fetched(Pending, None, 9, -500, "FUEL")], 5, &held);
+        assert_eq!(next.pending_removed.len(), 1, "only the fuel is covered");
+        assert_eq!(next.pending_vanished, 0);
+        assert_eq!(next.pending.len(), 1);
+    }
+
+    #[test]
+    fn a_reused_id_with_other_content_is_new_and_the_same_id_and_content_is_known() {
+        let first = run(vec![fetched(Booked, Some("T1"), 2, -350, "Coffee")]);
+        let held = stored_after(&[], &first);
+        // The bank gives T1 again to another booking: another day and amount.
+        let second = run_over(
+            vec![fetched(Booked, Some("T1"), 2, -350, "Coffee"), fetched(Booked, Some("T1"), 4, -1200, "Books")],
+            1,
+            &held,
+        );
+        assert_eq!(second.booked.len(), 1);
+        assert_eq!(second.booked[0].amount.minor, -1200);
+        // Stored as the store would (its id taken, under its fingerprint), it is known next time.
+        let mut collided = second.booked[0].clone();
+        collided.provider_id = None;
+        let held = [held, vec![collided]].concat();
+        let third = run_over(
+            vec![fetched(Booked, Some("T1"), 2, -350, "Coffee"), fetched(Booked, Some("T1"), 4, -1200, "Books")],
+            1,
+            &held,
+        );
+        assert!(third.booked.is_empty());
+    }
+
+    #[test]
+    fn new_session_ids_match_stored_bookings_by_content_and_count_identical_ones() {
+        let first = run(vec![
+            fetched(Booked, Some("s1-a"), 2, -350, "Coffee"),
+            fetched(Booked, Some("s1-b"), 2, -350, "Coffee"),
+            fetched(Booked, Some("s1-c"), 3, -990, "Lunch"),
+        ]);
+        let held = stored_after(&[], &first);
+        // After a reconnect every id is new; a third coffee of that day is new too.
+        let next = run_over(
+            vec![
+                fetched(Booked, Some("s2-a"), 2, -350, "coffee"),
+                fetched(Booked, Some("s2-b"), 2, -350, "Coffee"),
+                fetched(Booked, Some("s2-x"), 2, -350, "Coffee"),
+                fetched(Booked, Some("s2-c"), 3, -990, "Lunch"),
+            ],
+            1,
+            &held,
+        );
+        assert_eq!(next.matched_by_content, 3);
+        assert_eq!(next.booked.len(), 1);
+        assert_eq!(next.booked[0].provider_id.as_deref(), Some("s2-x"));
+        assert!(!held.iter().any(|t| t.fingerprint == next.booked[0].fingerprint));
+    }
+
+    #[test]
+    fn an_id_match_is_claimed_before_any_content_match() {
+        // Two identical coffees, one stored under A; the fetch lists an id-less twin first.
+        let first = run(vec![fetched(Booked, Some("A"), 2, -350, "Coffee")]);
+        let held = stored_after(&[], &first);
+        let next = run_over(
+            vec![fetched(Booked, None, 2, -350, "Coffee"), fetched(Booked, Some("A"), 2, -350, "Coffee")],
+            1,
+            &held,
+        );
+        assert_eq!(next.booked.len(), 1);
+        assert_eq!(next.booked[0].provider_id, None);
+    }
+
+    #[test]
+    fn a_pending_row_booked_under_its_own_id_is_dropped_and_a_look_alike_without_id_is_kept() {
+        let ingest = run(vec![
+            fetched(Booked, Some("X"), 2, -350, "Coffee"),
+            fetched(Pending, Some("X"), 2, -350, "Coffee"),
+            // Two bus tickets of one day, one booked, the other still held.
+            fetched(Booked, None, 3, -100, "Bus"),
+            fetched(Pending, None, 3, -100, "Bus"),
+        ]);
+        assert_eq!(ingest.booked.len(), 2);
+        assert_eq!(ingest.pending.len(), 1);
+        assert_eq!(ingest.pending[0].provider_id, None);
+        assert_ne!(ingest.pending[0].fingerprint, ingest.booked[1].fingerprint, "the store keeps both");
+    }
+
+    #[test]
+    fn stored_rows_are_read_from_the_earliest_day_the_fetch_returned() {
+        let data = ItemData { transactions: vec![fetched(Booked, None, 2, -1, "x")], ..ItemData::default() };
+        assert_eq!(stored_from(day(5), &data), day(2));
+        assert_eq!(stored_from(day(1), &data), day(1));
     }
 }

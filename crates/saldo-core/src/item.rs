@@ -52,6 +52,8 @@ pub struct Item {
     pub name: String,
     pub iban: Option<String>,
     pub masked_number: Option<String>,
+    /// The holder's name, where the provider gives it: never the item's name.
+    pub owner_name: Option<String>,
     pub currency: Currency,
     pub current_value: Option<Money>,
     pub decision: ItemDecision,
@@ -65,18 +67,26 @@ pub struct Item {
     pub synced_through: Option<NaiveDate>,
 }
 
-/// The stable identity of an item within its connection.
+fn given(text: Option<&str>) -> Option<&str> {
+    text.filter(|t| !t.trim().is_empty())
+}
+
+/// The stable identity of an item within its connection: its IBAN, else its national account
+/// number (BBAN, sort code and account number) and currency, else its masked number (a card's PAN)
+/// and currency, else the provider's id for it, which some banks change with every consent.
 pub fn identity_key(
     iban: Option<&str>,
+    account_number: Option<&str>,
     masked_number: Option<&str>,
     currency: Currency,
     provider_item_id: &str,
 ) -> String {
     let compact = |text: &str| text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
-    match (iban, masked_number) {
-        (Some(iban), _) if !iban.trim().is_empty() => format!("iban:{}", compact(iban)),
-        (_, Some(masked)) if !masked.trim().is_empty() => format!("masked:{}:{currency}", compact(masked)),
-        _ => format!("id:{provider_item_id}"),
+    match (given(iban), given(account_number), given(masked_number)) {
+        (Some(iban), _, _) => format!("iban:{}", compact(iban)),
+        (None, Some(number), _) => format!("number:{}:{currency}", compact(number)),
+        (None, None, Some(masked)) => format!("masked:{}:{currency}", compact(masked)),
+        (None, None, None) => format!("id:{provider_item_id}"),
     }
 }
 
@@ -88,10 +98,28 @@ pub struct DiscoveredItem {
     pub kind: AccountKind,
     pub name: String,
     pub iban: Option<String>,
+    /// An unmasked national account number (a BBAN, a sort code and account number), kept for
+    /// the item's identity only.
+    pub account_number: Option<String>,
     pub masked_number: Option<String>,
+    /// The holder's name, where the provider gives it apart from the account's own names.
+    pub owner_name: Option<String>,
     pub currency: Currency,
     /// Signed from the holder's view: an owed liability is negative.
     pub current_value: Option<Money>,
+}
+
+impl DiscoveredItem {
+    /// See [`identity_key`].
+    pub fn identity(&self) -> String {
+        identity_key(
+            self.iban.as_deref(),
+            self.account_number.as_deref(),
+            self.masked_number.as_deref(),
+            self.currency,
+            &self.provider_item_id,
+        )
+    }
 }
 
 /// How the provider's current items differ from the stored ones.
@@ -128,19 +156,26 @@ pub fn diff_items(
         new_names: Vec::new(),
     };
     let mut seen = std::collections::HashSet::new();
+    let identities: std::collections::HashSet<String> = discovered.iter().map(DiscoveredItem::identity).collect();
     for found in discovered {
-        let identity = identity_key(
-            found.iban.as_deref(),
-            found.masked_number.as_deref(),
-            found.currency,
-            &found.provider_item_id,
-        );
-        seen.insert(identity.clone());
-        match stored.iter().find(|s| s.identity_key == identity) {
+        let identity = found.identity();
+        // An item stored under an identity nobody shows any more, by the provider id it has now:
+        // the same account, now that more of its identifiers are read (a masked PAN, a BBAN).
+        let rekeyed = || {
+            stored.iter().find(|s| {
+                s.provider_item_id == found.provider_item_id
+                    && s.identity_key.starts_with("id:")
+                    && !identities.contains(&s.identity_key)
+            })
+        };
+        match stored.iter().find(|s| s.identity_key == identity).or_else(rekeyed) {
             Some(existing) => {
+                seen.insert(existing.identity_key.clone());
                 let mut item = existing.clone();
+                item.identity_key = identity.clone();
                 item.provider_item_id = found.provider_item_id.clone();
                 item.name = found.name.clone();
+                item.owner_name = found.owner_name.clone();
                 item.current_value = found.current_value;
                 if let Some(account) = item.account_id {
                     if existing.provider_item_id != found.provider_item_id {
@@ -156,6 +191,7 @@ pub fn diff_items(
                 }
             }
             None => {
+                seen.insert(identity.clone());
                 diff.new_keys.push(identity.clone());
                 diff.new_names.push(found.name.clone());
                 diff.items.push(new_item(new_id(), connection, identity, found, now));
@@ -190,6 +226,7 @@ pub fn new_item(
         name: found.name.clone(),
         iban: found.iban.clone(),
         masked_number: found.masked_number.clone(),
+        owner_name: found.owner_name.clone(),
         currency: found.currency,
         current_value: found.current_value,
         decision: ItemDecision::Offered,
@@ -216,16 +253,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identity_prefers_iban_then_masked_number_then_provider_id() {
+    fn identity_prefers_iban_then_account_number_then_masked_number_then_provider_id() {
         let eur = Currency::EUR;
         assert_eq!(
-            identity_key(Some("se45 5000 0000 0583 9825 7466"), Some("**** 7466"), eur, "a"),
+            identity_key(Some("se45 5000 0000 0583 9825 7466"), Some("5839825"), Some("**** 7466"), eur, "a"),
             "iban:SE4550000000058398257466"
         );
-        assert_eq!(identity_key(None, Some("**** 4242"), eur, "a"), "masked:****4242:EUR");
-        assert_eq!(identity_key(Some(" "), None, eur, "acc-9"), "id:acc-9");
+        assert_eq!(
+            identity_key(None, Some("40-47-84 7058 9331"), Some("**** 4242"), eur, "a"),
+            "number:40-47-8470589331:EUR"
+        );
+        assert_eq!(identity_key(None, None, Some("**** 4242"), eur, "a"), "masked:****4242:EUR");
+        assert_eq!(identity_key(Some(" "), Some(""), None, eur, "acc-9"), "id:acc-9");
         // A new provider id on reconnect does not change the identity.
-        assert_eq!(identity_key(Some("SE45"), None, eur, "old"), identity_key(Some("SE45"), None, eur, "new"));
+        assert_eq!(
+            identity_key(Some("SE45"), None, None, eur, "old"),
+            identity_key(Some("SE45"), None, None, eur, "new")
+        );
+    }
+
+    #[test]
+    fn a_card_known_by_its_id_is_rekeyed_by_its_masked_number_and_then_survives_new_ids() {
+        let (connection, account) = (ConnectionId(Uuid::from_u128(7)), AccountId(Uuid::from_u128(9)));
+        let mut ids = (1..).map(Uuid::from_u128);
+        // Stored before the masked number was read: known by the provider's id.
+        let mut items =
+            diff_items(connection, &[], &[found("card-a", None, "Visa")], at(0), || ids.next().unwrap()).items;
+        items[0].decision = ItemDecision::Tracked;
+        items[0].account_id = Some(account);
+        let masked =
+            |id: &str| DiscoveredItem { masked_number: Some("492942******1234".into()), ..found(id, None, "Visa") };
+        let read = diff_items(connection, &items, &[masked("card-a")], at(1), || unreachable!("not new"));
+        assert!(read.closed.is_empty() && read.new_keys.is_empty());
+        assert_eq!(
+            (read.items[0].id, read.items[0].identity_key.as_str()),
+            (items[0].id, "masked:492942******1234:EUR")
+        );
+        // A reconnect: the bank's id for the card changes, its masked number does not.
+        let again = diff_items(connection, &read.items, &[masked("card-b")], at(2), || unreachable!("not new"));
+        assert!(again.closed.is_empty() && again.new_keys.is_empty());
+        assert_eq!((again.items[0].id, again.items[0].account_id), (items[0].id, Some(account)));
+        assert_eq!(again.aliases.len(), 1);
     }
 
     fn found(id: &str, iban: Option<&str>, name: &str) -> DiscoveredItem {
@@ -234,7 +302,9 @@ mod tests {
             kind: AccountKind::Cash,
             name: name.into(),
             iban: iban.map(str::to_string),
+            account_number: None,
             masked_number: None,
+            owner_name: None,
             currency: Currency::EUR,
             current_value: None,
         }

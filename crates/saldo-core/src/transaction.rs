@@ -109,13 +109,23 @@ impl Fingerprinter {
     /// The fingerprint of the next transaction of the batch, and its occurrence.
     pub fn next(&mut self, content: FingerprintContent<'_>) -> (String, u32) {
         let hasher = content_hasher(content);
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&hasher.clone().finalize()[..16]);
-        let count = self.seen.entry(key).or_insert(0);
+        let count = self.seen.entry(key_of(&hasher)).or_insert(0);
         let occurrence = *count;
         *count += 1;
         (finish(hasher, occurrence), occurrence)
     }
+}
+
+/// What the fingerprint covers but the occurrence, as 128 bits: two spellings of one transaction
+/// (case, spacing) have the same key. Matching by content counts these.
+pub fn content_key(content: FingerprintContent<'_>) -> [u8; 16] {
+    key_of(&content_hasher(content))
+}
+
+fn key_of(hasher: &Sha256) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&hasher.clone().finalize()[..16]);
+    key
 }
 
 /// For each transaction of a batch, how many identical ones (same normalised fingerprint content)

@@ -611,14 +611,14 @@ fn account_data(
             // One access is one read from its first page; continuation pages belong to it.
             let first_page = !query.iter().any(|(k, _)| k == "continuation_key");
             if !psu_present && first_page {
-                let key = (session_id, uid.to_string(), now.date_naive());
+                let key = (session_id.clone(), uid.to_string(), now.date_naive());
                 let count = api.unattended.entry(key).or_insert(0);
                 *count += 1;
                 if *count > UNATTENDED_PER_DAY {
                     return error(429, Some("ASPSP_RATE_LIMIT_EXCEEDED"), "ASPSP rate limit exceeded");
                 }
             }
-            transactions(api, method, path, &account, created, query)
+            transactions(api, method, path, &account, (&session_id, created), query)
         }
     }
 }
@@ -628,7 +628,7 @@ fn transactions(
     method: &Method,
     path: &str,
     account: &BankAccount,
-    created: DateTime<Utc>,
+    (session_id, created): (&str, DateTime<Utc>),
     query: &[(String, String)],
 ) -> Response {
     let from = match day_param(api, path, query, "date_from") {
@@ -671,7 +671,23 @@ fn transactions(
         let day = t["booking_date"].as_str().or(t["value_date"].as_str()).and_then(|d| d.parse::<NaiveDate>().ok());
         day.is_none_or(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t))
     };
-    let all: Vec<Value> = account.transactions.iter().filter(in_window).cloned().collect();
+    // Enable Banking's reference: `transaction_id` may differ from one session to the next; only
+    // `entry_reference` identifies a booking across sessions. So this bank mints a transaction id
+    // per session for every transaction that does not fix its own.
+    let all: Vec<Value> = account
+        .transactions
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| in_window(t))
+        .map(|(n, t)| {
+            let mut t = t.clone();
+            if t.get("transaction_id").is_none() {
+                let own = t["entry_reference"].as_str().map_or_else(|| n.to_string(), str::to_string);
+                t["transaction_id"] = Value::from(format!("{session_id}-{own}"));
+            }
+            t
+        })
+        .collect();
     let offset = match query.iter().find(|(k, _)| k == "continuation_key") {
         None => 0,
         Some((_, key)) => {

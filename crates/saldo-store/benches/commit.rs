@@ -143,6 +143,8 @@ fn batch(
                     failure: None,
                     transactions_new: 0,
                     pending_replaced: 0,
+                    pending_vanished: 0,
+                    reused_ids: 0,
                     balance_points: 1,
                     holdings: 0,
                 },
@@ -161,6 +163,8 @@ fn batch(
                     holdings: Vec::new(),
                     booked: (first..first + per_sync).map(|s| booked(*account, s, per_sync, day)).collect(),
                     pending: Vec::new(),
+                    pending_removed: Vec::new(),
+                    pending_vanished: 0,
                 }],
                 notifications: Vec::new(),
             }

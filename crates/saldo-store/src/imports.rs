@@ -110,10 +110,12 @@ impl ImportTx {
             .collect()
     }
 
-    /// Inserts transactions; one already stored under the same identity is skipped. Returns how
-    /// many were new.
-    pub async fn insert_transactions(&mut self, transactions: &[Transaction]) -> Result<u64, StoreError> {
-        crate::sync::insert_transactions_in(&mut self.tx, transactions.iter()).await
+    /// Inserts transactions; one already stored under the same identity is skipped, but a booking
+    /// under an id the account holds for another booking is stored under its fingerprint. Returns
+    /// how many were new, and how many of those reused an id.
+    pub async fn insert_transactions(&mut self, transactions: &[Transaction]) -> Result<(u64, u64), StoreError> {
+        let inserted = crate::transactions::insert_transactions_in(&mut self.tx, transactions.iter()).await?;
+        Ok((inserted.new.len() as u64, inserted.reused_ids.len() as u64))
     }
 
     /// Deletes the account's pending transactions with these (booking date, amount, provider id)

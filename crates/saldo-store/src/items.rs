@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 pub(crate) const ITEM_COLUMNS: &str =
     "id, connection_id, identity_key, provider_item_id, kind, name, iban, masked_number, currency, \
-     current_value_minor, decision, account_id, first_seen_at, vanished_at, synced_through";
+     current_value_minor, decision, account_id, first_seen_at, vanished_at, synced_through, owner_name";
 
 pub(crate) fn item_from_row(row: &Row) -> Result<Item, StoreError> {
     let currency = parse_stored("currency", &row.get::<String>(8)?, Currency::parse)?;
@@ -34,6 +34,7 @@ pub(crate) fn item_from_row(row: &Row) -> Result<Item, StoreError> {
         first_seen_at: row.get(12)?,
         vanished_at: row.get(13)?,
         synced_through: row.get(14)?,
+        owner_name: row.get(15)?,
     })
 }
 
@@ -54,19 +55,23 @@ pub(crate) fn item_args(item: &Item) -> Vec<Arg> {
         Arg::Time(item.first_seen_at),
         Arg::OptTime(item.vanished_at),
         Arg::OptDate(item.synced_through),
+        Arg::OptText(item.owner_name.clone()),
     ]
 }
 
-/// Stores items, updating those already known by their identity.
+/// Stores items, updating those already stored (an item's identity may change, when more of its
+/// identifiers are read: core's `diff_items` decides).
 pub(crate) async fn upsert_items(tx: &mut Tx, items: &[Item]) -> Result<(), StoreError> {
     insert_rows(
         tx,
         &format!("INSERT INTO items ({ITEM_COLUMNS})"),
-        "ON CONFLICT (connection_id, identity_key) DO UPDATE SET provider_item_id = excluded.provider_item_id, \
+        "ON CONFLICT (id) DO UPDATE SET identity_key = excluded.identity_key, \
+         provider_item_id = excluded.provider_item_id, \
          kind = excluded.kind, name = excluded.name, iban = excluded.iban, masked_number = excluded.masked_number, \
          current_value_minor = excluded.current_value_minor, decision = excluded.decision, \
-         account_id = excluded.account_id, vanished_at = excluded.vanished_at, synced_through = excluded.synced_through",
-        15,
+         account_id = excluded.account_id, vanished_at = excluded.vanished_at, synced_through = excluded.synced_through, \
+         owner_name = excluded.owner_name",
+        16,
         items.iter().map(item_args).collect(),
     )
     .await?;

@@ -11,12 +11,13 @@ use crate::items::upsert_items;
 use crate::notifications::insert_notifications_in;
 use crate::sql::{in_lists, insert_rows, insert_rows_returning};
 use crate::sql::{parse_stored, Arg, Row, Tx};
+use crate::transactions::insert_transactions_in;
 use chrono::{DateTime, NaiveDate, Utc};
 use saldo_core::account::AccountAlias;
 use saldo_core::balance::BalancePoint;
 use saldo_core::failure::{Failure, FailureKind};
 use saldo_core::holding::Holding;
-use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, UserId};
+use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, TransactionId, UserId};
 use saldo_core::institution::{Connection, ConsentRecord};
 use saldo_core::item::Item;
 use saldo_core::notification::Notification;
@@ -150,6 +151,10 @@ pub struct SyncRun {
     pub failure: Option<Failure>,
     pub transactions_new: u64,
     pub pending_replaced: u64,
+    /// Stored pending transactions that a window covering their date no longer returned.
+    pub pending_vanished: u64,
+    /// New bookings under an id their account already held for another booking.
+    pub reused_ids: u64,
     pub balance_points: u64,
     pub holdings: u64,
 }
@@ -162,8 +167,12 @@ pub struct AccountIngest {
     pub holdings: Vec<Holding>,
     /// Booked transactions: stored once, never removed.
     pub booked: Vec<Transaction>,
-    /// The account's current pending transactions: they replace the stored pending set.
+    /// The window's current pending transactions: they replace `pending_removed`.
     pub pending: Vec<Transaction>,
+    /// The stored pending transactions the fetch window covered.
+    pub pending_removed: Vec<TransactionId>,
+    /// Of those, how many the fetch did not return again as pending.
+    pub pending_vanished: u64,
 }
 
 /// Everything one sync writes.
@@ -183,57 +192,6 @@ pub struct SyncCommit {
     pub notifications: Vec<Notification>,
 }
 
-fn transaction_args(t: &Transaction) -> Vec<Arg> {
-    vec![
-        Arg::Uuid(t.id.0),
-        Arg::Uuid(t.account_id.0),
-        Arg::Text(t.status.as_str().into()),
-        Arg::Date(t.booking_date),
-        Arg::OptDate(t.value_date),
-        Arg::Int(t.amount.minor),
-        Arg::Text(t.amount.currency.code().into()),
-        Arg::Text(t.description.clone()),
-        Arg::OptText(t.counterparty.clone()),
-        Arg::OptText(t.provider_id.clone()),
-        Arg::Text(t.fingerprint.clone()),
-    ]
-}
-
-const TRANSACTION_INSERT: &str = "INSERT INTO transactions (id, account_id, status, booking_date, value_date, \
-     amount_minor, currency, description, counterparty, provider_id, fingerprint)";
-
-/// Inserts transactions; one already stored under the same identity is skipped. Returns how many
-/// were new.
-pub(crate) async fn insert_transactions_in<'a>(
-    tx: &mut Tx,
-    transactions: impl IntoIterator<Item = &'a Transaction>,
-) -> Result<u64, StoreError> {
-    insert_rows(
-        tx,
-        TRANSACTION_INSERT,
-        "ON CONFLICT DO NOTHING",
-        11,
-        transactions.into_iter().map(transaction_args).collect(),
-    )
-    .await
-}
-
-/// [`insert_transactions_in`], returning the account of each new transaction.
-async fn insert_transactions_counted<'a>(
-    tx: &mut Tx,
-    transactions: impl IntoIterator<Item = &'a Transaction>,
-) -> Result<Vec<AccountId>, StoreError> {
-    let rows = insert_rows_returning(
-        tx,
-        TRANSACTION_INSERT,
-        "ON CONFLICT DO NOTHING RETURNING account_id",
-        11,
-        transactions.into_iter().map(transaction_args).collect(),
-    )
-    .await?;
-    rows.iter().map(|row| Ok(AccountId(row.get(0)?))).collect()
-}
-
 fn run_args(run: &SyncRun) -> Vec<Arg> {
     vec![
         Arg::Uuid(run.id),
@@ -249,6 +207,8 @@ fn run_args(run: &SyncRun) -> Vec<Arg> {
         Arg::OptText(run.failure.as_ref().map(|f| f.detail.clone())),
         Arg::Int(run.transactions_new as i64),
         Arg::Int(run.pending_replaced as i64),
+        Arg::Int(run.pending_vanished as i64),
+        Arg::Int(run.reused_ids as i64),
         Arg::Int(run.balance_points as i64),
         Arg::Int(run.holdings as i64),
     ]
@@ -291,22 +251,26 @@ async fn commit_syncs_in(tx: &mut Tx, commits: &[&SyncCommit]) -> Result<Vec<Com
         crate::accounts::insert_alias_in(tx, *account, alias).await?;
     }
     let ingest: Vec<&AccountIngest> = live.iter().flat_map(|c| &c.ingest).filter(|i| i.account_id.is_some()).collect();
-    // Pending transactions are ephemeral: the current set replaces the stored one. Booked ones go in
-    // first so that a pending one already booked under the same identity is dropped.
-    let accounts: Vec<Arg> = ingest.iter().filter_map(|i| i.account_id).map(|a| Arg::Uuid(a.0)).collect();
+    // Pending transactions are ephemeral: the window's current set replaces the stored one it
+    // covered. Booked ones go in first so that a pending one already booked under the same identity
+    // is dropped.
+    let removed: Vec<Arg> = ingest.iter().flat_map(|i| &i.pending_removed).map(|t| Arg::Uuid(t.0)).collect();
     let mut replaced_in: HashMap<AccountId, u64> = HashMap::new();
-    for (list, args) in in_lists(accounts) {
-        let sql = format!(
-            "DELETE FROM transactions WHERE status = 'pending' AND account_id IN ({list}) RETURNING account_id"
-        );
+    for (list, args) in in_lists(removed) {
+        let sql = format!("DELETE FROM transactions WHERE status = 'pending' AND id IN ({list}) RETURNING account_id");
         for row in tx.fetch(&sql, &args).await? {
             *replaced_in.entry(AccountId(row.get(0)?)).or_default() += 1;
         }
     }
-    let mut new_in: HashMap<AccountId, u64> = HashMap::new();
-    for account in insert_transactions_counted(tx, ingest.iter().flat_map(|i| &i.booked)).await? {
-        *new_in.entry(account).or_default() += 1;
-    }
+    let inserted = insert_transactions_in(tx, ingest.iter().flat_map(|i| &i.booked)).await?;
+    let count = |accounts: Vec<AccountId>| {
+        let mut counts: HashMap<AccountId, u64> = HashMap::new();
+        for account in accounts {
+            *counts.entry(account).or_default() += 1;
+        }
+        counts
+    };
+    let (new_in, reused_in) = (count(inserted.new), count(inserted.reused_ids));
     insert_transactions_in(tx, ingest.iter().flat_map(|i| &i.pending)).await?;
     let points: Vec<BalancePoint> = ingest.iter().filter_map(|i| i.balance.clone()).collect();
     crate::balances::insert_points_in(tx, &points).await?;
@@ -326,15 +290,18 @@ async fn commit_syncs_in(tx: &mut Tx, commits: &[&SyncCommit]) -> Result<Vec<Com
         let mut run = commit.run.clone();
         run.transactions_new = new;
         run.pending_replaced = replaced;
+        run.reused_ids = of(&reused_in);
+        run.pending_vanished = commit.ingest.iter().map(|i| i.pending_vanished).sum();
         runs.push(run_args(&run));
         results.push(Ok((new, replaced)));
     }
     insert_rows(
         tx,
         "INSERT INTO sync_runs (id, connection_id, institution_id, trigger, worker, started_at, finished_at, outcome, \
-         failure_kind, failure_code, failure_detail, transactions_new, pending_replaced, balance_points, holdings)",
+         failure_kind, failure_code, failure_detail, transactions_new, pending_replaced, pending_vanished, reused_ids, \
+         balance_points, holdings)",
         "",
-        15,
+        17,
         runs,
     )
     .await?;
@@ -613,7 +580,8 @@ impl Db {
         let rows = self
             .fetch(
                 "SELECT id, connection_id, institution_id, trigger, worker, started_at, finished_at, outcome, failure_kind, \
-                 failure_code, failure_detail, transactions_new, pending_replaced, balance_points, holdings FROM sync_runs \
+                 failure_code, failure_detail, transactions_new, pending_replaced, balance_points, holdings, \
+                 pending_vanished, reused_ids FROM sync_runs \
                  WHERE connection_id = $1 ORDER BY finished_at DESC, id DESC LIMIT $2",
                 &[Arg::Uuid(connection.0), Arg::Int(i64::from(limit))],
             )
@@ -643,6 +611,8 @@ impl Db {
                     pending_replaced: row.get::<i64>(12)? as u64,
                     balance_points: row.get::<i64>(13)? as u64,
                     holdings: row.get::<i64>(14)? as u64,
+                    pending_vanished: row.get::<i64>(15)? as u64,
+                    reused_ids: row.get::<i64>(16)? as u64,
                 })
             })
             .collect()

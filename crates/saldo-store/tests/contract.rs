@@ -331,6 +331,28 @@ contract!(transactions_are_stored_once_by_provider_id_or_fingerprint, |db: Db| a
     assert_eq!(coffee, &batch[0]);
 });
 
+contract!(a_booking_under_a_reused_id_is_kept_by_its_content_and_counted, |db: Db| async move {
+    let (_, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
+    let coffee = transaction(cash.id, Some("T1"), "Coffee", -350);
+    assert_eq!(db.insert_transactions(std::slice::from_ref(&coffee)).await.unwrap(), 1);
+    // The bank gives T1 to a second booking (another amount), and the first again.
+    let mut books = transaction(cash.id, Some("T1"), "Books", -1200);
+    books.fingerprint = "books-fingerprint".into();
+    let again = transaction(cash.id, Some("T1"), "Coffee", -350);
+    let mut import = db.begin_import().await.unwrap();
+    assert_eq!(import.insert_transactions(&[again.clone(), books.clone()]).await.unwrap(), (1, 1));
+    import.commit().await.unwrap();
+    let stored = db.transactions(cash.id).await.unwrap();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    let kept = stored.iter().find(|t| t.amount.minor == -1200).unwrap();
+    assert_eq!((kept.provider_id.as_deref(), kept.fingerprint.as_str()), (None, "books-fingerprint"));
+    // Given once more, neither is stored twice.
+    let mut import = db.begin_import().await.unwrap();
+    assert_eq!(import.insert_transactions(&[again, books]).await.unwrap(), (0, 0));
+    import.commit().await.unwrap();
+    assert_eq!(db.transactions(cash.id).await.unwrap().len(), 2);
+});
+
 contract!(a_failed_transaction_batch_writes_nothing, |db: Db| async move {
     let (_, cash) = user_with_account(&db, AccountKind::Cash, "EUR").await;
     let batch = vec![
@@ -410,7 +432,7 @@ contract!(an_import_lands_whole_or_not_at_all, |db: Db| async move {
     // An import that is dropped (a later file failed) leaves nothing: no account, no rows.
     let mut import = db.begin_import().await.unwrap();
     import.create_account(&account, Some(&alias)).await.unwrap();
-    assert_eq!(import.insert_transactions(std::slice::from_ref(&coffee)).await.unwrap(), 1);
+    assert_eq!(import.insert_transactions(std::slice::from_ref(&coffee)).await.unwrap(), (1, 0));
     let found = import.account_by_identity(user.id, None, Some("12345678"), Some(Currency::EUR)).await.unwrap();
     assert_eq!(found, Some(account.id), "the open import sees its own writes");
     drop(import);
@@ -434,7 +456,7 @@ contract!(an_import_lands_whole_or_not_at_all, |db: Db| async move {
     assert_eq!((stored_coffee.amount_minor, stored_coffee.provider_id.as_deref()), (-350, Some("file:A1")));
     assert_eq!(stored_coffee.fingerprint, coffee.fingerprint);
     // The same row again is no new transaction; the booked hotel replaces its pending one.
-    assert_eq!(import.insert_transactions(std::slice::from_ref(&coffee)).await.unwrap(), 0);
+    assert_eq!(import.insert_transactions(std::slice::from_ref(&coffee)).await.unwrap(), (0, 0));
     let held: Vec<_> = entries.into_iter().filter(|e| e.pending).collect();
     assert_eq!(import.delete_pending(account.id, &held).await.unwrap(), 1);
     // Imported accounts without an alias are where files naming no account may have gone.

@@ -112,6 +112,12 @@ fn print_import_report(report: &saldo_app::import::FileReport) {
                 statement.new, statement.duplicate, statement.pending_replaced, statement.balance_points
             ));
         }
+        if statement.reused_ids > 0 {
+            line.push_str(&format!(
+                "; {} under an id already given to another transaction (kept apart by content)",
+                statement.reused_ids
+            ));
+        }
         if statement.holdings > 0 {
             line.push_str(&format!("; holdings {}", statement.holdings));
         }

@@ -198,6 +198,7 @@ fn fail(report: &mut FileReport, err: &FileError) {
         statement.account.created = false;
         statement.new = 0;
         statement.duplicate = 0;
+        statement.reused_ids = 0;
         statement.pending_replaced = 0;
         statement.balance_points = 0;
     }
@@ -356,6 +357,15 @@ struct StatementState {
     dedupe: ImportDedupe,
 }
 
+/// What one batch of a statement's rows did to the account.
+#[derive(Debug, Default)]
+struct BatchWritten {
+    new: u64,
+    duplicate: u64,
+    replaced: u64,
+    reused_ids: u64,
+}
+
 async fn handle(
     event: Event,
     current: &mut Option<StatementReport>,
@@ -403,10 +413,11 @@ async fn handle(
             statement.sum = statement.sum_exact.normalize().to_string();
             if let Some(writer) = writer {
                 writer.settle(&batch, statement, &mut report.problems, request).await?;
-                let (new, duplicate, replaced) = writer.write_batch(&batch, &mut report.problems).await?;
-                statement.new += new;
-                statement.duplicate += duplicate;
-                statement.pending_replaced += replaced;
+                let written = writer.write_batch(&batch, &mut report.problems).await?;
+                statement.new += written.new;
+                statement.duplicate += written.duplicate;
+                statement.pending_replaced += written.replaced;
+                statement.reused_ids += written.reused_ids;
             }
         }
         Event::Balance(balance) => {
@@ -525,7 +536,7 @@ impl Writer<'_> {
         &mut self,
         batch: &[ParsedTransaction],
         problems: &mut Vec<ProblemReport>,
-    ) -> Result<(u64, u64, u64), FileError> {
+    ) -> Result<BatchWritten, FileError> {
         let mut rows = Vec::with_capacity(batch.len());
         for parsed in batch {
             let amount = match self.money(parsed.amount, parsed.currency.as_deref(), parsed.at) {
@@ -560,18 +571,18 @@ impl Writer<'_> {
                 provider_id: parsed.provider_id.as_deref().and_then(file_id),
             });
         }
-        let Some(state) = self.state.as_mut() else { return Ok((0, 0, 0)) };
+        let Some(state) = self.state.as_mut() else { return Ok(BatchWritten::default()) };
         let (Some(from), Some(to)) =
             (rows.iter().map(|t| t.booking_date).min(), rows.iter().map(|t| t.booking_date).max())
         else {
-            return Ok((0, 0, 0));
+            return Ok(BatchWritten::default());
         };
         let stored = self.tx.entries_between(state.account.id, from, to).await?;
         let Decision { insert, recognised, replaced } = state.dedupe.decide(rows, &stored);
         let replaced_count = self.tx.delete_pending(state.account.id, &replaced).await?;
-        let new = self.tx.insert_transactions(&insert).await?;
+        let (new, reused_ids) = self.tx.insert_transactions(&insert).await?;
         let duplicate = insert.len() as u64 - new + recognised;
-        Ok((new, duplicate, replaced_count))
+        Ok(BatchWritten { new, duplicate, replaced: replaced_count, reused_ids })
     }
 
     async fn write_balance(

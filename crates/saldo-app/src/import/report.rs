@@ -43,6 +43,9 @@ pub struct StatementReport {
     pub new: u64,
     /// Transactions already stored (from an earlier import or a sync).
     pub duplicate: u64,
+    /// Of `new`, transactions under an id the file (or an earlier one) gave another transaction:
+    /// stored by their content, since the id cannot tell them apart.
+    pub reused_ids: u64,
     pub pending_replaced: u64,
     pub balance_points: u64,
     #[serde(skip)]

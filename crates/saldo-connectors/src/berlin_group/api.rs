@@ -98,6 +98,9 @@ pub(crate) struct AccountDetails {
     pub name: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// The holder's name (NextGenPSD2 1.3.8 and later), never the account's.
+    #[serde(default)]
+    pub owner_name: Option<String>,
     #[serde(default)]
     pub product: Option<String>,
     #[serde(default)]

@@ -26,8 +26,8 @@ use settings::client_for;
 pub use settings::{BerlinGroupBank, BerlinGroupSettings, ScaApproach};
 
 use crate::http::{base_url, check_transport, endpoint, host_of, retry_after, Answer, Client};
-use crate::wire::{clean, locked, parse_json, path_error, unreadable};
-use crate::xs2a::{account_kind, current_balance};
+use crate::wire::{clean, locked, parse_json, path_error, present, unreadable};
+use crate::xs2a::{account_kind, account_name, current_balance};
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem,
     FetchedTransaction, InstitutionInfo, ItemData,
@@ -481,6 +481,12 @@ impl Connector for BerlinGroup {
         "berlin_group"
     }
 
+    fn free_lookback_days(&self) -> u32 {
+        // A NextGenPSD2 bank counts an access per request, not per day of its window, and a month of
+        // bookings is one page at the banks we know.
+        30
+    }
+
     async fn institutions(&self, _ctx: CallContext) -> Result<Vec<InstitutionInfo>, Failure> {
         Ok(self.banks.iter().map(|b| BerlinGroup::info(&b.config)).collect())
     }
@@ -665,13 +671,14 @@ impl Connector for BerlinGroup {
             };
             let iban =
                 account.iban.as_deref().map(|i| i.split_whitespace().collect::<String>()).filter(|i| !i.is_empty());
-            let name =
-                [&account.name, &account.display_name, &account.product, &iban, &account.bban, &account.masked_pan]
-                    .into_iter()
-                    .flatten()
-                    .map(|n| n.trim())
-                    .find(|n| !n.is_empty())
-                    .unwrap_or(account.resource_id.as_str());
+            let account_number = present(&account.bban).map(|n| clean(n, ""));
+            let masked_number = present(&account.masked_pan).map(|p| clean(p, ""));
+            let name = account_name(
+                &[present(&account.display_name), present(&account.name), present(&account.product)],
+                present(&account.owner_name),
+                &[iban.as_deref(), account_number.as_deref(), masked_number.as_deref()],
+            )
+            .unwrap_or_else(|| account.resource_id.clone());
             items.push(DiscoveredItem {
                 provider_item_id: account.resource_id.clone(),
                 kind: account_kind(
@@ -679,9 +686,11 @@ impl Connector for BerlinGroup {
                     account.product.as_deref(),
                     account.name.as_deref(),
                 ),
-                name: clean(name, ""),
+                name: clean(&name, ""),
                 iban,
-                masked_number: account.masked_pan.as_deref().map(|p| clean(p, "")),
+                account_number,
+                masked_number,
+                owner_name: present(&account.owner_name).map(|o| clean(o, "")),
                 currency,
                 current_value,
             });

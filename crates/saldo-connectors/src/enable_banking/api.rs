@@ -75,12 +75,20 @@ pub(crate) struct AccountIdentification {
 pub(crate) struct OtherIdentification {
     #[serde(default)]
     pub identification: Option<String>,
+    /// `CPAN` for a card's (masked) number, `BBAN` and others for account numbers.
+    #[serde(default)]
+    pub scheme_name: Option<String>,
 }
 
-impl AccountIdentification {
-    /// The identification other than an IBAN, when given.
-    pub fn other_identification(&self) -> Option<&str> {
-        self.other.as_ref().and_then(|o| o.identification.as_deref()).filter(|i| !i.trim().is_empty())
+impl OtherIdentification {
+    pub fn identification(&self) -> Option<&str> {
+        self.identification.as_deref().filter(|i| !i.trim().is_empty())
+    }
+
+    /// A card's number, as banks give it masked.
+    pub fn is_masked_pan(&self) -> bool {
+        self.scheme_name.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("CPAN"))
+            || self.identification().is_some_and(|i| i.contains('*'))
     }
 }
 
@@ -88,7 +96,9 @@ impl AccountIdentification {
 pub(crate) struct AccountDetails {
     #[serde(default)]
     pub account_id: Option<AccountIdentification>,
-    // `name` is the account holder's name (Enable Banking's reference), never the account's: not read.
+    /// The account holder's name (Enable Banking's reference), never the account's.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub details: Option<String>,
     #[serde(default)]
@@ -224,7 +234,10 @@ impl Transaction {
             .or_else(|| counterparty.clone())
             .unwrap_or_default();
         Ok(Some(FetchedTransaction {
-            provider_id: text(&self.transaction_id).or_else(|| text(&self.entry_reference)),
+            // The reference: `entry_reference` is the bank's unique, immutable id of a booking for
+            // accounts of the same identification hash, across sessions; `transaction_id` may
+            // change from one session to the next. A booking with neither is known by content.
+            provider_id: text(&self.entry_reference).or_else(|| text(&self.transaction_id)),
             status,
             booking_date,
             value_date: self.value_date,
@@ -401,7 +414,8 @@ mod tests {
         let debit = read(serde_json::json!({
             "transaction_amount": {"currency": "EUR", "amount": "12.30"}, "credit_debit_indicator": "DBIT",
             "status": "BOOK", "booking_date": "2026-11-19", "creditor": {"name": "Shop"},
-            "remittance_information": ["Card purchase", " 123 "], "entry_reference": "e1"
+            "remittance_information": ["Card purchase", " 123 "], "entry_reference": "e1",
+            "transaction_id": "session-7-t1"
         }))
         .unwrap()
         .unwrap();

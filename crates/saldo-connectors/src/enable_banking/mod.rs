@@ -16,7 +16,7 @@
 mod api;
 
 use crate::http::{base_url, endpoint, host_of, next_midnight, Client, Transport};
-use crate::wire::{clean, heavier, locked, parse_json, path_error, unreadable};
+use crate::wire::{clean, heavier, locked, masked_tail, parse_json, path_error, present, unreadable};
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
     ItemData,
@@ -281,6 +281,12 @@ impl Connector for EnableBanking {
         "enable_banking"
     }
 
+    fn free_lookback_days(&self) -> u32 {
+        // Enable Banking counts sessions' requests, not their windows; a month of bookings is one
+        // page at every bank of its reference examples.
+        30
+    }
+
     async fn institutions(&self, ctx: CallContext) -> Result<Vec<InstitutionInfo>, Failure> {
         let mut aspsps = Vec::new();
         if self.countries.is_empty() {
@@ -402,7 +408,13 @@ impl Connector for EnableBanking {
             // Enable Banking's `name` is the account holder's name: a household's accounts would all
             // be called after the same person. The account is named by its product, the bank's
             // description of it, or its masked identifier.
-            let masked = iban.as_deref().or(details.account_id.as_ref().and_then(|a| a.other_identification()));
+            let other = details.account_id.as_ref().and_then(|a| a.other.as_ref());
+            let (masked_number, account_number) = match other.and_then(|o| o.identification()) {
+                Some(id) if other.is_some_and(|o| o.is_masked_pan()) => (Some(clean(id, "")), None),
+                Some(id) => (None, Some(clean(id, ""))),
+                None => (None, None),
+            };
+            let masked = iban.as_deref().or(other.and_then(|o| o.identification()));
             let name = [&details.product, &details.details]
                 .into_iter()
                 .flatten()
@@ -420,7 +432,9 @@ impl Connector for EnableBanking {
                 ),
                 name: clean(&name, ""),
                 iban,
-                masked_number: None,
+                account_number,
+                masked_number,
+                owner_name: present(&details.name).map(|n| clean(n, "")),
                 currency,
                 current_value: None,
             });
@@ -460,13 +474,6 @@ impl Connector for EnableBanking {
             Err(failure) => Err(failure),
         }
     }
-}
-
-/// An identifier shortened to its last four characters, as a name: "•••• 1234".
-fn masked_tail(identifier: &str) -> String {
-    let chars: Vec<char> = identifier.chars().filter(|c| c.is_alphanumeric()).collect();
-    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
-    format!("•••• {tail}")
 }
 
 #[cfg(test)]

@@ -172,6 +172,15 @@ pub(crate) struct Details {
     pub product: Option<String>,
     #[serde(default)]
     pub cash_account_type: Option<String>,
+    /// A national account number, for banks that give no IBAN.
+    #[serde(default)]
+    pub bban: Option<String>,
+    /// A UK sort code and account number.
+    #[serde(default)]
+    pub scan: Option<String>,
+    /// A card's number, masked: its identity when it has no IBAN.
+    #[serde(default)]
+    pub masked_pan: Option<String>,
 }
 
 /// `accounts/{id}/balances/`.

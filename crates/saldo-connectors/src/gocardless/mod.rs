@@ -21,8 +21,8 @@ mod errors;
 mod limits;
 
 use crate::http::{base_url, endpoint, host_of, Answer, Client, Transport};
-use crate::wire::{locked, parse_json, present, unreadable};
-use crate::xs2a::{account_kind, current_balance};
+use crate::wire::{clean, locked, parse_json, present, unreadable};
+use crate::xs2a::{account_kind, account_name, current_balance};
 use crate::{
     AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
     ItemData,
@@ -454,13 +454,15 @@ impl GoCardless {
         locked(&self.limits).set_no_currency(account, false);
         let details = details.unwrap_or_default();
         let iban = normalized_iban(&details.iban).or_else(|| normalized_iban(&meta.iban));
-        let name =
-            [&details.name, &details.display_name, &details.product, &details.owner_name, &meta.name, &meta.owner_name]
-                .into_iter()
-                .find_map(present)
-                .map(str::to_string)
-                .or_else(|| iban.clone())
-                .unwrap_or_else(|| "GoCardless account".into());
+        let owner = present(&details.owner_name).or(present(&meta.owner_name));
+        let account_number = present(&details.bban).or(present(&details.scan)).map(|n| clean(n, ""));
+        let masked_number = present(&details.masked_pan).map(|p| clean(p, ""));
+        let name = account_name(
+            &[present(&details.display_name), present(&details.name), present(&meta.name), present(&details.product)],
+            owner,
+            &[iban.as_deref(), account_number.as_deref(), masked_number.as_deref()],
+        )
+        .unwrap_or_else(|| "GoCardless account".into());
         Ok(Some(DiscoveredItem {
             provider_item_id: account.to_string(),
             kind: account_kind(
@@ -468,9 +470,11 @@ impl GoCardless {
                 details.product.as_deref(),
                 present(&details.name).or(present(&meta.name)),
             ),
-            name: crate::wire::clean(&name, ""),
+            name: clean(&name, ""),
             iban,
-            masked_number: None,
+            account_number,
+            masked_number,
+            owner_name: owner.map(|o| clean(o, "")),
             currency,
             current_value: None,
         }))
@@ -566,6 +570,12 @@ impl GoCardless {
 impl Connector for GoCardless {
     fn name(&self) -> &'static str {
         "gocardless"
+    }
+
+    fn free_lookback_days(&self) -> u32 {
+        // GoCardless counts each transactions call against the account's daily limit, whatever its
+        // `date_from`.
+        30
     }
 
     async fn institutions(&self, ctx: CallContext) -> Result<Vec<InstitutionInfo>, Failure> {

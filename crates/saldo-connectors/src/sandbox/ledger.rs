@@ -73,11 +73,16 @@ pub struct Ledger {
     pub with_ids: bool,
 }
 
+/// The longest a purchase stays pending, in days.
+pub const LONGEST_PENDING: i64 = 40;
+
 /// A transaction the bank books, with its pending phase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookedTransaction {
     /// The day the purchase happened (and its pending phase began).
     pub day: i64,
+    /// The day it books: the pending phase ends, and the booking appears.
+    pub books_on: i64,
     pub booked: FetchedTransaction,
     /// What the bank shows before booking, with its own id, possibly another amount.
     pub pending: FetchedTransaction,
@@ -161,14 +166,22 @@ impl Ledger {
         out
     }
 
-    /// Days between an entry and its booking, and the amount it showed while pending.
-    fn booking_of(&self, day: i64, index: usize, amount: i64) -> (i64, i64) {
+    /// Days between an entry and its booking, whether it books under the day it began, and the
+    /// amount it showed while pending.
+    fn booking_of(&self, day: i64, index: usize, amount: i64) -> (i64, bool, i64) {
         let h = mix(&[self.key, day as u64, index as u64, 3]);
-        let lag = if amount > 0 { 0 } else { (h % 3) as i64 };
+        // One card payment in forty is held for days (a hotel, a car rental, fuel) and then books
+        // under the day it began, as banks do: 5, 9 or 40 days later.
+        let held = amount < 0 && (h >> 40) % 40 == 7;
+        let lag = match (held, amount > 0) {
+            (true, _) => [5, 9, LONGEST_PENDING][((h >> 48) % 3) as usize],
+            (false, true) => 0,
+            (false, false) => (h % 3) as i64,
+        };
         // One pending purchase in five books with a different amount (a tip, a currency fee).
         let pending_amount =
             if amount < 0 && h.is_multiple_of(5) { amount + 100 + (h >> 20) as i64 % 400 } else { amount };
-        (lag, pending_amount)
+        (lag, held, pending_amount)
     }
 
     /// Transactions that began on `day` (booked then or up to two days later).
@@ -178,19 +191,22 @@ impl Ledger {
             .into_iter()
             .enumerate()
             .map(|(index, (amount, description, counterparty))| {
-                let (lag, pending_amount) = self.booking_of(day, index, amount);
-                let id = |prefix: &str| self.with_ids.then(|| format!("{prefix}-{:x}-{day}-{index}", self.key));
+                let (lag, held, pending_amount) = self.booking_of(day, index, amount);
+                let id =
+                    |prefix: &str, day: i64| self.with_ids.then(|| format!("{prefix}-{:x}-{day}-{index}", self.key));
+                // One booking in fifty gets the id of a booking a month before: some banks reuse ids.
+                let reused = mix(&[self.key, day as u64, index as u64, 4]).is_multiple_of(50);
                 let booked = FetchedTransaction {
-                    provider_id: id("bk"),
+                    provider_id: id("bk", if reused { day - 30 } else { day }),
                     status: TransactionStatus::Booked,
-                    booking_date: date_of(day + lag),
+                    booking_date: date_of(if held { day } else { day + lag }),
                     value_date: Some(date),
                     amount: self.money(amount),
                     description: description.to_string(),
                     counterparty: counterparty.map(str::to_string),
                 };
                 let pending = FetchedTransaction {
-                    provider_id: id("pd"),
+                    provider_id: id("pd", day),
                     status: TransactionStatus::Pending,
                     booking_date: date,
                     value_date: None,
@@ -198,21 +214,26 @@ impl Ledger {
                     description: description.to_string(),
                     counterparty: counterparty.map(str::to_string),
                 };
-                BookedTransaction { day, booked, pending }
+                BookedTransaction { day, books_on: day + lag, booked, pending }
             })
             .collect()
     }
 
-    /// Booked transactions with a booking date in `from..=to`, and the ones pending on `to`.
+    /// What a fetch on `to` from `from` shows: the transactions booked by `to` with a booking
+    /// date in `from..=to`, and the ones pending on `to` that began from `from - 2` on (a bank
+    /// shows pending ones by date too).
     pub fn visible(&self, from: i64, to: i64) -> Vec<FetchedTransaction> {
         let mut out = Vec::new();
-        // A transaction books at most two days after it began.
+        // A booking dated on or after `from` began at most two days before (one held longer books
+        // under the day it began).
         for day in (from - 2).max(self.open_day())..=to {
             for t in self.transactions_of_day(day) {
-                let booked_on = day_number(t.booked.booking_date);
-                if booked_on <= to && booked_on >= from {
-                    out.push(t.booked);
-                } else if booked_on > to {
+                let dated = day_number(t.booked.booking_date);
+                if t.books_on <= to {
+                    if dated >= from {
+                        out.push(t.booked);
+                    }
+                } else {
                     out.push(t.pending);
                 }
             }
@@ -223,9 +244,9 @@ impl Ledger {
     /// The sum of amounts booked after `from_exclusive` up to `to`, inclusive.
     pub fn booked_sum(&self, from_exclusive: i64, to: i64) -> i64 {
         let mut sum = 0;
-        for day in (from_exclusive + 1 - 2).max(self.open_day())..=to {
+        for day in (from_exclusive + 1 - LONGEST_PENDING).max(self.open_day())..=to {
             for (index, (amount, _, _)) in self.entries_of_day(day).into_iter().enumerate() {
-                let (lag, _) = self.booking_of(day, index, amount);
+                let (lag, _, _) = self.booking_of(day, index, amount);
                 let booked_on = day + lag;
                 if booked_on > from_exclusive && booked_on <= to {
                     sum += amount;
@@ -296,6 +317,39 @@ mod tests {
         assert!(later.contains(&lagging.booked));
         assert!(!later.contains(&lagging.pending));
         assert_ne!(lagging.booked.provider_id, lagging.pending.provider_id);
+    }
+
+    #[test]
+    fn a_held_payment_books_weeks_later_under_the_day_it_began() {
+        let a = ledger(AccountKind::Cash, true);
+        let start = a.open_day() + 10;
+        let mut lags = std::collections::BTreeSet::new();
+        for held in (start..start + 2000).flat_map(|d| a.transactions_of_day(d)).filter(|t| t.books_on - t.day >= 5) {
+            lags.insert(held.books_on - held.day);
+            let (day, books_on) = (held.day, held.books_on);
+            assert_eq!(day_number(held.booked.booking_date), day);
+            // The day before it books, a window that covers its day shows it pending …
+            assert!(a.visible(day, books_on - 1).contains(&held.pending));
+            // … one that starts after its day shows nothing of it, pending or booked …
+            let recent = a.visible(day + 1, books_on);
+            assert!(!recent.contains(&held.pending) && !recent.contains(&held.booked));
+            // … and only one that reaches back to its day finds the booking.
+            assert!(a.visible(day, books_on).contains(&held.booked));
+        }
+        assert_eq!(lags.into_iter().collect::<Vec<_>>(), vec![5, 9, LONGEST_PENDING]);
+    }
+
+    #[test]
+    fn some_bookings_reuse_the_id_of_one_a_month_before() {
+        let a = ledger(AccountKind::Cash, true);
+        let start = a.open_day() + 40;
+        let all: Vec<FetchedTransaction> =
+            (start - 40..start + 400).flat_map(|d| a.transactions_of_day(d)).map(|t| t.booked).collect();
+        let reused = all
+            .iter()
+            .filter(|t| all.iter().any(|o| o.provider_id == t.provider_id && o.booking_date < t.booking_date))
+            .count();
+        assert!(reused > 0, "no id given twice");
     }
 
     #[test]

@@ -345,6 +345,11 @@ impl Connector for SimpleFin {
         "simplefin"
     }
 
+    fn free_lookback_days(&self) -> u32 {
+        // The Bridge answers any window up to 90 days in one request.
+        30
+    }
+
     async fn institutions(&self, _ctx: CallContext) -> Result<Vec<InstitutionInfo>, Failure> {
         Ok(vec![SimpleFin::info()])
     }
@@ -406,7 +411,9 @@ impl Connector for SimpleFin {
                 kind: account.kind,
                 name: account.name.clone(),
                 iban: None,
+                account_number: None,
                 masked_number: None,
+                owner_name: None,
                 currency: account.currency,
                 current_value: account.balance,
             })

@@ -59,6 +59,7 @@ pub(super) async fn connected(db: &Db) -> Fixture {
         name: "Everyday".into(),
         iban: Some("SE01".into()),
         masked_number: None,
+        owner_name: None,
         currency: Currency::EUR,
         current_value: Some(Money::new(1000, Currency::EUR)),
         decision: ItemDecision::Offered,
@@ -88,6 +89,8 @@ pub(super) fn commit(fixture: &Fixture, worker: &str, state: SyncState, ingest: 
             failure: None,
             transactions_new: 0,
             pending_replaced: 0,
+            pending_vanished: 0,
+            reused_ids: 0,
             balance_points: 0,
             holdings: 0,
         },
@@ -204,12 +207,15 @@ contract!(commits_replace_pending_and_never_duplicate, |db: Db| async move {
     db.commit_sync(&commit(&fixture, "w", state.clone(), vec![first])).await.unwrap();
     assert_eq!(db.transactions(account.id).await.unwrap(), vec![pending.clone()]);
 
-    // It books with another id and amount: the pending one is replaced, not duplicated.
+    // It books with another id and amount: the pending one the window covered is replaced, not
+    // duplicated.
     for _ in 0..2 {
         db.claim_connection(fixture.connection.id, "w", at(2, 0), lease).await.unwrap();
         let next = AccountIngest {
             account_id: Some(account.id),
             booked: vec![transaction(account.id, Some("bk-1"), "Coffee", -350)],
+            pending_removed: vec![pending.id],
+            pending_vanished: 1,
             balance: Some(BalancePoint {
                 account_id: account.id,
                 date: date(2),

@@ -39,6 +39,15 @@ where
     F: FnOnce(Engine) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run_engine_with(backend, &[], body)
+}
+
+/// [`run_engine_test`] with more configuration from the environment (a provider's emulator).
+pub fn run_engine_with<F, Fut>(backend: Backend, settings: &[(&str, String)], body: F)
+where
+    F: FnOnce(Engine) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let saldo = Saldo::new(backend);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
@@ -47,7 +56,10 @@ where
             data_dir: Some(saldo.dir().to_path_buf()),
             ..Flags::default()
         };
-        let env = |name: &str| (name == "SALDO_SANDBOX_SEED").then(|| SEED.to_string());
+        let env = |name: &str| match name {
+            "SALDO_SANDBOX_SEED" => Some(SEED.to_string()),
+            _ => settings.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone()),
+        };
         let config = Config::load(&flags, env).unwrap();
         let clock = Clock::manual(start());
         let mut ctx = saldo::wiring::open_app(config, clock.clone()).await.unwrap();

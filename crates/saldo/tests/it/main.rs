@@ -5,6 +5,7 @@
 mod support;
 
 mod architecture;
+mod bank_behaviour;
 mod berlin_group;
 mod cli;
 mod enable_banking;

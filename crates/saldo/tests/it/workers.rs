@@ -99,7 +99,8 @@ fn a_worker_killed_mid_sync_loses_and_duplicates_nothing() {
     assert_eq!(scheduled_runs(&saldo), connections.len(), "each connection synced exactly once");
     let duplicates = psql(
         &saldo,
-        "SELECT count(*) FROM (SELECT account_id, provider_id FROM transactions GROUP BY account_id, provider_id HAVING count(*) > 1) AS d",
+        "SELECT count(*) FROM (SELECT account_id, coalesce(provider_id, fingerprint) FROM transactions \
+         GROUP BY account_id, coalesce(provider_id, fingerprint) HAVING count(*) > 1) AS d",
     );
     assert_eq!(duplicates, "0");
     let after: usize = psql(&saldo, "SELECT count(*) FROM transactions WHERE status = 'booked'").parse().unwrap();
