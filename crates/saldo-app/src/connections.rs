@@ -97,6 +97,12 @@ fn connector_for(ctx: &App, connection_connector: &str) -> Result<Arc<dyn Connec
     })
 }
 
+/// Whether the connector's provider counts the user's own accesses (see
+/// [`Connector::counts_user_access`]); counted for a connector this server does not offer.
+fn counts_user_access(ctx: &App, connector: &str) -> bool {
+    ctx.connectors.get(connector).is_none_or(|c| c.counts_user_access())
+}
+
 /// An authorisation under way: what the user must do, and what completes it.
 #[derive(Debug, Clone)]
 pub struct PendingAuthorization {
@@ -215,8 +221,9 @@ pub async fn complete_connect(
     };
     let items: Vec<Item> =
         discovered.iter().map(|found| new_item(ctx.new_id(), connection.id, found.identity(), found, now)).collect();
-    // The discovery while authorising was an access too, for providers that count every call.
+    // The discovery while authorising was an access too, for providers that count the user's.
     let mut state = SyncState::new(now, consent.accesses_per_day);
+    state.budget.counts_user_access = counts_user_access(ctx, &pending.institution.connector);
     state.budget.record_access(now.date_naive());
     ctx.db.create_connection(&connection, &state, &items).await?;
     Ok((connection.id, items))
@@ -561,6 +568,7 @@ pub async fn complete_reconnect(
         vanished: diff.items.iter().filter(|i| i.vanished_at.is_some()).cloned().collect(),
     };
     state.reconnected(now, consent.accesses_per_day);
+    state.budget.counts_user_access = counts_user_access(ctx, &pending.institution.connector);
     state.budget.record_access(now.date_naive());
     ctx.db
         .replace_consent(

@@ -430,6 +430,10 @@ async fn prepare(
     };
     let mut state = record.state;
     state.running = false;
+    let connector = ctx.connectors.get(&connection.connector);
+    if let Some(connector) = &connector {
+        state.budget.counts_user_access = connector.counts_user_access();
+    }
     let Some(consent_record) = connection.consent.clone() else {
         return Ok(Prepared::Refused {
             state: Box::new(state),
@@ -446,7 +450,7 @@ async fn prepare(
     }
     let call = call_context(ctx, now, trigger);
     let degraded = health.is_degraded();
-    let fetched = match ctx.connectors.get(&connection.connector) {
+    let fetched = match connector {
         None => Err(Failure::new(
             FailureKind::Config,
             "connector_disabled",

@@ -168,6 +168,15 @@ pub trait Connector: Send + Sync {
     /// The connector's name (`sandbox`, `simplefin`, …).
     fn name(&self) -> &'static str;
 
+    /// Whether the provider counts the accesses the user asks for (a forced sync, the discovery
+    /// while authorising) against the daily limit. PSD2 limits only unattended access; providers
+    /// that follow it learn which calls are the user's from the PSU headers saldo sends then.
+    /// Counted unless a connector knows better: a sync refused for a limit the provider does not
+    /// apply costs the user less than a 429 from one that does.
+    fn counts_user_access(&self) -> bool {
+        true
+    }
+
     /// Days every fetch reaches back at least, because the provider charges a fetch the same
     /// whatever its window: bookings that appear late under an older date (a card payment abroad,
     /// a hotel's final charge) are caught without a pending row to point at them. The engine

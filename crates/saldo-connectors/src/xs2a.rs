@@ -72,8 +72,17 @@ pub(crate) struct Transaction {
     pub internal_transaction_id: Option<String>,
     #[serde(default)]
     pub entry_reference: Option<String>,
+    /// A card transaction's id (NextGenPSD2's card account reports).
+    #[serde(default)]
+    pub card_transaction_id: Option<String>,
     #[serde(default)]
     pub booking_date: Option<NaiveDate>,
+    /// When a card was used; a card transaction's date before it books.
+    #[serde(default)]
+    pub transaction_date: Option<NaiveDate>,
+    /// A card transaction's text (the merchant, as the card network gives it).
+    #[serde(default)]
+    pub transaction_details: Option<String>,
     #[serde(default)]
     pub value_date: Option<NaiveDate>,
     pub transaction_amount: Option<Amount>,
@@ -97,7 +106,7 @@ impl Transaction {
     pub fn fetched(&self, status: TransactionStatus, today: NaiveDate) -> Result<FetchedTransaction, String> {
         let amount = self.transaction_amount.as_ref().ok_or("transactionAmount: missing")?;
         let amount = amount.money().map_err(|e| format!("transactionAmount: {e}"))?;
-        let booking_date = match (self.booking_date, self.value_date, status) {
+        let booking_date = match (self.booking_date, self.value_date.or(self.transaction_date), status) {
             (Some(day), _, _) => day,
             (None, Some(day), TransactionStatus::Pending) => day,
             (None, None, TransactionStatus::Pending) => today,
@@ -110,6 +119,7 @@ impl Transaction {
             .or_else(|| self.remittance_information_unstructured_array.as_deref().and_then(joined))
             .or_else(|| text(&self.remittance_information_structured))
             .or_else(|| text(&self.additional_information))
+            .or_else(|| text(&self.transaction_details))
             .or_else(|| counterparty.clone())
             .unwrap_or_default();
         // Which id is stable, per provider. GoCardless relays the bank's `transactionId`, which
@@ -120,6 +130,7 @@ impl Transaction {
         // keeps a reused id's second booking (core's `ingest`, the store's insert).
         let provider_id = text(&self.internal_transaction_id)
             .or_else(|| text(&self.transaction_id))
+            .or_else(|| text(&self.card_transaction_id))
             .or_else(|| text(&self.entry_reference));
         Ok(FetchedTransaction {
             provider_id,

@@ -613,6 +613,78 @@ async fn accounts_without_data_or_with_a_card_read_too() {
     assert_no_violations(&aspsp);
 }
 
+#[tokio::test]
+async fn card_accounts_are_read_from_their_own_endpoints_owed_amounts_negative() {
+    let (aspsp, connector) = start(Approach::Redirect).await;
+    // The framework's card account example: debits quoted positive.
+    let card = Account::card("525412******3241", "EUR", "Main")
+        .with_balances(vec![
+            json!({"balanceType": "interimBooked", "balanceAmount": {"currency": "EUR", "amount": "644.22"}}),
+        ])
+        .with_transactions(
+            vec![json!({"cardTransactionId": "201710020036959", "transactionDate": "2017-10-25",
+                        "bookingDate": "2017-10-26", "transactionAmount": {"currency": "EUR", "amount": "8.00"},
+                        "maskedPAN": "525412******3241", "transactionDetails": "WIFIMARKET.SE"})],
+            vec![json!({"cardTransactionId": "201710020091863", "transactionDate": "2017-10-27",
+                        "transactionAmount": {"currency": "EUR", "amount": "12.50"},
+                        "transactionDetails": "CAFE"})],
+        );
+    aspsp.set_accounts(vec![Account::new(EUR_IBAN, "EUR", "Girokonto"), card]);
+    let consent = connect(&connector, &aspsp).await;
+    let items = connector.discover(&consent, unattended(now())).await.unwrap();
+    assert_eq!(items.len(), 2, "{items:?}");
+    let card = &items[1];
+    assert_eq!(
+        (card.kind, card.masked_number.as_deref(), card.iban.as_deref()),
+        (AccountKind::CreditCard, Some("525412******3241"), None)
+    );
+    assert_eq!((card.name.as_str(), card.owner_name.as_deref()), ("Main", Some("Heike Mustermann")));
+    let data = connector
+        .fetch(&consent, &card.provider_item_id, today() - TimeDelta::days(60), unattended(now()))
+        .await
+        .unwrap();
+    assert_eq!(data.balance, Some(money("-644.22", "EUR")), "what is owed is negative");
+    let read: Vec<_> = data
+        .transactions
+        .iter()
+        .map(|t| (t.provider_id.as_deref(), t.status, t.booking_date, t.amount.minor, t.description.as_str()))
+        .collect();
+    assert_eq!(
+        read,
+        vec![
+            (
+                Some("201710020036959"),
+                TransactionStatus::Booked,
+                NaiveDate::from_ymd_opt(2017, 10, 26).unwrap(),
+                -800,
+                "WIFIMARKET.SE"
+            ),
+            (
+                Some("201710020091863"),
+                TransactionStatus::Pending,
+                NaiveDate::from_ymd_opt(2017, 10, 27).unwrap(),
+                -1250,
+                "CAFE"
+            ),
+        ]
+    );
+    assert!(aspsp
+        .requests()
+        .iter()
+        .any(|r| r.path.starts_with("/v1/card-accounts/") && r.path.ends_with("/transactions")));
+    assert_no_violations(&aspsp);
+}
+
+#[tokio::test]
+async fn a_bank_without_the_card_account_service_has_no_cards() {
+    let (aspsp, connector) = start(Approach::Redirect).await;
+    aspsp.set_card_accounts_supported(false);
+    let consent = connect(&connector, &aspsp).await;
+    let items = connector.discover(&consent, unattended(now())).await.unwrap();
+    assert_eq!(items.iter().map(|i| i.provider_item_id.as_str()).collect::<Vec<_>>(), vec![EUR_ID, USD_ID]);
+    assert_no_violations(&aspsp);
+}
+
 fn temp_file(name: &str, contents: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("saldo-bg-test-{}-{name}", std::process::id()));
     std::fs::write(&path, contents).unwrap();

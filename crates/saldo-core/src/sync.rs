@@ -67,11 +67,17 @@ pub struct Budget {
     pub per_day: Option<u32>,
     pub day: NaiveDate,
     pub used: u32,
+    /// Whether the provider counts the accesses the user asks for too. PSD2 limits only access
+    /// without the user (RTS Art. 36(5)); a provider that follows it (told by the PSU headers)
+    /// leaves a user's sync out of the count, and so does the budget. One that counts every call
+    /// does not. The connector says which (not stored: it is the provider's rule, not the
+    /// connection's); counted unless told otherwise.
+    pub counts_user_access: bool,
 }
 
 impl Budget {
     pub fn new(per_day: Option<u32>, today: NaiveDate) -> Budget {
-        Budget { per_day, day: today, used: 0 }
+        Budget { per_day, day: today, used: 0, counts_user_access: true }
     }
 
     fn used_on(&self, day: NaiveDate) -> u32 {
@@ -90,14 +96,25 @@ impl Budget {
     fn allows(&self, trigger: Trigger, day: NaiveDate, policy: &SyncPolicy) -> bool {
         let limit = match trigger {
             Trigger::Scheduled => self.scheduled_per_day(policy),
+            Trigger::User if !self.counts_user_access => None,
             Trigger::User => self.per_day,
         };
         limit.is_none_or(|limit| self.used_on(day) < limit)
     }
 
-    /// Counts an access made outside a sync (the discovery while the user authorises).
+    /// Counts an access the user made outside a sync (the discovery while they authorise), where
+    /// the provider counts it.
     pub fn record_access(&mut self, day: NaiveDate) {
-        self.spend(day);
+        if self.counts_user_access {
+            self.spend(day);
+        }
+    }
+
+    /// Spends an access of `trigger`'s, where the provider counts it.
+    fn spend_for(&mut self, trigger: Trigger, day: NaiveDate) {
+        if trigger == Trigger::Scheduled || self.counts_user_access {
+            self.spend(day);
+        }
     }
 
     fn spend(&mut self, day: NaiveDate) {
@@ -266,7 +283,7 @@ impl SyncState {
         }
         self.running = true;
         self.last_attempt_at = Some(now);
-        self.budget.spend(now.date_naive());
+        self.budget.spend_for(trigger, now.date_naive());
         Ok(())
     }
 
@@ -492,6 +509,27 @@ mod tests {
         // A new day brings a new budget.
         assert!(state.start(next_day(now), Trigger::Scheduled, &policy()).is_ok());
         assert_eq!(SyncState::new(t0(), Some(1)).effective_interval(&policy()), hours(24));
+    }
+
+    #[test]
+    fn where_the_provider_counts_only_unattended_access_the_user_s_syncs_are_free() {
+        let mut state = SyncState::new(t0(), Some(4));
+        state.budget.counts_user_access = false;
+        state.budget.record_access(t0().date_naive());
+        let mut now = t0();
+        for _ in 0..5 {
+            state.start(now, Trigger::User, &policy()).unwrap();
+            state.succeed(now, &policy(), false, 0);
+            now += TimeDelta::minutes(1);
+        }
+        assert_eq!(state.budget.used, 0, "neither the discovery nor the user's syncs were counted");
+        // The scheduled syncs still have their three slots.
+        for _ in 0..3 {
+            state.start(now, Trigger::Scheduled, &policy()).unwrap();
+            state.succeed(now, &policy(), false, 0);
+        }
+        assert!(matches!(state.start(now, Trigger::Scheduled, &policy()), Err(Refusal::BudgetUsed { .. })));
+        assert!(state.start(now, Trigger::User, &policy()).is_ok());
     }
 
     #[test]

@@ -149,6 +149,8 @@ pub struct Account {
     pub balances: Vec<Value>,
     pub booked: Vec<Value>,
     pub pending: Vec<Value>,
+    /// A card account: listed at `v1/card-accounts` only, with card transaction reports.
+    pub card: bool,
 }
 
 impl Account {
@@ -159,6 +161,21 @@ impl Account {
             balances: Vec::new(),
             booked: Vec::new(),
             pending: Vec::new(),
+            card: false,
+        }
+    }
+
+    /// A credit card account with no data yet, known by its masked number (the framework's card
+    /// account example: debits quoted positive).
+    pub fn card(masked_pan: &str, currency: &str, name: &str) -> Account {
+        Account {
+            details: json!({"maskedPan": masked_pan, "currency": currency, "name": name, "product": "Basic Credit",
+                            "ownerName": "Heike Mustermann", "debitAccounting": true, "status": "enabled",
+                            "creditLimit": {"currency": currency, "amount": "15000"}}),
+            balances: Vec::new(),
+            booked: Vec::new(),
+            pending: Vec::new(),
+            card: true,
         }
     }
 
@@ -206,11 +223,17 @@ pub fn example_accounts() -> Vec<Account> {
             object.remove("_links");
         }
         let account = if details["currency"] == "EUR" {
-            Account { details, balances: regular_balances.clone(), booked: Vec::new(), pending: Vec::new() }
-                .with_transactions(
-                    regular["booked"].as_array().cloned().unwrap_or_default(),
-                    regular["pending"].as_array().cloned().unwrap_or_default(),
-                )
+            Account {
+                details,
+                balances: regular_balances.clone(),
+                booked: Vec::new(),
+                pending: Vec::new(),
+                card: false,
+            }
+            .with_transactions(
+                regular["booked"].as_array().cloned().unwrap_or_default(),
+                regular["pending"].as_array().cloned().unwrap_or_default(),
+            )
         } else {
             let currency = details["currency"].as_str().unwrap_or_default().to_string();
             Account {
@@ -218,6 +241,7 @@ pub fn example_accounts() -> Vec<Account> {
                 balances: of_currency(multi_balances["balances"].as_array(), &currency, "balanceAmount"),
                 booked: of_currency(multi["booked"].as_array(), &currency, "transactionAmount"),
                 pending: of_currency(multi["pending"].as_array(), &currency, "transactionAmount"),
+                card: false,
             }
         };
         accounts.push(account);
@@ -250,7 +274,7 @@ impl RecordedRequest {
     }
 
     pub fn is_account_call(&self) -> bool {
-        self.path.starts_with("/v1/accounts")
+        self.path.starts_with("/v1/accounts") || self.path.starts_with("/v1/card-accounts")
     }
 }
 
@@ -277,6 +301,7 @@ struct Bank {
     absolute_links: bool,
     supports_both: bool,
     supports_pending: bool,
+    supports_cards: bool,
     accounts: Vec<Account>,
     consents: Vec<ConsentRecord>,
     faults: VecDeque<(Option<String>, Fault)>,
@@ -347,6 +372,7 @@ impl Aspsp {
             absolute_links: false,
             supports_both: true,
             supports_pending: true,
+            supports_cards: true,
             accounts: Vec::new(),
             consents: Vec::new(),
             faults: VecDeque::new(),
@@ -394,6 +420,12 @@ impl Aspsp {
         let mut bank = lock(&self.shared);
         bank.supports_both = both;
         bank.supports_pending = pending;
+    }
+
+    /// Whether the bank offers the (optional) card account service; without it,
+    /// `v1/card-accounts` answers 405 `SERVICE_INVALID`.
+    pub fn set_card_accounts_supported(&self, supported: bool) {
+        lock(&self.shared).supports_cards = supported;
     }
 
     /// Replaces the accounts; those without a `resourceId` get a new one.
@@ -689,8 +721,8 @@ fn route(
                 | ("GET", ["v1", "consents", _, "status"])
                 | ("POST", ["v1", "consents", _, "authorisations"])
                 | ("GET", ["v1", "consents", _, "authorisations", _])
-                | ("GET", ["v1", "accounts"])
-                | ("GET", ["v1", "accounts", _, "balances" | "transactions"])
+                | ("GET", ["v1", "accounts" | "card-accounts"])
+                | ("GET", ["v1", "accounts" | "card-accounts", _, "balances" | "transactions"])
         );
     if !known {
         bank.violations.push(format!("{method} {}: no such path", request.path));
@@ -897,7 +929,11 @@ fn account_call(bank: &mut Bank, segments: &[&str], request: &mut RecordedReques
         return tpp_error(400, "FORMAT_ERROR");
     };
     // Query checks first: a malformed report request is refused whatever the consent.
-    let report = if let ["v1", "accounts", _, "transactions"] = segments {
+    let cards = segments.get(1) == Some(&"card-accounts");
+    if cards && !bank.supports_cards {
+        return tpp_error(405, "SERVICE_INVALID");
+    }
+    let report = if let ["v1", _, _, "transactions"] = segments {
         match report_query(bank, &what, request) {
             Ok(report) => Some(report),
             Err(code) => return tpp_error(400, code),
@@ -929,24 +965,27 @@ fn account_call(bank: &mut Bank, segments: &[&str], request: &mut RecordedReques
         request.counted = true;
     }
     let request_id = request.header("X-Request-ID").map(str::to_string);
-    if let ["v1", "accounts"] = segments {
+    let service = if cards { "card-accounts" } else { "accounts" };
+    if let ["v1", _] = segments {
         let accounts: Vec<Value> = bank
             .accounts
             .iter()
+            .filter(|a| a.card == cards)
             .map(|a| {
                 let mut details = a.details.clone();
                 let id = percent_encode(a.resource_id().unwrap_or_default());
                 details["_links"] = json!({
-                    "balances": {"href": bank.link(&format!("/v1/accounts/{id}/balances"))},
-                    "transactions": {"href": bank.link(&format!("/v1/accounts/{id}/transactions"))},
+                    "balances": {"href": bank.link(&format!("/v1/{service}/{id}/balances"))},
+                    "transactions": {"href": bank.link(&format!("/v1/{service}/{id}/transactions"))},
                 });
                 details
             })
             .collect();
-        return json_answer(StatusCode::OK, json!({ "accounts": accounts }), request_id.as_deref());
+        let key = if cards { "cardAccounts" } else { "accounts" };
+        return json_answer(StatusCode::OK, json!({ key: accounts }), request_id.as_deref());
     }
     let resource = segments.get(2).copied().unwrap_or_default();
-    let Some(account) = bank.accounts.iter().find(|a| a.resource_id() == Some(resource)) else {
+    let Some(account) = bank.accounts.iter().find(|a| a.resource_id() == Some(resource) && a.card == cards) else {
         return tpp_error(404, "RESOURCE_UNKNOWN");
     };
     match account.details.get("status").and_then(Value::as_str) {
@@ -1073,8 +1112,13 @@ fn transactions(
         lists["_links"]["next"] = json!({"href": bank.link(&format!("{}?{}", request.path, query.join("&")))});
     }
     let mut answer = example(EXAMPLE_TRANSACTIONS_REGULAR);
-    answer["account"] = reference;
-    answer["transactions"] = lists;
+    if account.card {
+        answer = json!({"cardAccount": reference, "cardTransactions": lists,
+                        "debitAccounting": account.details.get("debitAccounting").cloned().unwrap_or(Value::Null)});
+    } else {
+        answer["account"] = reference;
+        answer["transactions"] = lists;
+    }
     json_answer(StatusCode::OK, answer, request_id)
 }
 

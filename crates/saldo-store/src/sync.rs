@@ -81,6 +81,8 @@ fn state_from_row(
             per_day: consent.and_then(|c| c.accesses_per_day),
             day: row.get::<Option<NaiveDate>>(at + 14)?.unwrap_or(now.date_naive()),
             used: row.get::<i64>(at + 15)? as u32,
+            // The provider's rule, which the engine sets from the connector.
+            counts_user_access: true,
         },
     };
     Ok((state, lease))

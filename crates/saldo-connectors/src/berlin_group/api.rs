@@ -82,6 +82,13 @@ pub(crate) struct AccountList {
     pub accounts: Vec<Value>,
 }
 
+/// `GET v1/card-accounts`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CardAccountList {
+    #[serde(rename = "cardAccounts")]
+    pub card_accounts: Vec<Value>,
+}
+
 /// One entry of `GET v1/accounts`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -111,6 +118,9 @@ pub(crate) struct AccountDetails {
     /// Given when the list was asked for with balances, or when the bank adds them anyway.
     #[serde(default)]
     pub balances: Option<Vec<Balance>>,
+    /// A card account's: debits are quoted positive.
+    #[serde(default)]
+    pub debit_accounting: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +134,12 @@ pub(crate) struct Balances {
 pub(crate) struct Transactions {
     #[serde(default)]
     pub transactions: Option<TransactionLists>,
+    /// A card account's report.
+    #[serde(default, rename = "cardTransactions")]
+    pub card_transactions: Option<TransactionLists>,
+    /// A card account's: debits are quoted positive.
+    #[serde(default, rename = "debitAccounting")]
+    pub debit_accounting: Option<bool>,
     #[serde(default, rename = "_links")]
     pub links: Links,
 }

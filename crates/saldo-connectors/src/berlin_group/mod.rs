@@ -4,8 +4,9 @@
 //!
 //! The flow: `POST v1/consents` for all PSD2 accounts (recurring, up to the configured days and
 //! accesses a day), then the user authorises at the bank — in the browser (redirect approach) or
-//! in the bank's app (decoupled approach, which saldo polls). Reading is `GET v1/accounts`, then per
-//! account `…/balances` and `…/transactions` (both booked and pending, paged by `_links.next`).
+//! in the bank's app (decoupled approach, which saldo polls). Reading is `GET v1/accounts` and
+//! `GET v1/card-accounts`, then per account `…/balances` and `…/transactions` (both booked and
+//! pending, paged by `_links.next`): `accounts.rs`.
 //! `DELETE v1/consents/{id}` ends the consent.
 //!
 //! PSD2 counts accesses without the user (RTS Art. 36(5), `frequencyPerDay`): a request carries
@@ -18,6 +19,7 @@
 //! existed, and then the id goes back to saldo as the authorisation's `resume`, kept with it in
 //! the database until the redirect arrives.
 
+mod accounts;
 mod api;
 mod errors;
 mod settings;
@@ -26,19 +28,17 @@ use settings::client_for;
 pub use settings::{BerlinGroupBank, BerlinGroupSettings, ScaApproach};
 
 use crate::http::{base_url, check_transport, endpoint, host_of, retry_after, Answer, Client};
-use crate::wire::{clean, locked, parse_json, path_error, present, unreadable};
-use crate::xs2a::{account_kind, account_name, current_balance};
+use crate::wire::{clean, parse_json, unreadable};
 use crate::{
-    AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem,
-    FetchedTransaction, InstitutionInfo, ItemData,
+    AuthAnswer, AuthMethod, AuthRequest, AuthStart, CallContext, Connector, Consent, DiscoveredItem, InstitutionInfo,
+    ItemData,
 };
-use api::{AccountDetails, AccountList, Authorisation, Balances, ConsentCreated, ConsentInformation, Transactions};
+use accounts::Resource;
+use api::{Authorisation, ConsentCreated, ConsentInformation};
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveTime, TimeDelta};
 use reqwest::{Method, Url};
 use saldo_core::failure::{Failure, FailureKind, TemporaryCause};
-use saldo_core::money::Currency;
-use saldo_core::transaction::TransactionStatus;
 use serde_json::json;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -352,133 +352,18 @@ impl BerlinGroup {
         };
         Err(Failure::new(FailureKind::ActionRequired, "sca_pending", what))
     }
-
-    /// The account list, read and filtered to what can be synced.
-    async fn accounts(
-        &self,
-        s: &Session<'_>,
-        consent: &Consent,
-        ctx: CallContext,
-    ) -> Result<Vec<AccountDetails>, Failure> {
-        let answer = s.account_get(s.url(&["v1", "accounts"]), &consent.id, ctx).await?;
-        let list: AccountList = parse_json(&answer.body, "the account list", &consent.id)?;
-        let mut out = Vec::new();
-        for (index, value) in list.accounts.into_iter().enumerate() {
-            let account: AccountDetails = serde_path_to_error::deserialize(value).map_err(|e| {
-                unreadable(format!("the account list is unreadable: {}", path_error(&format!("accounts[{index}]"), e)))
-            })?;
-            out.push(account);
-        }
-        Ok(out)
-    }
-
-    async fn read_account(
-        &self,
-        s: &Session<'_>,
-        consent: &Consent,
-        account_id: &str,
-        since: NaiveDate,
-        ctx: CallContext,
-    ) -> Result<ItemData, Failure> {
-        let today = ctx.now.date_naive();
-        let answer = s.account_get(s.url(&["v1", "accounts", account_id, "balances"]), &consent.id, ctx).await?;
-        let balances: Balances = parse_json(&answer.body, "the balances", &consent.id)?;
-        let balance = current_balance(&balances.balances)
-            .map_err(|e| unreadable(format!("the balances are unreadable: {}", clean(&e, &consent.id))))?;
-        let oldest = today - TimeDelta::days(i64::from(s.bank.max_history_days) - 1);
-        let from = since.max(oldest).min(today);
-        let transactions = self.transactions(s, consent, account_id, from, ctx).await?;
-        Ok(ItemData { balance, holdings: Vec::new(), transactions })
-    }
-
-    /// Booked and pending transactions: with `bookingStatus=both`, or (for banks that do not
-    /// support it) `booked` and then, where supported, `pending`.
-    async fn transactions(
-        &self,
-        s: &Session<'_>,
-        consent: &Consent,
-        account_id: &str,
-        from: NaiveDate,
-        ctx: CallContext,
-    ) -> Result<Vec<FetchedTransaction>, Failure> {
-        let bank = &s.bank.id;
-        let not_supported = |f: &Failure| f.code == "PARAMETER_NOT_SUPPORTED";
-        if !locked(&self.without_both).contains(bank) {
-            match self.report(s, consent, account_id, from, "both", ctx).await {
-                Err(f) if not_supported(&f) => {
-                    locked(&self.without_both).insert(bank.clone());
-                }
-                other => return other,
-            }
-        }
-        let mut out: Vec<FetchedTransaction> = self
-            .report(s, consent, account_id, from, "booked", ctx)
-            .await?
-            .into_iter()
-            .filter(|t| t.status == TransactionStatus::Booked)
-            .collect();
-        if !locked(&self.without_pending).contains(bank) {
-            match self.report(s, consent, account_id, from, "pending", ctx).await {
-                Ok(pending) => out.extend(pending.into_iter().filter(|t| t.status == TransactionStatus::Pending)),
-                Err(f) if not_supported(&f) => {
-                    locked(&self.without_pending).insert(bank.clone());
-                }
-                Err(f) => return Err(f),
-            }
-        }
-        Ok(out)
-    }
-
-    /// One transaction report, all its pages.
-    async fn report(
-        &self,
-        s: &Session<'_>,
-        consent: &Consent,
-        account_id: &str,
-        from: NaiveDate,
-        booking_status: &str,
-        ctx: CallContext,
-    ) -> Result<Vec<FetchedTransaction>, Failure> {
-        let today = ctx.now.date_naive();
-        let mut url = s.url(&["v1", "accounts", account_id, "transactions"]);
-        url.query_pairs_mut()
-            .append_pair("dateFrom", &from.to_string())
-            .append_pair("dateTo", &today.to_string())
-            .append_pair("bookingStatus", booking_status);
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        for _ in 0..MAX_PAGES {
-            seen.insert(url.to_string());
-            let answer = s.account_get(url, &consent.id, ctx).await?;
-            let report: Transactions = parse_json(&answer.body, "the transaction report", &consent.id)?;
-            let Some(lists) = report.transactions else {
-                return Err(Failure::new(
-                    FailureKind::Temporary(TemporaryCause::Unknown),
-                    if report.links.href("download").is_some() { "transactions_download" } else { "transactions_missing" },
-                    format!(
-                        "{} gave no transaction list (only a download link, which saldo does not read); a shorter window may help",
-                        s.bank.name
-                    ),
-                ));
-            };
-            let next = lists.next_page().map(str::to_string);
-            out.extend(lists.read(today).map_err(|e| {
-                unreadable(format!("the transaction report is unreadable: transactions.{}", clean(&e, &consent.id)))
-            })?);
-            let Some(next) = next else { return Ok(out) };
-            url = api::resolve(&s.base, &next, "next page", &s.bank.name)?;
-            if seen.contains(url.as_str()) {
-                return Err(unreadable(format!("{} links a page of transactions to itself", s.bank.name)));
-            }
-        }
-        Err(unreadable(format!("{} gave more than {MAX_PAGES} pages of transactions", s.bank.name)))
-    }
 }
 
 #[async_trait]
 impl Connector for BerlinGroup {
     fn name(&self) -> &'static str {
         "berlin_group"
+    }
+
+    fn counts_user_access(&self) -> bool {
+        // A NextGenPSD2 bank counts only what comes without `PSU-IP-Address` against the consent's
+        // `frequencyPerDay` (RTS Art. 36(5)); saldo sends it on every call the user asked for.
+        false
     }
 
     fn free_lookback_days(&self) -> u32 {
@@ -649,53 +534,10 @@ impl Connector for BerlinGroup {
 
     async fn discover(&self, consent: &Consent, ctx: CallContext) -> Result<Vec<DiscoveredItem>, Failure> {
         let s = self.session(&consent.institution_id)?;
-        let accounts = match self.accounts(&s, consent, ctx).await {
-            Ok(accounts) => accounts,
-            Err(failure) => return Err(s.settle(failure, &consent.id, ctx).await),
-        };
-        let mut items = Vec::new();
-        for account in accounts {
-            // Deleted and blocked accounts cannot be read; their items stay in saldo with their history.
-            if matches!(account.status.as_deref(), Some("deleted" | "blocked")) {
-                continue;
-            }
-            // "XXX" is a multi-currency account's aggregation level; its sub-accounts are listed too.
-            if account.currency.trim().eq_ignore_ascii_case("XXX") {
-                continue;
-            }
-            // An account kept in something saldo cannot hold is left out; the others still sync.
-            let Ok(currency) = Currency::parse(&account.currency) else { continue };
-            let current_value = match &account.balances {
-                Some(balances) => current_balance(balances).ok().flatten(),
-                None => None,
-            };
-            let iban =
-                account.iban.as_deref().map(|i| i.split_whitespace().collect::<String>()).filter(|i| !i.is_empty());
-            let account_number = present(&account.bban).map(|n| clean(n, ""));
-            let masked_number = present(&account.masked_pan).map(|p| clean(p, ""));
-            let name = account_name(
-                &[present(&account.display_name), present(&account.name), present(&account.product)],
-                present(&account.owner_name),
-                &[iban.as_deref(), account_number.as_deref(), masked_number.as_deref()],
-            )
-            .unwrap_or_else(|| account.resource_id.clone());
-            items.push(DiscoveredItem {
-                provider_item_id: account.resource_id.clone(),
-                kind: account_kind(
-                    account.cash_account_type.as_deref(),
-                    account.product.as_deref(),
-                    account.name.as_deref(),
-                ),
-                name: clean(&name, ""),
-                iban,
-                account_number,
-                masked_number,
-                owner_name: present(&account.owner_name).map(|o| clean(o, "")),
-                currency,
-                current_value,
-            });
+        match self.items(&s, consent, ctx).await {
+            Ok(items) => Ok(items),
+            Err(failure) => Err(s.settle(failure, &consent.id, ctx).await),
         }
-        Ok(items)
     }
 
     async fn fetch(
@@ -706,7 +548,7 @@ impl Connector for BerlinGroup {
         ctx: CallContext,
     ) -> Result<ItemData, Failure> {
         let s = self.session(&consent.institution_id)?;
-        match self.read_account(&s, consent, provider_item_id, since, ctx).await {
+        match self.read_account(&s, consent, &Resource::of(provider_item_id), since, ctx).await {
             Ok(data) => Ok(data),
             Err(failure) => Err(s.settle(failure, &consent.id, ctx).await),
         }

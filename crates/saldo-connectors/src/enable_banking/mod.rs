@@ -281,6 +281,12 @@ impl Connector for EnableBanking {
         "enable_banking"
     }
 
+    fn counts_user_access(&self) -> bool {
+        // Enable Banking passes PSD2's rule on: a call with `Psu-Ip-Address` is the user's and the
+        // bank does not count it; saldo sends it on every call the user asked for.
+        false
+    }
+
     fn free_lookback_days(&self) -> u32 {
         // Enable Banking counts sessions' requests, not their windows; a month of bookings is one
         // page at every bank of its reference examples.

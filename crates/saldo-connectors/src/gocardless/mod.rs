@@ -572,6 +572,12 @@ impl Connector for GoCardless {
         "gocardless"
     }
 
+    fn counts_user_access(&self) -> bool {
+        // GoCardless counts every call against an account's daily limit, the user's too (its rate
+        // limit headers go down on each).
+        true
+    }
+
     fn free_lookback_days(&self) -> u32 {
         // GoCardless counts each transactions call against the account's daily limit, whatever its
         // `date_from`.

@@ -345,6 +345,11 @@ impl Connector for SimpleFin {
         "simplefin"
     }
 
+    fn counts_user_access(&self) -> bool {
+        // The Bridge limits requests per access token and day, whoever asks.
+        true
+    }
+
     fn free_lookback_days(&self) -> u32 {
         // The Bridge answers any window up to 90 days in one request.
         30

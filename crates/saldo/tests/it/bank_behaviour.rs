@@ -270,10 +270,25 @@ fn enable_banking(card: bool, references: bool) -> EnableBanking {
     EnableBanking { api, key_file, account: std::sync::Mutex::new(account), references }
 }
 
-// A NextGenPSD2 bank configured in the config file.
+// A NextGenPSD2 bank configured in the config file: one current account, or one credit card
+// listed only at `v1/card-accounts`, which quotes debits positive.
 struct BerlinGroup {
     aspsp: Aspsp,
     config: tempfile::NamedTempFile,
+    card: bool,
+}
+
+/// A card transaction as a card account report has it (debits positive).
+fn card_json(t: &Booking, booked: bool) -> Value {
+    let mut value = json!({"transactionAmount": {"currency": "EUR", "amount": decimal(-t.minor)},
+                           "transactionDate": t.day.to_string(), "transactionDetails": t.text});
+    if booked {
+        value["bookingDate"] = json!(t.day.to_string());
+    }
+    if let Some(id) = &t.id {
+        value["cardTransactionId"] = json!(id);
+    }
+    value
 }
 
 impl Bank for BerlinGroup {
@@ -293,10 +308,11 @@ impl Bank for BerlinGroup {
 
     fn set_bookings(&self, booked: &[Booking], pending: &[Booking]) {
         let account = self.aspsp.accounts().into_iter().next().unwrap();
+        let write = if self.card { card_json } else { xs2a_json };
         self.aspsp.set_transactions(
             account.resource_id().unwrap(),
-            booked.iter().map(|t| xs2a_json(t, true)).collect(),
-            pending.iter().map(|t| xs2a_json(t, false)).collect(),
+            booked.iter().map(|t| write(t, true)).collect(),
+            pending.iter().map(|t| write(t, false)).collect(),
         );
     }
 
@@ -310,11 +326,15 @@ impl Bank for BerlinGroup {
     }
 }
 
-fn berlin_group() -> BerlinGroup {
+fn berlin_group(card: bool) -> BerlinGroup {
     let aspsp = runtime_block(Aspsp::start(Approach::Redirect));
     aspsp.set_today(start().date_naive());
     aspsp.set_explicit_start(false);
-    aspsp.set_accounts(vec![bg::Account::new("DE02120300000000202051", "EUR", "Girokonto")]);
+    aspsp.set_accounts(vec![if card {
+        bg::Account::card("525412******3241", "EUR", "Main")
+    } else {
+        bg::Account::new("DE02120300000000202051", "EUR", "Girokonto")
+    }]);
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         config.path(),
@@ -325,7 +345,7 @@ fn berlin_group() -> BerlinGroup {
         ),
     )
     .unwrap();
-    BerlinGroup { aspsp, config }
+    BerlinGroup { aspsp, config, card }
 }
 
 /// The emulators run on a runtime of their own, kept for the whole test.
@@ -526,12 +546,60 @@ at_every_bank!(
     held_payments_book_under_the_day_they_began,
     gocardless(false),
     enable_banking(false, true),
-    berlin_group()
+    berlin_group(false)
 );
-at_every_bank!(a_reused_id_keeps_both_bookings, gocardless(false), enable_banking(false, true), berlin_group());
+at_every_bank!(a_reused_id_keeps_both_bookings, gocardless(false), enable_banking(false, true), berlin_group(false));
 at_every_bank!(
     a_reconnect_with_new_ids_keeps_one_account_and_each_booking_once,
     gocardless(true),
     enable_banking(true, false),
-    berlin_group()
+    berlin_group(true)
 );
+
+/// Syncs the user asks for, in one day, and how many the budget still lets the scheduler have.
+async fn user_syncs_in_a_day(e: &Engine, bank: &dyn Bank, times: usize) -> (Vec<bool>, u32) {
+    bank.set_bookings(&[booking(Some("b-1"), e.now().date_naive(), -100, "Bus")], &[]);
+    let id = connect(e, bank).await;
+    let mut done = Vec::new();
+    for _ in 0..times {
+        e.clock.advance(TimeDelta::minutes(5));
+        bank.set_now(e.now());
+        let report = sync::sync_now(&e.ctx, &e.actor, id, "test").await.unwrap();
+        done.push(matches!(report.outcome, SyncOutcome::Ok { .. }));
+    }
+    let record = e.ctx.db.connection_record(id, e.now()).await.unwrap().unwrap();
+    (done, record.state.budget.used)
+}
+
+/// PSD2 limits only access without the user, and a NextGenPSD2 bank counts only calls without the
+/// PSU headers saldo sends when the user asks: the user's syncs cost the scheduler nothing.
+#[test]
+fn a_psd2_bank_leaves_the_user_s_syncs_out_of_the_daily_count() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let bank = berlin_group(false);
+        tell(backend, bank, |e, bank| {
+            Box::pin(async move {
+                let (done, used) = user_syncs_in_a_day(&e, bank, 6).await;
+                assert_eq!(done, vec![true; 6]);
+                assert_eq!(used, 0, "no unattended access was spent");
+            })
+        });
+    }
+}
+
+/// GoCardless counts every call against an account's daily limit, the user's too: saldo counts
+/// them as well, and refuses the fifth access of the day itself rather than earn a 429.
+#[test]
+fn gocardless_counts_the_user_s_syncs_too() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let bank = gocardless(false);
+        tell(backend, bank, |e, bank| {
+            Box::pin(async move {
+                // The discovery while connecting and the first sync were two accesses.
+                let (done, used) = user_syncs_in_a_day(&e, bank, 3).await;
+                assert_eq!(done, vec![true, true, false]);
+                assert_eq!(used, 4);
+            })
+        });
+    }
+}
