@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use saldo_app::connections::{self, PendingAuthorization, Selection};
 use saldo_app::sync::{self, SyncOutcome};
 use saldo_connectors::{AuthAnswer, AuthStart};
-use saldo_core::account::Account;
+use saldo_core::account::{Account, AccountKind};
 use saldo_core::ids::ConnectionId;
 use saldo_core::transaction::{Transaction, TransactionStatus};
 use saldo_emulators::berlin_group::{self as bg, Approach, Aspsp};
@@ -47,6 +47,16 @@ trait Bank {
     fn approve(&self, start: &AuthStart) -> AuthAnswer;
     /// The bank gives its accounts new ids from the next consent on.
     fn change_account_ids(&self);
+    /// The bank describes the account as a current account (ISO 20022 `CACC`) of this product,
+    /// and names its holder where its API does (Enable Banking, and some banks, in `name`).
+    fn describe(&self, product: &str, holder: &str);
+    /// The transaction reports asked for so far (a report's further pages not counted), with
+    /// the first day each asked for.
+    fn transaction_reports(&self) -> Vec<NaiveDate>;
+}
+
+fn day_param(query: &[(String, String)], name: &str) -> NaiveDate {
+    query.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse().ok()).expect("a report names its first day")
 }
 
 fn redirect_answer(redirect: &str) -> AuthAnswer {
@@ -173,6 +183,19 @@ impl Bank for GoCardless {
         let (_, new) = self.api.change_account_ids().remove(0);
         *self.account.lock().unwrap() = new;
     }
+
+    fn transaction_reports(&self) -> Vec<NaiveDate> {
+        let requests = self.api.requests();
+        let reports = requests.iter().filter(|r| r.path.ends_with("/transactions/"));
+        reports.map(|r| day_param(&r.query, "date_from")).collect()
+    }
+
+    fn describe(&self, product: &str, holder: &str) {
+        let mut spec = GoCardless::spec(false);
+        spec.details = json!({"resourceId": "main", "iban": spec.iban, "currency": "EUR", "ownerName": holder,
+                              "name": holder, "product": product, "cashAccountType": "CACC"});
+        self.api.set_accounts(vec![spec]);
+    }
 }
 
 fn gocardless(card: bool) -> GoCardless {
@@ -243,6 +266,22 @@ impl Bank for EnableBanking {
 
     fn change_account_ids(&self) {
         // Every session gives the accounts new uids already.
+    }
+
+    fn transaction_reports(&self) -> Vec<NaiveDate> {
+        let requests = self.api.requests();
+        let first_pages = requests
+            .iter()
+            .filter(|r| r.path.ends_with("/transactions") && !r.query.iter().any(|(k, _)| k == "continuation_key"));
+        first_pages.map(|r| day_param(&r.query, "date_from")).collect()
+    }
+
+    fn describe(&self, product: &str, holder: &str) {
+        let mut account = self.account.lock().unwrap();
+        account.details["product"] = json!(product);
+        account.details["name"] = json!(holder);
+        account.details["cash_account_type"] = json!("CACC");
+        self.api.set_accounts(vec![account.clone()]);
     }
 }
 
@@ -323,6 +362,24 @@ impl Bank for BerlinGroup {
 
     fn change_account_ids(&self) {
         self.aspsp.reassign_resource_ids();
+    }
+
+    fn transaction_reports(&self) -> Vec<NaiveDate> {
+        let requests = self.aspsp.requests();
+        let first_pages = requests
+            .iter()
+            .filter(|r| r.path.ends_with("/transactions") && r.param("pageIndex").is_none_or(|p| p == "0"));
+        first_pages.map(|r| r.param("dateFrom").and_then(|d| d.parse().ok()).expect("dateFrom")).collect()
+    }
+
+    fn describe(&self, product: &str, holder: &str) {
+        let mut accounts = self.aspsp.accounts();
+        let details = &mut accounts[0].details;
+        details["product"] = json!(product);
+        details["name"] = json!(holder);
+        details["ownerName"] = json!(holder);
+        details["cashAccountType"] = json!("CACC");
+        self.aspsp.set_accounts(accounts);
     }
 }
 
@@ -445,6 +502,11 @@ async fn held_payments_book_under_the_day_they_began(e: Engine, bank: &dyn Bank)
     assert!(stored(&e, TransactionStatus::Pending).await.is_empty());
     let runs = e.ctx.db.sync_runs(id, 100).await.unwrap();
     assert_eq!(runs.iter().map(|r| r.pending_vanished).sum::<u64>(), 3, "each held payment left the pending set once");
+    // The longer windows cost no call: one report a sync, however far back it reaches (to the
+    // oldest held payment's day while one is pending).
+    let reports = bank.transaction_reports();
+    assert_eq!(reports.len(), runs.len(), "{reports:?}");
+    assert!(reports.iter().skip(1).take(39).all(|from| *from <= day0), "{reports:?}");
 }
 
 /// The bank gives a second booking the id of the first: both are stored, once, and the sync that
@@ -497,6 +559,18 @@ async fn a_reconnect_with_new_ids_keeps_one_account_and_each_booking_once(e: Eng
     assert_eq!(booked.len(), 4, "{:?}", texts(&booked));
 }
 
+/// A current account whose product carries the bank's name ("Giro Sparkasse") is a current
+/// account, named by its product, not after its holder, whose name is kept apart.
+async fn an_account_is_named_and_typed_by_what_the_bank_says_of_it(e: Engine, bank: &dyn Bank) {
+    bank.describe("Giro Sparkasse", "Erika Mustermann");
+    bank.set_bookings(&[booking(Some("b-1"), e.now().date_naive(), -100, "Bus")], &[]);
+    let id = connect(&e, bank).await;
+    let account = the_account(&e).await;
+    assert_eq!((account.name.as_str(), account.kind), ("Giro Sparkasse", AccountKind::Cash));
+    let items = e.ctx.db.items(id).await.unwrap();
+    assert_eq!(items[0].owner_name.as_deref(), Some("Erika Mustermann"));
+}
+
 type Story<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
 
 /// Tells a story at a bank on a fresh database of `backend`.
@@ -544,6 +618,12 @@ macro_rules! at_every_bank {
 
 at_every_bank!(
     held_payments_book_under_the_day_they_began,
+    gocardless(false),
+    enable_banking(false, true),
+    berlin_group(false)
+);
+at_every_bank!(
+    an_account_is_named_and_typed_by_what_the_bank_says_of_it,
     gocardless(false),
     enable_banking(false, true),
     berlin_group(false)
