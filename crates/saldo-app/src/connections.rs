@@ -5,11 +5,11 @@ use crate::ops::{Actor, App, Missing, OpsError};
 use crate::sync::{call_context, consent_of, with_timeout};
 use chrono::{DateTime, Utc};
 use saldo_connectors::{AuthAnswer, AuthRequest, AuthStart, Connector, Consent};
-use saldo_core::account::{Account, Origin};
+use saldo_core::account::{Account, AccountAlias, Origin};
 use saldo_core::failure::{Colour, Failure};
 use saldo_core::ids::{AccountId, ConnectionId, InstitutionId};
 use saldo_core::institution::{Connection, ConsentRecord, Institution};
-use saldo_core::item::{alias_of, diff_items, new_item, Item, ItemDecision};
+use saldo_core::item::{alias_of, diff_items, look_alikes, new_item, Item, ItemDecision};
 use saldo_core::sync::{Episode, Status, SyncState, Trigger};
 use saldo_core::user::User;
 use saldo_store::{Purpose, StoredAuthorization};
@@ -251,6 +251,75 @@ pub enum Selection {
     Items(Vec<String>),
 }
 
+/// Tracks an offered item as the account of a vanished item of the same connection (one that
+/// [`look_alikes`] pairs with it, or any the user knows to be the same): the account reopens with
+/// its history, and the old item gives it up. For items a bank knows only by an id it changes.
+pub async fn track_as(
+    ctx: &App,
+    actor: &Actor,
+    connection: ConnectionId,
+    item: &str,
+    account: AccountId,
+) -> Result<Item, OpsError> {
+    let ctx = &ctx.acting_for(actor);
+    let (connection, _) = own_connection(ctx, &actor.user, connection).await?;
+    let items = ctx.db.items(connection.id).await?;
+    let mut new = find_item(&items, item, &connection)?.clone();
+    if new.vanished_at.is_some() || new.decision == ItemDecision::Tracked {
+        return Err(OpsError::Invalid(format!(
+            "{} is {}: only an item on offer can take over an account",
+            new.name,
+            if new.vanished_at.is_some() { "gone from the provider" } else { "tracked already" }
+        )));
+    }
+    let mut old =
+        items.iter().find(|i| i.account_id == Some(account) && i.vanished_at.is_some()).cloned().ok_or_else(|| {
+            OpsError::Invalid(format!(
+                "account {account} is not the account of an item of this connection that vanished; \
+                 `saldo items {}` lists them",
+                connection.id
+            ))
+        })?;
+    if old.kind != new.kind || old.currency != new.currency {
+        return Err(OpsError::Invalid(format!(
+            "{} ({}, {}) cannot continue {} ({}, {})",
+            new.name,
+            new.kind.as_str(),
+            new.currency,
+            old.name,
+            old.kind.as_str(),
+            old.currency
+        )));
+    }
+    new.decision = ItemDecision::Tracked;
+    new.account_id = Some(account);
+    new.synced_through = old.synced_through;
+    old.account_id = None;
+    old.decision = ItemDecision::Ignored;
+    let alias = AccountAlias {
+        provider_account_id: Some(new.provider_item_id.clone()),
+        iban: new.iban.clone(),
+        masked_number: new.masked_number.clone(),
+        currency: new.currency,
+        name: Some(new.name.clone()),
+    };
+    ctx.db.adopt_account(&[old, new.clone()], account, &alias).await?;
+    Ok(new)
+}
+
+/// The item of a connection a user names: by saldo's id, the provider's id or its name.
+fn find_item<'a>(items: &'a [Item], name: &str, connection: &Connection) -> Result<&'a Item, OpsError> {
+    let wanted = name.trim().to_lowercase();
+    items
+        .iter()
+        .find(|i| {
+            i.id.to_string() == wanted || i.provider_item_id.to_lowercase() == wanted || i.name.to_lowercase() == wanted
+        })
+        .ok_or_else(|| {
+            OpsError::Missing(Missing::Item { name: name.to_string(), connection: connection.id.to_string() })
+        })
+}
+
 /// Tracks items: each gets a saldo account that counts in net worth. Returns the tracked items.
 pub async fn track(
     ctx: &App,
@@ -269,20 +338,7 @@ pub async fn track(
         Selection::Items(names) => {
             let mut chosen = Vec::new();
             for name in names {
-                let wanted = name.trim().to_lowercase();
-                let found = items
-                    .iter()
-                    .find(|i| {
-                        i.id.to_string() == wanted
-                            || i.provider_item_id.to_lowercase() == wanted
-                            || i.name.to_lowercase() == wanted
-                    })
-                    .ok_or_else(|| {
-                        OpsError::Missing(Missing::Item {
-                            name: name.to_string(),
-                            connection: connection.id.to_string(),
-                        })
-                    })?;
+                let found = find_item(&items, name, &connection)?;
                 if found.decision != ItemDecision::Tracked {
                     chosen.push(found.clone());
                 }
@@ -534,6 +590,8 @@ pub struct ReconnectSummary {
     pub relinked: usize,
     pub new_items: Vec<Item>,
     pub vanished: Vec<Item>,
+    /// New items that look like vanished tracked ones (new, old): see [`look_alikes`].
+    pub look_alikes: Vec<(Item, Item)>,
 }
 
 /// Completes a reconnect: the new consent replaces the old one, accounts are re-linked by their
@@ -566,6 +624,12 @@ pub async fn complete_reconnect(
             .count(),
         new_items: diff.items.iter().filter(|i| diff.new_keys.contains(&i.identity_key)).cloned().collect(),
         vanished: diff.items.iter().filter(|i| i.vanished_at.is_some()).cloned().collect(),
+        look_alikes: {
+            let mut after: Vec<Item> =
+                stored.iter().filter(|s| !diff.items.iter().any(|i| i.id == s.id)).cloned().collect();
+            after.extend(diff.items.iter().cloned());
+            look_alikes(&after).into_iter().map(|(new, old)| (new.clone(), old.clone())).collect()
+        },
     };
     state.reconnected(now, consent.accesses_per_day);
     state.budget.counts_user_access = counts_user_access(ctx, &pending.institution.connector);

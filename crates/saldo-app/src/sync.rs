@@ -20,6 +20,7 @@ use saldo_core::outage::InstitutionHealth;
 use saldo_core::outage::{counts_toward_outage, OutageEvent, OutagePolicy};
 use saldo_core::sync::SyncState;
 use saldo_core::sync::{Refusal, SyncEvent, SyncPolicy, Trigger};
+use saldo_core::transaction::Transaction;
 use saldo_store::{AccountIngest, ConnectionRecord, StoreError, SyncCommit, SyncRun};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -271,6 +272,26 @@ async fn sync_batch(
     let tracked: Vec<AccountId> =
         items.values().flatten().filter(|i| i.decision == ItemDecision::Tracked).filter_map(|i| i.account_id).collect();
     let oldest_pending = Arc::new(ctx.db.oldest_pending(&tracked).await?);
+    // What each fetch window will repeat, read for the whole batch in one go.
+    let mut windows = Vec::new();
+    for record in records.values() {
+        let (Some(consent), Some(connector)) =
+            (&record.connection.consent, ctx.connectors.get(&record.connection.connector))
+        else {
+            continue;
+        };
+        let lookback = connector.free_lookback_days();
+        for item in
+            items.get(&record.connection.id).into_iter().flatten().filter(|i| i.decision == ItemDecision::Tracked)
+        {
+            if let Some(account) = item.account_id {
+                let pending = oldest_pending.get(&account).copied();
+                windows
+                    .push((account, fetch_since(item, now, &ctx.engine, lookback, pending, consent.max_history_days)));
+            }
+        }
+    }
+    let mut stored_windows = ctx.db.transactions_from(&windows).await?;
     let mut wanted: Vec<InstitutionId> = records.values().map(|r| r.connection.institution_id).collect();
     wanted.sort();
     wanted.dedup();
@@ -279,19 +300,24 @@ async fn sync_batch(
     if let Some(missing) = wanted.iter().find(|id| !institutions.contains_key(id)) {
         return Err(OpsError::NotFound(format!("institution {missing}")));
     }
-    let work: Vec<(ConnectionRecord, Vec<Item>)> = ids
+    let work: Vec<(ConnectionRecord, (Vec<Item>, StoredWindows))> = ids
         .iter()
         .filter_map(|id| records.remove(id))
         .map(|record| {
             let stored = items.remove(&record.connection.id).unwrap_or_default();
-            (record, stored)
+            let windows = stored
+                .iter()
+                .filter_map(|i| i.account_id)
+                .filter_map(|account| stored_windows.remove(&account).map(|rows| (account, rows)))
+                .collect();
+            (record, (stored, windows))
         })
         .collect();
     let prepared: Vec<Result<Prepared, OpsError>> = if ctx.engine.concurrency <= 1 || work.len() <= 1 {
         let mut prepared = Vec::with_capacity(work.len());
-        for (record, stored) in work {
+        for (record, (stored, windows)) in work {
             let (institution, health) = &institutions[&record.connection.institution_id];
-            let held = Held { items: stored, oldest_pending: &oldest_pending };
+            let held = Held { items: stored, oldest_pending: &oldest_pending, windows };
             prepared.push(prepare(ctx, record, institution, health, held, trigger, worker, now).await);
         }
         prepared
@@ -299,7 +325,7 @@ async fn sync_batch(
         let overall = Arc::new(Semaphore::new(ctx.engine.concurrency));
         let mut per_institution: HashMap<InstitutionId, Arc<Semaphore>> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
-        for (order, (record, stored)) in work.into_iter().enumerate() {
+        for (order, (record, (stored, windows))) in work.into_iter().enumerate() {
             let (institution, health) = institutions[&record.connection.institution_id].clone();
             let institution_gate = per_institution
                 .entry(institution.id)
@@ -312,7 +338,7 @@ async fn sync_batch(
             tasks.spawn(async move {
                 let _institution = institution_gate.acquire_owned().await;
                 let _slot = overall.acquire_owned().await;
-                let held = Held { items: stored, oldest_pending: &oldest_pending };
+                let held = Held { items: stored, oldest_pending: &oldest_pending, windows };
                 (order, prepare(&ctx, record, &institution, &health, held, trigger, &worker, now).await)
             });
         }
@@ -403,7 +429,12 @@ struct Held<'a> {
     items: Vec<Item>,
     /// The oldest pending transaction's day of every account the batch tracks that holds one.
     oldest_pending: &'a HashMap<AccountId, NaiveDate>,
+    /// The stored transactions of each tracked account from its fetch window's first day on
+    /// (accounts with none are absent).
+    windows: StoredWindows,
 }
+
+type StoredWindows = HashMap<AccountId, Vec<Transaction>>;
 
 /// Works out one sync of a claimed connection: the provider calls, the state machine and
 /// everything to write. Writes nothing; reads what the fetch windows repeat.
@@ -482,15 +513,22 @@ async fn prepare(
             commit_items = diff.items;
             closed = diff.closed;
             aliases = diff.aliases;
-            let windows: Vec<(AccountId, NaiveDate)> = fetch
+            // A provider that answered with bookings before the window's first day: their days
+            // are read too.
+            let earlier: Vec<(AccountId, NaiveDate)> = fetch
                 .data
                 .iter()
                 .filter_map(|f| match (f.item.account_id, &f.data) {
-                    (Some(account), Ok(data)) => Some((account, stored_from(f.since, data))),
+                    (Some(account), Ok(data)) => {
+                        Some((account, stored_from(f.since, data))).filter(|(_, day)| *day < f.since)
+                    }
                     _ => None,
                 })
                 .collect();
-            let mut stored = ctx.db.transactions_from(&windows).await?;
+            let mut stored = held.windows;
+            if !earlier.is_empty() {
+                stored.extend(ctx.db.transactions_from(&earlier).await?);
+            }
             for FetchedItem { item, since, data } in &fetch.data {
                 if let (Some(account), Ok(data)) = (item.account_id, data) {
                     let stored = stored.remove(&account).unwrap_or_default();
@@ -675,6 +713,31 @@ struct FetchedItem {
     data: Result<ItemData, Failure>,
 }
 
+/// The first day a fetch of `item` asks for: a few days before its last successful fetch, so
+/// whatever it missed (an error, a spell of having vanished, a reconnect) is fetched again; as far
+/// back as the provider gives for free (`lookback_days`); and back to the oldest pending
+/// transaction held, since only a window that covers it can tell whether it booked (under its
+/// first day, perhaps weeks ago) or vanished. Never beyond the history the consent allows.
+fn fetch_since(
+    item: &Item,
+    now: DateTime<Utc>,
+    settings: &EngineSettings,
+    lookback_days: u32,
+    oldest_pending: Option<NaiveDate>,
+    max_history_days: u32,
+) -> NaiveDate {
+    let today = now.date_naive();
+    let earliest = today - TimeDelta::days(i64::from(max_history_days));
+    let lookback = today - TimeDelta::days(i64::from(lookback_days));
+    item.synced_through
+        .map(|day| (day - TimeDelta::days(settings.overlap_days)).min(lookback))
+        .into_iter()
+        .chain(oldest_pending)
+        .min()
+        .unwrap_or(earliest)
+        .max(earliest)
+}
+
 async fn fetch_all(
     ctx: &App,
     connector: &dyn Connector,
@@ -685,9 +748,7 @@ async fn fetch_all(
 ) -> Result<Fetched, Failure> {
     let settings = &ctx.engine;
     let discovered = with_timeout(settings, connector.discover(consent, call)).await?;
-    let today = call.now.date_naive();
-    let earliest = today - TimeDelta::days(i64::from(consent.max_history_days));
-    let lookback = today - TimeDelta::days(i64::from(connector.free_lookback_days()));
+    let lookback = connector.free_lookback_days();
     let mut data = Vec::new();
     for item in stored_items.iter().filter(|i| i.decision == ItemDecision::Tracked && i.account_id.is_some()) {
         let key = item.identity_key.clone();
@@ -700,20 +761,8 @@ async fn fetch_all(
         else {
             continue; // Vanished: its account is closed by the item diff.
         };
-        // From a few days before this item's last successful fetch, so whatever it missed (an error,
-        // a spell of having vanished, a reconnect) is fetched again; as far back as the provider
-        // gives for free; and back to the oldest pending transaction held, since only a window
-        // that covers it can tell whether it booked (under its original date, perhaps weeks ago)
-        // or vanished. Never beyond the history the consent allows.
         let pending = item.account_id.and_then(|account| oldest_pending.get(&account).copied());
-        let since = item
-            .synced_through
-            .map(|day| (day - TimeDelta::days(settings.overlap_days)).min(lookback))
-            .into_iter()
-            .chain(pending)
-            .min()
-            .unwrap_or(earliest)
-            .max(earliest);
+        let since = fetch_since(item, call.now, settings, lookback, pending, consent.max_history_days);
         let result = with_timeout(settings, connector.fetch(consent, &current.provider_item_id, since, call)).await;
         data.push(FetchedItem { item: item.clone(), since, data: result });
     }

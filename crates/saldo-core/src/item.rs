@@ -237,6 +237,37 @@ pub fn new_item(
     }
 }
 
+/// Offered items that look like a tracked item of the same connection that vanished: both known
+/// only by the provider's id (which some banks change with every consent), of the same kind and
+/// currency, the same name (its product, as connectors name items) and the same holder where both
+/// name one. saldo does not join them by itself (a name is no identity: a household may hold two
+/// "Visa Classic" cards) but offers the user to track the new one as the old one's account, which
+/// keeps its history. Pairs of (new, old).
+pub fn look_alikes(items: &[Item]) -> Vec<(&Item, &Item)> {
+    let by_id_only = |item: &&Item| item.identity_key.starts_with("id:");
+    let same_text = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+    let offered =
+        items.iter().filter(by_id_only).filter(|i| i.vanished_at.is_none() && i.decision == ItemDecision::Offered);
+    let gone: Vec<&Item> =
+        items.iter().filter(by_id_only).filter(|i| i.vanished_at.is_some() && i.account_id.is_some()).collect();
+    offered
+        .flat_map(|new| {
+            gone.iter()
+                .filter(move |old| {
+                    old.kind == new.kind
+                        && old.currency == new.currency
+                        && !new.name.trim().is_empty()
+                        && same_text(&old.name, &new.name)
+                        && match (&old.owner_name, &new.owner_name) {
+                            (Some(a), Some(b)) => same_text(a, b),
+                            _ => true,
+                        }
+                })
+                .map(move |old| (new, *old))
+        })
+        .collect()
+}
+
 /// The provider identity an item's account is known by.
 pub fn alias_of(found: &DiscoveredItem) -> AccountAlias {
     AccountAlias {
@@ -270,6 +301,30 @@ mod tests {
             identity_key(Some("SE45"), None, None, eur, "old"),
             identity_key(Some("SE45"), None, None, eur, "new")
         );
+    }
+
+    #[test]
+    fn an_offered_item_like_a_vanished_tracked_one_is_a_look_alike_only_by_name_kind_and_holder() {
+        let (connection, account) = (ConnectionId(Uuid::from_u128(7)), AccountId(Uuid::from_u128(9)));
+        let mut ids = (1..).map(Uuid::from_u128);
+        let card = |id: &str, name: &str, owner: Option<&str>| DiscoveredItem {
+            kind: AccountKind::CreditCard,
+            owner_name: owner.map(str::to_string),
+            ..found(id, None, name)
+        };
+        let mut items =
+            diff_items(connection, &[], &[card("c-1", "Visa Classic", Some("Erika"))], at(0), || ids.next().unwrap())
+                .items;
+        items[0].decision = ItemDecision::Tracked;
+        items[0].account_id = Some(account);
+        // A reconnect: the bank's ids all change; the card comes back as new, with a stranger.
+        let again = [card("c-2", "VISA classic ", Some("Erika")), card("c-3", "Visa Classic", Some("Hans"))];
+        let diff = diff_items(connection, &items, &again, at(1), || ids.next().unwrap());
+        assert_eq!(diff.closed, vec![(account, true)]);
+        let alikes = look_alikes(&diff.items);
+        let pairs: Vec<(&str, &str)> =
+            alikes.iter().map(|(new, old)| (new.provider_item_id.as_str(), old.provider_item_id.as_str())).collect();
+        assert_eq!(pairs, vec![("c-2", "c-1")]);
     }
 
     #[test]

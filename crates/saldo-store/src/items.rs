@@ -103,6 +103,21 @@ impl Db {
 
     /// Applies the user's choices: tracked items get their new accounts (with the item's identity as
     /// alias), ignored ones none. One transaction.
+    /// An item takes over the account of another (vanished) item of its connection: the items as
+    /// given, the account open again and known by the new item's identity too. One transaction.
+    pub async fn adopt_account(
+        &self,
+        items: &[Item],
+        account: AccountId,
+        alias: &AccountAlias,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        upsert_items(&mut tx, items).await?;
+        tx.execute("UPDATE accounts SET closed = $2 WHERE id = $1", &[Arg::Uuid(account.0), Arg::Bool(false)]).await?;
+        crate::accounts::insert_alias_in(&mut tx, account, alias).await?;
+        tx.commit().await
+    }
+
     pub async fn decide_items(
         &self,
         items: &[Item],

@@ -166,20 +166,23 @@ impl Db {
         accounts: &[(AccountId, NaiveDate)],
     ) -> Result<HashMap<AccountId, Vec<Transaction>>, StoreError> {
         let mut by_account: HashMap<AccountId, Vec<Transaction>> = HashMap::new();
-        let Some(earliest) = accounts.iter().map(|(_, day)| *day).min() else { return Ok(by_account) };
-        let from: HashMap<AccountId, NaiveDate> = accounts.iter().copied().collect();
-        // One query for all; days differ by account only by a few, so the few rows read before an
-        // account's own day are dropped here.
-        for (list, mut args) in in_lists(from.keys().map(|a| Arg::Uuid(a.0)).collect()) {
-            let day_at = args.len() + 1;
-            args.push(Arg::Date(earliest));
-            let sql = format!(
-                "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id IN ({list}) \
-                 AND booking_date >= ${day_at}"
-            );
-            for row in self.fetch(&sql, &args).await? {
-                let t = transaction_from_row(&row)?;
-                if from.get(&t.account_id).is_some_and(|day| t.booking_date >= *day) {
+        // Accounts of one batch mostly share their first day: one statement per day (and per
+        // chunk of the list), each a plain index range per account. (A join on the list as VALUES
+        // made PostgreSQL scan the whole table.)
+        let mut by_day: BTreeMap<NaiveDate, Vec<Arg>> = BTreeMap::new();
+        for (account, day) in accounts {
+            by_day.entry(*day).or_default().push(Arg::Uuid(account.0));
+        }
+        for (day, accounts) in by_day {
+            for (list, mut args) in in_lists(accounts) {
+                let day_at = args.len() + 1;
+                args.push(Arg::Date(day));
+                let sql = format!(
+                    "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE account_id IN ({list}) \
+                     AND booking_date >= ${day_at}"
+                );
+                for row in self.fetch(&sql, &args).await? {
+                    let t = transaction_from_row(&row)?;
                     by_account.entry(t.account_id).or_default().push(t);
                 }
             }

@@ -137,6 +137,10 @@ pub enum Command {
         /// Track every item not tracked yet
         #[arg(long, conflicts_with = "items")]
         all: bool,
+        /// Track the one item named as this account, of an item that vanished (a bank that gave
+        /// it a new id): its history continues there
+        #[arg(long = "as", value_name = "ACCOUNT", conflicts_with = "all")]
+        as_account: Option<String>,
     },
     /// Re-authorise a connection (after an error, or early to renew its consent); history is kept
     Reconnect {
@@ -536,7 +540,9 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         }
         Command::Connections { json } => crate::cli_sync::connections(&ctx, json).await,
         Command::Items { connection, json } => crate::cli_sync::items(&ctx, &connection, json).await,
-        Command::Track { connection, items, all } => crate::cli_sync::track(&ctx, &connection, items, all).await,
+        Command::Track { connection, items, all, as_account } => {
+            crate::cli_sync::track(&ctx, &connection, items, all, as_account).await
+        }
         Command::Reconnect { connection, yes, setup_token, no_wait } => {
             let how = crate::cli_sync::Authorize { yes, setup_token, no_wait };
             crate::cli_sync::reconnect(&ctx, &connection, &how).await

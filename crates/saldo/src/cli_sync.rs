@@ -238,12 +238,48 @@ pub async fn items(ctx: &App, connection: &str, json: bool) -> anyhow::Result<()
         return print_json(&items.iter().map(ItemJson::new).collect::<Vec<_>>());
     }
     print_items(&items);
+    print_look_alikes(connection, saldo_core::item::look_alikes(&items));
     Ok(())
 }
 
-pub async fn track(ctx: &App, connection: &str, items: Vec<String>, all: bool) -> anyhow::Result<()> {
+/// Hints for items that may be vanished ones under a new provider id: how to keep their history.
+fn print_look_alikes<'a>(
+    connection: &str,
+    pairs: impl IntoIterator<Item = (&'a saldo_core::item::Item, &'a saldo_core::item::Item)>,
+) {
+    for (new, old) in pairs {
+        if let Some(account) = old.account_id {
+            outln!(
+                "{} ({}) looks like {}, which the bank no longer shows; if it is the same, keep its history: \
+                 saldo track {connection} {} --as {account}",
+                new.name,
+                new.id,
+                old.name,
+                new.id
+            );
+        }
+    }
+}
+
+pub async fn track(
+    ctx: &App,
+    connection: &str,
+    items: Vec<String>,
+    all: bool,
+    as_account: Option<String>,
+) -> anyhow::Result<()> {
     let actor = Actor::local(ctx.local_user().await?);
     let id = parse_connection_id(connection)?;
+    if let Some(account) = as_account {
+        let [item] = items.as_slice() else {
+            return Err(OpsError::Invalid("--as takes over one account: name one item".into()).into());
+        };
+        let account = saldo_app::accounts::find_account(ctx, &actor, &account).await?;
+        let tracked = connections::track_as(ctx, &actor, id, item, account.id).await?;
+        outln!("tracking {} as {} ({}), with its history", tracked.name, account.name, account.id);
+        report_line(&sync::sync_now(ctx, &actor, id, &saldo_app::worker::worker_id()).await?);
+        return Ok(());
+    }
     let selection = match (all, items.is_empty()) {
         (true, _) => Selection::All,
         (false, false) => Selection::Items(items),
@@ -274,6 +310,7 @@ pub async fn reconnect(ctx: &App, connection: &str, how: &Authorize) -> anyhow::
         summary.vanished.len()
     );
     print_items(&summary.new_items);
+    print_look_alikes(connection, summary.look_alikes.iter().map(|(new, old)| (new, old)));
     report_line(&sync::sync_now(ctx, &actor, id, &saldo_app::worker::worker_id()).await?);
     Ok(())
 }

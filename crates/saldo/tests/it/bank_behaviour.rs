@@ -683,3 +683,46 @@ fn gocardless_counts_the_user_s_syncs_too() {
         });
     }
 }
+
+/// A card the bank knows only by an id it changes with every consent (no IBAN, number or masked
+/// PAN): after a reconnect it is offered as new, and the old one is closed. saldo names the look-
+/// alike and, once the user says it is the same card, continues its history in the same account
+/// with nothing stored twice.
+#[test]
+fn a_card_known_only_by_a_changing_id_continues_its_account_once_the_user_says_so() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let bank = gocardless(true);
+        let mut spec = GoCardless::spec(true);
+        spec.details = json!({"resourceId": "card", "currency": "EUR", "cashAccountType": "CARD",
+                              "product": "Visa Classic", "ownerName": "Erika Mustermann"});
+        bank.api.set_accounts(vec![spec]);
+        tell(backend, bank, |e, bank| {
+            Box::pin(async move {
+                let day0 = e.now().date_naive();
+                let first = [booking(Some("c-1"), day0 - TimeDelta::days(2), -2_500, "Airline")];
+                bank.set_bookings(&first, &[]);
+                let id = connect(&e, bank).await;
+                let account = the_account(&e).await;
+                next_day(&e, bank);
+                bank.change_account_ids();
+                let later = [first[0].clone(), booking(Some("c-2"), day0 + TimeDelta::days(1), -990, "Cinema")];
+                bank.set_bookings(&later, &[]);
+                let pending = connections::begin_reconnect(&e.ctx, &e.actor, id).await.unwrap();
+                let answer = approve(bank, &pending);
+                let summary = connections::complete_reconnect(&e.ctx, &e.actor, &pending, &answer).await.unwrap();
+                assert_eq!((summary.relinked, summary.new_items.len(), summary.vanished.len()), (0, 1, 1));
+                let (new, old) = summary.look_alikes.first().cloned().expect("the card looks like the old one");
+                assert_eq!((old.account_id, new.name.as_str()), (Some(account.id), "Visa Classic"));
+                let tracked =
+                    connections::track_as(&e.ctx, &e.actor, id, &new.id.to_string(), account.id).await.unwrap();
+                assert_eq!(tracked.account_id, Some(account.id));
+                sync_once(&e, id).await;
+                assert_eq!(the_account(&e).await.id, account.id, "the same account, open again");
+                let booked = stored(&e, TransactionStatus::Booked).await;
+                assert_eq!(texts(&booked).iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["Airline", "Cinema"]);
+                // A second take-over of the same account is refused: the old item gave it up.
+                assert!(connections::track_as(&e.ctx, &e.actor, id, &new.id.to_string(), account.id).await.is_err());
+            })
+        });
+    }
+}
