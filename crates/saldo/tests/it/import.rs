@@ -375,3 +375,19 @@ both_backends!(accounts_named_only_by_an_account_column_are_told_apart_and_found
     assert_eq!(stored_total(&saldo, "Checking"), (2, -90350));
     assert_eq!(stored_total(&saldo, "Savings"), (1, 120));
 });
+
+both_backends!(a_fitid_the_bank_reuses_keeps_both_transactions_and_says_so, |saldo| {
+    // The bank gives FITID A1 to two bookings, on other days and of other amounts.
+    let reused = [("A1", "20240103", "-12.50", "Coffee"), ("A1", "20240117", "-44.00", "Bookshop")];
+    let file = write(&saldo, "statement.ofx", ofx(&reused, "100.00").as_bytes());
+    let text = saldo.ok(&["import", file.to_str().unwrap()]);
+    assert!(text.contains("new 2, duplicate 0"), "{text}");
+    assert!(text.contains("1 under an id already given to another transaction"), "{text}");
+    // Importing it again adds nothing, and the JSON report counts it the same way.
+    let again = import(&saldo, &[file.to_str().unwrap()]);
+    let statement = &again["files"][0]["statements"][0];
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(0), Some(2)), "{again}");
+    assert_eq!(statement["reused_ids"].as_u64(), Some(0), "{again}");
+    let account = statement["account"]["id"].as_str().unwrap().to_string();
+    assert_eq!(stored_total(&saldo, &account), (2, -5650));
+});
