@@ -163,6 +163,9 @@ pub(super) fn statement_line(content: &[u8]) -> Option<StatementLine<'_>> {
     } else {
         None
     };
+    // Some German banks export a blank before the mark and before the transaction type
+    // (`2401020102 D12,35 NTRF…`); the standard has none there, so a blank there is no content.
+    c.skip_blanks();
     let (mark, expected) = match c.next()? {
         b'C' => (Mark::Credit, false),
         b'D' => (Mark::Debit, false),
@@ -190,6 +193,7 @@ pub(super) fn statement_line(content: &[u8]) -> Option<StatementLine<'_>> {
         c.next();
     }
     let amount = amount(&digits[..len])?;
+    c.skip_blanks();
     let mut code = [0u8; 4];
     code[0] = c.next().filter(u8::is_ascii_alphabetic)?;
     for slot in &mut code[1..] {
@@ -244,6 +248,12 @@ impl Cursor<'_> {
             self.at += blanks + 1;
         }
     }
+    /// Skips blanks (not line breaks) here.
+    fn skip_blanks(&mut self) {
+        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t')) {
+            self.at += 1;
+        }
+    }
     fn peek(&mut self) -> Option<u8> {
         self.skip_breaks();
         self.bytes.get(self.at).copied()
@@ -272,16 +282,35 @@ pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-/// The :25: account identification: `BLZ/number`, `BIC/IBAN`, an IBAN, a number, optionally with
-/// a currency suffix (`1526.89.184EUR`). The currency suffix goes to `currency`.
+/// The :25: account identification: `BLZ/number`, `BIC/IBAN` (or `BIC IBAN`), an IBAN, a
+/// number, optionally with a currency, glued (`1526.89.184EUR`, `DE89…3000EUR`) or after a blank
+/// (`DE89…3000 EUR`). The currency goes to `currency`; the IBAN or number is kept alone.
 pub(super) fn account(content: &[u8]) -> StatementAccount {
     let text = trim(first_line(content));
     let mut account = StatementAccount::default();
-    let (bank, ident) = match text.iter().position(|&b| b == b'/') {
-        Some(slash) if is_bank_code(&text[..slash]) => (Some(&text[..slash]), trim(&text[slash + 1..])),
+    let (bank, rest) = match text.iter().position(|&b| b == b'/' || b == b' ') {
+        Some(cut) if text[cut] == b'/' && is_bank_code(&text[..cut]) => (Some(&text[..cut]), trim(&text[cut + 1..])),
+        // Only a BIC stands before the account with a blank: a number before one is the account.
+        Some(cut) if is_bic(&text[..cut]) => (Some(&text[..cut]), trim(&text[cut + 1..])),
         _ => (None, text),
     };
     account.bank_id = bank.map(decode);
+    // A currency after a blank.
+    let mut words = rest.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty());
+    let ident = words.next().unwrap_or_default();
+    if let Some(code) = words.next().filter(|w| w.len() == 3 && w.iter().all(u8::is_ascii_uppercase)) {
+        account.currency = currency(code);
+    }
+    // An IBAN one currency code longer than its country's IBANs: the code is glued on.
+    let (ident, glued) = match iban_length(ident) {
+        Some(length) if ident.len() == length + 3 && ident[length..].iter().all(u8::is_ascii_uppercase) => {
+            (&ident[..length], Some(&ident[length..]))
+        }
+        _ => (ident, None),
+    };
+    if let Some(code) = glued {
+        account.currency = currency(code);
+    }
     if is_iban(ident) {
         account.iban = Some(decode(ident).to_ascii_uppercase());
     } else {
@@ -298,14 +327,41 @@ pub(super) fn account(content: &[u8]) -> StatementAccount {
     account
 }
 
+/// The length of IBANs of the country an IBAN-like text starts with, for the countries whose
+/// banks' exports saldo has met (the SWIFT IBAN registry).
+fn iban_length(text: &[u8]) -> Option<usize> {
+    let country = text.get(..2)?;
+    let length = match country {
+        b"NO" => 15,
+        b"BE" => 16,
+        b"DK" | b"FI" | b"FO" | b"GL" | b"NL" => 18,
+        b"SI" => 19,
+        b"AT" | b"EE" | b"KZ" | b"LT" | b"LU" => 20,
+        b"CH" | b"HR" | b"LI" | b"LV" => 21,
+        b"BG" | b"DE" | b"GB" | b"IE" | b"ME" | b"RS" => 22,
+        b"AE" | b"GI" | b"IL" => 23,
+        b"CZ" | b"ES" | b"MD" | b"RO" | b"SA" | b"SE" | b"SK" | b"TN" => 24,
+        b"PT" => 25,
+        b"IS" | b"TR" => 26,
+        b"FR" | b"GR" | b"IT" | b"MC" | b"SM" => 27,
+        b"AL" | b"CY" | b"HU" | b"PL" => 28,
+        b"MT" => 31,
+        _ => return None,
+    };
+    Some(length)
+}
+
 /// A German bank code (8 digits, or any digits) or a BIC (4 letters bank, 2 letters country, 2
 /// alphanumerics location, optionally 3 alphanumerics branch).
 fn is_bank_code(b: &[u8]) -> bool {
     let digits = !b.is_empty() && b.iter().all(u8::is_ascii_digit);
-    let bic = (b.len() == 8 || b.len() == 11)
+    digits || is_bic(b)
+}
+
+fn is_bic(b: &[u8]) -> bool {
+    (b.len() == 8 || b.len() == 11)
         && b[..6].iter().all(u8::is_ascii_uppercase)
-        && b[6..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    digits || bic
+        && b[6..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// The IBAN shape (country letters, check digits, 11–30 alphanumerics); the checksum is the
@@ -362,6 +418,37 @@ mod tests {
         assert_eq!((a.number.as_deref(), a.currency.as_deref()), (Some("1526.89.184"), Some("EUR")));
         let a = account(b"517852257");
         assert_eq!((a.number.as_deref(), a.bank_id), (Some("517852257"), None));
+    }
+
+    #[test]
+    fn an_iban_keeps_apart_from_its_currency_and_its_bank() {
+        for text in
+            [&b"DE89370400440532013000 EUR"[..], b"DE89370400440532013000EUR", b"DEUTDEFF DE89370400440532013000 EUR"]
+        {
+            let a = account(text);
+            let shown = (a.iban.as_deref(), a.number.as_deref(), a.currency.as_deref());
+            assert_eq!(shown, (Some("DE89370400440532013000"), None, Some("EUR")), "{}", decode(text));
+        }
+        // A number with its currency after a blank is a number, not a bank code.
+        let a = account(b"12345678 EUR");
+        assert_eq!((a.bank_id, a.number.as_deref(), a.currency.as_deref()), (None, Some("12345678"), Some("EUR")));
+        // A Dutch IBAN of its own length is not cut.
+        let a = account(b"NL20INGB0001234567");
+        assert_eq!((a.iban.as_deref(), a.currency), (Some("NL20INGB0001234567"), None));
+    }
+
+    #[test]
+    fn statement_lines_with_blanks_before_the_mark_or_the_type_are_read() {
+        for line in [
+            &b"2401020102 D12,35 NTRFNONREF//123"[..],
+            b"2401020102D12,35 NTRFNONREF//123",
+            b"240102 C100,00NMSCNONREF",
+        ] {
+            let read = statement_line(line).unwrap_or_else(|| panic!("{}", decode(line)));
+            assert!(read.amount == Decimal::new(1235, 2) || read.amount == Decimal::new(10000, 2));
+        }
+        let read = statement_line(b"2401020102 D12,35 NTRFNONREF//123").unwrap();
+        assert_eq!((read.mark.is_debit(), &read.code, read.bank_reference), (true, b"NTRF", &b"123"[..]));
     }
 
     #[test]
