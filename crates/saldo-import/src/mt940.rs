@@ -126,6 +126,13 @@ struct Statement {
     /// Anything beyond its header tags (a balance, a line, an MT942's date or floor limit) was read:
     /// a file that ends after a statement's header alone was cut off there.
     has_content: bool,
+    /// Its page ended with an intermediate balance :62M:: the next page (a :20: and :25: of the
+    /// same account, :28C: counting on) continues it.
+    awaiting_page: bool,
+    /// The account its :25: named, to tell a next page from another statement.
+    account: Option<(Option<String>, Option<String>)>,
+    /// A next page's :20: reference, should its :25: name another account after all.
+    next_id: Option<String>,
 }
 
 impl Default for Statement {
@@ -140,6 +147,9 @@ impl Default for Statement {
             credits: (0, Decimal::ZERO),
             closed: false,
             has_content: false,
+            awaiting_page: false,
+            account: None,
+            next_id: None,
         }
     }
 }
@@ -259,7 +269,10 @@ impl<'s> Parser<'s> {
             self.content.extend_from_slice(&raw[content_start..]);
         } else if is_terminator(line) {
             self.dispatch()?;
-            self.end_statement();
+            // A page that ended with :62M: is continued by the next message.
+            if !self.statement.as_ref().is_some_and(|s| s.awaiting_page) {
+                self.end_statement();
+            }
         } else if self.tag != Tag::None {
             self.content.push(b'\n');
             self.content.extend_from_slice(raw);
@@ -296,6 +309,13 @@ impl<'s> Parser<'s> {
             }
         }
         let cut_short = unclosed(&self);
+        if self.statement.as_ref().is_some_and(|s| s.awaiting_page) {
+            self.problem(at, || {
+                format!(
+                    "{at}: the file's last statement ends with an intermediate balance :62M:; its next page is missing"
+                )
+            });
+        }
         self.end_statement();
         if !self.seen_tag {
             return Err(self.not_mt940());
@@ -363,17 +383,39 @@ impl<'s> Parser<'s> {
                 // Otherwise it informs about the statement as a whole (ING's counts after :62F:).
             }
             Tag::Reference => {
-                self.end_statement();
                 let id = trim_end(trim_start(fields::first_line(content)));
                 let id = (!id.is_empty()).then(|| decode(id));
+                if let Some(statement) = self.statement.as_mut().filter(|s| s.awaiting_page) {
+                    // A next page, unless its :25: names another account.
+                    statement.next_id = id;
+                    return Ok(());
+                }
+                self.end_statement();
                 let header = StatementHeader { id: id.clone(), ..StatementHeader::default() };
                 self.statement = Some(Statement { header, id, ..Statement::default() });
             }
             Tag::Account => {
                 self.flush();
+                if let Some(statement) = self.statement.as_mut().filter(|s| s.awaiting_page) {
+                    let account = fields::account(content);
+                    if statement.account == Some((account.iban.clone(), account.number.clone())) {
+                        // The statement's next page: its lines and balances continue it.
+                        statement.awaiting_page = false;
+                        statement.closed = false;
+                        return Ok(());
+                    }
+                    let id = statement.next_id.take();
+                    self.problem(at, || {
+                        format!("{at}: the statement before ends with an intermediate balance :62M:, but its next page is missing")
+                    });
+                    self.end_statement();
+                    let header = StatementHeader { id: id.clone(), ..StatementHeader::default() };
+                    self.statement = Some(Statement { header, id, ..Statement::default() });
+                }
                 let statement = self.statement.get_or_insert_with(Statement::default);
                 if !statement.began {
                     let account = fields::account(content);
+                    statement.account = Some((account.iban.clone(), account.number.clone()));
                     let currency = statement.header.account.currency.take();
                     statement.header.account = account;
                     if statement.header.account.currency.is_none() {
@@ -468,7 +510,10 @@ impl<'s> Parser<'s> {
             }
         }
         self.begin(at);
+        // :60M:/:62M: open and close a page of a statement, not the statement: they are interim.
+        let intermediate = self.tag_name.ends_with(b"M");
         let kind = match tag {
+            Tag::Opening | Tag::Closing if intermediate => BalanceKind::Interim,
             Tag::Opening => BalanceKind::Opening,
             Tag::Closing => BalanceKind::Closing,
             Tag::Available => BalanceKind::ClosingAvailable,
@@ -482,6 +527,7 @@ impl<'s> Parser<'s> {
                 }
                 Tag::Closing => {
                     statement.closed = true;
+                    statement.awaiting_page = intermediate;
                     let expected = match (&statement.opening, statement.sum) {
                         (Some((opening, currency)), Some(sum)) if *currency == balance.currency => {
                             opening.checked_add(sum)

@@ -290,3 +290,47 @@ fn a_blank_ending_a_wrapped_line_is_kept_between_words() {
     let (statements, _) = cut(input.as_bytes());
     assert_eq!(statements[0].transactions[0].amount, dec("30.00"));
 }
+
+/// A statement sent as two pages (:28C: 1/2 ending :62M:, then 2/2 opening :60M:), in the
+/// SWIFT-like layout with `-` between messages and in PostFinance's without a sequence prefix.
+const PAGES: [&str; 2] = [
+    ":20:STMT1\r\n:25:DE89370400440532013000\r\n:28C:00001/001\r\n:60F:C240101EUR1000,00\r\n\
+     :61:2401020102D3,50NTRFNONREF\r\n:86:Coffee\r\n:62M:C240102EUR996,50\r\n-\r\n\
+     :20:STMT1\r\n:25:DE89370400440532013000\r\n:28C:00001/002\r\n:60M:C240102EUR996,50\r\n\
+     :61:2401020102D3,50NTRFNONREF\r\n:86:Coffee\r\n:62F:C240102EUR993,00\r\n-\r\n",
+    ":20:2014040708285927\n:25:CH9809000000250097798\n:28C:999/1\n:60F:C131130CHF0,\n\
+     :61:1312021202D3,50NMSCNONREF\n:86:Coffee\n:62M:D140407CHF3,50\n\
+     :20:2014040708285928\n:25:CH9809000000250097798\n:28C:999/2\n:60M:D140407CHF3,50\n\
+     :61:1312021202D3,50NMSCNONREF\n:86:Coffee\n:62F:D140407CHF7,00\n",
+];
+
+#[test]
+fn pages_of_one_statement_are_one_statement_and_identical_lines_on_them_are_two() {
+    for (index, file) in PAGES.iter().enumerate() {
+        let (statements, problems) = ok(file.as_bytes());
+        assert_eq!(statements.len(), 1, "file {index}: {statements:?}");
+        let statement = &statements[0];
+        assert_eq!(statement.transactions.len(), 2, "file {index}: two coffees, one per page");
+        let kinds: Vec<BalanceKind> = statement.balances.iter().map(|b| b.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            [BalanceKind::Opening, BalanceKind::Interim, BalanceKind::Interim, BalanceKind::Closing],
+            "file {index}: the pages' balances are interim, only :62F: closes"
+        );
+        assert!(problems.is_empty(), "file {index}: {problems:?}");
+    }
+}
+
+#[test]
+fn a_page_whose_next_page_is_missing_says_so() {
+    let first_page = &PAGES[0][..PAGES[0].find("-\r\n").unwrap() + 3];
+    let (statements, problems) = ok(first_page.as_bytes());
+    assert_eq!((statements.len(), statements[0].transactions.len()), (1, 1));
+    assert!(statements[0].balances.iter().all(|b| b.kind != BalanceKind::Closing));
+    assert!(problems.iter().any(|p| p.message.contains("next page is missing")), "{problems:?}");
+    // A next message for another account is another statement, and the missing page is told.
+    let other = format!("{first_page}{}", SIMPLE);
+    let (statements, problems) = ok(other.as_bytes());
+    assert_eq!(statements.len(), 2);
+    assert!(problems.iter().any(|p| p.message.contains("next page is missing")), "{problems:?}");
+}

@@ -391,3 +391,20 @@ both_backends!(a_fitid_the_bank_reuses_keeps_both_transactions_and_says_so, |sal
     let account = statement["account"]["id"].as_str().unwrap().to_string();
     assert_eq!(stored_total(&saldo, &account), (2, -5650));
 });
+
+both_backends!(an_mt940_statement_in_pages_keeps_every_line_and_only_the_final_balance, |saldo| {
+    // Two pages of one statement (:62M: then :60M:), a coffee of the same price on each.
+    let pages = ":20:STMT1\r\n:25:DE89370400440532013000\r\n:28C:00001/001\r\n:60F:C240101EUR1000,00\r\n\
+                 :61:2401020102D3,50NTRFNONREF\r\n:86:Coffee\r\n:62M:C240102EUR996,50\r\n-\r\n\
+                 :20:STMT1\r\n:25:DE89370400440532013000\r\n:28C:00001/002\r\n:60M:C240102EUR996,50\r\n\
+                 :61:2401020102D3,50NTRFNONREF\r\n:86:Coffee\r\n:62F:C240102EUR993,00\r\n-\r\n";
+    let file = write(&saldo, "pages.sta", pages.as_bytes());
+    let report = import(&saldo, &[file.to_str().unwrap()]);
+    let statements = report["files"][0]["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{report}");
+    assert_eq!((statements[0]["new"].as_u64(), statements[0]["duplicate"].as_u64()), (Some(2), Some(0)), "{report}");
+    let account = statements[0]["account"]["id"].as_str().unwrap().to_string();
+    assert_eq!(stored_total(&saldo, &account), (2, -700));
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts[0]["balance"].as_str(), Some("993.00"), "the final balance, not the page's: {accounts}");
+});
