@@ -43,7 +43,7 @@ const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 /// Uploads one statement file (the request body) and imports it as `saldo import` does. Query:
 /// `filename` (helps detection), `format` (auto, ofx, camt, mt940, csv), `account` (id or name),
-/// `kind` (for a new account that the file doesn't describe), `dry_run=true`, `accept_truncated=true`
+/// `kind` and `currency` (for a new account that the file doesn't describe), `dry_run=true`, `accept_truncated=true`
 /// (import what a cut-off file holds, instead of refusing it). Answers the file's
 /// report as `{"files": [report]}`: 200 when it was imported (or checked), 422 when nothing of it
 /// was (the report's `error` says why).
@@ -71,6 +71,11 @@ async fn import_file(
                         .parse()
                         .map_err(|err: saldo_core::account::UnknownKind| OpsError::Invalid(err.to_string()))?,
                 )
+            }
+            "currency" => {
+                request.currency = Some(saldo_core::money::Currency::parse(value).map_err(|_| {
+                    OpsError::Invalid(format!("invalid currency {value:?}: expected an ISO 4217 code such as EUR"))
+                })?)
             }
             "dry_run" => {
                 request.dry_run = value

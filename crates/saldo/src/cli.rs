@@ -392,7 +392,7 @@ fn parse_date_arg(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| "expected a date as YYYY-MM-DD".to_string())
 }
 
-fn parse_currency_arg(text: &str) -> Result<Currency, String> {
+pub(crate) fn parse_currency_arg(text: &str) -> Result<Currency, String> {
     Currency::parse(text).map_err(|err| err.to_string())
 }
 

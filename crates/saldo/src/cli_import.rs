@@ -20,6 +20,10 @@ pub struct ImportArgs {
     /// The kind of account to create for statements that don't say (cash, savings, credit_card…)
     #[arg(long)]
     pub kind: Option<AccountKind>,
+    /// The currency (ISO 4217) of the account to create for statements that don't say theirs;
+    /// without it such a file is refused, never filed in your base currency
+    #[arg(long, value_parser = crate::cli::parse_currency_arg)]
+    pub currency: Option<saldo_core::money::Currency>,
     /// Parse and check the files, write nothing (needs no database)
     #[arg(long)]
     pub dry_run: bool,
@@ -52,6 +56,7 @@ pub(crate) async fn import(ctx: Option<(&App, &Actor)>, args: &ImportArgs) -> an
         kind: args.kind,
         dry_run: args.dry_run,
         accept_truncated: args.accept_truncated,
+        currency: args.currency,
     };
     let bar = crate::progress::ProgressBars::new(!args.json);
     let reports =

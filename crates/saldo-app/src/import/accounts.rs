@@ -152,7 +152,14 @@ impl Writer<'_> {
     ) -> Result<(Account, bool), FileError> {
         let iban = header.account.iban.as_deref();
         let number = header.account.number.as_deref();
-        let currency = stated_currency.unwrap_or(self.user.base_currency);
+        // Never the user's base currency: an amount in one currency is never relabelled another.
+        let currency = stated_currency.or(request.currency).ok_or_else(|| FileError::NoCurrency {
+            identity: match (iban, number) {
+                (Some(iban), _) => format!("IBAN {iban}"),
+                (None, Some(number)) => format!("account number {number}"),
+                (None, None) => "content".into(),
+            },
+        })?;
         let kind = request.kind.or_else(|| kind_from_hint(header.account.kind)).unwrap_or_else(|| {
             problems.push(ProblemReport {
                 line: None,

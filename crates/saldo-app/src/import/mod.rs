@@ -16,7 +16,7 @@ use saldo_core::balance::{BalancePoint, BalanceSource};
 use saldo_core::dedupe::{file_id, Decision, ImportDedupe};
 use saldo_core::holding::{Holding, Instrument};
 use saldo_core::ids::TransactionId;
-use saldo_core::money::Money;
+use saldo_core::money::{Currency, Money};
 use saldo_core::transaction::{FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
 use saldo_core::user::User;
 use saldo_import::csv::CsvProfile;
@@ -45,6 +45,9 @@ pub struct ImportRequest {
     pub dry_run: bool,
     /// Import what a file cut off before its end holds, instead of refusing it.
     pub accept_truncated: bool,
+    /// The currency of accounts created for statements that do not state theirs (nor show it in
+    /// their entries or balances).
+    pub currency: Option<saldo_core::money::Currency>,
 }
 
 /// What the parser thread sends to the writer.
@@ -123,6 +126,11 @@ enum FileError {
     CutShort(ParseError),
     #[error("{0}")]
     Unknown(String),
+    #[error(
+        "the statement does not say its currency (nor do its entries or balances) and no account of yours is \
+         known by its {identity}: import it with --currency CODE"
+    )]
+    NoCurrency { identity: String },
     #[error(
         "not a statement file saldo reads (OFX/QFX, CAMT.052/053/054, MT940/MT942 or CSV); if it is one, name its format"
     )]
@@ -394,7 +402,10 @@ async fn handle(
             };
             if let Some(writer) = writer {
                 let names_account = header.account.iban.is_some() || header.account.number.is_some();
-                if writer.account.is_none() && !names_account {
+                // A statement that names no account, or does not say its currency, waits for its
+                // first entries: they may show which account, or which currency.
+                let says_currency = header.account.currency.is_some() || request.currency.is_some();
+                if writer.account.is_none() && (!names_account || !says_currency) {
                     writer.state = None;
                     writer.unresolved = Some(header);
                 } else {
@@ -408,7 +419,10 @@ async fn handle(
             let statement = current.get_or_insert_with(StatementReport::default);
             statement.transactions += batch.len() as u64;
             for t in &batch {
-                statement.sum_exact += t.amount;
+                statement.sum_exact += stored_amount(t, statement.account.currency.as_deref(), &mut report.problems);
+            }
+            if statement.shown_currency.is_none() {
+                statement.shown_currency = batch.iter().find_map(|t| t.currency.clone());
             }
             statement.sum = statement.sum_exact.normalize().to_string();
             if let Some(writer) = writer {
@@ -418,10 +432,24 @@ async fn handle(
                 statement.duplicate += written.duplicate;
                 statement.pending_replaced += written.replaced;
                 statement.reused_ids += written.reused_ids;
+                if written.reused_ids > 0 {
+                    report.problems.push(ProblemReport {
+                        line: batch.first().and_then(|t| t.at.line),
+                        offset: None,
+                        message: format!(
+                            "{} transaction(s) carry an id (FITID or reference) that this file or an earlier one gave \
+                             another transaction; both are kept, told apart by their content",
+                            written.reused_ids
+                        ),
+                    });
+                }
             }
         }
         Event::Balance(balance) => {
             let statement = current.get_or_insert_with(StatementReport::default);
+            if statement.shown_currency.is_none() {
+                statement.shown_currency = balance.currency.clone();
+            }
             let shown = BalanceReport {
                 amount: balance.amount.normalize().to_string(),
                 currency: balance.currency.clone().or_else(|| statement.account.currency.clone()),
@@ -451,8 +479,9 @@ async fn handle(
         }
         Event::End => {
             if let Some(mut done) = current.take() {
-                if let Some(writer) = writer {
-                    writer.settle(&[], &mut done, &mut report.problems, request).await?;
+                match writer {
+                    Some(writer) => writer.settle(&[], &mut done, &mut report.problems, request).await?,
+                    None => warn_of_no_currency(&done, report, request),
                 }
                 report.statements.push(done);
             }
@@ -460,6 +489,48 @@ async fn handle(
         Event::Problem(problem) => report.problems.push(ProblemReport::from(&problem)),
     }
     Ok(())
+}
+
+/// An entry's amount as it will be stored: rounded half to even to its currency's minor unit when
+/// it is finer (a money-market fund's `115.8331`), which is a problem naming it, in the dry run as
+/// in the import, so the report's sum is what is stored.
+fn stored_amount(
+    t: &ParsedTransaction,
+    statement_currency: Option<&str>,
+    problems: &mut Vec<ProblemReport>,
+) -> Decimal {
+    let Some(currency) = t.currency.as_deref().or(statement_currency).and_then(|c| Currency::parse(c).ok()) else {
+        return t.amount;
+    };
+    match Money::from_decimal(t.amount, currency) {
+        Ok(_) => t.amount,
+        Err(_) => match Money::round_from_decimal(t.amount, currency) {
+            Ok(rounded) => {
+                let stored = rounded.to_decimal();
+                problems.push(problem(
+                    t.at,
+                    format!("the amount {} has more decimals than {currency} keeps: stored as {stored} (rounded half to even)", t.amount.normalize()),
+                ));
+                stored
+            }
+            Err(_) => t.amount,
+        },
+    }
+}
+
+/// A dry run cannot tell whether a statement would go into an existing account; it says what the
+/// import would need if it does not.
+fn warn_of_no_currency(statement: &StatementReport, report: &mut FileReport, request: &ImportRequest) {
+    let unknown = statement.account.currency.is_none() && statement.shown_currency.is_none();
+    if unknown && request.currency.is_none() && request.account.is_none() {
+        report.problems.push(ProblemReport {
+            line: None,
+            offset: None,
+            message: "the statement does not say its currency: unless it goes into an account you have, \
+                      importing it needs --currency CODE"
+                .into(),
+        });
+    }
 }
 
 /// An amount of a statement in its account's currency: exact, else rounded to the currency's minor
@@ -505,8 +576,22 @@ impl Writer<'_> {
         problems: &mut Vec<ProblemReport>,
         request: &ImportRequest,
     ) -> Result<(), FileError> {
-        let Some(header) = self.unresolved.take() else { return Ok(()) };
-        let (account, created) = self.resolve_by_content(&header, batch, request, problems).await?;
+        let Some(mut header) = self.unresolved.take() else { return Ok(()) };
+        if header.account.currency.is_none() {
+            // What the entries and balances say, when the statement itself does not.
+            let balances = self.deferred.iter().filter_map(|e| match e {
+                Event::Balance(balance) => balance.currency.clone(),
+                _ => None,
+            });
+            header.account.currency =
+                batch.iter().find_map(|t| t.currency.clone()).or_else(|| balances.into_iter().next());
+        }
+        let names_account = header.account.iban.is_some() || header.account.number.is_some();
+        let (account, created) = if names_account {
+            self.resolve(&header, request, problems).await?
+        } else {
+            self.resolve_by_content(&header, batch, request, problems).await?
+        };
         self.start(statement, account, created);
         for event in std::mem::take(&mut self.deferred) {
             match event {

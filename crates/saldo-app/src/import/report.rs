@@ -50,6 +50,9 @@ pub struct StatementReport {
     pub balance_points: u64,
     #[serde(skip)]
     pub(super) sum_exact: Decimal,
+    /// A currency the statement's entries or balances state.
+    #[serde(skip)]
+    pub(super) shown_currency: Option<String>,
 }
 
 /// Something a file made saldo notice, where it is in the file.

@@ -217,7 +217,7 @@ both_backends!(two_spellings_of_one_coffee_in_a_file_are_two_transactions, |sald
     // A CSV without ids: the rows differ only in case and spacing, and they are two coffees.
     let file =
         write(&saldo, "coffee.csv", b"Date,Description,Amount\n2026-11-02,Coffee,-3.50\n2026-11-02,COFFEE ,-3.50\n");
-    let report = import(&saldo, &[file.to_str().unwrap()]);
+    let report = import(&saldo, &["--currency", "EUR", file.to_str().unwrap()]);
     let statement = &report["files"][0]["statements"][0];
     assert_eq!(report["files"][0]["error"], Value::Null, "{report}");
     assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(2), Some(0)), "{report}");
@@ -238,7 +238,16 @@ both_backends!(importing_a_file_naming_no_account_again_never_makes_a_second_acc
     let csv = b"Date,Description,Amount\n2026-11-02,Coffee,-3.50\n2026-11-03,Salary,1500.00\n2026-11-04,Rent,-900.00\n";
     let file = write(&saldo, "export.csv", csv);
     let path = file.to_str().unwrap();
-    let first = import(&saldo, &[path]);
+    // The file says no currency: saldo does not file it under the base currency, it asks.
+    let output = saldo.run(&["import", "--json", path]);
+    assert!(!output.status.success());
+    let refused: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = refused["files"][0]["error"].as_str().unwrap();
+    assert!(error.contains("does not say its currency") && error.contains("--currency"), "{error}");
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 0, "nothing written");
+    let checked = saldo.ok(&["import", "--dry-run", path]);
+    assert!(checked.contains("importing it needs --currency"), "the dry run says so too: {checked}");
+    let first = import(&saldo, &["--currency", "EUR", path]);
     let statement = &first["files"][0]["statements"][0];
     assert_eq!(statement["account"]["created"], true, "{first}");
     assert_eq!(statement["new"], 3);
@@ -355,8 +364,11 @@ both_backends!(accounts_named_only_by_an_account_column_are_told_apart_and_found
     let csv = b"Date,Account,Description,Amount\n2026-11-02,Checking,Coffee,-3.50\n\
                 2026-11-03,Savings,Interest,1.20\n2026-11-04,Checking,Rent,-900.00\n";
     let file = write(&saldo, "export.csv", csv);
-    let first = import(&saldo, &[file.to_str().unwrap()]);
+    let first = import(&saldo, &["--currency", "SEK", file.to_str().unwrap()]);
     assert_eq!(first["files"][0]["error"], Value::Null, "{first}");
+    let currencies: Vec<Value> =
+        saldo.json(&["accounts", "--json"]).as_array().unwrap().iter().map(|a| a["currency"].clone()).collect();
+    assert_eq!(currencies, ["SEK", "SEK"], "the currency asked for, not the base currency");
     let names: Vec<String> = saldo
         .json(&["accounts", "--json"])
         .as_array()
@@ -376,6 +388,17 @@ both_backends!(accounts_named_only_by_an_account_column_are_told_apart_and_found
     assert_eq!(stored_total(&saldo, "Savings"), (1, 120));
 });
 
+both_backends!(a_statement_in_no_stated_currency_takes_its_entries_currency, |saldo| {
+    // The CSV states no currency in a preamble, but each row has one: the account is kept in it.
+    let csv = b"Date,Description,Amount,Currency\n2026-11-02,Coffee,-3.50,USD\n2026-11-03,Books,-12.00,USD\n";
+    let file = write(&saldo, "usd.csv", csv);
+    let report = import(&saldo, &[file.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["error"], Value::Null, "{report}");
+    assert_eq!(report["files"][0]["statements"][0]["new"], 2, "{report}");
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts[0]["currency"], "USD", "{accounts}");
+});
+
 both_backends!(a_fitid_the_bank_reuses_keeps_both_transactions_and_says_so, |saldo| {
     // The bank gives FITID A1 to two bookings, on other days and of other amounts.
     let reused = [("A1", "20240103", "-12.50", "Coffee"), ("A1", "20240117", "-44.00", "Bookshop")];
@@ -383,6 +406,7 @@ both_backends!(a_fitid_the_bank_reuses_keeps_both_transactions_and_says_so, |sal
     let text = saldo.ok(&["import", file.to_str().unwrap()]);
     assert!(text.contains("new 2, duplicate 0"), "{text}");
     assert!(text.contains("1 under an id already given to another transaction"), "{text}");
+    assert!(text.contains("both are kept, told apart by their content"), "a problem says so: {text}");
     // Importing it again adds nothing, and the JSON report counts it the same way.
     let again = import(&saldo, &[file.to_str().unwrap()]);
     let statement = &again["files"][0]["statements"][0];
@@ -407,4 +431,21 @@ both_backends!(an_mt940_statement_in_pages_keeps_every_line_and_only_the_final_b
     assert_eq!(stored_total(&saldo, &account), (2, -700));
     let accounts = saldo.json(&["accounts", "--json"]);
     assert_eq!(accounts[0]["balance"].as_str(), Some("993.00"), "the final balance, not the page's: {accounts}");
+});
+
+both_backends!(amounts_finer_than_cents_are_rounded_half_to_even_and_named, |saldo| {
+    // A money-market fund's amounts in an OFX file: four decimals, and half a cent.
+    let lines = [("R1", "20240103", "115.8331", "Dividend"), ("R2", "20240104", "0.005", "Interest")];
+    let file = write(&saldo, "fund.ofx", ofx(&lines, "115.83").as_bytes());
+    let dry = import(&saldo, &["--dry-run", file.to_str().unwrap()]);
+    let real = import(&saldo, &[file.to_str().unwrap()]);
+    for report in [&dry, &real] {
+        let problems: Vec<&str> =
+            report["files"][0]["problems"].as_array().unwrap().iter().map(|p| p["message"].as_str().unwrap()).collect();
+        assert!(problems.iter().any(|p| p.contains("115.8331") && p.contains("stored as 115.83")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("0.005") && p.contains("stored as 0.00")), "{problems:?}");
+        assert_eq!(report["files"][0]["statements"][0]["sum"], "115.83", "the sum is what is stored: {report}");
+    }
+    let account = real["files"][0]["statements"][0]["account"]["id"].as_str().unwrap().to_string();
+    assert_eq!(stored_total(&saldo, &account), (2, 11583));
 });
