@@ -82,6 +82,10 @@ pub struct Columns {
     /// A running balance: its value after the latest row becomes the closing balance.
     #[serde(default)]
     pub balance: Option<usize>,
+    /// A debit/credit indicator (`Af`/`Bij`, `D`/`C`, `S`/`H`, `Debit`/`Credit`…): it signs the
+    /// amount, which such files write unsigned.
+    #[serde(default)]
+    pub direction: Option<usize>,
     /// Pending / booked; rows a bank marks declined or reverted are left out.
     #[serde(default)]
     pub status: Option<usize>,
@@ -367,6 +371,24 @@ fn read_preamble(fields: &[String], account: &mut StatementAccount) {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Debit,
+    Credit,
+}
+
+/// What a debit/credit indicator says, in the words banks use for it.
+pub(crate) fn direction(bytes: &[u8]) -> Option<Direction> {
+    let word = String::from_utf8_lossy(trim(bytes)).trim_end_matches('.').to_lowercase();
+    match word.as_str() {
+        "d" | "dr" | "db" | "debit" | "debet" | "af" | "s" | "soll" | "belastung" | "uit" | "out" => {
+            Some(Direction::Debit)
+        }
+        "c" | "cr" | "credit" | "bij" | "h" | "haben" | "gutschrift" | "in" => Some(Direction::Credit),
+        _ => None,
+    }
+}
+
 /// A row read: what decides whether it is kept.
 struct Row {
     booking: NaiveDate,
@@ -432,6 +454,22 @@ fn read_row(record: &::csv::ByteRecord, profile: &CsvProfile) -> Result<Row, Bad
             };
             read(credit_bytes)? - read(debit_bytes)?.abs()
         }
+    };
+    let amount = match columns.direction {
+        Some(column) => {
+            let bytes = field(column)?;
+            match direction(bytes) {
+                Some(Direction::Debit) => -amount.abs(),
+                Some(Direction::Credit) => amount.abs(),
+                None => {
+                    return Err(amount_error(
+                        format!("a debit/credit mark (D or C, Af or Bij, S or H…) in column {}", column + 1),
+                        bytes,
+                    ))
+                }
+            }
+        }
+        None => amount,
     };
     let balance =
         match optional(columns.balance) {

@@ -29,6 +29,7 @@ enum Role {
     Code,
     Balance,
     Status,
+    Direction,
 }
 
 /// Header names by role, best first; compared after [`normalize`].
@@ -299,6 +300,27 @@ const KEYWORDS: &[(Role, &[&str])] = &[
         ],
     ),
     (Role::Status, &["status", "state", "buchungsstatus", "statut", "estado", "stato"]),
+    (
+        Role::Direction,
+        &[
+            "af bij",
+            "bij af",
+            "debit credit",
+            "credit debit",
+            "d c",
+            "c d",
+            "dc",
+            "cd",
+            "dr cr",
+            "cr dr",
+            "soll haben",
+            "s h",
+            "debit credit indicator",
+            "credit debit indicator",
+            "cdtdbtind",
+            "indicator",
+        ],
+    ),
 ];
 
 /// Stems for names not in [`KEYWORDS`] (`Betrag in EUR`, `Datum der Buchung`).
@@ -407,6 +429,11 @@ struct Stats {
     first: Option<Vec<u8>>,
     length: usize,
     wordy: usize,
+    /// Debit/credit marks (`D`, `Af`, `Haben`…), and of them the debits.
+    directions: usize,
+    debits: usize,
+    /// Values written negative (`-12.35`, `(12.35)`).
+    negatives: usize,
 }
 
 impl Stats {
@@ -442,6 +469,11 @@ impl Stats {
         }
         self.length += field.len();
         self.wordy += usize::from(field.iter().filter(|b| b.is_ascii_alphabetic()).count() >= 2);
+        self.negatives += usize::from(matches!(field[0], b'-' | b'('));
+        if let Some(direction) = super::direction(field) {
+            self.directions += 1;
+            self.debits += usize::from(direction == super::Direction::Debit);
+        }
     }
 
     fn all(&self, count: usize) -> bool {
@@ -478,6 +510,8 @@ fn fits(role: Role, stats: &Stats, rows: usize) -> bool {
         Role::BookingDate | Role::ValueDate => stats.is_date(),
         Role::Amount | Role::Debit | Role::Credit | Role::Balance => stats.is_amount(),
         Role::Currency => stats.all(stats.currency),
+        // A sample may hold a bad mark or two, which become problems later.
+        Role::Direction => stats.most(stats.directions),
         _ => true,
     }
 }
@@ -652,6 +686,24 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
             AmountColumns::Signed { column }
         }
     };
+    // An unsigned amount next to a column of debit/credit marks: the marks sign it. Without a
+    // header that names it, a column of nothing but such marks, debits and credits both, is one.
+    let unsigned = |c: usize| stats[c].non_empty > 0 && stats[c].negatives == 0;
+    if find(&assigned, Role::Direction).is_none() {
+        if let AmountColumns::Signed { column } = amount {
+            if unsigned(column) {
+                // A "Type" column taken for the transaction's code may be just these marks.
+                let marks = (0..width).find(|&c| {
+                    let s = &stats[c];
+                    let open = free(&assigned, c) || assigned[c] == Some(Role::Code);
+                    open && s.all(s.directions) && s.debits > 0 && s.debits < s.directions
+                });
+                if let Some(col) = marks {
+                    assigned[col] = Some(Role::Direction);
+                }
+            }
+        }
+    }
     if description.is_empty() {
         let longest = (0..width)
             .filter(|&c| free(&assigned, c) && stats[c].is_text())
@@ -746,6 +798,7 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
             code: find(&assigned, Role::Code),
             balance: find(&assigned, Role::Balance),
             status: find(&assigned, Role::Status),
+            direction: find(&assigned, Role::Direction),
             account: find(&assigned, Role::Account),
         },
         currency: None,

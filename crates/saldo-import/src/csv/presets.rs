@@ -20,6 +20,7 @@ fn columns(booking_date: usize, amount: AmountColumns, description: Vec<usize>) 
         balance: None,
         status: None,
         account: None,
+        direction: None,
     }
 }
 

@@ -265,3 +265,38 @@ fn presets_are_listed_and_serialise() {
         assert_eq!(&serde_json::from_str::<CsvProfile>(&json).unwrap(), preset);
     }
 }
+
+#[test]
+fn a_debit_credit_column_signs_unsigned_amounts_in_each_bank_s_words() {
+    // ING Netherlands: "Af Bij" beside an unsigned "Bedrag (EUR)".
+    let ing = "\"Datum\",\"Naam / Omschrijving\",\"Rekening\",\"Tegenrekening\",\"Code\",\"Af Bij\",\"Bedrag (EUR)\",\"Mutatiesoort\",\"Mededelingen\"\n\
+               \"20240102\",\"Albert Heijn\",\"NL20INGB0001234567\",\"\",\"BA\",\"Af\",\"12,35\",\"Betaalautomaat\",\"Pasvolgnr 001\"\n\
+               \"20240103\",\"Werkgever BV\",\"NL20INGB0001234567\",\"NL91ABNA0417164300\",\"OV\",\"Bij\",\"2500,00\",\"Overschrijving\",\"Salaris\"\n";
+    // A German export with Soll/Haben marks.
+    let soll_haben =
+        "Buchungstag;Verwendungszweck;Betrag;Soll/Haben\n02.01.2024;Miete;900,00;S\n03.01.2024;Gehalt;2.500,00;H\n";
+    // An unlabelled mark column: found by its values, debits and credits both.
+    let marks = "Date,Description,Amount,Type\n2024-01-02,Coffee,3.50,DR\n2024-01-03,Refund,20.00,CR\n";
+    for (name, text, expected) in [
+        ("ing", ing, [dec("-12.35"), dec("2500.00")]),
+        ("soll/haben", soll_haben, [dec("-900.00"), dec("2500.00")]),
+        ("dr/cr", marks, [dec("-3.50"), dec("20.00")]),
+    ] {
+        let (profile, statements, problems) = run(text.as_bytes(), None).unwrap();
+        assert!(profile.columns.direction.is_some(), "{name}: {profile:?}");
+        assert_eq!(amounts(&statements), expected, "{name}: {problems:?}");
+    }
+}
+
+#[test]
+fn a_row_whose_mark_is_unreadable_is_named() {
+    let text =
+        "Buchungstag;Verwendungszweck;Betrag;Soll/Haben\n02.01.2024;Miete;900,00;S\n03.01.2024;Gehalt;2.500,00;H\n\
+                04.01.2024;Strom;80,00;S\n05.01.2024;Bonus;100,00;?\n";
+    let outcome = run(text.as_bytes(), None);
+    let message = match outcome {
+        Ok((_, _, problems)) => problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; "),
+        Err(err) => err.to_string(),
+    };
+    assert!(message.contains("debit/credit mark"), "{message}");
+}
