@@ -1252,15 +1252,19 @@ impl<'s> Parser<'s> {
         self.sink.problem(Problem { at, message });
     }
 
+    fn skipped_entry(&mut self, at: Position, message: String) {
+        self.sink.entry_skipped(Problem { at, message });
+    }
+
     fn finish_entry(&mut self) {
         let Some(mut entry) = self.entry.take() else { return };
         self.detail = None;
         let at = entry.at;
         let Some((amount, ccy)) = entry.amount else {
-            return self.problem(at, "entry without a valid <Amt>; skipped".into());
+            return self.skipped_entry(at, "entry without a valid <Amt>; skipped".into());
         };
         let Some(debit) = entry.debit else {
-            return self.problem(at, format!("entry of {amount} without CdtDbtInd CRDT or DBIT; skipped"));
+            return self.skipped_entry(at, format!("entry of {amount} without CdtDbtInd CRDT or DBIT; skipped"));
         };
         let status = match &entry.status {
             Some(Status::Info) => {
@@ -1283,7 +1287,8 @@ impl<'s> Parser<'s> {
                 value
             }
             (None, None) => {
-                return self.problem(at, format!("entry of {amount} without a valid booking or value date; skipped"));
+                return self
+                    .skipped_entry(at, format!("entry of {amount} without a valid booking or value date; skipped"));
             }
         };
         if entry.dropped_details {

@@ -188,8 +188,16 @@ enum RowStatus {
 }
 
 fn row_status(bytes: &[u8]) -> RowStatus {
-    const PENDING: [&str; 16] = [
+    const PENDING: [&str; 24] = [
         "pending",
+        "in process",
+        "processing",
+        "not yet booked",
+        "not booked",
+        "noch nicht gebucht",
+        "offen",
+        "umsatz vorgemerkt",
+        "vorgemerkter umsatz",
         "vorgemerkt",
         "vorgemerkte",
         "ausstehend",
@@ -418,16 +426,26 @@ fn read_row(record: &::csv::ByteRecord, profile: &CsvProfile) -> Result<Row, Bad
         expected: format!("a date {} in column {}", format.example(), i + 1),
         found: found.to_vec(),
     };
-    let status = optional(columns.status).map_or(RowStatus::Booked, row_status);
+    // A pending row says so in its status column, else in its transaction type (`Vorgang`), else
+    // where its booking date would be (comdirect's `offen`).
+    let booking_field = field(columns.booking_date)?;
+    let marked = |bytes: Option<&[u8]>| bytes.map_or(RowStatus::Booked, row_status);
+    let status = match marked(optional(columns.status)) {
+        RowStatus::Booked => match marked(optional(columns.code)) {
+            RowStatus::Pending => RowStatus::Pending,
+            _ => marked(Some(booking_field)),
+        },
+        other => other,
+    };
     let value = match optional(columns.value_date) {
         Some(bytes) => Some(format.parse(bytes).ok_or_else(|| date_error(columns.value_date.unwrap_or(0), bytes))?),
         None => None,
     };
-    let booking_field = field(columns.booking_date)?;
     let booking = match (format.parse(booking_field), value) {
         (Some(date), _) => date,
-        // Pending rows may lack the booking date (Revolut's Completed Date) but have the other.
-        (None, Some(value)) if booking_field.is_empty() => value,
+        // Pending rows may lack the booking date (Revolut's Completed Date, comdirect's `offen`)
+        // but have the other.
+        (None, Some(value)) if booking_field.is_empty() || status == RowStatus::Pending => value,
         (None, _) => return Err(date_error(columns.booking_date, booking_field)),
     };
     let decimal_comma = profile.decimal_comma;
@@ -489,17 +507,33 @@ struct Open {
 
 struct Stream<'a> {
     sink: &'a mut dyn StatementSink,
-    held: Vec<Problem>,
+    /// With whether each is a skipped row.
+    held: Vec<(Problem, bool)>,
     begun: bool,
 }
 
 impl Stream<'_> {
     fn problem(&mut self, at: Position, message: String) {
-        let problem = Problem { at, message };
+        self.tell(Problem { at, message }, false);
+    }
+
+    fn row_skipped(&mut self, at: Position, message: String) {
+        self.tell(Problem { at, message }, true);
+    }
+
+    fn tell(&mut self, problem: Problem, skipped: bool) {
         if self.begun {
-            self.sink.problem(problem);
+            Stream::send(self.sink, problem, skipped);
         } else if self.held.len() < HELD_PROBLEMS {
-            self.held.push(problem);
+            self.held.push((problem, skipped));
+        }
+    }
+
+    fn send(sink: &mut dyn StatementSink, problem: Problem, skipped: bool) {
+        if skipped {
+            sink.entry_skipped(problem);
+        } else {
+            sink.problem(problem);
         }
     }
 
@@ -523,7 +557,7 @@ fn stream<R: Read>(
     let mut csv = reader(input, delimiter, quote);
     let mut record = ::csv::ByteRecord::new();
     let mut decoder = Decoder { charset: profile.charset.charset(), mislabelled: false };
-    let mut out = Stream { sink, held: notes, begun: false };
+    let mut out = Stream { sink, held: notes.into_iter().map(|p| (p, false)).collect(), begun: false };
     let columns = &profile.columns;
     let mut preamble = StatementAccount::default();
     let mut open: Option<Open> = None;
@@ -566,7 +600,7 @@ fn stream<R: Read>(
         let row = match read_row(&record, profile) {
             Ok(row) => row,
             Err(bad) => {
-                out.problem(
+                out.row_skipped(
                     position,
                     format!("row skipped: expected {}, found {}", bad.expected, crate::statement::snippet(&bad.found)),
                 );
@@ -596,8 +630,8 @@ fn stream<R: Read>(
             out.sink.begin(StatementHeader { account, ..StatementHeader::default() });
             if !out.begun {
                 out.begun = true;
-                for problem in std::mem::take(&mut out.held) {
-                    out.sink.problem(problem);
+                for (problem, skipped) in std::mem::take(&mut out.held) {
+                    Stream::send(out.sink, problem, skipped);
                 }
             }
             open = Some(Open { key: key.to_vec(), closing: ClosingBalance::default() });

@@ -681,12 +681,12 @@ impl<'s> Parser<'s> {
             if t.investment.is_some() { ("DTTRADE", "TOTAL") } else { ("DTPOSTED", "TRNAMT") };
         let skipped = |issue: &str| format!("transaction at {} skipped: {issue}", t.at);
         let Some(statement) = self.statement.as_ref() else {
-            self.problem(t.at, skipped("it is outside any statement"));
+            self.skipped_entry(t.at, skipped("it is outside any statement"));
             return None;
         };
         let Some(booking_date) = t.booked else {
             let (at, issue) = t.date_issue.clone().unwrap_or((t.at, format!("it has no <{date_field}>")));
-            self.problem(at, skipped(&issue));
+            self.skipped_entry(at, skipped(&issue));
             return None;
         };
         let amount = match (t.amount, &t.amount_issue, t.investment) {
@@ -694,7 +694,7 @@ impl<'s> Parser<'s> {
             (None, None, Some(code)) if moves_no_cash(code) => Decimal::ZERO,
             (None, issue, _) => {
                 let (at, issue) = issue.clone().unwrap_or((t.at, format!("it has no <{amount_field}>")));
-                self.problem(at, skipped(&issue));
+                self.skipped_entry(at, skipped(&issue));
                 return None;
             }
         };
@@ -877,6 +877,10 @@ impl<'s> Parser<'s> {
 
     fn problem(&mut self, at: Position, message: String) {
         self.sink.problem(Problem { at, message });
+    }
+
+    fn skipped_entry(&mut self, at: Position, message: String) {
+        self.sink.entry_skipped(Problem { at, message });
     }
 }
 

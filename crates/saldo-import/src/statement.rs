@@ -290,6 +290,11 @@ pub trait StatementSink {
     fn holding(&mut self, holding: ParsedHolding);
     fn end(&mut self);
     fn problem(&mut self, problem: Problem);
+    /// An entry the file holds but that could not be read (a row without a valid amount or
+    /// date): a problem that means data left behind, which an import refuses unless told.
+    fn entry_skipped(&mut self, problem: Problem) {
+        self.problem(problem);
+    }
 }
 
 /// A statement with everything in it: what [`Collect`] builds.

@@ -43,7 +43,7 @@ const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 /// Uploads one statement file (the request body) and imports it as `saldo import` does. Query:
 /// `filename` (helps detection), `format` (auto, ofx, camt, mt940, csv), `account` (id or name),
-/// `kind` and `currency` (for a new account that the file doesn't describe), `dry_run=true`, `accept_truncated=true`
+/// `kind` and `currency` (for a new account that the file doesn't describe), `dry_run=true`, `accept_truncated=true`, `skip_unreadable=true`
 /// (import what a cut-off file holds, instead of refusing it). Answers the file's
 /// report as `{"files": [report]}`: 200 when it was imported (or checked), 422 when nothing of it
 /// was (the report's `error` says why).
@@ -81,6 +81,11 @@ async fn import_file(
                 request.dry_run = value
                     .parse()
                     .map_err(|_| OpsError::Invalid(format!("invalid dry_run {value:?}: expected true or false")))?
+            }
+            "skip_unreadable" => {
+                request.skip_unreadable = value.parse().map_err(|_| {
+                    OpsError::Invalid(format!("invalid skip_unreadable {value:?}: expected true or false"))
+                })?
             }
             "accept_truncated" => {
                 request.accept_truncated = value.parse().map_err(|_| {

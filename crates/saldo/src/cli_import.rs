@@ -31,6 +31,10 @@ pub struct ImportArgs {
     /// balance) instead of refusing it; the report says where it ends
     #[arg(long)]
     pub accept_truncated: bool,
+    /// Import a file some of whose entries cannot be read or stored, leaving those out (the
+    /// report names each) instead of refusing the file
+    #[arg(long)]
+    pub skip_unreadable: bool,
     /// Print JSON: {"files": [{"path", "format", "statements": [...], "problems": [...]}]}
     #[arg(long)]
     pub json: bool,
@@ -56,6 +60,7 @@ pub(crate) async fn import(ctx: Option<(&App, &Actor)>, args: &ImportArgs) -> an
         kind: args.kind,
         dry_run: args.dry_run,
         accept_truncated: args.accept_truncated,
+        skip_unreadable: args.skip_unreadable,
         currency: args.currency,
     };
     let bar = crate::progress::ProgressBars::new(!args.json);

@@ -45,6 +45,8 @@ pub struct ImportRequest {
     pub dry_run: bool,
     /// Import what a file cut off before its end holds, instead of refusing it.
     pub accept_truncated: bool,
+    /// Import a file whose unreadable entries are left out (each named), instead of refusing it.
+    pub skip_unreadable: bool,
     /// The currency of accounts created for statements that do not state theirs (nor show it in
     /// their entries or balances).
     pub currency: Option<saldo_core::money::Currency>,
@@ -58,6 +60,8 @@ enum Event {
     Holding(ParsedHolding),
     End,
     Problem(Problem),
+    /// An entry the parser could not read.
+    Skipped(Problem),
 }
 
 /// A sink that batches the parser's output into a channel.
@@ -109,6 +113,9 @@ impl StatementSink for ChannelSink {
     fn problem(&mut self, problem: Problem) {
         self.send(Event::Problem(problem));
     }
+    fn entry_skipped(&mut self, problem: Problem) {
+        self.send(Event::Skipped(problem));
+    }
 }
 
 /// Why a file could not be imported.
@@ -124,6 +131,11 @@ enum FileError {
     WhichAccount { reason: &'static str, candidates: Vec<AccountCandidate> },
     #[error("the file ends before it closes, as a file cut off in a broken download does ({0})")]
     CutShort(ParseError),
+    #[error(
+        "{count} of its entries cannot be read or stored (the problems name them); nothing was imported: \
+         fix the file, or leave them out with --skip-unreadable"
+    )]
+    Skipped { count: u64 },
     #[error("{0}")]
     Unknown(String),
     #[error(
@@ -311,6 +323,9 @@ async fn import_reader<R: BufRead + Send + 'static>(
         let statement = report.statements.last_mut().unwrap_or(&mut open);
         writer.settle(&[], statement, &mut report.problems, request).await?;
     }
+    if report.skipped_entries > 0 && !request.skip_unreadable {
+        return Err(FileError::Skipped { count: report.skipped_entries });
+    }
     let profile = match parsed {
         Ok(profile) => profile,
         Err(err) if err.cut_short => {
@@ -372,6 +387,8 @@ struct BatchWritten {
     duplicate: u64,
     replaced: u64,
     reused_ids: u64,
+    /// Rows that could not be stored (an amount in another currency than the account's).
+    skipped: u64,
 }
 
 async fn handle(
@@ -432,6 +449,7 @@ async fn handle(
                 statement.duplicate += written.duplicate;
                 statement.pending_replaced += written.replaced;
                 statement.reused_ids += written.reused_ids;
+                report.skipped_entries += written.skipped;
                 if written.reused_ids > 0 {
                     report.problems.push(ProblemReport {
                         line: batch.first().and_then(|t| t.at.line),
@@ -487,6 +505,10 @@ async fn handle(
             }
         }
         Event::Problem(problem) => report.problems.push(ProblemReport::from(&problem)),
+        Event::Skipped(problem) => {
+            report.problems.push(ProblemReport::from(&problem));
+            report.skipped_entries += 1;
+        }
     }
     Ok(())
 }
@@ -623,11 +645,13 @@ impl Writer<'_> {
         problems: &mut Vec<ProblemReport>,
     ) -> Result<BatchWritten, FileError> {
         let mut rows = Vec::with_capacity(batch.len());
+        let mut skipped = 0;
         for parsed in batch {
             let amount = match self.money(parsed.amount, parsed.currency.as_deref(), parsed.at) {
                 Ok(amount) => amount,
                 Err(problem) => {
                     problems.push(problem);
+                    skipped += 1;
                     continue;
                 }
             };
@@ -656,18 +680,18 @@ impl Writer<'_> {
                 provider_id: parsed.provider_id.as_deref().and_then(file_id),
             });
         }
-        let Some(state) = self.state.as_mut() else { return Ok(BatchWritten::default()) };
+        let Some(state) = self.state.as_mut() else { return Ok(BatchWritten { skipped, ..BatchWritten::default() }) };
         let (Some(from), Some(to)) =
             (rows.iter().map(|t| t.booking_date).min(), rows.iter().map(|t| t.booking_date).max())
         else {
-            return Ok(BatchWritten::default());
+            return Ok(BatchWritten { skipped, ..BatchWritten::default() });
         };
         let stored = self.tx.entries_between(state.account.id, from, to).await?;
         let Decision { insert, recognised, replaced } = state.dedupe.decide(rows, &stored);
         let replaced_count = self.tx.delete_pending(state.account.id, &replaced).await?;
         let (new, reused_ids) = self.tx.insert_transactions(&insert).await?;
         let duplicate = insert.len() as u64 - new + recognised;
-        Ok(BatchWritten { new, duplicate, replaced: replaced_count, reused_ids })
+        Ok(BatchWritten { new, duplicate, replaced: replaced_count, reused_ids, skipped })
     }
 
     async fn write_balance(

@@ -107,6 +107,9 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub format_unknown: bool,
     pub dry_run: bool,
+    /// Entries the file holds that could not be read or stored (each is a problem). A file with
+    /// any is refused, unless leaving them out was asked for (`skip_unreadable`).
+    pub skipped_entries: u64,
 }
 
 impl FileReport {
@@ -122,6 +125,7 @@ impl FileReport {
             account_candidates: Vec::new(),
             format_unknown: false,
             dry_run,
+            skipped_entries: 0,
         }
     }
 

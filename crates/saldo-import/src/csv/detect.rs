@@ -73,6 +73,7 @@ const KEYWORDS: &[(Role, &[&str])] = &[
             "wertstellung",
             "wertstellungsdatum",
             "wertstellungstag",
+            "wertstellung valuta",
             "value date",
             "date de valeur",
             "date valeur",

@@ -300,3 +300,30 @@ fn a_row_whose_mark_is_unreadable_is_named() {
     };
     assert!(message.contains("debit/credit mark"), "{message}");
 }
+
+#[test]
+fn pending_rows_are_told_by_their_status_type_or_missing_booking_day() {
+    // comdirect: a pending row has "offen" where its booking day would be, and its value date.
+    let comdirect = "Buchungstag;Wertstellung (Valuta);Vorgang;Buchungstext;Umsatz in EUR\n\
+                     offen;05.01.2024;Kartenverfügung;Tankstelle;-60,00\n\
+                     03.01.2024;03.01.2024;Lastschrift;Miete;-900,00\n\
+                     02.01.2024;02.01.2024;Lastschrift;Strom;-80,00\n\
+                     02.01.2024;02.01.2024;Gutschrift;Gehalt;2500,00\n";
+    // An English export with a status column.
+    let english = "Date,Description,Amount,Status\n2024-01-05,Hotel,-120.00,In process\n\
+                   2024-01-04,Taxi,-18.00,Not yet booked\n2024-01-03,Rent,-900.00,Completed\n";
+    for (name, text, statuses) in [
+        (
+            "comdirect",
+            comdirect,
+            vec![EntryStatus::Pending, EntryStatus::Booked, EntryStatus::Booked, EntryStatus::Booked],
+        ),
+        ("english", english, vec![EntryStatus::Pending, EntryStatus::Pending, EntryStatus::Booked]),
+    ] {
+        let (_, statements, problems) = run(text.as_bytes(), None).unwrap();
+        let read: Vec<EntryStatus> = statements.iter().flat_map(|s| s.transactions.iter().map(|t| t.status)).collect();
+        assert_eq!(read, statuses, "{name}: {problems:?}");
+    }
+    let (_, statements, _) = run(comdirect.as_bytes(), None).unwrap();
+    assert_eq!(statements[0].transactions[0].booking_date, day(2024, 1, 5), "dated by its value date");
+}

@@ -449,3 +449,34 @@ both_backends!(amounts_finer_than_cents_are_rounded_half_to_even_and_named, |sal
     let account = real["files"][0]["statements"][0]["account"]["id"].as_str().unwrap().to_string();
     assert_eq!(stored_total(&saldo, &account), (2, 11583));
 });
+
+both_backends!(a_file_with_unreadable_entries_is_refused_unless_they_are_left_out, |saldo| {
+    // The second row's amount is unreadable: it would be silently missing from the account.
+    let csv = b"Date,Description,Amount\n2024-01-02,Coffee,-3.50\n2024-01-03,Books,twelve\n2024-01-04,Salary,1500.00\n\
+                2024-01-05,Rent,-900.00\n2024-01-06,Bus,-2.40\n";
+    let file = write(&saldo, "broken.csv", csv);
+    let path = file.to_str().unwrap();
+    for dry in [true, false] {
+        let mut args = vec!["import", "--json", "--currency", "EUR"];
+        if dry {
+            args.push("--dry-run");
+        }
+        args.push(path);
+        let output = saldo.run(&args);
+        assert!(!output.status.success(), "dry run {dry}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let error = report["files"][0]["error"].as_str().unwrap();
+        assert!(error.contains("1 of its entries cannot be read") && error.contains("--skip-unreadable"), "{error}");
+        let problems = report["files"][0]["problems"].to_string();
+        assert!(problems.contains("twelve"), "the problem names the entry: {problems}");
+    }
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 0, "nothing written");
+    // Asked for, the readable rows land and the report counts what was left out.
+    let report = import(&saldo, &["--currency", "EUR", "--skip-unreadable", path]);
+    assert_eq!(report["files"][0]["error"], Value::Null, "{report}");
+    assert_eq!(report["files"][0]["skipped_entries"], 1, "{report}");
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(statement["new"], 4, "{report}");
+    let account = statement["account"]["id"].as_str().unwrap().to_string();
+    assert_eq!(stored_total(&saldo, &account), (4, 149650 - 90000 - 240));
+});
