@@ -144,6 +144,12 @@ enum FileError {
     )]
     NoCurrency { identity: String },
     #[error(
+        "the statement is kept in {code:?}, which is not a currency saldo keeps (historic ISO 4217 codes \
+         such as DEM or FRF have no rates here); nothing was imported, and its amounts are never relabelled \
+         as another currency"
+    )]
+    UnknownCurrency { code: String },
+    #[error(
         "not a statement file saldo reads (OFX/QFX, CAMT.052/053/054, MT940/MT942 or CSV); if it is one, name its format"
     )]
     UnknownFormat,
@@ -401,6 +407,13 @@ async fn handle(
     let mut writer = writer;
     match event {
         Event::Begin(header) => {
+            // A currency the file states but saldo does not keep is refused, in the dry run as in
+            // the import: never relabelled as another (`--currency` included).
+            if let Some(code) = header.account.currency.as_deref() {
+                if Currency::parse(code).is_err() {
+                    return Err(FileError::UnknownCurrency { code: code.to_string() });
+                }
+            }
             if let Some(mut done) = current.take() {
                 if let Some(writer) = writer.as_deref_mut() {
                     writer.settle(&[], &mut done, &mut report.problems, request).await?;

@@ -480,3 +480,21 @@ both_backends!(a_file_with_unreadable_entries_is_refused_unless_they_are_left_ou
     let account = statement["account"]["id"].as_str().unwrap().to_string();
     assert_eq!(stored_total(&saldo, &account), (4, 149650 - 90000 - 240));
 });
+
+both_backends!(a_statement_in_a_historic_currency_is_refused_never_relabelled, |saldo| {
+    let dem = ":20:STMT\r\n:25:37040044/5942859575\r\n:28C:1/1\r\n:60F:C981231DEM1000,00\r\n\
+               :61:9901040104D12,35NTRFNONREF\r\n:86:Kaffee\r\n:62F:C990104DEM987,65\r\n-\r\n";
+    let file = write(&saldo, "dem.sta", dem.as_bytes());
+    for args in
+        [&["import", "--json", "--dry-run"][..], &["import", "--json"], &["import", "--json", "--currency", "EUR"]]
+    {
+        let mut args = args.to_vec();
+        args.push(file.to_str().unwrap());
+        let output = saldo.run(&args);
+        assert!(!output.status.success(), "{args:?}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let error = report["files"][0]["error"].as_str().unwrap();
+        assert!(error.contains("\"DEM\"") && error.contains("never relabelled"), "{args:?}: {error}");
+    }
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 0, "nothing written");
+});

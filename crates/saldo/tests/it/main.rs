@@ -8,6 +8,7 @@ mod architecture;
 mod bank_behaviour;
 mod berlin_group;
 mod cli;
+mod corpus;
 mod enable_banking;
 mod engine;
 mod gocardless;
