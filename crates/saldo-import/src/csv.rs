@@ -503,6 +503,69 @@ fn read_row(record: &::csv::ByteRecord, profile: &CsvProfile) -> Result<Row, Bad
 struct Open {
     key: Vec<u8>,
     closing: ClosingBalance,
+    /// The latest booking day of its rows.
+    latest: Option<NaiveDate>,
+}
+
+/// A balance a preamble states (`Saldo;150,00;EUR`, `Kontostand vom 31.01.2024;150,00 EUR`), and
+/// the day it is for when the preamble says (its label, or the end of `Zeitraum;… - 31.01.2024`).
+#[derive(Debug, Clone, Default)]
+struct StatedBalance {
+    amount: Option<(Decimal, Position)>,
+    day: Option<NaiveDate>,
+}
+
+const BALANCE_LABELS: [&str; 12] = [
+    "saldo",
+    "kontostand",
+    "balance",
+    "closing balance",
+    "current balance",
+    "ending balance",
+    "available balance",
+    "solde",
+    "neuer saldo",
+    "endsaldo",
+    "aktueller kontostand",
+    "saldo aktuell",
+];
+
+const PERIOD_LABELS: [&str; 6] = ["zeitraum", "period", "statement period", "periode", "période", "periodo"];
+
+/// Reads a preamble record's balance or period into `stated`, and the balance's currency into
+/// `account` when it has none.
+fn read_preamble_balance(
+    fields: &[String],
+    profile: &CsvProfile,
+    at: Position,
+    stated: &mut StatedBalance,
+    account: &mut StatementAccount,
+) {
+    let Some(label) = fields.first().map(|f| detect::normalize(f.trim_end_matches(':'))) else { return };
+    let days_in = |text: &str| -> Vec<NaiveDate> {
+        let tokens =
+            text.split(|c: char| c.is_whitespace() || c == ';').map(|t| t.trim_matches(|c| c == ':' || c == ','));
+        tokens.filter_map(|t| profile.date_format.parse(t.as_bytes())).collect()
+    };
+    if BALANCE_LABELS.iter().any(|l| label == *l || label.starts_with(&format!("{l} "))) {
+        let Some(value) = fields.get(1) else { return };
+        let mut words = value.split_whitespace();
+        let number = words.next().unwrap_or_default();
+        let Some(amount) = value::parse_amount(number.as_bytes(), profile.decimal_comma) else { return };
+        stated.amount.get_or_insert((amount, at));
+        let currency = words.next().map(str::to_string).or_else(|| fields.get(2).map(|f| f.trim().to_string()));
+        if let Some(code) = currency.filter(|c| is_currency_code(c)) {
+            account.currency.get_or_insert(code);
+        }
+        // "Kontostand vom 31.01.2024": the label's own day.
+        if let Some(day) = days_in(fields[0].as_str()).pop() {
+            stated.day = Some(day);
+        }
+    } else if PERIOD_LABELS.contains(&label.as_str()) {
+        if let Some(day) = fields.get(1).and_then(|v| days_in(v).pop()) {
+            stated.day.get_or_insert(day);
+        }
+    }
 }
 
 struct Stream<'a> {
@@ -537,9 +600,16 @@ impl Stream<'_> {
         }
     }
 
-    fn end(&mut self, open: &mut Open) {
-        if let Some(balance) = open.closing.take() {
-            self.sink.balance(balance);
+    /// Ends a statement with its running balance's last value, else (for the file's only
+    /// statement) the balance its preamble states.
+    fn end(&mut self, open: &mut Open, stated: Option<&StatedBalance>) {
+        let stated = stated.and_then(|s| s.amount.map(|(amount, at)| (amount, at, s.day.or(open.latest))));
+        match (open.closing.take(), stated) {
+            (Some(balance), _) => self.sink.balance(balance),
+            (None, Some((amount, at, Some(date)))) => {
+                self.sink.balance(ParsedBalance { kind: BalanceKind::Closing, date, amount, currency: None, at })
+            }
+            _ => {}
         }
         self.sink.end();
     }
@@ -560,6 +630,8 @@ fn stream<R: Read>(
     let mut out = Stream { sink, held: notes.into_iter().map(|p| (p, false)).collect(), begun: false };
     let columns = &profile.columns;
     let mut preamble = StatementAccount::default();
+    let mut stated = StatedBalance::default();
+    let mut statements = 0usize;
     let mut open: Option<Open> = None;
     let mut first_error: Option<(Position, Bad)> = None;
     let mut index = 0usize;
@@ -583,6 +655,7 @@ fn stream<R: Read>(
         if index <= profile.preamble_rows {
             let fields: Vec<String> = record.iter().filter_map(|f| decoder.text(Some(f))).collect();
             read_preamble(&fields, &mut preamble);
+            read_preamble_balance(&fields, profile, position, &mut stated, &mut preamble);
             continue;
         }
         if profile.has_header && index == profile.preamble_rows + 1 {
@@ -615,8 +688,9 @@ fn stream<R: Read>(
         // Lengths first: comparing two empty keys through memcmp costs more than the whole row.
         if open.as_ref().is_none_or(|o| o.key.len() != key.len() || (!key.is_empty() && o.key != key)) {
             if let Some(mut previous) = open.take() {
-                out.end(&mut previous);
+                out.end(&mut previous, None);
             }
+            statements += 1;
             let mut account = preamble.clone();
             if let Some(value) = decoder.text(Some(key)) {
                 account_from(&value, &mut account);
@@ -634,7 +708,7 @@ fn stream<R: Read>(
                     Stream::send(out.sink, problem, skipped);
                 }
             }
-            open = Some(Open { key: key.to_vec(), closing: ClosingBalance::default() });
+            open = Some(Open { key: key.to_vec(), closing: ClosingBalance::default(), latest: None });
         }
         let mut description = String::new();
         for &i in &columns.description {
@@ -646,6 +720,9 @@ fn stream<R: Read>(
             description = counterparty.clone().or_else(|| code.clone()).unwrap_or_default();
         }
         let status = if row.status == RowStatus::Pending { EntryStatus::Pending } else { EntryStatus::Booked };
+        if let Some(o) = open.as_mut() {
+            o.latest = o.latest.max(Some(row.booking));
+        }
         if let (Some(balance), Some(o)) = (row.balance, open.as_mut()) {
             if status == EntryStatus::Booked {
                 o.closing.see(row.booking, balance, position);
@@ -673,7 +750,8 @@ fn stream<R: Read>(
     }
     match open {
         Some(mut open) => {
-            out.end(&mut open);
+            // A preamble speaks for the file: its balance only closes a file of one statement.
+            out.end(&mut open, (statements == 1).then_some(&stated));
             Ok(())
         }
         None => Err(match first_error {

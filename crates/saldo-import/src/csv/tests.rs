@@ -327,3 +327,25 @@ fn pending_rows_are_told_by_their_status_type_or_missing_booking_day() {
     let (_, statements, _) = run(comdirect.as_bytes(), None).unwrap();
     assert_eq!(statements[0].transactions[0].booking_date, day(2024, 1, 5), "dated by its value date");
 }
+
+#[test]
+fn a_preamble_states_the_account_currency_and_closing_balance() {
+    // A DKB-like block: name, IBAN, period, balance with its currency in the next cell.
+    let dkb = "Kontoname;Girokonto\nIBAN;DE89370400440532013000\nZeitraum;01.01.2024 - 31.01.2024\nSaldo;150,00;EUR\n\n\
+               Buchungstag;Verwendungszweck;Betrag\n02.01.2024;Kaffee;-3,50\n03.01.2024;Miete;-900,00\n04.01.2024;Gehalt;2500,00\n";
+    // A Sparkasse-like block: the balance's day in its label, the currency after the amount.
+    let sparkasse = "Umsätze Girokonto\nKontonummer:;1234567890\nKontostand vom 31.01.2024:;1.234,56 EUR\n\n\
+                     Buchungstag;Verwendungszweck;Betrag\n02.01.2024;Kaffee;-3,50\n05.01.2024;Gehalt;2500,00\n";
+    for (name, text, amount, day_of) in
+        [("dkb", dkb, dec("150.00"), day(2024, 1, 31)), ("sparkasse", sparkasse, dec("1234.56"), day(2024, 1, 31))]
+    {
+        let (_, statements, problems) = run(text.as_bytes(), None).unwrap();
+        assert_eq!(statements.len(), 1, "{name}");
+        let statement = &statements[0];
+        assert_eq!(statement.header.account.currency.as_deref(), Some("EUR"), "{name}: {problems:?}");
+        let closing: Vec<(Decimal, NaiveDate)> =
+            statement.balances.iter().filter(|b| b.kind == BalanceKind::Closing).map(|b| (b.amount, b.date)).collect();
+        assert_eq!(closing, [(amount, day_of)], "{name}: {problems:?}");
+        assert_eq!(statement.transactions.len() as u64, if name == "dkb" { 3 } else { 2 });
+    }
+}
