@@ -53,8 +53,15 @@ impl CsvCharset {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AmountColumns {
-    Signed { column: usize },
-    DebitCredit { debit: usize, credit: usize },
+    Signed {
+        column: usize,
+    },
+    DebitCredit {
+        debit: usize,
+        credit: usize,
+    },
+    /// No amounts: a balance export, whose rows are the balance on their day.
+    BalanceOnly,
 }
 
 /// Which column (0-based) holds what.
@@ -472,6 +479,7 @@ fn read_row(record: &::csv::ByteRecord, profile: &CsvProfile) -> Result<Row, Bad
             };
             read(credit_bytes)? - read(debit_bytes)?.abs()
         }
+        AmountColumns::BalanceOnly => Decimal::ZERO,
     };
     let amount = match columns.direction {
         Some(column) => {
@@ -722,6 +730,20 @@ fn stream<R: Read>(
         let status = if row.status == RowStatus::Pending { EntryStatus::Pending } else { EntryStatus::Booked };
         if let Some(o) = open.as_mut() {
             o.latest = o.latest.max(Some(row.booking));
+        }
+        if columns.amount == AmountColumns::BalanceOnly {
+            // A balance export: each row is the account's balance on its day.
+            match row.balance {
+                Some(amount) => out.sink.balance(ParsedBalance {
+                    kind: BalanceKind::Closing,
+                    date: row.booking,
+                    amount,
+                    currency: decoder.text(columns.currency.and_then(|i| record.get(i))),
+                    at: position,
+                }),
+                None => out.row_skipped(position, "row skipped: a balance export's row without a balance".into()),
+            }
+            continue;
         }
         if let (Some(balance), Some(o)) = (row.balance, open.as_mut()) {
             if status == EntryStatus::Booked {

@@ -678,13 +678,15 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
         (Some(column), _, _) => AmountColumns::Signed { column },
         (None, Some(debit), Some(credit)) => AmountColumns::DebitCredit { debit, credit },
         _ => {
-            let Some(column) =
-                (0..width).find(|&c| free(&assigned, c) && stats[c].is_money() && (few || stats[c].varies))
-            else {
-                return Err(error(&records, data_start, "a column of amounts", delimiter));
-            };
-            assigned[column] = Some(Role::Amount);
-            AmountColumns::Signed { column }
+            match (0..width).find(|&c| free(&assigned, c) && stats[c].is_money() && (few || stats[c].varies)) {
+                Some(column) => {
+                    assigned[column] = Some(Role::Amount);
+                    AmountColumns::Signed { column }
+                }
+                // The only money column is a balance: a balance export, of balance points.
+                None if find(&assigned, Role::Balance).is_some() => AmountColumns::BalanceOnly,
+                None => return Err(error(&records, data_start, "a column of amounts", delimiter)),
+            }
         }
     };
     // An unsigned amount next to a column of debit/credit marks: the marks sign it. Without a

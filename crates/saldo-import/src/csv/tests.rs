@@ -349,3 +349,41 @@ fn a_preamble_states_the_account_currency_and_closing_balance() {
         assert_eq!(statement.transactions.len() as u64, if name == "dkb" { 3 } else { 2 });
     }
 }
+
+#[test]
+fn the_holder_s_account_column_names_the_account_never_the_counterparty_s() {
+    // ING Netherlands: "Rekening" is the holder's, "Tegenrekening" the other party's.
+    let ing = "\"Datum\",\"Naam / Omschrijving\",\"Rekening\",\"Tegenrekening\",\"Code\",\"Af Bij\",\"Bedrag (EUR)\"\n\
+               \"20240102\",\"Albert Heijn\",\"NL20INGB0001234567\",\"\",\"BA\",\"Af\",\"12,35\"\n\
+               \"20240103\",\"Werkgever BV\",\"NL20INGB0001234567\",\"NL91ABNA0417164300\",\"OV\",\"Bij\",\"2500,00\"\n\
+               \"20240104\",\"Verhuurder\",\"NL20INGB0001234567\",\"NL91ABNA0417164301\",\"OV\",\"Af\",\"900,00\"\n";
+    // An app's export: "Account" and "Counterparty IBAN".
+    let app = "Date,Account,Counterparty IBAN,Description,Amount,Currency\n\
+               2024-01-02,DE89370400440532013000,FR1420041010050500013M02606,Rent,-900.00,EUR\n\
+               2024-01-03,DE89370400440532013000,GB29NWBK60161331926819,Salary,2500.00,EUR\n\
+               2024-01-04,DE89370400440532013000,,Coffee,-3.50,EUR\n";
+    for (name, text, own) in [("ing", ing, "NL20INGB0001234567"), ("app", app, "DE89370400440532013000")] {
+        let (_, statements, problems) = run(text.as_bytes(), None).unwrap();
+        assert_eq!(statements.len(), 1, "{name}: one holder's account is one statement: {problems:?}");
+        assert_eq!(statements[0].header.account.iban.as_deref(), Some(own), "{name}");
+        let others: Vec<Option<&str>> =
+            statements[0].transactions.iter().map(|t| t.counterparty_account.as_deref()).collect();
+        assert!(others.iter().flatten().all(|o| *o != own), "{name}: {others:?}");
+        assert!(others.iter().flatten().count() == 2, "{name}: the other parties' accounts are kept as such");
+    }
+}
+
+#[test]
+fn a_file_whose_only_money_column_is_a_balance_gives_balance_points() {
+    for text in [
+        "Date;Balance\n02.01.2024;996,50\n03.01.2024;3496,50\n04.01.2024;2596,50\n",
+        "Datum,Kontostand,Währung\n2024-01-02,996.50,EUR\n2024-01-03,3496.50,EUR\n",
+    ] {
+        let (profile, statements, problems) = run(text.as_bytes(), None).unwrap();
+        assert_eq!(profile.columns.amount, AmountColumns::BalanceOnly, "{text}");
+        assert!(statements[0].transactions.is_empty(), "no transactions made up: {problems:?}");
+        let points: Vec<(NaiveDate, Decimal)> = statements[0].balances.iter().map(|b| (b.date, b.amount)).collect();
+        assert_eq!(points[0], (day(2024, 1, 2), dec("996.50")), "{text}");
+        assert!(statements[0].balances.iter().all(|b| b.kind == BalanceKind::Closing));
+    }
+}

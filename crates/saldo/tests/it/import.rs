@@ -498,3 +498,18 @@ both_backends!(a_statement_in_a_historic_currency_is_refused_never_relabelled, |
     }
     assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 0, "nothing written");
 });
+
+both_backends!(a_balance_export_gives_balance_points_and_no_transactions, |saldo| {
+    let csv = b"Date;Balance\n02.01.2024;996,50\n03.01.2024;3496,50\n04.01.2024;2596,50\n";
+    let file = write(&saldo, "balances.csv", csv);
+    let report = import(&saldo, &["--currency", "EUR", file.to_str().unwrap()]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(report["files"][0]["error"], Value::Null, "{report}");
+    assert_eq!(
+        (statement["transactions"].as_u64(), statement["balance_points"].as_u64()),
+        (Some(0), Some(3)),
+        "{report}"
+    );
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts[0]["balance"].as_str(), Some("2596.50"), "the latest balance: {accounts}");
+});
