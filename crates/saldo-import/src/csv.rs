@@ -332,6 +332,20 @@ fn account_from(value: &str, account: &mut StatementAccount) {
     }
 }
 
+/// The currency an amount is written with, where that says one: `€` and `£`, or an ISO code
+/// (`-3,50 EUR`, `USD 12.00`). `$` and `kr` are left to the file or the user: several currencies
+/// write them.
+fn amount_currency(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    if text.contains('€') {
+        return Some("EUR".into());
+    }
+    if text.contains('£') {
+        return Some("GBP".into());
+    }
+    text.split(|c: char| !c.is_ascii_alphabetic()).find(|w| is_currency_code(w)).map(str::to_string)
+}
+
 fn is_currency_code(text: &str) -> bool {
     text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase())
 }
@@ -704,10 +718,16 @@ fn stream<R: Read>(
                 account_from(&value, &mut account);
             }
             if account.currency.is_none() {
+                let amount_fields = match columns.amount {
+                    AmountColumns::Signed { column } => vec![column],
+                    AmountColumns::DebitCredit { debit, credit } => vec![debit, credit],
+                    AmountColumns::BalanceOnly => columns.balance.into_iter().collect(),
+                };
                 account.currency = decoder
                     .text(columns.currency.and_then(|i| record.get(i)))
                     .filter(|c| is_currency_code(c))
-                    .or_else(|| profile.currency.clone());
+                    .or_else(|| profile.currency.clone())
+                    .or_else(|| amount_fields.iter().find_map(|&i| record.get(i).and_then(amount_currency)));
             }
             out.sink.begin(StatementHeader { account, ..StatementHeader::default() });
             if !out.begun {

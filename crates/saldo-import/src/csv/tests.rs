@@ -387,3 +387,17 @@ fn a_file_whose_only_money_column_is_a_balance_gives_balance_points() {
         assert!(statements[0].balances.iter().all(|b| b.kind == BalanceKind::Closing));
     }
 }
+
+#[test]
+fn an_amount_s_symbol_or_code_gives_the_statement_its_currency_and_a_dollar_does_not() {
+    for (text, currency) in [
+        ("Date,Description,Amount\n2024-01-02,Coffee,€3.50\n2024-01-03,Books,€12.00\n", Some("EUR")),
+        ("Datum;Omschrijving;Bedrag\n02-01-2024;Koffie;-3,50 EUR\n03-01-2024;Boek;-12,00 EUR\n", Some("EUR")),
+        ("Date,Description,Amount\n2024-01-02,Tea,-£3.20\n2024-01-03,Train,-£12.00\n", Some("GBP")),
+        ("Date,Description,Amount\n2024-01-02,Coffee,-$3.50\n2024-01-03,Books,-$12.00\n", None),
+    ] {
+        let (_, statements, problems) = run(text.as_bytes(), None).unwrap();
+        assert_eq!(statements[0].header.account.currency.as_deref(), currency, "{text}: {problems:?}");
+        assert_eq!(statements[0].transactions.len(), 2, "{text}");
+    }
+}
