@@ -769,12 +769,34 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
             }
         },
     };
+    let mut amount = amount;
     if !has_header {
         if let AmountColumns::Signed { column } = amount {
-            if let Some(col) = (column + 1..width)
-                .find(|&c| free(&assigned, c) && stats[c].is_amount() && runs_with(rows, column, c, decimal_comma))
-            {
-                assigned[col] = Some(Role::Balance);
+            // Without names, two money columns are an amount and its running balance only when the
+            // values say which is which (each balance = the one before + the amount).
+            let money: Vec<usize> =
+                (0..width).filter(|&c| (c == column || free(&assigned, c)) && stats[c].is_amount()).collect();
+            let pairs: Vec<(usize, usize)> = money
+                .iter()
+                .flat_map(|&a| money.iter().map(move |&b| (a, b)))
+                .filter(|&(a, b)| a != b && runs_with(rows, a, b, decimal_comma))
+                .collect();
+            if let Some(&(amount_column, balance_column)) = pairs.first() {
+                assigned[column] = None;
+                assigned[amount_column] = Some(Role::Amount);
+                assigned[balance_column] = Some(Role::Balance);
+                amount = AmountColumns::Signed { column: amount_column };
+            } else if money.len() > 1 && stats[column].is_money() {
+                let named: Vec<String> = money.iter().map(|c| (c + 1).to_string()).collect();
+                notes.push(Problem {
+                    at: at.unwrap_or_default(),
+                    message: format!(
+                        "columns {} all hold amounts and none runs as another's balance: column {} was read as \
+                         the amount; if that is wrong, import the file with a header naming its columns",
+                        named.join(", "),
+                        column + 1
+                    ),
+                });
             }
         }
     }

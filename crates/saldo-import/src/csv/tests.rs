@@ -401,3 +401,22 @@ fn an_amount_s_symbol_or_code_gives_the_statement_its_currency_and_a_dollar_does
         assert_eq!(statements[0].transactions.len(), 2, "{text}");
     }
 }
+
+#[test]
+fn without_a_header_the_running_balance_tells_the_amount_from_the_balance() {
+    // The balance before the amount, in two banks' orders: the values decide.
+    for text in [
+        "02.01.2024;Coffee;996,50;-3,50\n03.01.2024;Salary;3496,50;2500,00\n04.01.2024;Rent;2596,50;-900,00\n",
+        "2024-01-02,-3.50,996.50,Coffee\n2024-01-03,2500.00,3496.50,Salary\n2024-01-04,-900.00,2596.50,Rent\n",
+    ] {
+        let (profile, statements, problems) = run(text.as_bytes(), None).unwrap();
+        assert_eq!(amounts(&statements), [dec("-3.50"), dec("2500.00"), dec("-900.00")], "{text}: {problems:?}");
+        assert!(profile.columns.balance.is_some(), "{text}");
+        let closing: Vec<Decimal> = statements[0].balances.iter().map(|b| b.amount).collect();
+        assert_eq!(closing, [dec("2596.50")], "{text}");
+    }
+    // Two amount columns that do not run: read, but the problem names the choice.
+    let text = "2024-01-02,-3.50,-0.10,Coffee\n2024-01-03,-12.00,-0.20,Books\n2024-01-04,-8.00,-0.30,Lunch\n";
+    let (_, _, problems) = run(text.as_bytes(), None).unwrap();
+    assert!(problems.iter().any(|p| p.message.contains("columns 2, 3 all hold amounts")), "{problems:?}");
+}
