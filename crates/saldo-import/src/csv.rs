@@ -4,6 +4,7 @@
 //! bounded sample of its first bytes; the rest of the file is then streamed record by record.
 
 mod detect;
+mod keywords;
 mod presets;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! column roles, decimal mark and date order. Header names decide roles where they are known (in
 //! the languages of the banks saldo's users have); the values decide the rest and check the names.
 
+use super::keywords::{Role, KEYWORDS, STEMS};
 use super::value::{decimal_hint, parse_amount, DateFormat};
 use super::{as_iban, is_currency_code, reader, AmountColumns, Columns, CsvCharset, CsvProfile};
 use crate::statement::{Format, ParseError, Position, Problem};
@@ -11,327 +12,6 @@ use ::csv::ByteRecord;
 const DELIMITERS: [u8; 4] = [b';', b',', b'\t', b'|'];
 /// Records looked at per candidate separator.
 const MAX_RECORDS: usize = 300;
-
-/// What a column holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    BookingDate,
-    ValueDate,
-    Amount,
-    Debit,
-    Credit,
-    Description,
-    Counterparty,
-    CounterpartyAccount,
-    Account,
-    Currency,
-    Reference,
-    Code,
-    Balance,
-    Status,
-    Direction,
-}
-
-/// Header names by role, best first; compared after [`normalize`].
-const KEYWORDS: &[(Role, &[&str])] = &[
-    (
-        Role::BookingDate,
-        &[
-            "buchungsdatum",
-            "buchungstag",
-            "booking date",
-            "posting date",
-            "completed date",
-            "transaction date",
-            "date",
-            "datum",
-            "fecha",
-            "data",
-            "dato",
-            "date opération",
-            "date de l opération",
-            "date operation",
-            "fecha operación",
-            "fecha de operación",
-            "data operazione",
-            "data contabile",
-            "bokföringsdag",
-            "bokföringsdatum",
-            "transaktionsdatum",
-            "boekdatum",
-            "transactiedatum",
-            "umsatzdatum",
-            "belegdatum",
-            "trans date",
-        ],
-    ),
-    (
-        Role::ValueDate,
-        &[
-            "valuta",
-            "valutadatum",
-            "wertstellung",
-            "wertstellungsdatum",
-            "wertstellungstag",
-            "wertstellung valuta",
-            "value date",
-            "date de valeur",
-            "date valeur",
-            "fecha valor",
-            "data valuta",
-            "valutadag",
-            "rentedatum",
-            "started date",
-        ],
-    ),
-    (
-        Role::Amount,
-        &[
-            "betrag",
-            "amount",
-            "montant",
-            "bedrag",
-            "importe",
-            "belopp",
-            "importo",
-            "beløb",
-            "beløp",
-            "kwota",
-            "umsatz",
-            "transaction amount",
-            "net",
-            "net amount",
-            "gross",
-            "summe",
-        ],
-    ),
-    (
-        Role::Debit,
-        &[
-            "soll",
-            "debit",
-            "débit",
-            "withdrawal",
-            "withdrawals",
-            "outflow",
-            "paid out",
-            "money out",
-            "af",
-            "debet",
-            "cargo",
-            "cargos",
-            "debe",
-            "uttag",
-            "addebiti",
-            "addebito",
-            "ausgang",
-            "ausgaben",
-            "debit amount",
-        ],
-    ),
-    (
-        Role::Credit,
-        &[
-            "haben",
-            "credit",
-            "crédit",
-            "deposit",
-            "deposits",
-            "inflow",
-            "paid in",
-            "money in",
-            "bij",
-            "abono",
-            "abonos",
-            "haber",
-            "insättning",
-            "accrediti",
-            "accredito",
-            "eingang",
-            "einnahmen",
-            "credit amount",
-        ],
-    ),
-    (
-        Role::Description,
-        &[
-            "verwendungszweck",
-            "description",
-            "beschreibung",
-            "text",
-            "buchungstext",
-            "umsatztext",
-            "memo",
-            "libellé",
-            "libelle",
-            "libellé opération",
-            "omschrijving",
-            "mededelingen",
-            "concepto",
-            "descripción",
-            "descripcion",
-            "descrizione",
-            "causale",
-            "beskrivning",
-            "remarque",
-            "note",
-            "notes",
-            "narrative",
-            "particulars",
-            "item title",
-            "purpose",
-            "transaktionstext",
-            "meddelande",
-            "buchungsinformationen",
-        ],
-    ),
-    (
-        Role::Counterparty,
-        &[
-            "payee",
-            "empfänger",
-            "empfängername",
-            "zahlungsempfänger",
-            "auftraggeber empfänger",
-            "begünstigter zahlungspflichtiger",
-            "name zahlungsbeteiligter",
-            "auftraggeber",
-            "auftraggebername",
-            "name",
-            "beneficiary",
-            "bénéficiaire",
-            "tiers",
-            "naam",
-            "naam omschrijving",
-            "tegenpartij",
-            "beneficiario",
-            "ordenante",
-            "mottagare",
-            "motpart",
-            "counterparty",
-            "merchant",
-            "payer",
-        ],
-    ),
-    (
-        Role::CounterpartyAccount,
-        &[
-            "iban",
-            "gegenkonto",
-            "tegenrekening",
-            "counterparty account",
-            "iban zahlungsbeteiligter",
-            "kontonummer iban",
-            "empfänger iban",
-            "contrapartida",
-            "cuenta contrapartida",
-            "motkonto",
-        ],
-    ),
-    (
-        Role::Account,
-        &[
-            "kontonummer",
-            "konto",
-            "account",
-            "account number",
-            "auftragskonto",
-            "rekening",
-            "rekeningnummer",
-            "compte",
-            "numéro de compte",
-            "cuenta",
-            "número de cuenta",
-            "conto",
-            "konto nr",
-        ],
-    ),
-    (Role::Currency, &["währung", "waehrung", "currency", "devise", "monnaie", "moneda", "divisa", "ccy", "valuta"]),
-    (
-        Role::Reference,
-        &[
-            "reference",
-            "referenz",
-            "zahlungsreferenz",
-            "transaction id",
-            "transaktions id",
-            "id",
-            "ref",
-            "référence",
-            "referencia",
-            "riferimento",
-            "referens",
-            "kenmerk",
-            "transaction reference",
-            "bank reference",
-            "buchungsreferenz",
-            "reference number",
-            "ref no",
-        ],
-    ),
-    (
-        Role::Code,
-        &[
-            "type",
-            "buchungsart",
-            "transaction type",
-            "typ",
-            "umsatzart",
-            "art",
-            "type de transaction",
-            "code",
-            "mutatiesoort",
-            "tipo",
-            "transaktionstyp",
-        ],
-    ),
-    (
-        Role::Balance,
-        &[
-            "balance",
-            "saldo",
-            "kontostand",
-            "solde",
-            "running balance",
-            "saldo nach buchung",
-            "saldo na mutatie",
-            "saldo na boeking",
-            "balance after",
-            "new balance",
-        ],
-    ),
-    (Role::Status, &["status", "state", "buchungsstatus", "statut", "estado", "stato"]),
-    (
-        Role::Direction,
-        &[
-            "af bij",
-            "bij af",
-            "debit credit",
-            "credit debit",
-            "d c",
-            "c d",
-            "dc",
-            "cd",
-            "dr cr",
-            "cr dr",
-            "soll haben",
-            "s h",
-            "debit credit indicator",
-            "credit debit indicator",
-            "cdtdbtind",
-            "indicator",
-        ],
-    ),
-];
-
-/// Stems for names not in [`KEYWORDS`] (`Betrag in EUR`, `Datum der Buchung`).
-const STEMS: &[(Role, &[&str])] = &[
-    (Role::CounterpartyAccount, &["iban"]),
-    (Role::BookingDate, &["datum", "date", "fecha"]),
-    (Role::Amount, &["betrag", "amount", "montant", "bedrag", "importe", "belopp"]),
-    (Role::Description, &["zweck", "text", "desc", "memo", "libell", "omschrijving", "concepto"]),
-    (Role::Counterparty, &["empfänger", "payee", "beneficia"]),
-];
 
 /// A header label as compared: lower case, punctuation as spaces, a trailing currency dropped.
 pub(super) fn normalize(label: &str) -> String {
@@ -770,6 +450,40 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
         },
     };
     let mut amount = amount;
+    // Named columns are checked against each other: a running balance must follow the amounts.
+    if let (true, AmountColumns::Signed { column }, Some(balance)) =
+        (has_header, amount.clone(), find(&assigned, Role::Balance))
+    {
+        let values = |c: usize| rows.iter().filter(|r| r.get(c).is_some_and(|f| !trim(f).is_empty())).count();
+        if rows.len() >= 2 && values(column) == rows.len() && values(balance) == rows.len() {
+            let name = |c: usize| labels.get(c).cloned().unwrap_or_default();
+            if !runs_with(rows, column, balance, decimal_comma) {
+                if runs_with(rows, balance, column, decimal_comma) {
+                    assigned.swap(column, balance);
+                    amount = AmountColumns::Signed { column: balance };
+                    notes.push(Problem {
+                        at: at.unwrap_or_default(),
+                        message: format!(
+                            "column {:?} runs as the balance of column {:?}: read {:?} as the amount",
+                            name(column),
+                            name(balance),
+                            name(balance)
+                        ),
+                    });
+                } else {
+                    notes.push(Problem {
+                        at: at.unwrap_or_default(),
+                        message: format!(
+                            "the balances in column {:?} do not follow from the amounts in column {:?}: \
+                             rows may be missing, or the columns are not what their names say",
+                            name(balance),
+                            name(column)
+                        ),
+                    });
+                }
+            }
+        }
+    }
     if !has_header {
         if let AmountColumns::Signed { column } = amount {
             // Without names, two money columns are an amount and its running balance only when the

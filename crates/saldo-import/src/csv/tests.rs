@@ -420,3 +420,19 @@ fn without_a_header_the_running_balance_tells_the_amount_from_the_balance() {
     let (_, _, problems) = run(text.as_bytes(), None).unwrap();
     assert!(problems.iter().any(|p| p.message.contains("columns 2, 3 all hold amounts")), "{problems:?}");
 }
+
+#[test]
+fn named_amount_and_balance_columns_are_checked_against_each_other() {
+    // Headers swapped by an export tool: the values show which is which.
+    let swapped =
+        "Date,Description,Balance,Amount\n2024-01-02,Coffee,-3.50,996.50\n2024-01-03,Salary,2500.00,3496.50\n\
+                   2024-01-04,Rent,-900.00,2596.50\n";
+    let (_, statements, problems) = run(swapped.as_bytes(), None).unwrap();
+    assert_eq!(amounts(&statements), [dec("-3.50"), dec("2500.00"), dec("-900.00")], "{problems:?}");
+    assert!(problems.iter().any(|p| p.message.contains("runs as the balance")), "{problems:?}");
+    // A row missing between two others: the balances do not follow, and the problem says so.
+    let gap = "Datum;Text;Betrag;Saldo\n02.01.2024;Kaffee;-3,50;996,50\n04.01.2024;Miete;-900,00;2596,50\n";
+    let (_, statements, problems) = run(gap.as_bytes(), None).unwrap();
+    assert_eq!(amounts(&statements), [dec("-3.50"), dec("-900.00")]);
+    assert!(problems.iter().any(|p| p.message.contains("do not follow from the amounts")), "{problems:?}");
+}
