@@ -12,7 +12,7 @@ use saldo_app::ops::{self, Actor, App, OpsError};
 use saldo_core::account::AccountKind;
 use saldo_core::money::Currency;
 use saldo_core::networth::NetWorth;
-use saldo_web::api::{AccountJson, FxImportJson, NetWorthDayJson, NetWorthJson, ValuationJson};
+use saldo_web::api::{AccountJson, NetWorthDayJson, NetWorthJson, ValuationJson};
 use std::path::PathBuf;
 
 /// saldo: one current picture of your net worth, from your banks, brokers, pension funds and lenders.
@@ -524,7 +524,7 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         Command::Networth(args) => networth(&ctx, args).await,
         Command::Account(command) => account(&ctx, command).await,
         Command::Valuation(command) => valuation(&ctx, command).await,
-        Command::Fx(command) => fx(&ctx, command).await,
+        Command::Fx(command) => crate::cli_import::fx(&ctx, command).await,
         Command::Import(args) => {
             let actor = Actor::local(ctx.local_user().await?);
             crate::cli_import::import(Some((&ctx, &actor)), &args).await
@@ -733,59 +733,6 @@ async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
         ValuationCommand::Delete { account, date } => {
             let account = saldo_app::accounts::delete_valuation(ctx, &actor, &account, date).await?;
             outln!("deleted the valuation of {:?} on {date}", account.name);
-        }
-    }
-    Ok(())
-}
-
-async fn fx(ctx: &App, command: FxCommand) -> anyhow::Result<()> {
-    match command {
-        FxCommand::Import { files, json } => {
-            let mut reports = Vec::new();
-            for path in &files {
-                let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-                let import =
-                    saldo_app::fx::import_fx(ctx, &bytes).await.with_context(|| format!("{}", path.display()))?;
-                if !json {
-                    outln!(
-                        "{}: {} rates for {} currencies, {} to {}",
-                        path.display(),
-                        import.rates,
-                        import.currencies.len(),
-                        import.first.map_or("-".into(), |d| d.to_string()),
-                        import.last.map_or("-".into(), |d| d.to_string()),
-                    );
-                    for problem in &import.problems {
-                        let line = problem.at.line.map(|l| format!("line {l}: ")).unwrap_or_default();
-                        outln!("  warning: {line}{}", problem.message);
-                    }
-                }
-                reports.push(FxImportJson::new(&import));
-            }
-            if json {
-                return print_json(&reports);
-            }
-        }
-        FxCommand::List { json } => {
-            let coverage = ctx.db.rate_coverage().await?;
-            if json {
-                let rows: Vec<serde_json::Value> = coverage
-                    .iter()
-                    .map(|c| {
-                        serde_json::json!({
-                            "currency": c.currency.code(), "first": c.first.to_string(),
-                            "last": c.last.to_string(), "days": c.days,
-                        })
-                    })
-                    .collect();
-                return print_json(&rows);
-            }
-            if coverage.is_empty() {
-                outln!("no exchange rates yet: load ECB rates with `saldo fx import FILE`");
-            }
-            for c in coverage {
-                outln!("{}  {} to {}  ({} days)", c.currency, c.first, c.last, c.days);
-            }
         }
     }
     Ok(())

@@ -1,6 +1,8 @@
-//! `saldo import`: its arguments, the run, and the report a person reads.
+//! `saldo import` (its arguments, the run, and the report a person reads) and `saldo fx`, the
+//! exchange-rate files.
 
 use crate::cli::{outln, print_json};
+use anyhow::Context as _;
 use clap::Args;
 use saldo_app::ops::{Actor, App};
 use saldo_core::account::AccountKind;
@@ -151,4 +153,58 @@ fn print_import_report(report: &saldo_app::import::FileReport) {
         // The bench kit reads this line to check the count and total.
         outln!("{} transactions, sum {}", report.transactions(), report.sum().normalize());
     }
+}
+
+/// `saldo fx`: exchange-rate files in, and which rates are there.
+pub(crate) async fn fx(ctx: &App, command: crate::cli::FxCommand) -> anyhow::Result<()> {
+    match command {
+        crate::cli::FxCommand::Import { files, json } => {
+            let mut reports = Vec::new();
+            for path in &files {
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                let import =
+                    saldo_app::fx::import_fx(ctx, &bytes).await.with_context(|| format!("{}", path.display()))?;
+                if !json {
+                    outln!(
+                        "{}: {} rates for {} currencies, {} to {}",
+                        path.display(),
+                        import.rates,
+                        import.currencies.len(),
+                        import.first.map_or("-".into(), |d| d.to_string()),
+                        import.last.map_or("-".into(), |d| d.to_string()),
+                    );
+                    for problem in &import.problems {
+                        let line = problem.at.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+                        outln!("  warning: {line}{}", problem.message);
+                    }
+                }
+                reports.push(saldo_web::api::FxImportJson::new(&import));
+            }
+            if json {
+                return print_json(&reports);
+            }
+        }
+        crate::cli::FxCommand::List { json } => {
+            let coverage = ctx.db.rate_coverage().await?;
+            if json {
+                let rows: Vec<serde_json::Value> = coverage
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "currency": c.currency.code(), "first": c.first.to_string(),
+                            "last": c.last.to_string(), "days": c.days,
+                        })
+                    })
+                    .collect();
+                return print_json(&rows);
+            }
+            if coverage.is_empty() {
+                outln!("no exchange rates yet: load ECB rates with `saldo fx import FILE`");
+            }
+            for c in coverage {
+                outln!("{}  {} to {}  ({} days)", c.currency, c.first, c.last, c.days);
+            }
+        }
+    }
+    Ok(())
 }
