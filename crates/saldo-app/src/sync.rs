@@ -271,8 +271,8 @@ async fn sync_batch(
     let mut items = ctx.db.items_of(ids).await?;
     let tracked: Vec<AccountId> =
         items.values().flatten().filter(|i| i.decision == ItemDecision::Tracked).filter_map(|i| i.account_id).collect();
-    let oldest_pending = Arc::new(ctx.db.oldest_pending(&tracked).await?);
-    // What each fetch window will repeat, read for the whole batch in one go.
+    let oldest_pending = ctx.db.oldest_pending(&tracked).await?;
+    // Each tracked account's fetch window, and what it will repeat, read for the whole batch in one go.
     let mut windows = Vec::new();
     for record in records.values() {
         let (Some(consent), Some(connector)) =
@@ -292,6 +292,7 @@ async fn sync_batch(
         }
     }
     let mut stored_windows = ctx.db.transactions_from(&windows).await?;
+    let mut since_of: HashMap<AccountId, NaiveDate> = windows.into_iter().collect();
     let mut wanted: Vec<InstitutionId> = records.values().map(|r| r.connection.institution_id).collect();
     wanted.sort();
     wanted.dedup();
@@ -300,24 +301,24 @@ async fn sync_batch(
     if let Some(missing) = wanted.iter().find(|id| !institutions.contains_key(id)) {
         return Err(OpsError::NotFound(format!("institution {missing}")));
     }
-    let work: Vec<(ConnectionRecord, (Vec<Item>, StoredWindows))> = ids
+    let work: Vec<(ConnectionRecord, Held)> = ids
         .iter()
         .filter_map(|id| records.remove(id))
         .map(|record| {
             let stored = items.remove(&record.connection.id).unwrap_or_default();
-            let windows = stored
-                .iter()
-                .filter_map(|i| i.account_id)
-                .filter_map(|account| stored_windows.remove(&account).map(|rows| (account, rows)))
-                .collect();
-            (record, (stored, windows))
+            let accounts: Vec<AccountId> = stored.iter().filter_map(|i| i.account_id).collect();
+            let held = Held {
+                since: accounts.iter().filter_map(|a| since_of.remove(a).map(|day| (*a, day))).collect(),
+                windows: accounts.iter().filter_map(|a| stored_windows.remove(a).map(|rows| (*a, rows))).collect(),
+                items: stored,
+            };
+            (record, held)
         })
         .collect();
     let prepared: Vec<Result<Prepared, OpsError>> = if ctx.engine.concurrency <= 1 || work.len() <= 1 {
         let mut prepared = Vec::with_capacity(work.len());
-        for (record, (stored, windows)) in work {
+        for (record, held) in work {
             let (institution, health) = &institutions[&record.connection.institution_id];
-            let held = Held { items: stored, oldest_pending: &oldest_pending, windows };
             prepared.push(prepare(ctx, record, institution, health, held, trigger, worker, now).await);
         }
         prepared
@@ -325,7 +326,7 @@ async fn sync_batch(
         let overall = Arc::new(Semaphore::new(ctx.engine.concurrency));
         let mut per_institution: HashMap<InstitutionId, Arc<Semaphore>> = HashMap::new();
         let mut tasks = tokio::task::JoinSet::new();
-        for (order, (record, (stored, windows))) in work.into_iter().enumerate() {
+        for (order, (record, held)) in work.into_iter().enumerate() {
             let (institution, health) = institutions[&record.connection.institution_id].clone();
             let institution_gate = per_institution
                 .entry(institution.id)
@@ -334,11 +335,9 @@ async fn sync_batch(
             let overall = overall.clone();
             let ctx = ctx.clone();
             let worker = worker.to_string();
-            let oldest_pending = oldest_pending.clone();
             tasks.spawn(async move {
                 let _institution = institution_gate.acquire_owned().await;
                 let _slot = overall.acquire_owned().await;
-                let held = Held { items: stored, oldest_pending: &oldest_pending, windows };
                 (order, prepare(&ctx, record, &institution, &health, held, trigger, &worker, now).await)
             });
         }
@@ -425,16 +424,14 @@ async fn finish(
 }
 
 /// What is stored for a connection that its sync needs before fetching.
-struct Held<'a> {
+struct Held {
     items: Vec<Item>,
-    /// The oldest pending transaction's day of every account the batch tracks that holds one.
-    oldest_pending: &'a HashMap<AccountId, NaiveDate>,
-    /// The stored transactions of each tracked account from its fetch window's first day on
-    /// (accounts with none are absent).
-    windows: StoredWindows,
+    /// The first day each tracked account's fetch asks for ([`fetch_since`]).
+    since: HashMap<AccountId, NaiveDate>,
+    /// The stored transactions of each tracked account from that day on (accounts with none are
+    /// absent).
+    windows: HashMap<AccountId, Vec<Transaction>>,
 }
-
-type StoredWindows = HashMap<AccountId, Vec<Transaction>>;
 
 /// Works out one sync of a claimed connection: the provider calls, the state machine and
 /// everything to write. Writes nothing; reads what the fetch windows repeat.
@@ -444,7 +441,7 @@ async fn prepare(
     record: ConnectionRecord,
     institution: &Institution,
     health: &InstitutionHealth,
-    held: Held<'_>,
+    held: Held,
     trigger: Trigger,
     worker: &str,
     now: DateTime<Utc>,
@@ -491,7 +488,7 @@ async fn prepare(
             Err(Failure::new(FailureKind::Expired, "consent_expired", "the consent's validity ended"))
         }
         Some(connector) => match consent_of(ctx, id, &consent_record, institution) {
-            Ok(consent) => fetch_all(ctx, connector.as_ref(), &consent, &stored_items, held.oldest_pending, call).await,
+            Ok(consent) => fetch_all(ctx, connector.as_ref(), &consent, &stored_items, &held.since, call).await,
             Err(failure) => Err(failure),
         },
     };
@@ -743,7 +740,7 @@ async fn fetch_all(
     connector: &dyn Connector,
     consent: &Consent,
     stored_items: &[Item],
-    oldest_pending: &HashMap<AccountId, NaiveDate>,
+    since_of: &HashMap<AccountId, NaiveDate>,
     call: CallContext,
 ) -> Result<Fetched, Failure> {
     let settings = &ctx.engine;
@@ -761,8 +758,11 @@ async fn fetch_all(
         else {
             continue; // Vanished: its account is closed by the item diff.
         };
-        let pending = item.account_id.and_then(|account| oldest_pending.get(&account).copied());
-        let since = fetch_since(item, call.now, settings, lookback, pending, consent.max_history_days);
+        // Worked out with the batch; an item it did not see fetches as if nothing were pending.
+        let since = item
+            .account_id
+            .and_then(|account| since_of.get(&account).copied())
+            .unwrap_or_else(|| fetch_since(item, call.now, settings, lookback, None, consent.max_history_days));
         let result = with_timeout(settings, connector.fetch(consent, &current.provider_item_id, since, call)).await;
         data.push(FetchedItem { item: item.clone(), since, data: result });
     }
