@@ -133,8 +133,19 @@ pub struct CsvProfile {
 /// Reads a bank CSV export with `profile`, or with a profile detected from its first
 /// [`SAMPLE`] bytes, and returns the profile used so the caller can keep it for the account.
 pub fn parse<R: BufRead>(
+    reader: R,
+    profile: Option<&CsvProfile>,
+    sink: &mut dyn StatementSink,
+) -> Result<CsvProfile, ParseError> {
+    parse_with(reader, profile, None, sink)
+}
+
+/// [`parse`], with the user's word on which column (counted from 1) holds the amounts: a file
+/// whose money columns leave that open is refused without it, and it overrides a saved profile.
+pub fn parse_with<R: BufRead>(
     mut reader: R,
     profile: Option<&CsvProfile>,
+    amount_column: Option<usize>,
     sink: &mut dyn StatementSink,
 ) -> Result<CsvProfile, ParseError> {
     let mut head = Vec::new();
@@ -144,9 +155,13 @@ pub fn parse<R: BufRead>(
     }
     let bom: u64 = if head.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
     let mut notes = Vec::new();
-    let profile = match profile {
-        Some(profile) => profile.clone(),
-        None => detect::detect(&head[bom as usize..], head.len() >= SAMPLE, &mut notes)?,
+    let chosen = match amount_column {
+        Some(0) => return Err(ParseError::new(Format::Csv, at(1, 0), "an amount column counted from 1", "0")),
+        other => other.map(|c| c - 1),
+    };
+    let profile = match (profile, chosen) {
+        (Some(profile), None) => profile.clone(),
+        _ => detect::detect(&head[bom as usize..], head.len() >= SAMPLE, chosen, &mut notes)?,
     };
     let mut input = Cursor::new(head);
     input.set_position(bom);
@@ -605,7 +620,10 @@ fn stream<R: Read>(
                     .text(columns.currency.and_then(|i| record.get(i)))
                     .filter(|c| is_currency_code(c))
                     .or_else(|| profile.currency.clone())
-                    .or_else(|| amount_fields.iter().find_map(|&i| record.get(i).and_then(amount_currency)));
+                    .or_else(|| {
+                        let iban = account.iban.as_deref();
+                        amount_fields.iter().find_map(|&i| record.get(i).and_then(|raw| amount_currency(raw, iban)))
+                    });
             }
             out.sink.begin(StatementHeader { account, ..StatementHeader::default() });
             if !out.begun {

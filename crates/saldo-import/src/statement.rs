@@ -89,6 +89,11 @@ impl ParseError {
         }
     }
 
+    /// The same error, with what the file has there described in words rather than quoted.
+    pub fn with_found(self, found: impl Into<String>) -> ParseError {
+        ParseError { found: found.into(), ..self }
+    }
+
     /// The file ends at `at` where the format still expects `expected`.
     pub fn cut_short(format: Format, at: Position, expected: impl Into<String>) -> ParseError {
         ParseError {

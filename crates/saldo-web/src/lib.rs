@@ -43,8 +43,9 @@ const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 /// Uploads one statement file (the request body) and imports it as `saldo import` does. Query:
 /// `filename` (helps detection), `format` (auto, ofx, camt, mt940, csv), `account` (id or name),
-/// `kind` and `currency` (for a new account that the file doesn't describe), `dry_run=true`, `accept_truncated=true`, `skip_unreadable=true`
-/// (import what a cut-off file holds, instead of refusing it). Answers the file's
+/// `kind` and `currency` (for a new account that the file doesn't describe), `amount_column` (the
+/// CSV column, from 1, holding the amounts), `dry_run=true`, `accept_truncated=true` (import what a
+/// cut-off file holds, instead of refusing it), `skip_unreadable=true`. Answers the file's
 /// report as `{"files": [report]}`: 200 when it was imported (or checked), 422 when nothing of it
 /// was (the report's `error` says why).
 async fn import_file(
@@ -75,6 +76,11 @@ async fn import_file(
             "currency" => {
                 request.currency = Some(saldo_core::money::Currency::parse(value).map_err(|_| {
                     OpsError::Invalid(format!("invalid currency {value:?}: expected an ISO 4217 code such as EUR"))
+                })?)
+            }
+            "amount_column" => {
+                request.amount_column = Some(value.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
+                    OpsError::Invalid(format!("invalid amount_column {value:?}: expected a column number from 1"))
                 })?)
             }
             "dry_run" => {

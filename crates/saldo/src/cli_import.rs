@@ -26,6 +26,10 @@ pub struct ImportArgs {
     /// without it such a file is refused, never filed in your base currency
     #[arg(long, value_parser = crate::cli::parse_currency_arg)]
     pub currency: Option<saldo_core::money::Currency>,
+    /// Which column (counted from 1) of a CSV file holds the amounts, for a file without a header
+    /// whose money columns do not show it; such a file is refused without it
+    #[arg(long, value_name = "N")]
+    pub amount_column: Option<usize>,
     /// Parse and check the files, write nothing (needs no database)
     #[arg(long)]
     pub dry_run: bool,
@@ -64,6 +68,7 @@ pub(crate) async fn import(ctx: Option<(&App, &Actor)>, args: &ImportArgs) -> an
         accept_truncated: args.accept_truncated,
         skip_unreadable: args.skip_unreadable,
         currency: args.currency,
+        amount_column: args.amount_column,
     };
     let bar = crate::progress::ProgressBars::new(!args.json);
     let reports =

@@ -52,6 +52,9 @@ pub struct ImportRequest {
     /// The currency of accounts created for statements that do not state theirs (nor show it in
     /// their entries or balances).
     pub currency: Option<saldo_core::money::Currency>,
+    /// Which column (counted from 1) of a CSV file holds the amounts, for files whose columns
+    /// do not say; it overrides the layout saved for the account.
+    pub amount_column: Option<usize>,
 }
 
 /// What the parser thread sends to the writer.
@@ -263,13 +266,16 @@ async fn import_reader<R: BufRead + Send + 'static>(
         _ => None,
     };
 
+    let amount_column = request.amount_column;
     let (events, mut inbox) = mpsc::channel::<Event>(8);
     let (read_tx, mut read_rx) = tokio::sync::watch::channel(0u64);
     let parser = tokio::task::spawn_blocking(move || {
         let mut sink = ChannelSink { events, batch: Vec::with_capacity(BATCH), closed: false };
         let mut counted = CountedReport { inner: reader, read: 0, report: read_tx };
         let result = match format {
-            Format::Csv => saldo_import::csv::parse(&mut counted, saved_profile.as_ref(), &mut sink).map(Some),
+            Format::Csv => {
+                saldo_import::csv::parse_with(&mut counted, saved_profile.as_ref(), amount_column, &mut sink).map(Some)
+            }
             other => saldo_import::parse(other, &mut counted, &mut sink).map(|()| None),
         };
         sink.flush();

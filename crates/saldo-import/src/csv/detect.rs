@@ -224,7 +224,14 @@ fn runs_with(rows: &[ByteRecord], amount: usize, balance: usize, decimal_comma: 
             || values.windows(2).all(|w| w[0].1 == w[1].1 + w[0].0))
 }
 
-pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -> Result<CsvProfile, ParseError> {
+/// Detects the layout of `sample`. `amount_column` (counted from 0) is the user's word on which
+/// money column is the amount, for files whose columns leave it open.
+pub(super) fn detect(
+    sample: &[u8],
+    truncated: bool,
+    amount_column: Option<usize>,
+    notes: &mut Vec<Problem>,
+) -> Result<CsvProfile, ParseError> {
     let sample = match sample.iter().rposition(|&b| b == b'\n') {
         Some(end) if truncated => &sample[..=end],
         _ => sample,
@@ -279,7 +286,7 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
         }
     }
 
-    if has_header {
+    if let (true, None) = (has_header, amount_column) {
         if let Some(preset) = super::presets().iter().find(|p| !p.header.is_empty() && same_header(&labels, &p.header))
         {
             let mut profile = preset.clone();
@@ -325,6 +332,24 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
     description.sort_unstable();
     let find = |assigned: &[Option<Role>], role: Role| assigned.iter().position(|r| *r == Some(role));
 
+    if let Some(chosen) = amount_column {
+        if chosen >= width || !stats[chosen].is_amount() {
+            let found = format!("column {} holds no amounts", chosen + 1);
+            return Err(
+                error(&records, data_start, "the amount column chosen to hold amounts", delimiter).with_found(found)
+            );
+        }
+        for role in &mut assigned {
+            if matches!(role, Some(Role::Amount | Role::Debit | Role::Credit)) {
+                *role = None;
+            }
+        }
+        if assigned[chosen] == Some(Role::Description) {
+            description.retain(|&c| c != chosen);
+        }
+        assigned[chosen] = Some(Role::Amount);
+    }
+
     // What the names left open, from the values.
     let free = |assigned: &[Option<Role>], col: usize| assigned[col].is_none();
     if find(&assigned, Role::BookingDate).is_none() {
@@ -354,6 +379,8 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
             assigned[col] = Some(Role::Currency);
         }
     }
+    // Whether the amount column was taken by its values, no name or choice saying so.
+    let mut guessed = false;
     let amount = match (find(&assigned, Role::Amount), find(&assigned, Role::Debit), find(&assigned, Role::Credit)) {
         (Some(column), _, _) => AmountColumns::Signed { column },
         (None, Some(debit), Some(credit)) => AmountColumns::DebitCredit { debit, credit },
@@ -361,6 +388,7 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
             match (0..width).find(|&c| free(&assigned, c) && stats[c].is_money() && (few || stats[c].varies)) {
                 Some(column) => {
                     assigned[column] = Some(Role::Amount);
+                    guessed = true;
                     AmountColumns::Signed { column }
                 }
                 // The only money column is a balance: a balance export, of balance points.
@@ -458,7 +486,7 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
         if rows.len() >= 2 && values(column) == rows.len() && values(balance) == rows.len() {
             let name = |c: usize| labels.get(c).cloned().unwrap_or_default();
             if !runs_with(rows, column, balance, decimal_comma) {
-                if runs_with(rows, balance, column, decimal_comma) {
+                if amount_column.is_none() && runs_with(rows, balance, column, decimal_comma) {
                     assigned.swap(column, balance);
                     amount = AmountColumns::Signed { column: balance };
                     notes.push(Problem {
@@ -484,7 +512,7 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
             }
         }
     }
-    if !has_header {
+    if !has_header || guessed {
         if let AmountColumns::Signed { column } = amount {
             // Without names, two money columns are an amount and its running balance only when the
             // values say which is which (each balance = the one before + the amount).
@@ -493,24 +521,25 @@ pub(super) fn detect(sample: &[u8], truncated: bool, notes: &mut Vec<Problem>) -
             let pairs: Vec<(usize, usize)> = money
                 .iter()
                 .flat_map(|&a| money.iter().map(move |&b| (a, b)))
-                .filter(|&(a, b)| a != b && runs_with(rows, a, b, decimal_comma))
+                .filter(|&(a, b)| {
+                    a != b && amount_column.is_none_or(|c| c == a) && runs_with(rows, a, b, decimal_comma)
+                })
                 .collect();
             if let Some(&(amount_column, balance_column)) = pairs.first() {
                 assigned[column] = None;
                 assigned[amount_column] = Some(Role::Amount);
                 assigned[balance_column] = Some(Role::Balance);
                 amount = AmountColumns::Signed { column: amount_column };
-            } else if money.len() > 1 && stats[column].is_money() {
+            } else if amount_column.is_none() && money.len() > 1 && stats[column].is_money() {
+                // Guessing would store a fee, a foreign amount or a balance as the transactions.
                 let named: Vec<String> = money.iter().map(|c| (c + 1).to_string()).collect();
-                notes.push(Problem {
-                    at: at.unwrap_or_default(),
-                    message: format!(
-                        "columns {} all hold amounts and none runs as another's balance: column {} was read as \
-                         the amount; if that is wrong, import the file with a header naming its columns",
-                        named.join(", "),
-                        column + 1
-                    ),
-                });
+                return Err(error(
+                    &records,
+                    data_start,
+                    "one column of amounts, or a header or the import's amount column saying which is the amount",
+                    delimiter,
+                )
+                .with_found(format!("amounts in columns {}, none running as another's balance", named.join(", "))));
             }
         }
     }

@@ -7,10 +7,10 @@ use crate::statement::{Position, StatementAccount};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-/// The currency an amount is written with, where that says one: `€` and `£`, or an ISO code
-/// (`-3,50 EUR`, `USD 12.00`). `$` and `kr` are left to the file or the user: several currencies
-/// write them.
-pub(super) fn amount_currency(raw: &[u8]) -> Option<String> {
+/// The currency an amount is written with, where that says one: `€` and `£`, an ISO code
+/// (`-3,50 EUR`, `USD 12.00`), or `kr` at an account whose IBAN's country has its own krona or
+/// krone. `$`, and `kr` elsewhere, are left to the file or the user: several currencies write them.
+pub(super) fn amount_currency(raw: &[u8], iban: Option<&str>) -> Option<String> {
     let text = String::from_utf8_lossy(raw);
     if text.contains('€') {
         return Some("EUR".into());
@@ -18,7 +18,18 @@ pub(super) fn amount_currency(raw: &[u8]) -> Option<String> {
     if text.contains('£') {
         return Some("GBP".into());
     }
-    text.split(|c: char| !c.is_ascii_alphabetic()).find(|w| is_currency_code(w)).map(str::to_string)
+    let mut words = text.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty());
+    if let Some(code) = words.clone().find(|w| is_currency_code(w)) {
+        return Some(code.to_string());
+    }
+    let krona = match iban.map(|iban| iban.get(..2).unwrap_or_default()) {
+        Some("SE") => "SEK",
+        Some("NO") => "NOK",
+        Some("DK" | "FO" | "GL") => "DKK",
+        Some("IS") => "ISK",
+        _ => return None,
+    };
+    words.any(|w| w.eq_ignore_ascii_case("kr")).then(|| krona.to_string())
 }
 
 /// Account details in preamble records: `IBAN;AT12…`, `Kontonummer:;123…`, `Währung;EUR`, or an

@@ -395,6 +395,11 @@ fn an_amount_s_symbol_or_code_gives_the_statement_its_currency_and_a_dollar_does
         ("Datum;Omschrijving;Bedrag\n02-01-2024;Koffie;-3,50 EUR\n03-01-2024;Boek;-12,00 EUR\n", Some("EUR")),
         ("Date,Description,Amount\n2024-01-02,Tea,-£3.20\n2024-01-03,Train,-£12.00\n", Some("GBP")),
         ("Date,Description,Amount\n2024-01-02,Coffee,-$3.50\n2024-01-03,Books,-$12.00\n", None),
+        // "kr" is the krona or krone of the account's country, and nothing without one.
+        ("Konto;SE4550000000058398257466\n\nDatum;Text;Belopp\n2024-01-02;ICA;-35,50 kr\n2024-01-03;Lön;25 000,00 kr\n",
+            Some("SEK")),
+        ("Konto;NO9386011117947\n\nDato;Tekst;Beløp\n02.01.2024;Rema;kr -35,50\n03.01.2024;Lønn;kr 25 000,00\n", Some("NOK")),
+        ("Dato;Tekst;Beløb\n02.01.2024;Netto;-35,50 kr.\n03.01.2024;Løn;25.000,00 kr.\n", None),
     ] {
         let (_, statements, problems) = run(text.as_bytes(), None).unwrap();
         assert_eq!(statements[0].header.account.currency.as_deref(), currency, "{text}: {problems:?}");
@@ -415,10 +420,34 @@ fn without_a_header_the_running_balance_tells_the_amount_from_the_balance() {
         let closing: Vec<Decimal> = statements[0].balances.iter().map(|b| b.amount).collect();
         assert_eq!(closing, [dec("2596.50")], "{text}");
     }
-    // Two amount columns that do not run: read, but the problem names the choice.
-    let text = "2024-01-02,-3.50,-0.10,Coffee\n2024-01-03,-12.00,-0.20,Books\n2024-01-04,-8.00,-0.30,Lunch\n";
-    let (_, _, problems) = run(text.as_bytes(), None).unwrap();
-    assert!(problems.iter().any(|p| p.message.contains("columns 2, 3 all hold amounts")), "{problems:?}");
+}
+
+#[test]
+fn money_columns_that_leave_the_amount_open_are_refused_until_the_user_says_which() {
+    // An amount and its fee, without a header (Revolut-like) and under names saldo does not know.
+    for (text, first_row, fees) in [
+        ("2024-01-02,-3.50,-0.10,Coffee\n2024-01-03,-12.00,-0.20,Books\n2024-01-04,-8.00,-0.30,Lunch\n", 1, 3),
+        ("Day;Wert;Gebühr;Notiz\n02.01.2024;-3,50;-0,10;Kaffee\n03.01.2024;-12,00;-0,20;Buch\n", 2, 2),
+    ] {
+        let mut sink = Collect::default();
+        let err = parse(text.as_bytes(), None, &mut sink).unwrap_err();
+        assert!(err.found.contains("columns 2, 3"), "{err}");
+        assert_eq!(err.at.line, Some(first_row), "{err}");
+        assert!(sink.finish().0.is_empty(), "nothing read before the refusal");
+
+        let mut sink = Collect::default();
+        let profile = parse_with(text.as_bytes(), None, Some(3), &mut sink).unwrap();
+        let (statements, _) = sink.finish();
+        assert_eq!(profile.columns.amount, AmountColumns::Signed { column: 2 }, "{text}");
+        assert_eq!(amounts(&statements), [dec("-0.10"), dec("-0.20"), dec("-0.30")][..fees], "{text}");
+    }
+    // The choice overrides what the names say, and must name a column of amounts.
+    let named = "Date,Description,Amount,Balance\n2024-01-02,Coffee,-3.50,996.50\n2024-01-03,Salary,2500.00,3496.50\n";
+    let mut sink = Collect::default();
+    let err = parse_with(named.as_bytes(), None, Some(2), &mut sink).unwrap_err();
+    assert!(err.found.contains("column 2 holds no amounts"), "{err}");
+    let mut sink = Collect::default();
+    parse_with(named.as_bytes(), None, Some(0), &mut sink).unwrap_err();
 }
 
 #[test]

@@ -513,3 +513,33 @@ both_backends!(a_balance_export_gives_balance_points_and_no_transactions, |saldo
     let accounts = saldo.json(&["accounts", "--json"]);
     assert_eq!(accounts[0]["balance"].as_str(), Some("2596.50"), "the latest balance: {accounts}");
 });
+
+both_backends!(a_csv_whose_money_columns_leave_the_amount_open_is_refused_until_one_is_chosen, |saldo| {
+    // No header: an amount and its fee, neither the other's running balance.
+    let csv = b"2024-01-02,-3.50,-0.10,Coffee\n2024-01-03,-12.00,-0.20,Books\n2024-01-04,-8.00,-0.30,Lunch\n";
+    let file = write(&saldo, "card.csv", csv);
+    let path = file.to_str().unwrap();
+    for args in
+        [&["import", "--json", "--currency", "EUR", "--dry-run"][..], &["import", "--json", "--currency", "EUR"]]
+    {
+        let mut args = args.to_vec();
+        args.push(path);
+        let output = saldo.run(&args);
+        assert!(!output.status.success(), "{args:?}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let error = report["files"][0]["error"].as_str().unwrap();
+        assert!(error.contains("columns 2, 3") && error.contains("amount column"), "{args:?}: {error}");
+    }
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 0, "nothing written");
+
+    let report = import(&saldo, &["--currency", "EUR", "--amount-column", "2", path]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(statement["new"], 3, "{report}");
+    let account = statement["account"]["id"].as_str().unwrap().to_string();
+    assert_eq!(stored_total(&saldo, &account), (3, -2350), "the amounts, not the fees");
+    // The layout is kept for the account: the next export of it needs no choice.
+    let next = write(&saldo, "card-next.csv", b"2024-01-05,-4.00,-0.10,Tea\n2024-01-06,-6.00,-0.20,Cake\n");
+    let report = import(&saldo, &["--account", &account, next.to_str().unwrap()]);
+    assert_eq!(report["files"][0]["statements"][0]["new"], 2, "{report}");
+    assert_eq!(stored_total(&saldo, &account), (5, -3350));
+});

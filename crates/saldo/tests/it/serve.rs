@@ -261,5 +261,15 @@ both_backends!(statement_files_upload_through_the_api, |saldo| {
     let (status, body) = server.post("/api/v1/imports?account=Nope", &file);
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("Nope"), "{body}");
+    // Two columns of amounts: refused naming them, read once the amount column is chosen.
+    let fees = "2024-01-02,-3.50,-0.10,Coffee\n2024-01-03,-12.00,-0.20,Books\n";
+    let (status, body) = server.post("/api/v1/imports?currency=EUR&dry_run=true", fees);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("columns 2, 3"), "{body}");
+    let (status, body) = server.post("/api/v1/imports?currency=EUR&dry_run=true&amount_column=2", fees);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.post("/api/v1/imports?amount_column=0", fees);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("amount_column"), "{body}");
     assert!(server.terminate().success());
 });
