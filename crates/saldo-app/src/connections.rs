@@ -117,13 +117,11 @@ fn failure_error(institution: &Institution, failure: Failure) -> OpsError {
     if failure.code == "access_denied" {
         return OpsError::Invalid(format!("you declined the consent at {}; nothing was connected", institution.name));
     }
-    OpsError::Invalid(format!(
-        "{}: {} ({}: {})",
-        institution.name,
-        failure.kind.user_message(&institution.name),
-        failure.code,
-        failure.detail
-    ))
+    let mut message = failure.kind.connect_message(&institution.name);
+    if let Some(first) = message.get(..1) {
+        message.replace_range(..1, &first.to_uppercase());
+    }
+    OpsError::Invalid(format!("{message} ({}: {})", failure.code, failure.detail))
 }
 
 async fn begin(
@@ -272,14 +270,9 @@ pub async fn track_as(
             if new.vanished_at.is_some() { "gone from the provider" } else { "tracked already" }
         )));
     }
-    let mut old =
-        items.iter().find(|i| i.account_id == Some(account) && i.vanished_at.is_some()).cloned().ok_or_else(|| {
-            OpsError::Invalid(format!(
-                "account {account} is not the account of an item of this connection that vanished; \
-                 `saldo items {}` lists them",
-                connection.id
-            ))
-        })?;
+    let Some(mut old) = items.iter().find(|i| i.account_id == Some(account) && i.vanished_at.is_some()).cloned() else {
+        return link_to(ctx, actor, &connection, &items, new, account).await;
+    };
     if old.kind != new.kind || old.currency != new.currency {
         return Err(OpsError::Invalid(format!(
             "{} ({}, {}) cannot continue {} ({}, {})",
@@ -305,6 +298,41 @@ pub async fn track_as(
     };
     ctx.db.adopt_account(&[old, new.clone()], account, &alias).await?;
     Ok(new)
+}
+
+/// Tracks an offered item as an account of the user's that no item of the connection feeds (one
+/// imported, added by hand, or another connection's): the account keeps its history.
+async fn link_to(
+    ctx: &App,
+    actor: &Actor,
+    connection: &Connection,
+    items: &[Item],
+    mut item: Item,
+    account: AccountId,
+) -> Result<Item, OpsError> {
+    let existing = ctx
+        .db
+        .account(account)
+        .await?
+        .filter(|a| a.user_id == actor.user.id)
+        .ok_or_else(|| OpsError::Missing(Missing::Account(account.to_string())))?;
+    if items
+        .iter()
+        .any(|i| i.vanished_at.is_none() && i.decision == ItemDecision::Tracked && i.account_id == Some(account))
+    {
+        return Err(OpsError::Invalid(format!("{} is fed by another item of this connection", existing.name)));
+    }
+    if existing.currency != item.currency {
+        return Err(OpsError::Invalid(format!(
+            "{} is kept in {}, {} in {}: they cannot be one account",
+            item.name, item.currency, existing.name, existing.currency
+        )));
+    }
+    item.decision = ItemDecision::Tracked;
+    item.account_id = Some(account);
+    let alias = alias_of(&discovered_of(&item));
+    ctx.db.decide_items(std::slice::from_ref(&item), &[], &[(account, connection.id, alias)]).await?;
+    Ok(item)
 }
 
 /// The item of a connection a user names: by saldo's id, the provider's id or its name.
@@ -346,10 +374,36 @@ pub async fn track(
             chosen
         }
     };
+    let mut candidates = crate::linking::candidates(ctx, user, &items).await?;
+    // Named items that may be one of several accounts are the user's to place; `--all` leaves
+    // them on offer (the item list names the choice).
+    let chosen: Vec<Item> = match selection {
+        Selection::Items(_) => {
+            if let Some((item, accounts)) =
+                chosen.iter().find_map(|i| candidates.get(&i.id).filter(|a| a.len() > 1).map(|a| (i, a)))
+            {
+                return Err(OpsError::Invalid(crate::linking::ambiguity(item, accounts)));
+            }
+            chosen
+        }
+        Selection::All => chosen.into_iter().filter(|i| candidates.get(&i.id).is_none_or(|a| a.len() == 1)).collect(),
+    };
     let now = ctx.clock.now();
     let mut updated = Vec::new();
     let mut accounts = Vec::new();
+    let mut linked = Vec::new();
     for mut item in chosen {
+        // Two items of one connection never feed one account.
+        let taken: Vec<AccountId> = linked.iter().map(|(id, _, _)| *id).collect();
+        if let Some(existing) = candidates.remove(&item.id).and_then(|mut a| a.pop()).filter(|a| !taken.contains(&a.id))
+        {
+            let alias = alias_of(&discovered_of(&item));
+            item.decision = ItemDecision::Tracked;
+            item.account_id = Some(existing.id);
+            linked.push((existing.id, connection.id, alias));
+            updated.push(item);
+            continue;
+        }
         let account = Account {
             id: AccountId(ctx.new_id()),
             user_id: user.id,
@@ -361,24 +415,28 @@ pub async fn track(
             closed: false,
             created_at: now,
         };
-        let discovered = saldo_connectors::DiscoveredItem {
-            provider_item_id: item.provider_item_id.clone(),
-            kind: item.kind,
-            name: item.name.clone(),
-            iban: item.iban.clone(),
-            account_number: None,
-            masked_number: item.masked_number.clone(),
-            owner_name: item.owner_name.clone(),
-            currency: item.currency,
-            current_value: item.current_value,
-        };
         item.decision = ItemDecision::Tracked;
         item.account_id = Some(account.id);
-        accounts.push((account, alias_of(&discovered)));
+        accounts.push((account, alias_of(&discovered_of(&item))));
         updated.push(item);
     }
-    ctx.db.decide_items(&updated, &accounts).await?;
+    ctx.db.decide_items(&updated, &accounts, &linked).await?;
     Ok(updated)
+}
+
+/// A stored item as the connector reported it, for the aliases its account keeps.
+fn discovered_of(item: &Item) -> saldo_connectors::DiscoveredItem {
+    saldo_connectors::DiscoveredItem {
+        provider_item_id: item.provider_item_id.clone(),
+        kind: item.kind,
+        name: item.name.clone(),
+        iban: item.iban.clone(),
+        account_number: None,
+        masked_number: item.masked_number.clone(),
+        owner_name: item.owner_name.clone(),
+        currency: item.currency,
+        current_value: item.current_value,
+    }
 }
 
 /// What a browser authorisation is for.

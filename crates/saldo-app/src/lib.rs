@@ -12,6 +12,7 @@ pub mod clock;
 pub mod connections;
 pub mod fx;
 pub mod import;
+pub mod linking;
 pub mod networth;
 pub mod ops;
 pub mod secrets;

@@ -216,6 +216,12 @@ pub async fn sync_now(
     if record.connection.consent.is_none() {
         return Err(OpsError::Invalid("this connection has no consent: reconnect it first".into()));
     }
+    let items = ctx.db.items(connection).await?;
+    if !items.iter().any(|i| i.decision == ItemDecision::Tracked && i.vanished_at.is_none()) {
+        return Err(OpsError::Invalid(
+            "nothing of this connection is tracked, so there is nothing to fetch: track an item first".into(),
+        ));
+    }
     if !ctx.db.claim_connection(connection, worker, now, now + ctx.engine.policy.lease).await? {
         return Err(OpsError::Invalid("this connection is syncing right now; try again in a minute".into()));
     }

@@ -4,14 +4,15 @@
 //!    marked as a file's ([`file_id`]): importing the file again, or an overlapping one, finds it.
 //! 2. One without an id is stored under its fingerprint (counted by
 //!    [`Fingerprinter`](crate::transaction::Fingerprinter)): the same file adds nothing again.
-//! 3. A booked row that a sync already brought (a stored transaction with a provider's id, not a
-//!    file's) is recognised by booking date and amount, one stored transaction per row: two
-//!    identical coffees in the file match two synced ones, not one.
+//! 3. A booked row that another source already brought (a sync, or a file of another format: the
+//!    bank's MT940 and its CAMT describe one booking under different ids and in different words)
+//!    is recognised by booking date and amount, one stored transaction per row: two identical
+//!    coffees in the file match two stored ones, not one, and a third is new.
 //! 4. A booked row replaces a stored pending transaction of the same date and amount.
 //!
 //! Rules 1 and 2 are the store's identity indexes; [`ImportDedupe`] decides 3 and 4.
 
-use crate::transaction::{Transaction, TransactionStatus};
+use crate::transaction::{Source, Transaction, TransactionStatus};
 use chrono::NaiveDate;
 use std::collections::{HashMap, HashSet};
 
@@ -39,12 +40,18 @@ pub struct StoredEntry {
     pub provider_id: Option<String>,
     pub fingerprint: String,
     pub pending: bool,
+    pub source: Source,
 }
 
 impl StoredEntry {
-    /// A sync brought it: booked under a provider's id.
-    fn is_synced(&self) -> bool {
-        !self.pending && self.provider_id.as_deref().is_some_and(|id| !id.starts_with(FILE_ID_PREFIX))
+    /// A booking another source than a file of `format` brought. Of rows stored before sources
+    /// were kept, those under a provider's id are a sync's; the others may be this format's own.
+    fn is_from_another_source(&self, format: Source) -> bool {
+        !self.pending
+            && match self.source {
+                Source::Unknown => self.provider_id.as_deref().is_some_and(|id| !id.starts_with(FILE_ID_PREFIX)),
+                source => source != format,
+            }
     }
 }
 
@@ -53,44 +60,52 @@ impl StoredEntry {
 pub struct Decision {
     /// Rows to insert; the store skips those whose identity (rule 1 or 2) it already holds.
     pub insert: Vec<Transaction>,
-    /// Rows that are transactions a sync already stored (rule 3).
+    /// Rows that are transactions another source already stored (rule 3).
     pub recognised: u64,
     /// Stored pending transactions that booked rows replace (rule 4).
     pub replaced: Vec<StoredEntry>,
 }
 
-/// Rules 3 and 4 over one statement, batch by batch: synced transactions already matched by
+/// Rules 3 and 4 over one statement, batch by batch: stored transactions already matched by
 /// earlier rows of the statement are not matched again.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ImportDedupe {
+    /// The format of the file being imported.
+    format: Source,
     claimed: HashMap<(NaiveDate, i64), u32>,
 }
 
 impl ImportDedupe {
-    pub fn new() -> ImportDedupe {
-        ImportDedupe::default()
+    pub fn new(format: Source) -> ImportDedupe {
+        ImportDedupe { format, claimed: HashMap::new() }
     }
 
     /// Decides a batch of rows against `stored`: the account's transactions on the batch's days.
     pub fn decide(&mut self, rows: Vec<Transaction>, stored: &[StoredEntry]) -> Decision {
         let stored_ids: HashSet<&str> = stored.iter().filter_map(|e| e.provider_id.as_deref()).collect();
-        let mut synced: HashMap<(NaiveDate, i64), u32> = HashMap::new();
+        let stored_prints: HashSet<&str> =
+            stored.iter().filter(|e| e.provider_id.is_none()).map(|e| e.fingerprint.as_str()).collect();
+        let mut others: HashMap<(NaiveDate, i64), u32> = HashMap::new();
         let mut pending: HashMap<(NaiveDate, i64), Vec<&StoredEntry>> = HashMap::new();
         for entry in stored {
             let key = (entry.booking_date, entry.amount_minor);
             if entry.pending {
                 pending.entry(key).or_default().push(entry);
-            } else if entry.is_synced() {
-                *synced.entry(key).or_default() += 1;
+            } else if entry.is_from_another_source(self.format) {
+                *others.entry(key).or_default() += 1;
             }
         }
         let mut decision = Decision { insert: Vec::with_capacity(rows.len()), ..Decision::default() };
         for row in rows {
             let key = (row.booking_date, row.amount.minor);
-            let own_id_stored = row.provider_id.as_deref().is_some_and(|id| stored_ids.contains(id));
-            if !own_id_stored && row.status == TransactionStatus::Booked {
+            // A row this file (or an earlier one of its kind) stored already is the store's to skip.
+            let own_stored = match row.provider_id.as_deref() {
+                Some(id) => stored_ids.contains(id),
+                None => stored_prints.contains(row.fingerprint.as_str()),
+            };
+            if !own_stored && row.status == TransactionStatus::Booked {
                 let claimed = self.claimed.entry(key).or_insert(0);
-                if synced.get(&key).copied().unwrap_or(0) > *claimed {
+                if others.get(&key).copied().unwrap_or(0) > *claimed {
                     *claimed += 1;
                     decision.recognised += 1;
                     continue;
@@ -131,17 +146,24 @@ mod tests {
             counterparty: None,
             provider_id: id.and_then(file_id),
             fingerprint: fingerprint(content, 0),
+            source: Source::Ofx,
         }
     }
 
     fn stored(id: Option<&str>, d: u32, minor: i64, pending: bool) -> StoredEntry {
+        let synced = id.is_some_and(|id| !id.starts_with(FILE_ID_PREFIX));
         StoredEntry {
             booking_date: day(d),
             amount_minor: minor,
             provider_id: id.map(str::to_string),
             fingerprint: String::new(),
             pending,
+            source: if synced { Source::Sync } else { Source::Ofx },
         }
+    }
+
+    fn from(source: Source, entry: StoredEntry) -> StoredEntry {
+        StoredEntry { source, ..entry }
     }
 
     use TransactionStatus::Booked;
@@ -164,7 +186,7 @@ mod tests {
     fn synced_transactions_are_recognised_one_per_row_across_batches() {
         // Two coffees a sync brought; the file has three of that day and price, in two batches.
         let synced = [stored(Some("bank-1"), 2, -350, false), stored(Some("bank-2"), 2, -350, false)];
-        let mut dedupe = ImportDedupe::new();
+        let mut dedupe = ImportDedupe::new(Source::Ofx);
         let first = dedupe.decide(vec![row(None, 2, -350, Booked), row(None, 2, -350, Booked)], &synced);
         assert_eq!((first.recognised, first.insert.len()), (2, 0));
         let second = dedupe.decide(vec![row(None, 2, -350, Booked)], &synced);
@@ -176,7 +198,7 @@ mod tests {
         // An earlier import stored it under its file id: the store's identity finds it (rule 1),
         // and a second coffee with another file id is a new transaction.
         let earlier = [stored(Some("file:A1"), 2, -350, false)];
-        let decision = ImportDedupe::new()
+        let decision = ImportDedupe::new(Source::Ofx)
             .decide(vec![row(Some("A1"), 2, -350, Booked), row(Some("A5"), 2, -350, Booked)], &earlier);
         assert_eq!(decision.recognised, 0);
         assert_eq!(decision.insert.len(), 2);
@@ -184,14 +206,53 @@ mod tests {
     }
 
     #[test]
+    fn another_format_s_rows_are_recognised_by_date_and_amount_however_they_are_worded() {
+        // An MT940 of the account stored these; its CAMT says the same in other words and ids.
+        let mt940 = [
+            from(Source::Mt940, stored(None, 2, -350, false)),
+            from(Source::Mt940, stored(None, 2, -350, false)),
+            from(Source::Mt940, stored(Some("file:ref-9"), 4, 250_000, false)),
+        ];
+        let camt = |rows: Vec<Transaction>| ImportDedupe::new(Source::Camt).decide(rows, &mt940);
+        // Two same-day coffees match the two stored; a third is a new one; the salary is known.
+        let decision = camt(vec![
+            row(Some("C1"), 2, -350, Booked),
+            row(Some("C2"), 2, -350, Booked),
+            row(Some("C3"), 2, -350, Booked),
+        ]);
+        assert_eq!((decision.recognised, decision.insert.len()), (2, 1));
+        assert_eq!(camt(vec![row(Some("C4"), 4, 250_000, Booked)]).recognised, 1);
+        // A refund of the same amount, or the same amount a day later, is another transaction.
+        assert_eq!(camt(vec![row(Some("C5"), 2, 350, Booked), row(Some("C6"), 3, -350, Booked)]).recognised, 0);
+        // A file of the same format is matched by its own ids and fingerprints, never by content.
+        let again = ImportDedupe::new(Source::Mt940).decide(vec![row(Some("other"), 2, -350, Booked)], &mt940);
+        assert_eq!((again.recognised, again.insert.len()), (0, 1));
+    }
+
+    #[test]
+    fn a_row_whose_own_identity_is_stored_claims_nothing_of_another_source() {
+        // The file was imported before (its row is stored under its fingerprint), and a sync holds
+        // one booking of that day and amount: re-importing recognises the row as its own, so the
+        // synced one stays free for a second, new row of the file.
+        let first = row(None, 2, -350, Booked);
+        let held = [
+            StoredEntry { fingerprint: first.fingerprint.clone(), ..stored(None, 2, -350, false) },
+            stored(Some("bank-1"), 2, -350, false),
+        ];
+        let decision = ImportDedupe::new(Source::Ofx).decide(vec![first], &held);
+        assert_eq!((decision.recognised, decision.insert.len()), (0, 1), "the store skips it as its own");
+    }
+
+    #[test]
     fn a_booked_row_replaces_one_pending_of_its_date_and_amount() {
         let held = [stored(None, 3, -9000, true), stored(None, 3, -9000, true), stored(None, 3, -100, true)];
-        let decision = ImportDedupe::new().decide(vec![row(None, 3, -9000, Booked)], &held);
+        let decision = ImportDedupe::new(Source::Ofx).decide(vec![row(None, 3, -9000, Booked)], &held);
         assert_eq!(decision.replaced.len(), 1);
         assert_eq!(decision.replaced[0].amount_minor, -9000);
         assert_eq!(decision.insert.len(), 1);
         // A pending row replaces nothing.
-        let pending = ImportDedupe::new().decide(vec![row(None, 3, -9000, TransactionStatus::Pending)], &held);
+        let pending =
+            ImportDedupe::new(Source::Ofx).decide(vec![row(None, 3, -9000, TransactionStatus::Pending)], &held);
         assert!(pending.replaced.is_empty());
     }
 }

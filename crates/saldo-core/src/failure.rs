@@ -179,6 +179,62 @@ impl FailureKind {
     }
 }
 
+impl FailureKind {
+    /// What went wrong while the user was connecting (or reconnecting) `institution`, and what to
+    /// do: nothing was saved, so nothing is retried by itself and there is no history to keep.
+    pub fn connect_message(self, institution: &str) -> String {
+        let what = match self {
+            FailureKind::Temporary(TemporaryCause::RateLimited) => {
+                return format!(
+                    "{institution} allows only a few requests a day and today's are used; nothing was saved. \
+                     Try again tomorrow."
+                )
+            }
+            FailureKind::Temporary(TemporaryCause::Maintenance) => format!("{institution} is in maintenance"),
+            FailureKind::Temporary(TemporaryCause::Timeout) => format!("{institution} took too long to answer"),
+            FailureKind::Temporary(TemporaryCause::Network) => format!("the connection to {institution} broke off"),
+            FailureKind::Temporary(TemporaryCause::AggregatorIncident) => {
+                format!("the service that connects saldo to {institution} has an incident")
+            }
+            FailureKind::Temporary(TemporaryCause::ProviderDown) => format!("{institution} is not answering"),
+            FailureKind::Temporary(TemporaryCause::Unknown) => {
+                format!("{institution} sent an answer saldo did not understand")
+            }
+            FailureKind::InvalidCredentials => {
+                return format!(
+                    "{institution} did not accept the login or setup token; nothing was saved. Sign in again, \
+                     or get a new setup token from {institution} (a token works once)."
+                )
+            }
+            FailureKind::Expired | FailureKind::Revoked => {
+                return format!(
+                    "the permission at {institution} ended before the connection was made; nothing was saved. \
+                     Start again."
+                )
+            }
+            FailureKind::ActionRequired => {
+                return format!(
+                    "{institution} needs you to confirm something first (a security step or new terms); nothing \
+                     was saved. Do that in {institution}'s app or website, then try again."
+                )
+            }
+            FailureKind::Unsupported => {
+                return format!(
+                    "{institution} blocks automated access, so saldo cannot connect it; nothing was saved. \
+                     Import its statement files instead."
+                )
+            }
+            FailureKind::Config => {
+                return format!(
+                    "saldo's connection to {institution} is misconfigured on this server; nothing was saved. \
+                     Ask the administrator."
+                )
+            }
+        };
+        format!("{what}; nothing was saved. Try again in a few minutes.")
+    }
+}
+
 impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -237,5 +293,17 @@ mod tests {
             }
         }
         assert_eq!(FailureKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn a_failed_connect_says_nothing_was_saved_and_what_to_do() {
+        for kind in FailureKind::ALL {
+            let message = kind.connect_message("Bank X");
+            assert!(message.contains("nothing was saved"), "{message}");
+            assert!(!message.contains("retries") && !message.contains("history is kept"), "{message}");
+        }
+        let token = FailureKind::InvalidCredentials.connect_message("SimpleFIN");
+        assert!(token.contains("new setup token"), "{token}");
+        assert!(FailureKind::Temporary(TemporaryCause::Timeout).connect_message("B").contains("Try again"));
     }
 }

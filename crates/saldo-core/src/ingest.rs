@@ -26,7 +26,9 @@ use crate::balance::{BalancePoint, BalanceSource};
 use crate::holding::{Holding, Instrument};
 use crate::ids::{AccountId, TransactionId};
 use crate::money::Money;
-use crate::transaction::{content_key, fingerprint, FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
+use crate::transaction::{
+    content_key, fingerprint, FingerprintContent, Fingerprinter, Source, Transaction, TransactionStatus,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
@@ -148,6 +150,7 @@ pub fn ingest(
         counterparty: t.counterparty.clone(),
         provider_id: t.provider_id.clone(),
         fingerprint,
+        source: Source::Sync,
     };
     Ingest {
         balance: data.balance.map(|amount| BalancePoint {
@@ -223,17 +226,46 @@ fn reconcile_booked<'f>(
             None => unmatched.push(t),
         }
     }
-    let mut by_content: HashMap<[u8; 16], u32> = HashMap::new();
-    for (i, t) in stored.iter().enumerate() {
+    let mut by_content: HashMap<[u8; 16], Vec<usize>> = HashMap::new();
+    for (i, t) in stored.iter().enumerate().rev() {
         if !claimed[i] {
-            *by_content.entry(content_key(stored_content(t))).or_default() += 1;
+            by_content.entry(content_key(stored_content(t))).or_default().push(i);
         }
     }
-    let (found, new): (Vec<&FetchedTransaction>, Vec<&FetchedTransaction>) =
-        unmatched.into_iter().partition(|t| take(&mut by_content, t));
-    let matched = found.len() as u64;
+    let unmatched_count = unmatched.len();
+    let mut still: Vec<&FetchedTransaction> = Vec::new();
+    for t in unmatched {
+        match by_content.get_mut(&content_key(content_of(t))).and_then(Vec::pop) {
+            Some(i) => claimed[i] = true,
+            None => still.push(t),
+        }
+    }
+    // What a statement file stored says nothing in the bank's words or ids: the rows left are
+    // matched to it by booking date and amount, one stored row each (two coffees match two).
+    let mut from_files: HashMap<(NaiveDate, Money), u32> = HashMap::new();
+    for (i, t) in stored.iter().enumerate() {
+        if !claimed[i] && is_from_a_file(t) {
+            *from_files.entry((t.booking_date, t.amount)).or_default() += 1;
+        }
+    }
+    let mut new: Vec<&FetchedTransaction> = Vec::new();
+    for t in still {
+        match from_files.get_mut(&(t.booking_date, t.amount)) {
+            Some(left) if *left > 0 => *left -= 1,
+            _ => new.push(t),
+        }
+    }
+    let matched = (unmatched_count - new.len()) as u64;
     let prints = fingerprints(&new, taken);
     (new.into_iter().zip(prints).collect(), matched)
+}
+
+/// A stored booking a statement file brought: by its source, or, for rows stored before sources
+/// were kept, by a file's id.
+fn is_from_a_file(t: &Transaction) -> bool {
+    t.source.is_file()
+        || (t.source == Source::Unknown
+            && t.provider_id.as_deref().is_some_and(|id| id.starts_with(crate::dedupe::FILE_ID_PREFIX)))
 }
 
 /// Fingerprints for new rows: counted over the rows as [`Fingerprinter`] does, then moved past any
@@ -272,11 +304,6 @@ fn content_counts(rows: &[&FetchedTransaction]) -> HashMap<[u8; 16], u32> {
         *counts.entry(content_key(content_of(t))).or_default() += 1;
     }
     counts
-}
-
-/// Takes one row of `t`'s content from `counts`, if one is left.
-fn take(counts: &mut HashMap<[u8; 16], u32>, t: &FetchedTransaction) -> bool {
-    take_key(counts, content_key(content_of(t)))
 }
 
 fn take_key(counts: &mut HashMap<[u8; 16], u32>, key: [u8; 16]) -> bool {
@@ -470,5 +497,39 @@ mod tests {
         let data = ItemData { transactions: vec![fetched(Booked, None, 2, -1, "x")], ..ItemData::default() };
         assert_eq!(stored_from(day(5), &data), day(2));
         assert_eq!(stored_from(day(1), &data), day(1));
+    }
+
+    #[test]
+    fn a_statement_file_s_rows_are_the_bank_s_bookings_of_their_date_and_amount() {
+        // A CAMT import stored these, in the file's words and under its ids.
+        let imported: Vec<Transaction> = run(vec![
+            fetched(Booked, Some("file:A1"), 2, -350, "KARTENZAHLUNG CAFE"),
+            fetched(Booked, None, 2, -350, "KARTENZAHLUNG CAFE"),
+            fetched(Booked, None, 4, 250_000, "LOHN/GEHALT"),
+        ])
+        .booked
+        .into_iter()
+        .map(|t| Transaction { source: Source::Camt, ..t })
+        .collect();
+        let ingest = run_over(
+            vec![
+                fetched(Booked, Some("bank-1"), 2, -350, "Cafe Anna"),
+                fetched(Booked, Some("bank-2"), 2, -350, "Cafe Anna"),
+                fetched(Booked, Some("bank-3"), 2, -350, "Cafe Anna"),
+                fetched(Booked, Some("bank-4"), 4, 250_000, "Salary"),
+                fetched(Booked, Some("bank-5"), 4, 350, "Cafe Anna refund"),
+            ],
+            1,
+            &imported,
+        );
+        // Two coffees of two, the salary: known. A third coffee and a refund: new.
+        let new: Vec<i64> = ingest.booked.iter().map(|t| t.amount.minor).collect();
+        assert_eq!(new, [-350, 350]);
+        assert_eq!(ingest.matched_by_content, 3);
+        assert!(ingest.booked.iter().all(|t| t.source == Source::Sync));
+        // What a sync stored is never matched this loosely: another id and text is another booking.
+        let synced: Vec<Transaction> = run(vec![fetched(Booked, Some("bank-1"), 2, -350, "Cafe Anna")]).booked;
+        let again = run_over(vec![fetched(Booked, Some("bank-9"), 2, -350, "Bakery")], 1, &synced);
+        assert_eq!(again.booked.len(), 1);
     }
 }

@@ -9,6 +9,7 @@ pub mod dedupe;
 pub mod failure;
 pub mod fx;
 pub mod holding;
+pub mod iban;
 pub mod ids;
 pub mod ingest;
 pub mod institution;

@@ -32,6 +32,50 @@ impl TransactionStatus {
     }
 }
 
+/// Where a stored transaction came from. Ids and texts of one source say nothing of another's:
+/// a bank's API, its MT940 and its CAMT export describe one booking in different words and under
+/// different ids, so rows of two sources are matched by booking date and amount alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    Sync,
+    Ofx,
+    Camt,
+    Mt940,
+    Csv,
+    /// Stored before saldo kept sources, by an import (or a sync that gave no id).
+    Unknown,
+}
+
+impl Source {
+    /// The stored name; `None` for [`Source::Unknown`].
+    pub fn as_str(self) -> Option<&'static str> {
+        Some(match self {
+            Source::Sync => "sync",
+            Source::Ofx => "ofx",
+            Source::Camt => "camt",
+            Source::Mt940 => "mt940",
+            Source::Csv => "csv",
+            Source::Unknown => return None,
+        })
+    }
+
+    pub fn parse(text: Option<&str>) -> Source {
+        match text {
+            Some("sync") => Source::Sync,
+            Some("ofx") => Source::Ofx,
+            Some("camt") => Source::Camt,
+            Some("mt940") => Source::Mt940,
+            Some("csv") => Source::Csv,
+            _ => Source::Unknown,
+        }
+    }
+
+    /// Whether a statement file brought it (as far as is known).
+    pub fn is_file(self) -> bool {
+        matches!(self, Source::Ofx | Source::Camt | Source::Mt940 | Source::Csv)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
     pub id: TransactionId,
@@ -46,6 +90,7 @@ pub struct Transaction {
     pub provider_id: Option<String>,
     /// Content fingerprint; the dedupe key when there is no provider id.
     pub fingerprint: String,
+    pub source: Source,
 }
 
 /// The content of a transaction that its fingerprint covers.

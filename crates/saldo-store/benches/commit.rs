@@ -16,7 +16,7 @@ use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, TransactionId, Use
 use saldo_core::institution::{Connection, ConsentRecord, Institution};
 use saldo_core::money::{Currency, Money};
 use saldo_core::sync::SyncState;
-use saldo_core::transaction::{fingerprint, FingerprintContent, Transaction, TransactionStatus};
+use saldo_core::transaction::{fingerprint, FingerprintContent, Source, Transaction, TransactionStatus};
 use saldo_core::user::User;
 use saldo_store::{AccountIngest, Db, DbUrl, SyncCommit, SyncRun};
 use std::time::{Duration, Instant};
@@ -108,6 +108,7 @@ fn booked(account: AccountId, serial: u64, per_sync: u64, day: NaiveDate) -> Tra
         description,
         counterparty: None,
         provider_id: Some(format!("tx-{per_sync}-{serial}")),
+        source: Source::Sync,
     }
 }
 

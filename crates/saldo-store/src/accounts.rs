@@ -79,9 +79,18 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes an account with its whole history; returns whether it existed.
+    /// Deletes an account with its whole history; returns whether it existed. An item that fed
+    /// it is offered again, so tracking it later fetches its history anew.
     pub async fn delete_account(&self, id: AccountId) -> Result<bool, StoreError> {
-        Ok(self.execute("DELETE FROM accounts WHERE id = $1", &[Arg::Uuid(id.0)]).await? > 0)
+        let mut tx = self.begin().await?;
+        tx.execute(
+            "UPDATE items SET decision = 'offered', account_id = NULL, synced_through = NULL WHERE account_id = $1",
+            &[Arg::Uuid(id.0)],
+        )
+        .await?;
+        let deleted = tx.execute("DELETE FROM accounts WHERE id = $1", &[Arg::Uuid(id.0)]).await? > 0;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     pub async fn aliases(&self, account: AccountId) -> Result<Vec<AccountAlias>, StoreError> {

@@ -9,7 +9,7 @@ use saldo_core::balance::BalancePoint;
 use saldo_core::holding::Holding;
 use saldo_core::ids::{AccountId, UserId};
 use saldo_core::money::Currency;
-use saldo_core::transaction::Transaction;
+use saldo_core::transaction::{Source, Transaction};
 
 pub use saldo_core::dedupe::StoredEntry;
 
@@ -92,7 +92,7 @@ impl ImportTx {
         let rows = self
             .tx
             .fetch(
-                "SELECT booking_date, amount_minor, provider_id, status, fingerprint FROM transactions \
+                "SELECT booking_date, amount_minor, provider_id, status, fingerprint, source FROM transactions \
                  WHERE account_id = $1 AND booking_date >= $2 AND booking_date <= $3",
                 &[Arg::Uuid(account.0), Arg::Date(from), Arg::Date(to)],
             )
@@ -105,6 +105,7 @@ impl ImportTx {
                     provider_id: row.get(2)?,
                     pending: row.get::<String>(3)? == "pending",
                     fingerprint: row.get(4)?,
+                    source: Source::parse(row.get::<Option<String>>(5)?.as_deref()),
                 })
             })
             .collect()

@@ -6,7 +6,7 @@ use crate::sql::in_lists;
 use crate::sql::insert_rows;
 use crate::sql::{parse_stored, Arg, Row, Tx};
 use saldo_core::account::{Account, AccountAlias, AccountKind};
-use saldo_core::ids::{AccountId, ConnectionId};
+use saldo_core::ids::{AccountId, ConnectionId, UserId};
 use saldo_core::item::{Item, ItemDecision};
 use saldo_core::money::{Currency, Money};
 use std::collections::HashMap;
@@ -122,12 +122,53 @@ impl Db {
         &self,
         items: &[Item],
         new_accounts: &[(Account, AccountAlias)],
+        linked: &[(AccountId, ConnectionId, AccountAlias)],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for (account, alias) in new_accounts {
             insert_account_in(&mut tx, account, std::slice::from_ref(alias), &[]).await?;
         }
+        // An account the user had (imported, added by hand, another connection's) that an item
+        // now feeds: it keeps its history and is fed by this connection from now on.
+        for (account, connection, alias) in linked {
+            tx.execute(
+                "UPDATE accounts SET origin = 'connection', connection_id = $2, closed = $3, tracked = $4 WHERE id = $1",
+                &[Arg::Uuid(account.0), Arg::Uuid(connection.0), Arg::Bool(false), Arg::Bool(true)],
+            )
+            .await?;
+            crate::accounts::insert_alias_in(&mut tx, *account, alias).await?;
+        }
         upsert_items(&mut tx, items).await?;
         tx.commit().await
+    }
+
+    /// The user's accounts that an item with these identifiers is: one whose IBAN it has, or whose
+    /// account number or masked card number it has in the same currency. Open ones first.
+    pub async fn accounts_with_identity(
+        &self,
+        user: UserId,
+        iban: Option<&str>,
+        number: Option<&str>,
+        masked: Option<&str>,
+        currency: Currency,
+    ) -> Result<Vec<Account>, StoreError> {
+        let compact = |text: Option<&str>| {
+            text.map(|t| t.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase())
+                .filter(|t| !t.is_empty())
+        };
+        let sql = format!(
+            "SELECT {} FROM accounts a WHERE a.user_id = $1 AND EXISTS (SELECT 1 FROM account_aliases x \
+             WHERE x.account_id = a.id AND (x.iban = $2 OR (x.currency = $5 AND (x.provider_account_id = $3 \
+             OR x.masked_number = $4 OR x.masked_number = $3)))) ORDER BY a.closed, a.created_at, a.id",
+            crate::accounts::COLUMNS
+        );
+        let args = [
+            Arg::Uuid(user.0),
+            Arg::OptText(compact(iban)),
+            Arg::OptText(compact(number)),
+            Arg::OptText(masked.map(str::to_string).filter(|m| !m.trim().is_empty())),
+            Arg::Text(currency.code().into()),
+        ];
+        self.fetch(&sql, &args).await?.iter().map(crate::accounts::account_from_row).collect()
     }
 }

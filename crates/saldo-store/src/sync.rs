@@ -312,6 +312,11 @@ async fn commit_syncs_in(tx: &mut Tx, commits: &[&SyncCommit]) -> Result<Vec<Com
     Ok(results)
 }
 
+/// A connection with nothing tracked has nothing to fetch: syncing it would only spend the day's
+/// accesses a bank allows before the user has chosen what to track.
+const TRACKS_ITEMS: &str = "AND EXISTS (SELECT 1 FROM items i WHERE i.connection_id = connections.id \
+     AND i.decision = 'tracked' AND i.vanished_at IS NULL)";
+
 impl Db {
     /// Stores a new connection with its consent, first sync state and discovered items.
     pub async fn create_connection(
@@ -404,7 +409,8 @@ impl Db {
         let sql = format!(
             "UPDATE connections SET lease_owner = $1, lease_until = $2 WHERE id IN (\
              SELECT id FROM connections WHERE next_sync_at <= $3 AND consent_id IS NOT NULL \
-             AND (lease_until IS NULL OR lease_until <= $3) {except} ORDER BY next_sync_at, id LIMIT $4 {lock}) \
+             AND (lease_until IS NULL OR lease_until <= $3) {except} {TRACKS_ITEMS} \
+             ORDER BY next_sync_at, id LIMIT $4 {lock}) \
              RETURNING id, institution_id, next_sync_at"
         );
         // A write that returns rows: it runs in a transaction so that it takes the write path.

@@ -6,12 +6,12 @@ use chrono::NaiveDate;
 use saldo_core::dedupe::reuses_id;
 use saldo_core::ids::{AccountId, TransactionId};
 use saldo_core::money::{Currency, Money};
-use saldo_core::transaction::{Transaction, TransactionStatus};
+use saldo_core::transaction::{Source, Transaction, TransactionStatus};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 const TRANSACTION_COLUMNS: &str = "id, account_id, status, booking_date, value_date, amount_minor, currency, \
-     description, counterparty, provider_id, fingerprint";
+     description, counterparty, provider_id, fingerprint, source";
 
 fn transaction_args(t: &Transaction) -> Vec<Arg> {
     vec![
@@ -26,6 +26,7 @@ fn transaction_args(t: &Transaction) -> Vec<Arg> {
         Arg::OptText(t.counterparty.clone()),
         Arg::OptText(t.provider_id.clone()),
         Arg::Text(t.fingerprint.clone()),
+        Arg::OptText(t.source.as_str().map(str::to_string)),
     ]
 }
 
@@ -85,7 +86,7 @@ async fn insert_skipping_known(tx: &mut Tx, rows: &[&Transaction]) -> Result<Has
         tx,
         &format!("INSERT INTO transactions ({TRANSACTION_COLUMNS})"),
         "ON CONFLICT DO NOTHING RETURNING id, account_id",
-        11,
+        12,
         rows.iter().map(|t| transaction_args(t)).collect(),
     )
     .await?;
@@ -133,6 +134,7 @@ fn transaction_from_row(row: &Row) -> Result<Transaction, StoreError> {
         counterparty: row.get(8)?,
         provider_id: row.get(9)?,
         fingerprint: row.get(10)?,
+        source: Source::parse(row.get::<Option<String>>(11)?.as_deref()),
     })
 }
 

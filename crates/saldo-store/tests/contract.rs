@@ -13,7 +13,7 @@ use saldo_core::holding::{Holding, Instrument};
 use saldo_core::ids::{AccountId, ConnectionId, InstitutionId, TransactionId, UserId};
 use saldo_core::institution::{Connection, Institution};
 use saldo_core::money::{Currency, Money};
-use saldo_core::transaction::{fingerprint, FingerprintContent, Transaction, TransactionStatus};
+use saldo_core::transaction::{fingerprint, FingerprintContent, Source, Transaction, TransactionStatus};
 use saldo_core::user::User;
 use saldo_store::{Db, DbUrl, StoreError, ValuationWrite};
 use saldo_testing::{Backend, ScratchDatabase};
@@ -97,6 +97,7 @@ fn transaction(account: AccountId, provider_id: Option<&str>, description: &str,
         description: description.into(),
         counterparty: Some("Shop".into()),
         provider_id: provider_id.map(Into::into),
+        source: Source::Sync,
         fingerprint: fingerprint(
             FingerprintContent { booking_date: date(3), amount, description, counterparty: Some("Shop") },
             0,

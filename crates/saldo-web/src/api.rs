@@ -262,9 +262,26 @@ pub struct ItemJson {
     pub tracked: bool,
     pub account_id: Option<String>,
     pub vanished: bool,
+    /// For an offered item, the user's accounts it already is (by IBAN, account or card number):
+    /// one is linked when it is tracked; of several, the user says which.
+    pub links_to: Vec<LinkJson>,
+}
+
+/// An account an offered item would be linked to.
+#[derive(Debug, Serialize)]
+pub struct LinkJson {
+    pub account_id: String,
+    pub name: String,
 }
 
 impl ItemJson {
+    /// The item, with the accounts it would be linked to.
+    pub fn linked(item: &saldo_core::item::Item, accounts: &[saldo_core::account::Account]) -> ItemJson {
+        let links_to =
+            accounts.iter().map(|a| LinkJson { account_id: a.id.to_string(), name: a.name.clone() }).collect();
+        ItemJson { links_to, ..ItemJson::new(item) }
+    }
+
     pub fn new(item: &saldo_core::item::Item) -> ItemJson {
         ItemJson {
             id: item.id.to_string(),
@@ -280,6 +297,7 @@ impl ItemJson {
             tracked: item.decision == saldo_core::item::ItemDecision::Tracked,
             account_id: item.account_id.map(|a| a.to_string()),
             vanished: item.vanished_at.is_some(),
+            links_to: Vec::new(),
         }
     }
 }

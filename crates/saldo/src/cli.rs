@@ -303,10 +303,14 @@ pub enum AccountCommand {
         #[arg(long)]
         untrack: bool,
     },
-    /// Delete an account and its whole history
+    /// Delete an account and its whole history (asks first); a bank item that fed it is offered
+    /// again, to be tracked anew with its history
     Delete {
         /// Account id or exact name
         account: String,
+        /// Delete without asking
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -700,7 +704,16 @@ async fn account(ctx: &App, command: AccountCommand) -> anyhow::Result<()> {
                 saldo_app::accounts::edit_account(ctx, &actor, &account, AccountEdit { name, kind, tracked }).await?;
             outln!("updated {} {:?}", edited.id, edited.name);
         }
-        AccountCommand::Delete { account } => {
+        AccountCommand::Delete { account, yes } => {
+            if !yes {
+                let found = saldo_app::accounts::find_account(ctx, &actor, &account).await?;
+                let held = ctx.db.transactions(found.id).await?.len();
+                let question = format!("delete {:?} and its history ({held} transactions)?", found.name);
+                if !crate::cli_sync::confirm(&question)? {
+                    outln!("nothing deleted");
+                    return Ok(());
+                }
+            }
             let deleted = saldo_app::accounts::delete_account(ctx, &actor, &account).await?;
             outln!("deleted {} {:?} and its history", deleted.id, deleted.name);
         }

@@ -7,6 +7,7 @@ use saldo_app::connections::{self, parse_connection_id, PendingAuthorization, Se
 use saldo_app::ops::{Actor, App, OpsError};
 use saldo_app::sync::{self, SyncOutcome, SyncReport};
 use saldo_connectors::{AuthAnswer, AuthStart};
+use saldo_core::item::Item;
 use saldo_store::AuthorizationProgress;
 use saldo_web::api::{ConnectionJson, InstitutionJson, ItemJson, NotificationJson, SyncReportJson, TransactionJson};
 use std::future::Future;
@@ -73,6 +74,18 @@ fn setup_token(pending: &PendingAuthorization, given: Option<&str>, instructions
 /// Completes the authorisation the provider asked for: a setup token, or the sandbox bank's consent
 /// page answered in the terminal (the browser shows the same page in the web app), built into the
 /// answer the bank's redirect would carry.
+/// Asks a yes/no question on the terminal; without one, says how to answer with `--yes`.
+pub(crate) fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("{question} Run in a terminal to answer, or pass --yes");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
 fn approve(pending: &PendingAuthorization, how: &Authorize) -> anyhow::Result<AuthAnswer> {
     let url = match &pending.start {
         Some(AuthStart::SetupToken { instructions }) => {
@@ -165,7 +178,7 @@ async fn through_browser(
     let items = connections::items(ctx, actor, auth.connection_id).await?;
     if !json {
         outln!("connected {} as {}", auth.institution.name, auth.connection_id);
-        print_items(&items);
+        print_items(&items, &links(ctx, actor, &items).await?, &auth.connection_id.to_string());
     }
     Ok(())
 }
@@ -185,28 +198,52 @@ pub async fn connect(ctx: &App, institution: &str, how: &Authorize, no_track: bo
         sync::sync_now(ctx, &actor, connection, &saldo_app::worker::worker_id()).await?;
         connections::items(ctx, &actor, connection).await?
     };
+    let links = links(ctx, &actor, &items).await?;
     if json {
         return print_json(&serde_json::json!({
             "connection_id": connection.to_string(),
             "institution": pending.institution.name,
-            "items": items.iter().map(ItemJson::new).collect::<Vec<_>>(),
+            "items": items.iter().map(|i| item_json(i, &links)).collect::<Vec<_>>(),
         }));
     }
     outln!("connected {} as {connection}", pending.institution.name);
-    print_items(&items);
+    print_items(&items, &links, &connection.to_string());
     if no_track {
         outln!("track items with `saldo track {connection} ITEM…` or `--all`");
     }
     Ok(())
 }
 
-fn print_items(items: &[saldo_core::item::Item]) {
+/// The user's accounts each offered item of a connection already is.
+async fn links(ctx: &App, actor: &Actor, items: &[Item]) -> anyhow::Result<Links> {
+    Ok(saldo_app::linking::candidates(ctx, &actor.user, items).await?)
+}
+
+type Links = std::collections::HashMap<uuid::Uuid, Vec<saldo_core::account::Account>>;
+
+fn item_json(item: &Item, links: &Links) -> ItemJson {
+    ItemJson::linked(item, links.get(&item.id).map_or(&[][..], Vec::as_slice))
+}
+
+fn print_items(items: &[Item], links: &Links, connection: &str) {
     for item in items {
-        let json = ItemJson::new(item);
+        let json = item_json(item, links);
         let identity = json.iban.or(json.masked_number).unwrap_or_default();
         let value = json.current_value.map(|v| format!("{v} {}", json.currency)).unwrap_or_default();
         let state = if json.vanished { "vanished" } else { json.decision };
         outln!("  {}  {:<8} {:<12} {:<22} {:>18}  {identity}", json.id, state, json.kind, json.name, value);
+        match json.links_to.as_slice() {
+            [] => {}
+            [one] => outln!("      will be linked to {:?} ({}), keeping its history", one.name, one.account_id),
+            several => {
+                let named: Vec<String> = several.iter().map(|l| format!("{:?} ({})", l.name, l.account_id)).collect();
+                outln!(
+                    "      is one of {}: say which with `saldo track {connection} {} --as ACCOUNT`",
+                    named.join(" or "),
+                    json.id
+                );
+            }
+        }
     }
 }
 
@@ -234,10 +271,11 @@ pub async fn connections(ctx: &App, json: bool) -> anyhow::Result<()> {
 pub async fn items(ctx: &App, connection: &str, json: bool) -> anyhow::Result<()> {
     let actor = Actor::local(ctx.local_user().await?);
     let items = connections::items(ctx, &actor, parse_connection_id(connection)?).await?;
+    let links = links(ctx, &actor, &items).await?;
     if json {
-        return print_json(&items.iter().map(ItemJson::new).collect::<Vec<_>>());
+        return print_json(&items.iter().map(|i| item_json(i, &links)).collect::<Vec<_>>());
     }
-    print_items(&items);
+    print_items(&items, &links, connection);
     print_look_alikes(connection, saldo_core::item::look_alikes(&items));
     Ok(())
 }
@@ -309,7 +347,8 @@ pub async fn reconnect(ctx: &App, connection: &str, how: &Authorize) -> anyhow::
         summary.new_items.len(),
         summary.vanished.len()
     );
-    print_items(&summary.new_items);
+    let items = connections::items(ctx, &actor, id).await?;
+    print_items(&summary.new_items, &links(ctx, &actor, &items).await?, connection);
     print_look_alikes(connection, summary.look_alikes.iter().map(|(new, old)| (new, old)));
     report_line(&sync::sync_now(ctx, &actor, id, &saldo_app::worker::worker_id()).await?);
     Ok(())

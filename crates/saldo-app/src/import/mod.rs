@@ -18,7 +18,7 @@ use saldo_core::dedupe::{file_id, Decision, ImportDedupe};
 use saldo_core::holding::{Holding, Instrument};
 use saldo_core::ids::TransactionId;
 use saldo_core::money::{Currency, Money};
-use saldo_core::transaction::{FingerprintContent, Fingerprinter, Transaction, TransactionStatus};
+use saldo_core::transaction::{FingerprintContent, Fingerprinter, Source, Transaction, TransactionStatus};
 use saldo_core::user::User;
 use saldo_import::csv::CsvProfile;
 use saldo_import::{
@@ -287,6 +287,7 @@ async fn import_reader<R: BufRead + Send + 'static>(
             ctx,
             user,
             tx: ctx.db.begin_import().await?,
+            source: source_of(format),
             account: target.clone(),
             created: Vec::new(),
             state: None,
@@ -374,6 +375,8 @@ struct Writer<'a> {
     ctx: &'a App,
     user: User,
     tx: ImportTx,
+    /// What its rows are stored as coming from: the file's format.
+    source: Source,
     /// The account statements go into: given with `--account`, else the current statement's.
     account: Option<Account>,
     /// Accounts this import created: not visible outside its transaction until it commits.
@@ -383,6 +386,16 @@ struct Writer<'a> {
     unresolved: Option<StatementHeader>,
     /// Balances and holdings of the unresolved statement, written once its account is known.
     deferred: Vec<Event>,
+}
+
+/// The source a file of `format` is to its transactions.
+fn source_of(format: Format) -> Source {
+    match format {
+        Format::Ofx => Source::Ofx,
+        Format::Camt => Source::Camt,
+        Format::Mt940 => Source::Mt940,
+        Format::Csv => Source::Csv,
+    }
 }
 
 /// Deduplication state of the statement being written.
@@ -542,7 +555,11 @@ impl Writer<'_> {
         if statement.account.currency.is_none() {
             statement.account.currency = Some(account.currency.code().to_string());
         }
-        self.state = Some(StatementState { account, fingerprints: Fingerprinter::new(), dedupe: ImportDedupe::new() });
+        self.state = Some(StatementState {
+            account,
+            fingerprints: Fingerprinter::new(),
+            dedupe: ImportDedupe::new(self.source),
+        });
     }
 
     /// Decides the account of a statement that names none, from its first transactions `batch`
@@ -633,8 +650,9 @@ impl Writer<'_> {
                 fingerprint,
                 description: parsed.description.clone(),
                 counterparty: parsed.counterparty.clone(),
-                // Marked as a file's id: rule 3 must tell what a sync stored from what a file did.
+                // Marked as a file's id: a sync's ids and a file's never meet.
                 provider_id: parsed.provider_id.as_deref().and_then(file_id),
+                source: self.source,
             });
         }
         let Some(state) = self.state.as_mut() else { return Ok(BatchWritten { skipped, ..BatchWritten::default() }) };

@@ -324,6 +324,16 @@ pub(super) fn account(content: &[u8]) -> StatementAccount {
             account.number = Some(decode(ident));
         }
     }
+    // `BLZ/number` is a German account, and a Dutch bank's BIC names its bank code: the IBAN
+    // follows, and matches the account's CAMT statements and bank connection.
+    if let (None, Some(bank), Some(number)) = (&account.iban, &account.bank_id, &account.number) {
+        let country = if bank.len() == 8 && bank.bytes().all(|b| b.is_ascii_digit()) {
+            Some(("DE", bank.as_str()))
+        } else {
+            is_bic(bank.as_bytes()).then(|| (&bank[4..6], &bank[..4]))
+        };
+        account.iban = country.and_then(|(country, code)| saldo_core::iban::from_national(country, code, number));
+    }
     account
 }
 
@@ -435,6 +445,18 @@ mod tests {
         // A Dutch IBAN of its own length is not cut.
         let a = account(b"NL20INGB0001234567");
         assert_eq!((a.iban.as_deref(), a.currency), (Some("NL20INGB0001234567"), None));
+    }
+
+    #[test]
+    fn a_german_bank_code_or_a_dutch_bic_before_the_number_gives_the_iban() {
+        let a = account(b"37040044/5942859575");
+        let shown = (a.bank_id.as_deref(), a.number.as_deref(), a.iban.as_deref());
+        assert_eq!(shown, (Some("37040044"), Some("5942859575"), Some("DE65370400445942859575")));
+        let a = account(b"ABNANL2A/0417164300");
+        assert_eq!(a.iban.as_deref(), Some("NL91ABNA0417164300"));
+        // Elsewhere the number alone says nothing of the IBAN.
+        assert_eq!(account(b"DEUTDEFF 0532013000").iban, None, "a German BIC names no BLZ");
+        assert_eq!(account(b"517852257").iban, None);
     }
 
     #[test]

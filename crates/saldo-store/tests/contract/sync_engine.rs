@@ -72,6 +72,23 @@ pub(super) async fn connected(db: &Db) -> Fixture {
     Fixture { user, institution, connection, item }
 }
 
+/// Tracks the fixture's item into a new account of its connection, as `saldo track` does.
+async fn track(db: &Db, fixture: &Fixture) {
+    let account = Account {
+        origin: Origin::Connection(fixture.connection.id),
+        ..manual_account(fixture.user.id, "Everyday", AccountKind::Cash, "EUR")
+    };
+    let item = Item { decision: ItemDecision::Tracked, account_id: Some(account.id), ..fixture.item.clone() };
+    let alias = AccountAlias {
+        provider_account_id: Some(item.provider_item_id.clone()),
+        iban: item.iban.clone(),
+        masked_number: None,
+        currency: Currency::EUR,
+        name: None,
+    };
+    db.decide_items(&[item], &[(account, alias)], &[]).await.unwrap();
+}
+
 pub(super) fn commit(fixture: &Fixture, worker: &str, state: SyncState, ingest: Vec<AccountIngest>) -> SyncCommit {
     SyncCommit {
         connection_id: fixture.connection.id,
@@ -145,6 +162,8 @@ contract!(sealed_secrets_are_stored_replaced_and_resealed_all_or_nothing, |db: D
 contract!(one_worker_at_a_time_holds_a_connection, |db: Db| async move {
     let fixture = connected(&db).await;
     let lease = at(1, 0) + chrono::TimeDelta::minutes(10);
+    assert!(db.claim_due("w1", at(1, 0), lease, 10).await.unwrap().is_empty(), "nothing tracked, nothing to fetch");
+    track(&db, &fixture).await;
     let claim = vec![(fixture.connection.id, fixture.institution.id)];
     assert_eq!(db.claim_due("w1", at(1, 0), lease, 10).await.unwrap(), claim);
     assert!(db.claim_due("w2", at(1, 0), lease, 10).await.unwrap().is_empty(), "already claimed");
@@ -175,6 +194,7 @@ contract!(one_worker_at_a_time_holds_a_connection, |db: Db| async move {
 
 contract!(claiming_due_connections_can_leave_out_busy_institutions, |db: Db| async move {
     let fixture = connected(&db).await;
+    track(&db, &fixture).await;
     let lease = at(1, 0) + chrono::TimeDelta::minutes(10);
     // A worker that runs as many syncs against this institution as it allows claims none of it.
     let busy = [fixture.institution.id];

@@ -167,10 +167,14 @@ both_backends!(manual_accounts_are_edited_and_deleted, |saldo| {
     assert!(err.contains("no valuation on 2026-04-01"), "{err}");
     assert_eq!(saldo.json(&["networth", "--date", "2026-05-01", "--json"])["total"], "-4500.00");
 
-    saldo.ok(&["account", "delete", &id]);
+    // Deleting asks first: without a terminal to answer, nothing goes.
+    let err = saldo.fail(&["account", "delete", &id]);
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(saldo.json(&["account", "list", "--json"]).as_array().unwrap().len(), 1);
+    saldo.ok(&["account", "delete", &id, "--yes"]);
     assert_eq!(saldo.json(&["account", "list", "--json"]), json!([]));
     assert_eq!(saldo.json(&["networth", "--date", "2026-05-01", "--json"])["total"], "0.00");
-    let err = saldo.fail(&["account", "delete", &id]);
+    let err = saldo.fail(&["account", "delete", &id, "--yes"]);
     assert!(err.contains(&format!("no account with id {id}")), "{err}");
 });
 

@@ -98,7 +98,9 @@ impl Engine {
                 .await
             {
                 Ok((id, _)) => break (pending, id),
-                Err(err) if err.to_string().contains("saldo retries") => self.clock.advance(TimeDelta::hours(1)),
+                Err(err) if err.to_string().contains("Try again in a few minutes") => {
+                    self.clock.advance(TimeDelta::hours(1))
+                }
                 Err(err) => panic!("connect failed: {err}"),
             }
         };

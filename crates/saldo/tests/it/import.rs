@@ -25,13 +25,13 @@ pub(crate) fn ofx(lines: &[(&str, &str, &str, &str)], ledger: &str) -> String {
     out
 }
 
-fn write(saldo: &Saldo, name: &str, content: &[u8]) -> PathBuf {
+pub(crate) fn write(saldo: &Saldo, name: &str, content: &[u8]) -> PathBuf {
     let path = saldo.dir().join(name);
     std::fs::write(&path, content).unwrap();
     path
 }
 
-fn import(saldo: &Saldo, args: &[&str]) -> Value {
+pub(crate) fn import(saldo: &Saldo, args: &[&str]) -> Value {
     let mut all = vec!["import", "--json"];
     all.extend_from_slice(args);
     saldo.json(&all)
@@ -198,7 +198,7 @@ both_backends!(csv_layout_is_remembered_per_account, |saldo| {
 });
 
 /// The total of an account's stored transactions, in minor units, for checking sums by hand.
-fn stored_total(saldo: &Saldo, account: &str) -> (usize, i64) {
+pub(crate) fn stored_total(saldo: &Saldo, account: &str) -> (usize, i64) {
     let stored = saldo.json(&["transactions", "--account", account, "--json"]);
     let rows = stored.as_array().unwrap();
     let total = rows

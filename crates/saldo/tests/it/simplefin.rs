@@ -50,9 +50,18 @@ both_backends!(simplefin_connects_syncs_and_keeps_its_access_url_sealed, |mut sa
     let err = strict.fail(&["connect", "simplefin", "--setup-token", &bridge.setup_token()]);
     assert!(err.contains("https"), "{err}");
 
-    let connected = saldo.json(&["connect", "simplefin", "--setup-token", &bridge.setup_token(), "--json"]);
+    let token = bridge.setup_token();
+    let connected = saldo.json(&["connect", "simplefin", "--setup-token", &token, "--json"]);
     let connection = connected["connection_id"].as_str().unwrap().to_string();
     assert_eq!(connected["items"].as_array().unwrap().len(), 2, "{connected}");
+    // A token used once is refused: the message says nothing was saved and what to do, not that
+    // saldo retries or keeps a history there is none of.
+    let err = saldo.fail(&["connect", "simplefin", "--setup-token", &token]);
+    assert!(err.contains("nothing was saved") && err.contains("already used"), "{err}");
+    assert!(!err.contains("retries") && !err.contains("history is kept"), "{err}");
+    let not_known = saldo.fail(&["connect", "simplefin", "--setup-token", "aHR0cDovLzEyNy4wLjAuMToxL2NsYWltL3g="]);
+    assert!(not_known.contains("nothing was saved") && not_known.contains("Try again"), "{not_known}");
+    assert_eq!(saldo.json(&["connections", "--json"]).as_array().unwrap().len(), 1);
 
     let accounts = saldo.json(&["accounts", "--json"]);
     let accounts = accounts.as_array().unwrap();
