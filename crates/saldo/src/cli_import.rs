@@ -156,7 +156,7 @@ fn print_import_report(report: &saldo_app::import::FileReport) {
     }
     if report.error.is_none() {
         // The bench kit reads this line to check the count and total.
-        outln!("{} transactions, sum {}", report.transactions(), report.sum().normalize());
+        outln!("{} transactions, sum {}", report.transactions(), report.sum_shown());
     }
 }
 

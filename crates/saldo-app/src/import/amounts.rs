@@ -69,3 +69,16 @@ pub(super) fn statement_money(
 pub(super) fn problem(at: saldo_import::Position, message: String) -> ProblemReport {
     ProblemReport { line: at.line, offset: at.offset, message }
 }
+
+/// An amount as reports write it: with its currency's decimals (`2745.90`, JPY `1500`), every
+/// digit kept when it has more; as written when the currency is not known.
+pub(super) fn shown(amount: Decimal, currency: Option<&str>) -> String {
+    let Some(places) = currency.and_then(|code| Currency::parse(code).ok()).map(Currency::exponent) else {
+        return amount.normalize().to_string();
+    };
+    let mut shown = amount.normalize();
+    if shown.scale() < places {
+        shown.rescale(places);
+    }
+    shown.to_string()
+}

@@ -338,6 +338,14 @@ async fn import_reader<R: BufRead + Send + 'static>(
         let statement = report.statements.last_mut().unwrap_or(&mut open);
         writer.settle(&[], statement, &mut report.problems, request).await?;
     }
+    // Sums in their currency's decimals, the same in the dry run as in the import: the currency
+    // the entries show, else the statement's (or its account's), else the one asked for.
+    let asked = request.currency.map(|c| c.code().to_string());
+    for statement in &mut report.statements {
+        let currency =
+            statement.shown_currency.clone().or_else(|| statement.account.currency.clone()).or(asked.clone());
+        statement.sum = amounts::shown(statement.sum_exact, currency.as_deref());
+    }
     if report.skipped_entries > 0 && !request.skip_unreadable {
         return Err(FileError::Skipped { count: report.skipped_entries });
     }
@@ -475,7 +483,7 @@ async fn handle(
             if statement.shown_currency.is_none() {
                 statement.shown_currency = batch.iter().find_map(|t| t.currency.clone());
             }
-            statement.sum = statement.sum_exact.normalize().to_string();
+            statement.sum = amounts::shown(statement.sum_exact, None);
             if let Some(writer) = writer {
                 writer.settle(&batch, statement, &mut report.problems, request).await?;
                 let written = writer.write_batch(&batch, &mut report.problems).await?;
@@ -502,9 +510,10 @@ async fn handle(
             if statement.shown_currency.is_none() {
                 statement.shown_currency = balance.currency.clone();
             }
+            let currency = balance.currency.clone().or_else(|| statement.account.currency.clone());
             let shown = BalanceReport {
-                amount: balance.amount.normalize().to_string(),
-                currency: balance.currency.clone().or_else(|| statement.account.currency.clone()),
+                amount: amounts::shown(balance.amount, currency.as_deref()),
+                currency,
                 date: balance.date.to_string(),
             };
             match balance.kind {

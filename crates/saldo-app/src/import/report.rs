@@ -136,4 +136,12 @@ impl FileReport {
     pub fn sum(&self) -> Decimal {
         self.statements.iter().map(|s| s.sum_exact).sum()
     }
+
+    /// [`FileReport::sum`] as text, with the decimals of the currency its statements share.
+    pub fn sum_shown(&self) -> String {
+        let currency = |s: &StatementReport| s.shown_currency.clone().or_else(|| s.account.currency.clone());
+        let first = self.statements.first().and_then(currency);
+        let shared = first.filter(|code| self.statements.iter().all(|s| currency(s).as_ref() == Some(code)));
+        super::amounts::shown(self.sum(), shared.as_deref())
+    }
 }

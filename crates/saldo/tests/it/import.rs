@@ -56,10 +56,10 @@ both_backends!(ofx_import_creates_the_account_and_is_idempotent, |saldo| {
     assert_eq!(statement["account"]["currency"], "EUR");
     assert_eq!(statement["account"]["created"], true);
     assert_eq!(statement["transactions"], 3);
-    assert_eq!(statement["sum"], "2407.5");
+    assert_eq!(statement["sum"], "2407.50", "with the currency's decimals");
     assert_eq!(statement["new"], 3);
     assert_eq!(statement["duplicate"], 0);
-    assert_eq!(statement["closing_balance"]["amount"], "2407.5");
+    assert_eq!(statement["closing_balance"]["amount"], "2407.50");
     assert_eq!(statement["closing_balance"]["date"], "2024-01-31");
     assert_eq!(statement["balance_points"], 1);
     let account = statement["account"]["id"].as_str().unwrap().to_string();
@@ -102,7 +102,8 @@ both_backends!(ofx_import_creates_the_account_and_is_idempotent, |saldo| {
 both_backends!(dry_run_reads_and_writes_nothing, |saldo| {
     let file = write(&saldo, "jan.ofx", ofx(&JANUARY, "2407.50").as_bytes());
     let out = saldo.ok(&["import", "--dry-run", file.to_str().unwrap()]);
-    assert!(out.contains("3 transactions, sum 2407.5"), "{out}");
+    assert!(out.contains("3 transactions, sum 2407.50\n"), "{out}");
+    assert!(!out.contains("2407.5\n"), "every figure with its decimals: {out}");
     let report = import(&saldo, &["--dry-run", file.to_str().unwrap()]);
     assert_eq!(report["files"][0]["dry_run"], true);
     assert_eq!(report["files"][0]["statements"][0]["account"]["id"], Value::Null);

@@ -235,7 +235,7 @@ both_backends!(statement_files_upload_through_the_api, |saldo| {
     let report: Value = serde_json::from_str(&body).unwrap();
     let statement = &report["files"][0]["statements"][0];
     assert_eq!(report["files"][0]["format"], "ofx");
-    assert_eq!((statement["new"].as_u64(), statement["sum"].as_str()), (Some(3), Some("2407.5")), "{body}");
+    assert_eq!((statement["new"].as_u64(), statement["sum"].as_str()), (Some(3), Some("2407.50")), "{body}");
     let (_, accounts) = server.get("/api/v1/accounts");
     let accounts: Value = serde_json::from_str(&accounts).unwrap();
     assert_eq!(accounts[0]["balance"], "2407.50");
