@@ -12,7 +12,7 @@ use saldo_core::institution::{Connection, ConsentRecord, Institution};
 use saldo_core::item::{alias_of, diff_items, look_alikes, new_item, Item, ItemDecision};
 use saldo_core::sync::{Episode, Status, SyncState, Trigger};
 use saldo_core::user::User;
-use saldo_store::{Purpose, StoredAuthorization};
+use saldo_store::{KeptAccounts, Purpose, StoredAuthorization};
 use std::sync::Arc;
 
 /// How long a connector's list of institutions in the database serves before its provider is
@@ -723,7 +723,7 @@ pub async fn disconnect(
     ctx: &App,
     actor: &Actor,
     connection: ConnectionId,
-    delete_history: bool,
+    keep: KeptAccounts,
 ) -> Result<Option<Failure>, OpsError> {
     let user = &actor.user;
     let ctx = &ctx.acting_for(actor);
@@ -743,7 +743,7 @@ pub async fn disconnect(
             revoke_failure = Some(failure);
         }
     }
-    ctx.db.delete_connection(connection.id, delete_history).await?;
+    ctx.db.delete_connection(connection.id, keep, ctx.clock.now()).await?;
     Ok(revoke_failure)
 }
 

@@ -229,7 +229,13 @@ pub async fn simulate(ctx: App, options: &SimulateOptions) -> Result<SimulationR
         for sim in sims.iter_mut().filter(|s| !s.disconnected && s.reconnect_at.is_some_and(|at| at <= now)) {
             sim.reconnect_at = None;
             if sim.institution == "sandbox-blocking" && sim.reconnects >= 1 {
-                connections::disconnect(&ctx, &Actor::local(sim.user.clone()), sim.id, false).await?;
+                connections::disconnect(
+                    &ctx,
+                    &Actor::local(sim.user.clone()),
+                    sim.id,
+                    saldo_store::KeptAccounts::Closed,
+                )
+                .await?;
                 sim.disconnected = true;
                 report.disconnects += 1;
                 continue;

@@ -513,6 +513,12 @@ async fn prepare(
                     Params::NewItemsFound { institution: institution.name.clone(), names: diff.new_names.clone() };
                 notifications.push(Notification::new(ctx.new_id(), about, params, key::new_items(id, &diff.new_keys)));
             }
+            if !diff.vanished_keys.is_empty() {
+                let params =
+                    Params::ItemsVanished { institution: institution.name.clone(), names: diff.vanished_names.clone() };
+                let key = key::items_vanished(id, &diff.vanished_keys, now.date_naive());
+                notifications.push(Notification::new(ctx.new_id(), about, params, key));
+            }
             commit_items = diff.items;
             closed = diff.closed;
             aliases = diff.aliases;

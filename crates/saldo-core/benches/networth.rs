@@ -26,6 +26,7 @@ fn household(accounts: usize, days: u32) -> (Vec<AccountSeries>, RateTable, Naiv
             account_id: AccountId(Uuid::from_u128(i as u128)),
             kind: KINDS[i % KINDS.len()],
             currency: currencies[i % currencies.len()],
+            closed_on: None,
             points: (0..days)
                 .step_by(7)
                 .map(|d| (from + chrono::Days::new(u64::from(d)), 100_000 + i64::from(d) * 37 - i as i64))

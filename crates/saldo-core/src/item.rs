@@ -133,6 +133,9 @@ pub struct ItemDiff {
     /// Identity keys and names of the items seen for the first time.
     pub new_keys: Vec<String>,
     pub new_names: Vec<String>,
+    /// Identity keys and names of the tracked items that vanished now.
+    pub vanished_keys: Vec<String>,
+    pub vanished_names: Vec<String>,
 }
 
 /// Compares what the provider shows now with the stored items of a connection (on every sync and
@@ -154,6 +157,8 @@ pub fn diff_items(
         aliases: Vec::new(),
         new_keys: Vec::new(),
         new_names: Vec::new(),
+        vanished_keys: Vec::new(),
+        vanished_names: Vec::new(),
     };
     let mut seen = std::collections::HashSet::new();
     let identities: std::collections::HashSet<String> = discovered.iter().map(DiscoveredItem::identity).collect();
@@ -203,6 +208,8 @@ pub fn diff_items(
         item.vanished_at = Some(now);
         if let Some(account) = item.account_id {
             diff.closed.push((account, true));
+            diff.vanished_keys.push(item.identity_key.clone());
+            diff.vanished_names.push(item.name.clone());
         }
         diff.items.push(item);
     }

@@ -21,6 +21,9 @@ pub struct AccountSeries {
     /// (day, signed balance in minor units), ascending by day; for several points on one day the
     /// last one wins.
     pub points: Vec<(NaiveDate, i64)>,
+    /// The day the account closed (its item vanished, its connection was removed): it counts up
+    /// to that day and not after, since its money is gone or counted elsewhere.
+    pub closed_on: Option<NaiveDate>,
 }
 
 /// Net worth on one day.
@@ -71,6 +74,9 @@ pub fn net_worth_history(
                 next += 1;
             }
             let Some(index) = *cursor else { continue };
+            if account.closed_on.is_some_and(|closed| date > closed) {
+                continue;
+            }
             let balance = Money::new(account.points[index].1, account.currency);
             let value = rates.convert(balance, base, date)?.minor;
             let contribution = match account.kind.class() {
@@ -127,6 +133,7 @@ mod tests {
             kind,
             currency: Currency::parse(currency).unwrap(),
             points: points.iter().map(|(d, v)| (day(*d), *v)).collect(),
+            closed_on: None,
         }
     }
 
@@ -175,6 +182,15 @@ mod tests {
         // Before the account has any balance it needs no rate.
         let later = series(AccountKind::Cash, "USD", &[(5, 100)]);
         assert!(net_worth_on(&[later], &sek_rates(), Currency::EUR, day(2)).is_ok());
+    }
+
+    #[test]
+    fn a_closed_account_counts_up_to_the_day_it_closed() {
+        let old = AccountSeries { closed_on: Some(day(3)), ..series(AccountKind::Cash, "EUR", &[(1, 500)]) };
+        let new = series(AccountKind::Savings, "EUR", &[(4, 500)]);
+        let days = net_worth_history(&[old, new], &sek_rates(), Currency::EUR, day(1), day(5)).unwrap();
+        let totals: Vec<i64> = days.iter().map(|d| d.total.minor).collect();
+        assert_eq!(totals, vec![500, 500, 500, 500, 500], "the money moved once, and is counted once");
     }
 
     #[test]

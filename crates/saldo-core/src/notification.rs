@@ -20,10 +20,12 @@ pub enum NotificationKind {
     SyncRecovered,
     /// The provider shows items the user has not chosen to track or ignore yet.
     NewItemsFound,
+    /// The provider no longer shows tracked items: their accounts closed.
+    ItemsVanished,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 7] = [
+    pub const ALL: [NotificationKind; 8] = [
         NotificationKind::ReconnectNeeded,
         NotificationKind::ConsentExpiring,
         NotificationKind::ErrorPersisted,
@@ -31,6 +33,7 @@ impl NotificationKind {
         NotificationKind::OutageEnded,
         NotificationKind::SyncRecovered,
         NotificationKind::NewItemsFound,
+        NotificationKind::ItemsVanished,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl NotificationKind {
             NotificationKind::OutageEnded => "outage_ended",
             NotificationKind::SyncRecovered => "sync_recovered",
             NotificationKind::NewItemsFound => "new_items_found",
+            NotificationKind::ItemsVanished => "items_vanished",
         }
     }
 
@@ -52,9 +56,10 @@ impl NotificationKind {
     pub fn level(self) -> Level {
         match self {
             NotificationKind::ReconnectNeeded => Level::Primary,
-            NotificationKind::ConsentExpiring | NotificationKind::ErrorPersisted | NotificationKind::OutageBegan => {
-                Level::Warning
-            }
+            NotificationKind::ConsentExpiring
+            | NotificationKind::ErrorPersisted
+            | NotificationKind::OutageBegan
+            | NotificationKind::ItemsVanished => Level::Warning,
             NotificationKind::OutageEnded | NotificationKind::SyncRecovered | NotificationKind::NewItemsFound => {
                 Level::Info
             }
@@ -116,6 +121,10 @@ pub enum Params {
         institution: String,
         names: Vec<String>,
     },
+    ItemsVanished {
+        institution: String,
+        names: Vec<String>,
+    },
     /// A notification stored before saldo kept parameters: only its text is known.
     Text {
         kind: NotificationKind,
@@ -133,6 +142,7 @@ impl Params {
             Params::OutageEnded { .. } => NotificationKind::OutageEnded,
             Params::SyncRecovered { .. } => NotificationKind::SyncRecovered,
             Params::NewItemsFound { .. } => NotificationKind::NewItemsFound,
+            Params::ItemsVanished { .. } => NotificationKind::ItemsVanished,
             Params::Text { kind, .. } => *kind,
         }
     }
@@ -160,6 +170,12 @@ impl Params {
             Params::NewItemsFound { institution, names } => {
                 format!("{institution} shows {} new item(s) you can track: {}.", names.len(), names.join(", "))
             }
+            Params::ItemsVanished { institution, names } => format!(
+                "{institution} no longer shows {}. Their accounts are closed: they count in net worth up to today \
+                 and keep their history. If they still exist at {institution}, reconnect it; if you closed them, \
+                 nothing to do.",
+                names.join(", ")
+            ),
             Params::Text { text, .. } => text.clone(),
         }
     }
@@ -246,6 +262,14 @@ pub mod key {
         let mut ids = provider_item_ids.to_vec();
         ids.sort();
         format!("items:{connection}:{}", ids.join(","))
+    }
+
+    /// One per vanishing of a set of items (by identity) on a day: told once, again only if they
+    /// come back and vanish another day.
+    pub fn items_vanished(connection: ConnectionId, identities: &[String], day: NaiveDate) -> String {
+        let mut ids = identities.to_vec();
+        ids.sort();
+        format!("vanished:{connection}:{day}:{}", ids.join(","))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::db::{Db, StoreError};
 use crate::sql::{parse_stored, Arg, Row, Tx};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use saldo_core::account::AccountKind;
 use saldo_core::balance::{BalancePoint, BalanceSource};
@@ -112,7 +112,7 @@ impl Db {
     ) -> Result<Vec<AccountSeries>, StoreError> {
         let rows = self
             .fetch(
-                "SELECT a.id, a.kind, a.currency, b.as_of, b.amount_minor \
+                "SELECT a.id, a.kind, a.currency, b.as_of, b.amount_minor, a.closed_at \
                  FROM accounts a JOIN balance_points b ON b.account_id = a.id \
                  WHERE a.user_id = $1 AND b.as_of <= $2 AND (a.tracked OR $3) \
                  ORDER BY a.created_at, a.id, b.as_of, b.observed_at",
@@ -130,6 +130,7 @@ impl Db {
                     kind: parse_stored("account kind", &row.get::<String>(1)?, str::parse::<AccountKind>)?,
                     currency: parse_stored("currency", &row.get::<String>(2)?, Currency::parse)?,
                     points: vec![point],
+                    closed_on: row.get::<Option<DateTime<Utc>>>(5)?.map(|at| at.date_naive()),
                 }),
             }
         }

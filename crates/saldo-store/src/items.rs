@@ -113,7 +113,11 @@ impl Db {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         upsert_items(&mut tx, items).await?;
-        tx.execute("UPDATE accounts SET closed = $2 WHERE id = $1", &[Arg::Uuid(account.0), Arg::Bool(false)]).await?;
+        tx.execute(
+            "UPDATE accounts SET closed = $2, closed_at = NULL WHERE id = $1",
+            &[Arg::Uuid(account.0), Arg::Bool(false)],
+        )
+        .await?;
         crate::accounts::insert_alias_in(&mut tx, account, alias).await?;
         tx.commit().await
     }
@@ -132,7 +136,8 @@ impl Db {
         // now feeds: it keeps its history and is fed by this connection from now on.
         for (account, connection, alias) in linked {
             tx.execute(
-                "UPDATE accounts SET origin = 'connection', connection_id = $2, closed = $3, tracked = $4 WHERE id = $1",
+                "UPDATE accounts SET origin = 'connection', connection_id = $2, closed = $3, closed_at = NULL, \
+                 tracked = $4 WHERE id = $1",
                 &[Arg::Uuid(account.0), Arg::Uuid(connection.0), Arg::Bool(false), Arg::Bool(true)],
             )
             .await?;

@@ -25,4 +25,4 @@ pub use balances::ValuationWrite;
 pub use db::{Backend, Db, DbUrl, StoreError};
 pub use fx::RateCoverage;
 pub use imports::{ImportTx, StoredEntry};
-pub use sync::{AccountIngest, CommitResult, ConnectionRecord, Lease, SyncCommit, SyncRun};
+pub use sync::{AccountIngest, CommitResult, ConnectionRecord, KeptAccounts, Lease, SyncCommit, SyncRun};

@@ -138,7 +138,9 @@ fn params_json(params: &Params) -> Option<String> {
         | Params::SyncRecovered { institution } => {
             json!({ "institution": institution })
         }
-        Params::NewItemsFound { institution, names } => json!({ "institution": institution, "names": names }),
+        Params::NewItemsFound { institution, names } | Params::ItemsVanished { institution, names } => {
+            json!({ "institution": institution, "names": names })
+        }
         Params::Text { .. } => return None,
     };
     Some(value.to_string())
@@ -153,6 +155,10 @@ fn params_from_json(kind: NotificationKind, json: &str) -> Result<Params, StoreE
     let failure = || {
         let name = text("failure")?;
         FailureKind::parse(&name).ok_or_else(|| corrupt(format!("unknown failure {name:?}")))
+    };
+    let names = || -> Vec<String> {
+        let listed = value.get("names").and_then(Value::as_array);
+        listed.map(|names| names.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
     };
     let institution = text("institution")?;
     Ok(match kind {
@@ -172,13 +178,7 @@ fn params_from_json(kind: NotificationKind, json: &str) -> Result<Params, StoreE
         NotificationKind::OutageBegan => Params::OutageBegan { institution },
         NotificationKind::OutageEnded => Params::OutageEnded { institution },
         NotificationKind::SyncRecovered => Params::SyncRecovered { institution },
-        NotificationKind::NewItemsFound => Params::NewItemsFound {
-            institution,
-            names: value
-                .get("names")
-                .and_then(Value::as_array)
-                .map(|names| names.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                .unwrap_or_default(),
-        },
+        NotificationKind::NewItemsFound => Params::NewItemsFound { institution, names: names() },
+        NotificationKind::ItemsVanished => Params::ItemsVanished { institution, names: names() },
     })
 }

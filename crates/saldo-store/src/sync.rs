@@ -245,9 +245,11 @@ async fn commit_syncs_in(tx: &mut Tx, commits: &[&SyncCommit]) -> Result<Vec<Com
     let held: Vec<bool> = commits.iter().map(|c| still_held.contains(&c.connection_id)).collect();
     let live: Vec<&SyncCommit> = commits.iter().zip(&held).filter(|(_, held)| **held).map(|(c, _)| *c).collect();
     upsert_items(tx, &live.iter().flat_map(|c| c.items.iter().cloned()).collect::<Vec<_>>()).await?;
-    for (account, closed) in live.iter().flat_map(|c| &c.closed) {
-        tx.execute("UPDATE accounts SET closed = $2 WHERE id = $1", &[Arg::Uuid(account.0), Arg::Bool(*closed)])
-            .await?;
+    for commit in &live {
+        for (account, closed) in &commit.closed {
+            tx.execute(CLOSE_ACCOUNT, &[Arg::Uuid(account.0), Arg::Bool(*closed), Arg::Time(commit.run.finished_at)])
+                .await?;
+        }
     }
     for (account, alias) in live.iter().flat_map(|c| &c.aliases) {
         crate::accounts::insert_alias_in(tx, *account, alias).await?;
@@ -310,6 +312,21 @@ async fn commit_syncs_in(tx: &mut Tx, commits: &[&SyncCommit]) -> Result<Vec<Com
     let notifications: Vec<Notification> = live.iter().flat_map(|c| c.notifications.iter().cloned()).collect();
     insert_notifications_in(tx, &notifications).await?;
     Ok(results)
+}
+
+/// Closes (`$2` true, at `$3` unless it was closed already) or reopens an account.
+const CLOSE_ACCOUNT: &str = "UPDATE accounts SET closed = $2, \
+     closed_at = CASE WHEN $2 THEN COALESCE(closed_at, $3) ELSE NULL END WHERE id = $1";
+
+/// What becomes of a removed connection's accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptAccounts {
+    /// Deleted with their history.
+    None,
+    /// Closed: counted in net worth up to today, their history kept.
+    Closed,
+    /// Kept as manual accounts at their last balance, to be valued by hand.
+    Manual,
 }
 
 /// A connection with nothing tracked has nothing to fetch: syncing it would only spend the day's
@@ -539,11 +556,9 @@ impl Db {
         upsert_items(&mut tx, items).await?;
         for item in items {
             if let Some(account) = item.account_id {
-                tx.execute(
-                    "UPDATE accounts SET closed = $2 WHERE id = $1",
-                    &[Arg::Uuid(account.0), Arg::Bool(item.vanished_at.is_some())],
-                )
-                .await?;
+                let closed = item.vanished_at.is_some();
+                tx.execute(CLOSE_ACCOUNT, &[Arg::Uuid(account.0), Arg::Bool(closed), Arg::OptTime(item.vanished_at)])
+                    .await?;
             }
         }
         for (account, alias) in aliases {
@@ -554,17 +569,35 @@ impl Db {
 
     /// Removes a connection: its consent and state go; its accounts keep their history unless
     /// `delete_history`, in which case they are deleted too. One transaction.
-    pub async fn delete_connection(&self, id: ConnectionId, delete_history: bool) -> Result<(), StoreError> {
+    pub async fn delete_connection(
+        &self,
+        id: ConnectionId,
+        keep: KeptAccounts,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        if delete_history {
-            tx.execute("DELETE FROM accounts WHERE connection_id = $1", &[Arg::Uuid(id.0)]).await?;
-        } else {
-            // The accounts stay as records of the past: closed, no longer fed by a connection.
-            tx.execute(
-                "UPDATE accounts SET origin = 'import', connection_id = NULL, closed = $2 WHERE connection_id = $1",
-                &[Arg::Uuid(id.0), Arg::Bool(true)],
-            )
-            .await?;
+        match keep {
+            KeptAccounts::None => {
+                tx.execute("DELETE FROM accounts WHERE connection_id = $1", &[Arg::Uuid(id.0)]).await?;
+            }
+            // Records of the past: closed today, no longer fed by a connection.
+            KeptAccounts::Closed => {
+                tx.execute(
+                    "UPDATE accounts SET origin = 'import', connection_id = NULL, closed = $2, \
+                     closed_at = COALESCE(closed_at, $3) WHERE connection_id = $1",
+                    &[Arg::Uuid(id.0), Arg::Bool(true), Arg::Time(now)],
+                )
+                .await?;
+            }
+            // Still owned: valued by hand from their last balance on.
+            KeptAccounts::Manual => {
+                tx.execute(
+                    "UPDATE accounts SET origin = 'manual', connection_id = NULL, closed = $2, closed_at = NULL \
+                     WHERE connection_id = $1",
+                    &[Arg::Uuid(id.0), Arg::Bool(false)],
+                )
+                .await?;
+            }
         }
         tx.execute("DELETE FROM connections WHERE id = $1", &[Arg::Uuid(id.0)]).await?;
         tx.commit().await

@@ -156,12 +156,17 @@ pub enum Command {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Revoke a connection's consent and remove it; its accounts keep their history (closed)
+    /// Revoke a connection's consent and remove it; its accounts keep their history, closed: they
+    /// count in net worth up to today and not after
     Disconnect {
         connection: String,
         /// Delete the accounts and their history too
-        #[arg(long)]
+        #[arg(long, conflicts_with = "keep_as_manual")]
         delete_history: bool,
+        /// Keep the accounts as manual ones at their last balance, to be valued by hand (for money
+        /// that is still there)
+        #[arg(long)]
+        keep_as_manual: bool,
     },
     /// List accounts (same as `saldo account list`)
     Accounts {
@@ -562,8 +567,13 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Secrets(SecretsCommand::NewKey) => Ok(()),
-        Command::Disconnect { connection, delete_history } => {
-            crate::cli_sync::disconnect(&ctx, &connection, delete_history).await
+        Command::Disconnect { connection, delete_history, keep_as_manual } => {
+            let keep = match (delete_history, keep_as_manual) {
+                (true, _) => saldo_store::KeptAccounts::None,
+                (false, true) => saldo_store::KeptAccounts::Manual,
+                (false, false) => saldo_store::KeptAccounts::Closed,
+            };
+            crate::cli_sync::disconnect(&ctx, &connection, keep).await
         }
         Command::Accounts { json } => account(&ctx, AccountCommand::List { json }).await,
         Command::Transactions { account, json } => crate::cli_sync::transactions(&ctx, &account, json).await,

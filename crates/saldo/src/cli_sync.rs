@@ -354,17 +354,21 @@ pub async fn reconnect(ctx: &App, connection: &str, how: &Authorize) -> anyhow::
     Ok(())
 }
 
-pub async fn disconnect(ctx: &App, connection: &str, delete_history: bool) -> anyhow::Result<()> {
+pub async fn disconnect(ctx: &App, connection: &str, keep: saldo_store::KeptAccounts) -> anyhow::Result<()> {
     let actor = Actor::local(ctx.local_user().await?);
     let id = parse_connection_id(connection)?;
-    let revoke_failure = connections::disconnect(ctx, &actor, id, delete_history).await?;
+    let revoke_failure = connections::disconnect(ctx, &actor, id, keep).await?;
     if let Some(failure) = revoke_failure {
         outln!("warning: the provider could not be told ({}); revoke access in its app too", failure.code);
     }
-    if delete_history {
-        outln!("disconnected {id} and deleted its accounts");
-    } else {
-        outln!("disconnected {id}; its accounts keep their history (closed)");
+    match keep {
+        saldo_store::KeptAccounts::None => outln!("disconnected {id} and deleted its accounts"),
+        saldo_store::KeptAccounts::Closed => {
+            outln!("disconnected {id}; its accounts keep their history, closed: they count in net worth up to today")
+        }
+        saldo_store::KeptAccounts::Manual => {
+            outln!("disconnected {id}; its accounts are manual now, at their last balance: value them by hand")
+        }
     }
     Ok(())
 }

@@ -360,6 +360,7 @@ contract!(notifications_keep_what_they_say_as_parameters, |db: Db| async move {
         Params::OutageEnded { institution: "Bank".into() },
         Params::SyncRecovered { institution: "Bank".into() },
         Params::NewItemsFound { institution: "Bank".into(), names: vec!["Savings".into(), "Card, gold".into()] },
+        Params::ItemsVanished { institution: "Bank".into(), names: vec!["Holiday pot".into()] },
         // As rows from before parameters were kept read: only the text.
         Params::Text { kind: NotificationKind::SyncRecovered, text: "Updates from Bank work again.".into() },
     ];
@@ -376,8 +377,9 @@ contract!(notifications_keep_what_they_say_as_parameters, |db: Db| async move {
     assert!(stored.iter().zip(&notes).all(|(s, n)| s.text() == n.text() && s.kind == n.kind));
 });
 
-contract!(disconnecting_keeps_or_deletes_history, |db: Db| async move {
-    for delete_history in [false, true] {
+contract!(disconnecting_closes_keeps_as_manual_or_deletes, |db: Db| async move {
+    use saldo_store::KeptAccounts;
+    for keep in [KeptAccounts::Closed, KeptAccounts::Manual, KeptAccounts::None] {
         let db = db.clone();
         let fixture = connected(&db).await;
         let mut account = manual_account(fixture.user.id, "Synced", AccountKind::Cash, "EUR");
@@ -390,15 +392,22 @@ contract!(disconnecting_keeps_or_deletes_history, |db: Db| async move {
             source: BalanceSource::Sync,
         };
         db.insert_account(&account, &[], &[point]).await.unwrap();
-        db.delete_connection(fixture.connection.id, delete_history).await.unwrap();
+        db.delete_connection(fixture.connection.id, keep, at(3, 12)).await.unwrap();
         assert!(db.connection_record(fixture.connection.id, at(1, 0)).await.unwrap().is_none());
         let kept = db.account(account.id).await.unwrap();
-        if delete_history {
-            assert!(kept.is_none());
-        } else {
-            let kept = kept.unwrap();
-            assert!(kept.closed);
-            assert_eq!(db.balance_points(account.id).await.unwrap().len(), 1);
+        let series = db.balance_series(fixture.user.id, date(9), false).await.unwrap();
+        match keep {
+            KeptAccounts::None => assert!(kept.is_none()),
+            KeptAccounts::Closed => {
+                assert!(kept.unwrap().closed);
+                assert_eq!(db.balance_points(account.id).await.unwrap().len(), 1);
+                assert_eq!(series[0].closed_on, Some(date(3)), "closed on the day of the disconnect");
+            }
+            KeptAccounts::Manual => {
+                let kept = kept.unwrap();
+                assert_eq!((kept.closed, kept.origin), (false, Origin::Manual));
+                assert_eq!(series[0].closed_on, None);
+            }
         }
         db.delete_account(account.id).await.unwrap();
     }

@@ -308,6 +308,8 @@ engine_test!(vanished_accounts_are_closed_with_their_history_and_reopened, |e: E
     let id = e.connect("sandbox-changing-accounts").await;
     let mut closed_seen = false;
     let mut reopened = false;
+    let mut vanishings = 0;
+    let mut was_vanished = false;
     for _ in 0..30 {
         e.run_until(e.now() + TimeDelta::days(1), TimeDelta::hours(8)).await;
         let items = e.ctx.db.items(id).await.unwrap();
@@ -320,14 +322,27 @@ engine_test!(vanished_accounts_are_closed_with_their_history_and_reopened, |e: E
         let account = e.ctx.db.account(pot.account_id.unwrap()).await.unwrap().unwrap();
         if pot.vanished_at.is_some() {
             assert!(account.closed);
+            if !was_vanished {
+                vanishings += 1;
+            }
+            was_vanished = true;
             closed_seen = true;
-        } else if closed_seen {
-            assert!(!account.closed);
-            reopened = true;
+        } else {
+            was_vanished = false;
+            if closed_seen {
+                assert!(!account.closed);
+                reopened = true;
+            }
         }
     }
     assert!(closed_seen && reopened, "the pot vanished and came back");
     assert!(e.notifications(NotificationKind::NewItemsFound).await <= 1, "an item is news once");
+    // Each time the pot vanished, the user was told once, not at every sync it stayed away.
+    let told = e.notifications(NotificationKind::ItemsVanished).await;
+    assert!(told >= 1 && told <= vanishings, "told {told} times of {vanishings} vanishings");
+    let notes = e.ctx.db.notifications(e.actor.user.id, false).await.unwrap();
+    let note = notes.iter().find(|n| n.kind == NotificationKind::ItemsVanished).unwrap();
+    assert!(note.text().contains("Holiday pot") && note.text().contains("reconnect"), "{}", note.text());
 });
 
 engine_test!(reconnecting_relinks_accounts_under_new_provider_ids, |e: Engine| async move {

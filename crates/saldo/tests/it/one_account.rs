@@ -34,6 +34,11 @@ fn camt(iban: &str) -> String {
     )
 }
 
+/// An amount with two decimals, in cents.
+fn cents(amount: &str) -> i64 {
+    amount.replace('.', "").parse().unwrap()
+}
+
 fn accounts(saldo: &Saldo) -> Vec<Value> {
     saldo.json(&["accounts", "--json"]).as_array().unwrap().clone()
 }
@@ -187,4 +192,34 @@ both_backends!(a_connection_with_nothing_tracked_spends_no_access, |saldo| {
     let item = connected["items"][0]["id"].as_str().unwrap();
     saldo.ok(&["track", &connection, item]);
     assert!(saldo.json(&["connections", "--json"])[0]["last_success_at"].is_string());
+});
+
+both_backends!(a_closed_account_counts_up_to_its_closing_day_and_a_kept_one_goes_on, |saldo| {
+    #[allow(clippy::disallowed_methods)] // The CLI runs on the real clock.
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = (today + chrono::Days::new(1)).to_string();
+    let worth = |date: &str| saldo.json(&["networth", "--date", date, "--json"])["total"].as_str().unwrap().to_string();
+    // Two connections of the sandbox bank, one closed at disconnect, one kept as manual accounts.
+    let closed =
+        saldo.json(&["connect", "sandbox-bank", "--yes", "--json"])["connection_id"].as_str().unwrap().to_string();
+    let only_closed = worth(&tomorrow);
+    assert_ne!(only_closed, "0.00");
+    let kept =
+        saldo.json(&["connect", "sandbox-bank", "--yes", "--json"])["connection_id"].as_str().unwrap().to_string();
+    let both = worth(&tomorrow);
+
+    saldo.ok(&["disconnect", &closed]);
+    assert_eq!(worth(&today.to_string()), both, "counted on the day it closed");
+    let expected = cents(&both) - cents(&only_closed);
+    assert_eq!(cents(&worth(&tomorrow)), expected, "not after it closed");
+
+    saldo.ok(&["disconnect", &kept, "--keep-as-manual"]);
+    let manual = saldo.json(&["accounts", "--json"]);
+    let manual: Vec<&Value> = manual.as_array().unwrap().iter().filter(|a| a["origin"] == "manual").collect();
+    assert_eq!(manual.len(), 3, "the kept connection's accounts are manual now");
+    assert!(manual.iter().all(|a| a["closed"] == false));
+    assert_eq!(cents(&worth(&tomorrow)), expected, "still counted, at their last balance");
+    // A manual account is valued by hand.
+    let id = manual[0]["id"].as_str().unwrap();
+    saldo.ok(&["valuation", "set", id, "1", "--date", &tomorrow]);
 });
