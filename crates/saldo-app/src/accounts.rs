@@ -124,16 +124,14 @@ pub async fn delete_account(ctx: &App, actor: &Actor, reference: &str) -> Result
     Ok(account)
 }
 
+/// An account the user values by hand: a manual one, or an imported one (whose files may state
+/// no balance). A connection's account gets its balance from the provider.
 async fn find_manual_account(ctx: &App, actor: &Actor, reference: &str) -> Result<Account, OpsError> {
     let account = find_account(ctx, actor, reference).await?;
-    if account.origin != Origin::Manual {
+    if let Origin::Connection(_) = account.origin {
         return Err(OpsError::Invalid(format!(
-            "account {:?} gets its balance from {}; valuations are for manual accounts",
-            account.name,
-            match account.origin {
-                Origin::Connection(_) => "its connection",
-                _ => "statement imports",
-            }
+            "account {:?} gets its balance from its connection; valuations are for manual and imported accounts",
+            account.name
         )));
     }
     Ok(account)
@@ -195,4 +193,17 @@ pub async fn accounts_with_balances(
             AccountBalance { account, balance }
         })
         .collect())
+}
+
+/// An account's positions as last observed (its holdings on the latest day it has any).
+pub async fn holdings(
+    ctx: &App,
+    actor: &Actor,
+    reference: &str,
+) -> Result<(Account, Vec<saldo_core::holding::Holding>), OpsError> {
+    let account = find_account(ctx, actor, reference).await?;
+    let mut all = ctx.db.holdings(account.id).await?;
+    let latest = all.iter().map(|h| h.as_of).max();
+    all.retain(|h| Some(h.as_of) == latest);
+    Ok((account, all))
 }

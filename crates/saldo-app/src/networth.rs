@@ -2,8 +2,10 @@
 
 use crate::ops::{Actor, App, OpsError, RangeError};
 use chrono::NaiveDate;
+use saldo_core::account::Account;
 use saldo_core::money::Currency;
-use saldo_core::networth::{net_worth_history, net_worth_on, NetWorth};
+use saldo_core::networth::{net_worth_history, net_worth_on, LeftOutReason, NetWorth};
+use std::collections::HashSet;
 
 /// The longest net worth history one request may ask for, in days (a century).
 const MAX_HISTORY_DAYS: i64 = 36_600;
@@ -14,6 +16,9 @@ pub struct NetWorthReport {
     pub currency: Currency,
     pub current: NetWorth,
     pub history: Option<Vec<NetWorth>>,
+    /// The tracked accounts the current figure leaves out, and why: those without a balance at
+    /// all, and those whose currency has no rate on the day.
+    pub left_out: Vec<(Account, LeftOutReason)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -48,6 +53,7 @@ pub async fn net_worth(ctx: &App, actor: &Actor, query: &NetWorthQuery) -> Resul
     currencies.dedup();
     let rates = ctx.db.rate_table(&currencies, until).await?;
     let current = net_worth_on(&series, &rates, currency, date)?;
+    let left_out = left_out(ctx, user, &series, &current).await?;
     let history = if query.history {
         let first_point = series.iter().filter_map(|s| s.points.first()).map(|(day, _)| *day).min();
         let from = query.from.or(first_point).unwrap_or(to).min(to);
@@ -58,7 +64,30 @@ pub async fn net_worth(ctx: &App, actor: &Actor, query: &NetWorthQuery) -> Resul
     } else {
         None
     };
-    Ok(NetWorthReport { currency, current, history })
+    Ok(NetWorthReport { currency, current, history, left_out })
+}
+
+/// The accounts a figure could not count: named, so that a number is never silently short.
+async fn left_out(
+    ctx: &App,
+    user: &saldo_core::user::User,
+    series: &[saldo_core::networth::AccountSeries],
+    current: &NetWorth,
+) -> Result<Vec<(Account, LeftOutReason)>, OpsError> {
+    let accounts = ctx.db.accounts(user.id).await?;
+    let with_points: HashSet<_> = series.iter().map(|s| s.account_id).collect();
+    let mut left_out: Vec<(Account, LeftOutReason)> = current
+        .left_out
+        .iter()
+        .filter_map(|l| accounts.iter().find(|a| a.id == l.account_id).map(|a| (a.clone(), l.reason.clone())))
+        .collect();
+    for account in accounts.iter().filter(|a| a.tracked && !a.closed && !with_points.contains(&a.id)) {
+        // Not yet counted on this day, or never: only the second is left out.
+        if ctx.db.balance_points(account.id).await?.is_empty() {
+            left_out.push((account.clone(), LeftOutReason::NoBalance));
+        }
+    }
+    Ok(left_out)
 }
 
 /// Changes the user's base currency.

@@ -3,7 +3,9 @@
 //!
 //! An account's value on a day is its last balance point on or before that day (carried forward),
 //! converted at that day's rate. Each account's converted value is rounded once, so the breakdown
-//! always adds up to the totals.
+//! always adds up to the totals. An account that cannot be converted (no rate for its currency on
+//! or before the day) is left out of that day's figure and named; a rate older than
+//! [`STALE_AFTER_DAYS`] is used and named too.
 
 use crate::account::{AccountClass, AccountKind};
 use crate::fx::{FxError, RateTable};
@@ -26,6 +28,31 @@ pub struct AccountSeries {
     pub closed_on: Option<NaiveDate>,
 }
 
+/// A rate used for a day although it was published more than this many days before.
+pub const STALE_AFTER_DAYS: i64 = 7;
+
+/// An account a net worth leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub account_id: AccountId,
+    pub reason: LeftOutReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeftOutReason {
+    /// It has no balance at all yet (an import without one, say).
+    NoBalance,
+    /// No exchange rate for its currency on or before the day.
+    NoRate { currency: Currency },
+}
+
+/// A rate a net worth used that was published well before the day it was used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleRate {
+    pub currency: Currency,
+    pub published: NaiveDate,
+}
+
 /// Net worth on one day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetWorth {
@@ -38,6 +65,10 @@ pub struct NetWorth {
     pub total: Money,
     /// Per kind: the assets' value, or for liability kinds the amount owed.
     pub by_kind: BTreeMap<AccountKind, Money>,
+    /// Accounts with a balance that day that could not be counted.
+    pub left_out: Vec<LeftOut>,
+    /// Rates older than [`STALE_AFTER_DAYS`] on the day, one per currency.
+    pub stale_rates: Vec<StaleRate>,
 }
 
 /// Why a net worth could not be computed.
@@ -67,6 +98,8 @@ pub fn net_worth_history(
         let mut assets = 0i64;
         let mut liabilities = 0i64;
         let mut by_kind: BTreeMap<AccountKind, Money> = BTreeMap::new();
+        let mut left_out = Vec::new();
+        let mut stale_rates: Vec<StaleRate> = Vec::new();
         for (account, cursor) in series.iter().zip(cursors.iter_mut()) {
             let mut next = cursor.map_or(0, |i| i + 1);
             while next < account.points.len() && account.points[next].0 <= date {
@@ -78,7 +111,25 @@ pub fn net_worth_history(
                 continue;
             }
             let balance = Money::new(account.points[index].1, account.currency);
-            let value = rates.convert(balance, base, date)?.minor;
+            let value = match rates.convert(balance, base, date) {
+                Ok(value) => value.minor,
+                Err(FxError::MissingRate { currency, .. }) => {
+                    // Without a rate for the currency asked for, nothing converts: that is an error.
+                    rates.per_eur(base, date)?;
+                    left_out
+                        .push(LeftOut { account_id: account.account_id, reason: LeftOutReason::NoRate { currency } });
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            for currency in [account.currency, base] {
+                if let Ok((_, published)) = rates.per_eur(currency, date) {
+                    let stale = (date - published).num_days() > STALE_AFTER_DAYS && account.currency != base;
+                    if stale && !stale_rates.iter().any(|r| r.currency == currency) {
+                        stale_rates.push(StaleRate { currency, published });
+                    }
+                }
+            }
             let contribution = match account.kind.class() {
                 AccountClass::Asset => {
                     assets += value;
@@ -97,6 +148,8 @@ pub fn net_worth_history(
             liabilities: Money::new(liabilities, base),
             total: Money::new(assets - liabilities, base),
             by_kind,
+            left_out,
+            stale_rates,
         });
     }
     Ok(days)
@@ -175,13 +228,34 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_rate_is_an_error_naming_currency_and_day() {
+    fn an_account_without_a_rate_is_left_out_and_named_the_rest_counts() {
         let usd = series(AccountKind::Cash, "USD", &[(1, 100)]);
-        let err = net_worth_on(&[usd], &sek_rates(), Currency::EUR, day(2)).unwrap_err();
-        assert_eq!(err.to_string(), "no exchange rate for USD on or before 2026-01-02");
+        let eur = AccountSeries {
+            account_id: AccountId(Uuid::from_u128(99)),
+            ..series(AccountKind::Cash, "EUR", &[(1, 250)])
+        };
+        let worth = net_worth_on(&[usd.clone(), eur], &sek_rates(), Currency::EUR, day(2)).unwrap();
+        assert_eq!(worth.total.minor, 250, "what can be converted is counted");
+        let usd_code = Currency::parse("USD").unwrap();
+        assert_eq!(
+            worth.left_out,
+            vec![LeftOut { account_id: usd.account_id, reason: LeftOutReason::NoRate { currency: usd_code } }]
+        );
         // Before the account has any balance it needs no rate.
         let later = series(AccountKind::Cash, "USD", &[(5, 100)]);
-        assert!(net_worth_on(&[later], &sek_rates(), Currency::EUR, day(2)).is_ok());
+        assert!(net_worth_on(&[later], &sek_rates(), Currency::EUR, day(2)).unwrap().left_out.is_empty());
+    }
+
+    #[test]
+    fn a_rate_older_than_a_week_is_used_and_named() {
+        let sek = Currency::parse("SEK").unwrap();
+        let mortgage = series(AccountKind::Mortgage, "SEK", &[(1, -1000_00)]);
+        // The last SEK rate is of day 3: fresh on day 10, stale on day 11.
+        let fresh = net_worth_on(std::slice::from_ref(&mortgage), &sek_rates(), Currency::EUR, day(10)).unwrap();
+        assert!(fresh.stale_rates.is_empty());
+        let stale = net_worth_on(&[mortgage], &sek_rates(), Currency::EUR, day(11)).unwrap();
+        assert_eq!(stale.total.minor, -80_00);
+        assert_eq!(stale.stale_rates, vec![StaleRate { currency: sek, published: day(3) }]);
     }
 
     #[test]

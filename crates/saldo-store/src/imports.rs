@@ -147,6 +147,27 @@ impl ImportTx {
         crate::balances::insert_points_in(&mut self.tx, points).await
     }
 
+    /// Stores a balance point, replacing the amount of one observed at the same moment; returns
+    /// whether it was new.
+    pub async fn replace_point(&mut self, point: &BalancePoint) -> Result<bool, StoreError> {
+        let held = self
+            .tx
+            .fetch(
+                "SELECT 1 FROM balance_points WHERE account_id = $1 AND as_of = $2 AND observed_at = $3",
+                &[Arg::Uuid(point.account_id.0), Arg::Date(point.date), Arg::Time(point.observed_at)],
+            )
+            .await?;
+        self.tx
+            .execute(
+                "INSERT INTO balance_points (account_id, as_of, observed_at, amount_minor, currency, source) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, as_of, observed_at) \
+                 DO UPDATE SET amount_minor = excluded.amount_minor, source = excluded.source",
+                &crate::balances::point_args(point),
+            )
+            .await?;
+        Ok(held.is_empty())
+    }
+
     pub async fn upsert_holdings(&mut self, holdings: &[Holding]) -> Result<(), StoreError> {
         crate::balances::upsert_holdings_in(&mut self.tx, holdings).await
     }

@@ -7,7 +7,7 @@ use saldo_app::fx::FxImport;
 use saldo_app::networth::NetWorthReport;
 use saldo_core::account::Account;
 use saldo_core::balance::BalancePoint;
-use saldo_core::networth::NetWorth;
+use saldo_core::networth::{LeftOutReason, NetWorth};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -100,15 +100,60 @@ pub struct NetWorthJson {
     pub currency: &'static str,
     #[serde(flatten)]
     pub current: NetWorthDayJson,
+    /// Tracked accounts the figure leaves out, and why.
+    pub left_out: Vec<LeftOutJson>,
+    /// Rates used that were published more than a week before the day.
+    pub stale_rates: Vec<StaleRateJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<NetWorthDayJson>>,
 }
 
+#[derive(Debug, Serialize)]
+pub struct LeftOutJson {
+    pub account_id: String,
+    pub name: String,
+    /// `no_balance` or `no_rate`.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StaleRateJson {
+    pub currency: &'static str,
+    /// The day the rate was published.
+    pub published: String,
+}
+
 impl NetWorthJson {
     pub fn new(report: &NetWorthReport) -> NetWorthJson {
+        let day = report.current.date;
         NetWorthJson {
             currency: report.currency.code(),
             current: NetWorthDayJson::new(&report.current),
+            left_out: report
+                .left_out
+                .iter()
+                .map(|(account, reason)| {
+                    let (reason, message) = match reason {
+                        LeftOutReason::NoBalance => (
+                            "no_balance",
+                            "it has no balance yet: give it one as a valuation, or import a statement that states it"
+                                .to_string(),
+                        ),
+                        LeftOutReason::NoRate { currency } => (
+                            "no_rate",
+                            format!("no exchange rate for {currency} on or before {day}: import exchange rates"),
+                        ),
+                    };
+                    LeftOutJson { account_id: account.id.to_string(), name: account.name.clone(), reason, message }
+                })
+                .collect(),
+            stale_rates: report
+                .current
+                .stale_rates
+                .iter()
+                .map(|r| StaleRateJson { currency: r.currency.code(), published: r.published.to_string() })
+                .collect(),
             history: report.history.as_ref().map(|days| days.iter().map(NetWorthDayJson::new).collect()),
         }
     }
@@ -404,4 +449,31 @@ pub fn authorization_json(auth: &saldo_app::connections::BrowserAuthorization) -
         "state": auth.state,
         "expires_at": auth.expires_at.to_rfc3339(),
     })
+}
+
+#[derive(Debug, Serialize)]
+pub struct HoldingJson {
+    pub name: String,
+    pub isin: Option<String>,
+    pub ticker: Option<String>,
+    pub quantity: String,
+    pub unit_price: Option<String>,
+    pub market_value: String,
+    pub currency: &'static str,
+    pub as_of: String,
+}
+
+impl HoldingJson {
+    pub fn new(holding: &saldo_core::holding::Holding) -> HoldingJson {
+        HoldingJson {
+            name: holding.instrument.name.clone(),
+            isin: holding.instrument.isin.clone(),
+            ticker: holding.instrument.ticker.clone(),
+            quantity: holding.quantity.normalize().to_string(),
+            unit_price: holding.unit_price.map(|p| p.normalize().to_string()),
+            market_value: holding.market_value.to_string(),
+            currency: holding.market_value.currency.code(),
+            as_of: holding.as_of.to_string(),
+        }
+    }
 }

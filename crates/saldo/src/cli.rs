@@ -12,7 +12,7 @@ use saldo_app::ops::{self, Actor, App, OpsError};
 use saldo_core::account::AccountKind;
 use saldo_core::money::Currency;
 use saldo_core::networth::NetWorth;
-use saldo_web::api::{AccountJson, NetWorthDayJson, NetWorthJson, ValuationJson};
+use saldo_web::api::{AccountJson, HoldingJson, NetWorthDayJson, NetWorthJson, ValuationJson};
 use std::path::PathBuf;
 
 /// saldo: one current picture of your net worth, from your banks, brokers, pension funds and lenders.
@@ -178,6 +178,14 @@ pub enum Command {
     Transactions {
         /// Account id or exact name
         #[arg(long)]
+        account: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an account's positions (an investment account's holdings), as last observed
+    Holdings {
+        /// Account id or exact name
         account: String,
         /// Print JSON
         #[arg(long)]
@@ -577,6 +585,7 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
         }
         Command::Accounts { json } => account(&ctx, AccountCommand::List { json }).await,
         Command::Transactions { account, json } => crate::cli_sync::transactions(&ctx, &account, json).await,
+        Command::Holdings { account, json } => holdings(&ctx, &account, json).await,
         Command::Notifications { unread, mark_read, json } => {
             crate::cli_sync::notifications(&ctx, unread, mark_read, json).await
         }
@@ -640,6 +649,30 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn holdings(ctx: &App, account: &str, json: bool) -> anyhow::Result<()> {
+    let actor = Actor::local(ctx.local_user().await?);
+    let (account, holdings) = saldo_app::accounts::holdings(ctx, &actor, account).await?;
+    let rows: Vec<HoldingJson> = holdings.iter().map(HoldingJson::new).collect();
+    if json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        outln!("{:?} holds no positions", account.name);
+    }
+    for row in rows {
+        outln!(
+            "{}  {:>14} × {:<12} {:>16} {}  {}",
+            row.as_of,
+            row.quantity,
+            row.unit_price.unwrap_or_default(),
+            row.market_value,
+            row.currency,
+            row.name
+        );
+    }
+    Ok(())
+}
+
 async fn networth(ctx: &App, args: NetworthArgs) -> anyhow::Result<()> {
     let actor = Actor::local(ctx.local_user().await?);
     let query =
@@ -650,6 +683,13 @@ async fn networth(ctx: &App, args: NetworthArgs) -> anyhow::Result<()> {
     }
     let currency = report.currency;
     print_net_worth_day(&report.current, currency);
+    let json = NetWorthJson::new(&report);
+    for left in &json.left_out {
+        outln!("  left out: {} ({}): {}", left.name, left.account_id, left.message);
+    }
+    for rate in &json.stale_rates {
+        outln!("  the {} rate used is of {}, over a week old: import newer rates", rate.currency, rate.published);
+    }
     if let Some(history) = &report.history {
         outln!();
         outln!("{:<10}  {:>18}  {:>18}  {:>18}", "date", "total", "assets", "liabilities");

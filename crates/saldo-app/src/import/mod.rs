@@ -11,6 +11,7 @@ mod amounts;
 mod report;
 
 use crate::ops::{Actor, App, OpsError};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use saldo_core::account::{Account, AccountKind};
 use saldo_core::balance::{BalancePoint, BalanceSource};
@@ -341,10 +342,26 @@ async fn import_reader<R: BufRead + Send + 'static>(
     // Sums in their currency's decimals, the same in the dry run as in the import: the currency
     // the entries show, else the statement's (or its account's), else the one asked for.
     let asked = request.currency.map(|c| c.code().to_string());
+    let mut without_balance = Vec::new();
     for statement in &mut report.statements {
         let currency =
             statement.shown_currency.clone().or_else(|| statement.account.currency.clone()).or(asked.clone());
         statement.sum = amounts::shown(statement.sum_exact, currency.as_deref());
+        if statement.opening_balance.is_none() && statement.closing_balance.is_none() && statement.holdings == 0 {
+            let account = &statement.account;
+            without_balance
+                .push(account.iban.clone().or(account.number.clone()).unwrap_or_else(|| "its account".into()));
+        }
+    }
+    for account in without_balance {
+        report.problems.push(ProblemReport {
+            line: None,
+            offset: None,
+            message: format!(
+                "the statement of {account} states no balance: an account without any balance is left out of net \
+                 worth until it gets one (a valuation, or a statement that states it)"
+            ),
+        });
     }
     if report.skipped_entries > 0 && !request.skip_unreadable {
         return Err(FileError::Skipped { count: report.skipped_entries });
@@ -413,6 +430,10 @@ struct StatementState {
     fingerprints: Fingerprinter,
     /// Rules 3 and 4 (synced transactions recognised, pending replaced), core's decisions.
     dedupe: ImportDedupe,
+    /// The statement's last closing balance: for an investment account, its cash.
+    cash: Option<(NaiveDate, Money)>,
+    /// The summed market value of the statement's positions, as of their latest day.
+    positions: Option<(NaiveDate, i64)>,
 }
 
 /// What one batch of a statement's rows did to the account.
@@ -541,7 +562,10 @@ async fn handle(
         Event::End => {
             if let Some(mut done) = current.take() {
                 match writer {
-                    Some(writer) => writer.settle(&[], &mut done, &mut report.problems, request).await?,
+                    Some(writer) => {
+                        writer.settle(&[], &mut done, &mut report.problems, request).await?;
+                        writer.finish_statement(&mut done).await?;
+                    }
                     None => warn_of_no_currency(&done, report, request),
                 }
                 report.statements.push(done);
@@ -568,6 +592,8 @@ impl Writer<'_> {
             account,
             fingerprints: Fingerprinter::new(),
             dedupe: ImportDedupe::new(self.source),
+            cash: None,
+            positions: None,
         });
     }
 
@@ -690,16 +716,24 @@ impl Writer<'_> {
                 return Ok(0);
             }
         };
-        let Some(state) = &self.state else { return Ok(0) };
-        let point = BalancePoint {
-            account_id: state.account.id,
-            date: balance.date,
-            // One point per statement day: a later import of the same statement adds nothing.
-            observed_at: balance.date.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc(),
-            amount,
-            source: BalanceSource::Import,
-        };
+        let Some(state) = &mut self.state else { return Ok(0) };
+        state.cash = Some((balance.date, amount));
+        let point = statement_point(state.account.id, balance.date, amount);
         Ok(self.tx.insert_points(&[point]).await?)
+    }
+
+    /// Ends a statement: an account with positions is worth its cash and their market value, as
+    /// a sync's broker balance is, so the statement's balance point says so.
+    async fn finish_statement(&mut self, statement: &mut StatementReport) -> Result<(), FileError> {
+        let Some(state) = &self.state else { return Ok(()) };
+        let Some((held_on, positions)) = state.positions else { return Ok(()) };
+        let currency = state.account.currency;
+        let (day, cash) = state.cash.unwrap_or((held_on, Money::zero(currency)));
+        let point = statement_point(state.account.id, day, Money::new(cash.minor + positions, currency));
+        if self.tx.replace_point(&point).await? && state.cash.is_none() {
+            statement.balance_points += 1;
+        }
+        Ok(())
     }
 
     async fn write_holding(
@@ -739,8 +773,26 @@ impl Writer<'_> {
             market_value,
             as_of: holding.as_of.unwrap_or_else(|| self.ctx.clock.today()),
         };
+        let (as_of, value) = (record.as_of, record.market_value.minor);
         self.tx.upsert_holdings(&[record]).await?;
+        if let Some(state) = &mut self.state {
+            let (day, total) = state.positions.get_or_insert((as_of, 0));
+            *day = (*day).max(as_of);
+            *total += value;
+        }
         Ok(())
+    }
+}
+
+/// The one balance point a statement gives its account on a day: a later import of the same
+/// statement adds nothing.
+fn statement_point(account: saldo_core::ids::AccountId, date: NaiveDate, amount: Money) -> BalancePoint {
+    BalancePoint {
+        account_id: account,
+        date,
+        observed_at: date.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc(),
+        amount,
+        source: BalanceSource::Import,
     }
 }
 

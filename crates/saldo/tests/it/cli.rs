@@ -211,11 +211,14 @@ both_backends!(bad_input_is_one_clear_line, |saldo| {
     let err = saldo.fail(&["valuation", "set", "Nope", "1"]);
     assert!(err.contains("no account named \"Nope\""), "{err}");
 
-    // A SEK account and no rates: the missing rate is named, never taken as 1.
-    let err = saldo.fail(&["networth", "--date", "2026-01-03"]);
+    // A SEK account and no rates: it is left out and named, never taken at 1.
+    let worth = saldo.json(&["networth", "--date", "2026-01-03", "--json"]);
+    assert_eq!((worth["total"].as_str(), worth["left_out"][0]["reason"].as_str()), (Some("0.00"), Some("no_rate")));
+    // Asked in a currency without any rate, nothing converts: that is an error.
+    let err = saldo.fail(&["networth", "--date", "2026-01-03", "--currency", "USD"]);
     assert_eq!(
         err,
-        "error: no exchange rate for SEK on or before 2026-01-03: import ECB reference rates with `saldo fx import FILE`"
+        "error: no exchange rate for USD on or before 2026-01-03: import ECB reference rates with `saldo fx import FILE`"
     );
     // The same account in its own currency needs no rate.
     assert_eq!(saldo.json(&["networth", "--date", "2026-01-03", "--currency", "SEK", "--json"])["total"], "1000.00");

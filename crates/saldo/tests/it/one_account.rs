@@ -223,3 +223,87 @@ both_backends!(a_closed_account_counts_up_to_its_closing_day_and_a_kept_one_goes
     let id = manual[0]["id"].as_str().unwrap();
     saldo.ok(&["valuation", "set", id, "1", "--date", &tomorrow]);
 });
+
+both_backends!(a_net_worth_names_what_it_leaves_out_and_the_old_rates_it_uses, |saldo| {
+    saldo.ok(&["account", "add", "--name", "Flat", "--kind", "real_estate", "--currency", "EUR", "--value", "1000"]);
+    // A statement without a balance: the import says what that means.
+    let csv = b"Date,Description,Amount\n2026-11-02,Coffee,-3.50\n2026-11-03,Salary,1500.00\n";
+    let file = write(&saldo, "no-balance.csv", csv);
+    let report = import(&saldo, &["--currency", "EUR", file.to_str().unwrap()]);
+    let problems = report["files"][0]["problems"].to_string();
+    assert!(problems.contains("states no balance"), "{problems}");
+    let imported = report["files"][0]["statements"][0]["account"]["id"].as_str().unwrap().to_string();
+    // A yen account, and no rate for the yen at all.
+    saldo.ok(&["account", "add", "--name", "Tokyo", "--kind", "cash", "--currency", "JPY", "--value", "150000"]);
+
+    let worth = saldo.json(&["networth", "--json"]);
+    assert_eq!(worth["total"], "1000.00", "what can be counted is: {worth}");
+    let left: Vec<(&str, &str)> = worth["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["name"].as_str().unwrap(), l["reason"].as_str().unwrap()))
+        .collect();
+    assert!(left.contains(&("Tokyo", "no_rate")) && left.iter().any(|(_, r)| *r == "no_balance"), "{worth}");
+    let text = saldo.ok(&["networth"]);
+    assert!(text.contains("left out: Tokyo") && text.contains("no exchange rate for JPY"), "{text}");
+
+    // The imported account takes a valuation and counts from then on.
+    saldo.ok(&["valuation", "set", &imported, "1496.50"]);
+    let worth = saldo.json(&["networth", "--json"]);
+    assert_eq!(worth["total"], "2496.50", "{worth}");
+    assert_eq!(worth["left_out"].as_array().unwrap().len(), 1, "{worth}");
+
+    // A yen rate from three years ago is used, and said to be old.
+    let rates = write(&saldo, "old.csv", b"Date, JPY, \n02 November 2023, 160.00, \n");
+    saldo.ok(&["fx", "import", rates.to_str().unwrap()]);
+    let worth = saldo.json(&["networth", "--json"]);
+    assert_eq!(worth["total"], "3434.00", "150000 JPY at 160 per euro: {worth}");
+    assert_eq!(worth["stale_rates"][0]["currency"], "JPY", "{worth}");
+    assert_eq!(worth["stale_rates"][0]["published"], "2023-11-02", "{worth}");
+    assert!(saldo.ok(&["networth"]).contains("over a week old"));
+});
+
+/// A broker's OFX investment statement: two positions worth 2,000 and 2,200 USD, and 300 USD cash.
+const INVESTMENT_OFX: &str = "OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\n\
+    CHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n\
+    <OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS><DTSERVER>20240131<LANGUAGE>ENG</SONRS>\
+    </SIGNONMSGSRSV1><INVSTMTMSGSRSV1><INVSTMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>\
+    <INVSTMTRS><DTASOF>20240131<CURDEF>USD<INVACCTFROM><BROKERID>broker.example<ACCTID>INV-77</INVACCTFROM>\
+    <INVTRANLIST><DTSTART>20240101<DTEND>20240131</INVTRANLIST><INVPOSLIST>\
+    <POSSTOCK><INVPOS><SECID><UNIQUEID>US0378331005<UNIQUEIDTYPE>ISIN</SECID><HELDINACCT>CASH<POSTYPE>LONG\
+    <UNITS>10<UNITPRICE>200<MKTVAL>2000<DTPRICEASOF>20240131</INVPOS></POSSTOCK>\
+    <POSMF><INVPOS><SECID><UNIQUEID>US9229087690<UNIQUEIDTYPE>ISIN</SECID><HELDINACCT>CASH<POSTYPE>LONG\
+    <UNITS>20<UNITPRICE>110<MKTVAL>2200<DTPRICEASOF>20240131</INVPOS></POSMF></INVPOSLIST>\
+    <INVBAL><AVAILCASH>300<MARGINBALANCE>0<SHORTBALANCE>0</INVBAL></INVSTMTRS></INVSTMTTRNRS></INVSTMTMSGSRSV1>\
+    <SECLISTMSGSRSV1><SECLIST><STOCKINFO><SECINFO><SECID><UNIQUEID>US0378331005<UNIQUEIDTYPE>ISIN</SECID>\
+    <SECNAME>Apple Inc<TICKER>AAPL</SECINFO></STOCKINFO><MFINFO><SECINFO><SECID><UNIQUEID>US9229087690\
+    <UNIQUEIDTYPE>ISIN</SECID><SECNAME>Vanguard Total Stock Market<TICKER>VTI</SECINFO></MFINFO></SECLIST>\
+    </SECLISTMSGSRSV1></OFX>\r\n";
+
+both_backends!(an_imported_investment_account_is_worth_its_cash_and_its_positions, |saldo| {
+    let file = write(&saldo, "broker.ofx", INVESTMENT_OFX.as_bytes());
+    let report = import(&saldo, &[file.to_str().unwrap()]);
+    let statement = &report["files"][0]["statements"][0];
+    assert_eq!(statement["holdings"], 2, "{report}");
+    let account = statement["account"]["id"].as_str().unwrap().to_string();
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts[0]["balance"], "4500.00", "300 cash + 2,000 + 2,200: {accounts}");
+    let worth = saldo.json(&["networth", "--date", "2024-02-01", "--currency", "USD", "--json"]);
+    assert_eq!(worth["total"], "4500.00", "{worth}");
+
+    let holdings = saldo.json(&["holdings", &account, "--json"]);
+    let listed: Vec<(&str, &str)> = holdings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["ticker"].as_str().unwrap(), h["market_value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed.len(), 2, "{holdings}");
+    assert!(listed.contains(&("AAPL", "2000.00")) && listed.contains(&("VTI", "2200.00")), "{holdings}");
+    assert!(saldo.ok(&["holdings", &account]).contains("Vanguard Total Stock Market"));
+
+    // The same statement again changes nothing.
+    import(&saldo, &[file.to_str().unwrap()]);
+    assert_eq!(saldo.json(&["accounts", "--json"])[0]["balance"], "4500.00");
+});
