@@ -799,5 +799,6 @@ fn build_ingest(
         pending: ingest.pending,
         pending_removed: ingest.pending_removed,
         pending_vanished: ingest.pending_vanished,
+        superseded: ingest.superseded,
     }
 }

@@ -8,7 +8,10 @@
 //!    bank's MT940 and its CAMT describe one booking under different ids and in different words)
 //!    is recognised by booking date and amount, one stored transaction per row: two identical
 //!    coffees in the file match two stored ones, not one, and a third is new.
-//! 4. A booked row replaces a stored pending transaction of the same date and amount.
+//! 4. A booked row replaces a stored pending transaction of the same date and amount. When a sync
+//!    brought that pending one, the row keeps its provider id (`Transaction::pending_of`): the
+//!    bank's own booking of it, days later and perhaps for another amount, then takes the row's
+//!    place (core's `ingest`) instead of doubling it.
 //!
 //! Rules 1 and 2 are the store's identity indexes; [`ImportDedupe`] decides 3 and 4.
 
@@ -44,6 +47,16 @@ pub struct StoredEntry {
 }
 
 impl StoredEntry {
+    /// A pending transaction a sync brought.
+    fn is_synced_pending(&self) -> bool {
+        self.pending
+            && match self.source {
+                Source::Sync => true,
+                Source::Unknown => self.provider_id.as_deref().is_some_and(|id| !id.starts_with(FILE_ID_PREFIX)),
+                _ => false,
+            }
+    }
+
     /// A booking another source than a file of `format` brought. Of rows stored before sources
     /// were kept, those under a provider's id are a sync's; the others may be this format's own.
     fn is_from_another_source(&self, format: Source) -> bool {
@@ -96,7 +109,7 @@ impl ImportDedupe {
             }
         }
         let mut decision = Decision { insert: Vec::with_capacity(rows.len()), ..Decision::default() };
-        for row in rows {
+        for mut row in rows {
             let key = (row.booking_date, row.amount.minor);
             // A row this file (or an earlier one of its kind) stored already is the store's to skip.
             let own_stored = match row.provider_id.as_deref() {
@@ -111,6 +124,9 @@ impl ImportDedupe {
                     continue;
                 }
                 if let Some(entry) = pending.get_mut(&key).and_then(Vec::pop) {
+                    if entry.is_synced_pending() {
+                        row.pending_of = Some(entry.provider_id.clone().unwrap_or_default());
+                    }
                     decision.replaced.push(entry.clone());
                 }
             }
@@ -147,6 +163,7 @@ mod tests {
             provider_id: id.and_then(file_id),
             fingerprint: fingerprint(content, 0),
             source: Source::Ofx,
+            pending_of: None,
         }
     }
 
@@ -250,6 +267,11 @@ mod tests {
         assert_eq!(decision.replaced.len(), 1);
         assert_eq!(decision.replaced[0].amount_minor, -9000);
         assert_eq!(decision.insert.len(), 1);
+        assert_eq!(decision.insert[0].pending_of, None, "a file's pending row: nothing to keep");
+        // A pending row a sync brought: the booking keeps its id, for the bank's booking to find.
+        let synced = [from(Source::Sync, stored(Some("card-77"), 3, -9000, true))];
+        let decision = ImportDedupe::new(Source::Csv).decide(vec![row(None, 3, -9000, Booked)], &synced);
+        assert_eq!(decision.insert[0].pending_of.as_deref(), Some("card-77"));
         // A pending row replaces nothing.
         let pending =
             ImportDedupe::new(Source::Ofx).decide(vec![row(None, 3, -9000, TransactionStatus::Pending)], &held);

@@ -96,6 +96,9 @@ pub struct Ingest {
     pub pending_vanished: u64,
     /// Fetched bookings found by content under another id than the stored one's (or none).
     pub matched_by_content: u64,
+    /// Stored rows an import booked in place of a pending transaction that the bank has now
+    /// booked itself (in `booked`): they go, so that the booking is stored once.
+    pub superseded: Vec<TransactionId>,
 }
 
 /// Decides what `data`, fetched at `now` for `window`, stores for `account`; `new_id` gives
@@ -120,7 +123,8 @@ pub fn ingest(
 
     // The fingerprints the window holds, which no new row may repeat.
     let mut taken: HashSet<String> = window.stored.iter().map(|t| t.fingerprint.clone()).collect();
-    let (new_booked, matched_by_content) = reconcile_booked(&booked, &stored_booked, &mut taken);
+    let Reconciled { new: new_booked, matched_by_content, superseded } =
+        reconcile_booked(&booked, &stored_booked, &mut taken);
     let booked_ids: HashSet<&str> = stored_booked
         .iter()
         .filter_map(|t| t.provider_id.as_deref())
@@ -151,6 +155,7 @@ pub fn ingest(
         provider_id: t.provider_id.clone(),
         fingerprint,
         source: Source::Sync,
+        pending_of: None,
     };
     Ingest {
         balance: data.balance.map(|amount| BalancePoint {
@@ -181,6 +186,7 @@ pub fn ingest(
         pending_removed: stored_pending.iter().map(|t| t.id).collect(),
         pending_vanished,
         matched_by_content,
+        superseded,
     }
 }
 
@@ -202,13 +208,24 @@ fn stored_content(t: &Transaction) -> FingerprintContent<'_> {
     }
 }
 
-/// The fetched bookings not stored yet, with their fingerprints, and how many were found by
-/// content rather than by id.
+/// What the window's stored bookings make of the fetched ones.
+struct Reconciled<'f> {
+    /// The fetched bookings to store, with their fingerprints.
+    new: Vec<(&'f FetchedTransaction, String)>,
+    /// How many were found by content rather than by id.
+    matched_by_content: u64,
+    /// Stored rows that new bookings take the place of.
+    superseded: Vec<TransactionId>,
+}
+
+/// How many days after a pending transaction's date a bank may book it.
+const BOOKING_DELAY_DAYS: i64 = 7;
+
 fn reconcile_booked<'f>(
     fetched: &[&'f FetchedTransaction],
     stored: &[&Transaction],
     taken: &mut HashSet<String>,
-) -> (Vec<(&'f FetchedTransaction, String)>, u64) {
+) -> Reconciled<'f> {
     let by_id: HashMap<&str, usize> =
         stored.iter().enumerate().filter_map(|(i, t)| t.provider_id.as_deref().map(|id| (id, i))).collect();
     let mut claimed = vec![false; stored.len()];
@@ -251,13 +268,66 @@ fn reconcile_booked<'f>(
     let mut new: Vec<&FetchedTransaction> = Vec::new();
     for t in still {
         match from_files.get_mut(&(t.booking_date, t.amount)) {
-            Some(left) if *left > 0 => *left -= 1,
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                // Which file row it matched is not tracked; a row that replaced a pending one
+                // is the first to be taken, so it is not also superseded below.
+                if let Some(i) = (0..stored.len()).find(|&i| {
+                    !claimed[i]
+                        && is_from_a_file(stored[i])
+                        && stored[i].booking_date == t.booking_date
+                        && stored[i].amount == t.amount
+                }) {
+                    claimed[i] = true;
+                }
+            }
             _ => new.push(t),
         }
     }
     let matched = (unmatched_count - new.len()) as u64;
+    let superseded = supersede_booked_pendings(&new, stored, &mut claimed);
+    for &i in &superseded {
+        taken.remove(&stored[i].fingerprint);
+    }
     let prints = fingerprints(&new, taken);
-    (new.into_iter().zip(prints).collect(), matched)
+    Reconciled {
+        new: new.into_iter().zip(prints).collect(),
+        matched_by_content: matched,
+        superseded: superseded.into_iter().map(|i| stored[i].id).collect(),
+    }
+}
+
+/// The stored rows (by index) that an import booked in place of a pending transaction and that a
+/// new booking is the bank's own booking of: under the pending's id, or else within
+/// [`BOOKING_DELAY_DAYS`] after its date for an amount of the same sign at most a quarter off (a
+/// card payment booked with a tip or at another rate). The nearest in date, then amount, wins.
+fn supersede_booked_pendings(new: &[&FetchedTransaction], stored: &[&Transaction], claimed: &mut [bool]) -> Vec<usize> {
+    let mut superseded = Vec::new();
+    for t in new {
+        let fits = |s: &Transaction| {
+            let pending_id = s.pending_of.as_deref().filter(|id| !id.is_empty());
+            if pending_id.is_some() && pending_id == t.provider_id.as_deref() {
+                return true;
+            }
+            let delay = (t.booking_date - s.booking_date).num_days();
+            let (was, now) = (s.amount.minor, t.amount.minor);
+            (0..=BOOKING_DELAY_DAYS).contains(&delay)
+                && s.amount.currency == t.amount.currency
+                && was.signum() == now.signum()
+                && (now - was).abs() * 4 <= was.abs()
+        };
+        let best = (0..stored.len())
+            .filter(|&i| !claimed[i] && stored[i].pending_of.is_some() && fits(stored[i]))
+            .min_by_key(|&i| {
+                let s = stored[i];
+                ((t.booking_date - s.booking_date).num_days().abs(), (t.amount.minor - s.amount.minor).abs())
+            });
+        if let Some(i) = best {
+            claimed[i] = true;
+            superseded.push(i);
+        }
+    }
+    superseded
 }
 
 /// A stored booking a statement file brought: by its source, or, for rows stored before sources
@@ -531,5 +601,43 @@ mod tests {
         let synced: Vec<Transaction> = run(vec![fetched(Booked, Some("bank-1"), 2, -350, "Cafe Anna")]).booked;
         let again = run_over(vec![fetched(Booked, Some("bank-9"), 2, -350, "Bakery")], 1, &synced);
         assert_eq!(again.booked.len(), 1);
+    }
+
+    #[test]
+    fn the_bank_s_booking_of_a_pending_one_an_import_booked_takes_its_place() {
+        // A sync held a card payment pending at -34.88; a CSV import booked it (same day and amount).
+        let booked_by_import = |day: u32, minor: i64| {
+            let row = run(vec![fetched(Booked, None, day, minor, "KARTE 1234 TANKSTELLE")]).booked.remove(0);
+            Transaction { source: Source::Csv, pending_of: Some("card-77".into()), ..row }
+        };
+        let stored = vec![booked_by_import(2, -3488)];
+        // The bank books it a day later, under a new id, for -39.71: it replaces the import's row.
+        let ingest = run_over(vec![fetched(Booked, Some("bk-1"), 3, -3971, "Tankstelle")], 1, &stored);
+        assert_eq!(ingest.booked.len(), 1);
+        assert_eq!(ingest.superseded, vec![stored[0].id]);
+        // Under the pending's own id, it is that booking whatever its date.
+        let ingest = run_over(vec![fetched(Booked, Some("card-77"), 12, -3488, "Tankstelle")], 1, &stored);
+        assert_eq!(ingest.superseded, vec![stored[0].id]);
+
+        // Not the same: a refund of the amount, a payment far off in amount or weeks later.
+        for other in [
+            fetched(Booked, Some("bk-2"), 3, 3488, "Refund"),
+            fetched(Booked, Some("bk-3"), 3, -9000, "Hotel"),
+            fetched(Booked, Some("bk-4"), 20, -3488, "Tankstelle"),
+            fetched(Booked, Some("bk-5"), 1, -3488, "Tankstelle, the day before"),
+        ] {
+            let ingest = run_over(vec![other.clone()], 1, &stored);
+            assert!(ingest.superseded.is_empty(), "{other:?}");
+            assert_eq!(ingest.booked.len(), 1, "{other:?}");
+        }
+        // Two same-day coffees: the import's booking matches the first exactly, the second is new
+        // and takes nobody's place.
+        let coffee = vec![booked_by_import(2, -350)];
+        let ingest = run_over(
+            vec![fetched(Booked, Some("c-1"), 2, -350, "Cafe"), fetched(Booked, Some("c-2"), 2, -350, "Cafe")],
+            1,
+            &coffee,
+        );
+        assert_eq!((ingest.booked.len(), ingest.superseded.len()), (1, 0));
     }
 }

@@ -91,6 +91,10 @@ pub struct Transaction {
     /// Content fingerprint; the dedupe key when there is no provider id.
     pub fingerprint: String,
     pub source: Source,
+    /// For a booked row an import stored in place of a synced pending transaction: that
+    /// pending's provider id (empty when it had none). The bank's own booking of it, under a new
+    /// id, some days later or for a changed amount, takes this row's place instead of doubling it.
+    pub pending_of: Option<String>,
 }
 
 /// The content of a transaction that its fingerprint covers.

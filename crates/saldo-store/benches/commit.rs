@@ -109,6 +109,7 @@ fn booked(account: AccountId, serial: u64, per_sync: u64, day: NaiveDate) -> Tra
         counterparty: None,
         provider_id: Some(format!("tx-{per_sync}-{serial}")),
         source: Source::Sync,
+        pending_of: None,
     }
 }
 
@@ -166,6 +167,7 @@ fn batch(
                     pending: Vec::new(),
                     pending_removed: Vec::new(),
                     pending_vanished: 0,
+                    superseded: Vec::new(),
                 }],
                 notifications: Vec::new(),
             }

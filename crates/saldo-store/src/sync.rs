@@ -175,6 +175,8 @@ pub struct AccountIngest {
     pub pending_removed: Vec<TransactionId>,
     /// Of those, how many the fetch did not return again as pending.
     pub pending_vanished: u64,
+    /// Stored rows (an import's booking of a pending one) that a booking in `booked` replaces.
+    pub superseded: Vec<TransactionId>,
 }
 
 /// Everything one sync writes.
@@ -265,6 +267,10 @@ async fn commit_syncs_in(tx: &mut Tx, commits: &[&SyncCommit]) -> Result<Vec<Com
         for row in tx.fetch(&sql, &args).await? {
             *replaced_in.entry(AccountId(row.get(0)?)).or_default() += 1;
         }
+    }
+    let superseded: Vec<Arg> = ingest.iter().flat_map(|i| &i.superseded).map(|t| Arg::Uuid(t.0)).collect();
+    for (list, args) in in_lists(superseded) {
+        tx.execute(&format!("DELETE FROM transactions WHERE id IN ({list})"), &args).await?;
     }
     let inserted = insert_transactions_in(tx, ingest.iter().flat_map(|i| &i.booked)).await?;
     let count = |accounts: Vec<AccountId>| {

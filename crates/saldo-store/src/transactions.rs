@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 const TRANSACTION_COLUMNS: &str = "id, account_id, status, booking_date, value_date, amount_minor, currency, \
-     description, counterparty, provider_id, fingerprint, source";
+     description, counterparty, provider_id, fingerprint, source, pending_of";
 
 fn transaction_args(t: &Transaction) -> Vec<Arg> {
     vec![
@@ -27,6 +27,7 @@ fn transaction_args(t: &Transaction) -> Vec<Arg> {
         Arg::OptText(t.provider_id.clone()),
         Arg::Text(t.fingerprint.clone()),
         Arg::OptText(t.source.as_str().map(str::to_string)),
+        Arg::OptText(t.pending_of.clone()),
     ]
 }
 
@@ -86,7 +87,7 @@ async fn insert_skipping_known(tx: &mut Tx, rows: &[&Transaction]) -> Result<Has
         tx,
         &format!("INSERT INTO transactions ({TRANSACTION_COLUMNS})"),
         "ON CONFLICT DO NOTHING RETURNING id, account_id",
-        12,
+        13,
         rows.iter().map(|t| transaction_args(t)).collect(),
     )
     .await?;
@@ -135,6 +136,7 @@ fn transaction_from_row(row: &Row) -> Result<Transaction, StoreError> {
         provider_id: row.get(9)?,
         fingerprint: row.get(10)?,
         source: Source::parse(row.get::<Option<String>>(11)?.as_deref()),
+        pending_of: row.get(12)?,
     })
 }
 

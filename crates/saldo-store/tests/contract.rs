@@ -98,6 +98,7 @@ fn transaction(account: AccountId, provider_id: Option<&str>, description: &str,
         counterparty: Some("Shop".into()),
         provider_id: provider_id.map(Into::into),
         source: Source::Sync,
+        pending_of: None,
         fingerprint: fingerprint(
             FingerprintContent { booking_date: date(3), amount, description, counterparty: Some("Shop") },
             0,

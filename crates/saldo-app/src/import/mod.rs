@@ -688,6 +688,7 @@ impl Writer<'_> {
                 // Marked as a file's id: a sync's ids and a file's never meet.
                 provider_id: parsed.provider_id.as_deref().and_then(file_id),
                 source: self.source,
+                pending_of: None,
             });
         }
         let Some(state) = self.state.as_mut() else { return Ok(BatchWritten { skipped, ..BatchWritten::default() }) };

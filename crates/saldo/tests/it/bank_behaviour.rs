@@ -581,6 +581,35 @@ fn tell<B: Bank>(backend: Backend, bank: B, story: for<'a> fn(Engine, &'a dyn Ba
 }
 
 /// A story at each provider's bank, on each backend.
+/// A card payment the bank holds pending is booked first by the household's CSV import, then by
+/// the bank a day later, under a new id and for another amount (a tip): stored once, as the bank
+/// booked it.
+async fn a_pending_payment_an_import_booked_is_booked_once(e: Engine, bank: &dyn Bank) {
+    let day0 = e.now().date_naive();
+    let salary = booking(Some("salary-1"), day0 - TimeDelta::days(3), 250_000, "Salary");
+    bank.set_bookings(std::slice::from_ref(&salary), &[booking(Some("card-77"), day0, -3_488, "Fuel station")]);
+    let id = connect(&e, bank).await;
+    let account = the_account(&e).await;
+    let csv = format!("Date;Text;Amount\n{};KARTENZAHLUNG TANKSTELLE;-34,88\n", day0.format("%d.%m.%Y"));
+    let request = saldo_app::import::ImportRequest { account: Some(account.id.to_string()), ..Default::default() };
+    let report = saldo_app::import::import_bytes(&e.ctx, &e.actor, "export.csv", csv.into_bytes(), &request).await;
+    assert_eq!(report.statements[0].pending_replaced, 1, "{report:?}");
+    assert!(stored(&e, TransactionStatus::Pending).await.is_empty());
+
+    next_day(&e, bank);
+    bank.set_bookings(&[salary, booking(Some("card-77b"), e.now().date_naive(), -3_971, "Fuel station")], &[]);
+    sync_once(&e, id).await;
+    let booked = stored(&e, TransactionStatus::Booked).await;
+    assert_eq!(
+        texts(&booked),
+        vec![
+            ("Fuel station".to_string(), -3_971, e.now().date_naive()),
+            ("Salary".to_string(), 250_000, day0 - TimeDelta::days(3)),
+        ],
+        "the bank's booking took the import's place"
+    );
+}
+
 macro_rules! at_every_bank {
     ($story:ident, $gocardless:expr, $enable_banking:expr, $berlin_group:expr) => {
         mod $story {
@@ -629,6 +658,12 @@ at_every_bank!(
     berlin_group(false)
 );
 at_every_bank!(a_reused_id_keeps_both_bookings, gocardless(false), enable_banking(false, true), berlin_group(false));
+at_every_bank!(
+    a_pending_payment_an_import_booked_is_booked_once,
+    gocardless(false),
+    enable_banking(false, true),
+    berlin_group(false)
+);
 at_every_bank!(
     a_reconnect_with_new_ids_keeps_one_account_and_each_booking_once,
     gocardless(true),
