@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use saldo_core::account::{validate_name, Account, AccountClass, AccountKind, Origin};
 use saldo_core::balance::{BalancePoint, BalanceSource};
 use saldo_core::ids::AccountId;
+use saldo_core::item::ItemDecision;
 use saldo_core::money::{Currency, Money};
 use saldo_store::ValuationWrite;
 use uuid::Uuid;
@@ -115,6 +116,22 @@ pub async fn edit_account(ctx: &App, actor: &Actor, reference: &str, edit: Accou
         account.tracked = tracked;
     }
     ctx.db.update_account(&account).await?;
+    // The bank item that feeds the account follows: an untracked account is no longer fetched
+    // (nor counted), and tracking it again resumes its item where it stopped.
+    if let (Some(tracked), Origin::Connection(connection)) = (edit.tracked, account.origin) {
+        let decision = if tracked { ItemDecision::Tracked } else { ItemDecision::Ignored };
+        let items: Vec<_> = ctx
+            .db
+            .items(connection)
+            .await?
+            .into_iter()
+            .filter(|i| i.account_id == Some(account.id) && i.decision != decision)
+            .map(|i| saldo_core::item::Item { decision, ..i })
+            .collect();
+        if !items.is_empty() {
+            ctx.db.decide_items(&items, &[], &[]).await?;
+        }
+    }
     Ok(account)
 }
 

@@ -331,7 +331,7 @@ async fn link_to(
     item.decision = ItemDecision::Tracked;
     item.account_id = Some(account);
     let alias = alias_of(&discovered_of(&item));
-    ctx.db.decide_items(std::slice::from_ref(&item), &[], &[(account, connection.id, alias)]).await?;
+    ctx.db.decide_items(std::slice::from_ref(&item), &[], &[(account, connection.id, Some(alias))]).await?;
     Ok(item)
 }
 
@@ -393,6 +393,13 @@ pub async fn track(
     let mut accounts = Vec::new();
     let mut linked = Vec::new();
     for mut item in chosen {
+        // An item tracked before (its account untracked since) resumes into its own account.
+        if let Some(own) = item.account_id {
+            item.decision = ItemDecision::Tracked;
+            linked.push((own, connection.id, None));
+            updated.push(item);
+            continue;
+        }
         // Two items of one connection never feed one account.
         let taken: Vec<AccountId> = linked.iter().map(|(id, _, _)| *id).collect();
         if let Some(existing) = candidates.remove(&item.id).and_then(|mut a| a.pop()).filter(|a| !taken.contains(&a.id))
@@ -400,7 +407,7 @@ pub async fn track(
             let alias = alias_of(&discovered_of(&item));
             item.decision = ItemDecision::Tracked;
             item.account_id = Some(existing.id);
-            linked.push((existing.id, connection.id, alias));
+            linked.push((existing.id, connection.id, Some(alias)));
             updated.push(item);
             continue;
         }
@@ -778,13 +785,13 @@ pub async fn connection_views(ctx: &App, actor: &Actor) -> Result<Vec<Connection
             _ if outage => format!(
                 "{name} has an outage that affects many of its customers, not just your connection. saldo retries for everyone; nothing to do."
             ),
-            Some(episode) => {
-                let mut message = episode.failure.kind.user_message(name);
-                if episode.escalated {
-                    message.push_str(&format!(" It has been failing since {}.", episode.since.format("%Y-%m-%d %H:%M UTC")));
-                }
-                message
-            }
+            // After a day, what was said at first ("if this lasts a day…") is history: say since when.
+            Some(episode) if episode.escalated && episode.failure.kind.is_temporary() => format!(
+                "Since {}, {}. saldo keeps retrying; if it goes on, check {name}'s own app or reconnect.",
+                episode.since.format("%Y-%m-%d %H:%M UTC"),
+                episode.failure.kind.cause(name)
+            ),
+            Some(episode) => episode.failure.kind.user_message(name),
             None if state.partial => {
                 format!("Updated, but some accounts at {name} could not be read; saldo tries them again at the next update.")
             }

@@ -566,10 +566,15 @@ async fn prepare(
             (SyncOutcome::Failed(failure.kind), Some(failure), events)
         }
     };
+    let tracked_names: Vec<String> = stored_items
+        .iter()
+        .filter(|i| i.decision == ItemDecision::Tracked && i.vanished_at.is_none())
+        .map(|i| i.name.clone())
+        .collect();
     for event in events {
-        notifications.push(event_notification(ctx, about, id, &institution.name, &event));
+        notifications.push(event_notification(ctx, about, id, &institution.name, &tracked_names, &event));
     }
-    if let Some(days) = consent_warning_due(now, consent_record.valid_until) {
+    if let Some(days) = consent_warning_due(now, consent_record.granted_at, consent_record.valid_until) {
         let params = Params::ConsentExpiring {
             institution: institution.name.clone(),
             ends_on: consent_record.valid_until.date_naive(),
@@ -690,12 +695,14 @@ fn event_notification(
     about: About,
     connection: ConnectionId,
     institution: &str,
+    accounts: &[String],
     event: &SyncEvent,
 ) -> Notification {
     let institution = institution.to_string();
     let (params, event_key) = match event {
         SyncEvent::ReconnectNeeded { kind } => {
-            (Params::ReconnectNeeded { institution, failure: *kind }, key::reconnect_needed(connection, about.at))
+            let params = Params::ReconnectNeeded { institution, failure: *kind, accounts: accounts.to_vec() };
+            (params, key::reconnect_needed(connection, about.at))
         }
         SyncEvent::Escalated { kind, since } => (
             Params::ErrorPersisted { institution, since: *since, failure: *kind },

@@ -180,6 +180,34 @@ impl FailureKind {
 }
 
 impl FailureKind {
+    /// What is wrong, as one clause without what to do ("Bank X takes too long to answer"), for
+    /// texts that say how long it has lasted.
+    pub fn cause(self, institution: &str) -> String {
+        match self {
+            FailureKind::Temporary(TemporaryCause::ProviderDown) => format!("{institution} is not answering"),
+            FailureKind::Temporary(TemporaryCause::Maintenance) => format!("{institution} is in maintenance"),
+            FailureKind::Temporary(TemporaryCause::Network) => {
+                format!("the connection to {institution} keeps breaking off")
+            }
+            FailureKind::Temporary(TemporaryCause::Timeout) => format!("{institution} takes too long to answer"),
+            FailureKind::Temporary(TemporaryCause::RateLimited) => {
+                format!("{institution}'s daily allowance of updates is used up")
+            }
+            FailureKind::Temporary(TemporaryCause::AggregatorIncident) => {
+                format!("the service that connects saldo to {institution} has an incident")
+            }
+            FailureKind::Temporary(TemporaryCause::Unknown) => {
+                format!("{institution} sends answers saldo does not understand")
+            }
+            FailureKind::ActionRequired => format!("{institution} needs you to confirm something"),
+            FailureKind::Expired => format!("your permission for saldo to read {institution} has expired"),
+            FailureKind::InvalidCredentials => format!("{institution} refuses the login"),
+            FailureKind::Revoked => format!("access to {institution} was withdrawn"),
+            FailureKind::Unsupported => format!("{institution} blocks automated access"),
+            FailureKind::Config => format!("saldo's connection to {institution} is misconfigured on this server"),
+        }
+    }
+
     /// What went wrong while the user was connecting (or reconnecting) `institution`, and what to
     /// do: nothing was saved, so nothing is retried by itself and there is no history to keep.
     pub fn connect_message(self, institution: &str) -> String {

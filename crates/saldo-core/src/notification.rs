@@ -97,6 +97,8 @@ pub enum Params {
     ReconnectNeeded {
         institution: String,
         failure: FailureKind,
+        /// The tracked accounts that wait for the reconnect.
+        accounts: Vec<String>,
     },
     ConsentExpiring {
         institution: String,
@@ -150,16 +152,20 @@ impl Params {
     /// The notification as one plain sentence or two: what happened and what to do.
     pub fn text(&self) -> String {
         match self {
-            Params::ReconnectNeeded { institution, failure } => failure.user_message(institution),
+            Params::ReconnectNeeded { institution, failure, accounts } if !accounts.is_empty() => {
+                format!("{} Not updated until then: {}.", failure.user_message(institution), accounts.join(", "))
+            }
+            Params::ReconnectNeeded { institution, failure, .. } => failure.user_message(institution),
             Params::ConsentExpiring { institution, ends_on, within_a_day } => format!(
                 "Your permission for saldo to read {institution} ends on {ends_on} ({} left). Renew it now to keep \
                  updates going; your history is kept.",
                 if *within_a_day { "a day or less" } else { "a week or less" }
             ),
             Params::ErrorPersisted { institution, since, failure } => format!(
-                "Updates from {institution} have failed since {} ({failure}). saldo keeps retrying; if it goes on, \
-                 check the institution's own app or reconnect.",
-                since.format("%Y-%m-%d %H:%M UTC")
+                "Updates from {institution} have failed since {}: {}. saldo keeps retrying; if it goes on, check \
+                 {institution}'s own app or reconnect.",
+                since.format("%Y-%m-%d %H:%M UTC"),
+                failure.cause(institution)
             ),
             Params::OutageBegan { institution } => format!(
                 "{institution} has an outage: many connections fail the same way. saldo retries for everyone; \
@@ -224,9 +230,15 @@ impl Notification {
         }
     }
 
-    /// The notification as plain text.
+    /// The notification as plain text, for the command line and the API: one that needs the user
+    /// names the command that does what it asks.
     pub fn text(&self) -> String {
-        self.params.text()
+        match (&self.params, self.connection_id) {
+            (Params::ReconnectNeeded { .. }, Some(connection)) => {
+                format!("{} Reconnect: saldo reconnect {connection}", self.params.text())
+            }
+            _ => self.params.text(),
+        }
     }
 }
 
@@ -273,14 +285,17 @@ pub mod key {
     }
 }
 
-/// The consent warning due now, if any: 1 when a day or less is left, else 7 when a week or less.
-pub fn consent_warning_due(now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Option<u32> {
+/// The consent warning due now, if any: 1 when a day or less is left, else 7 when a week or less
+/// is left of a consent that was given for longer than a week (one given for a week at most would
+/// warn the moment it is given).
+pub fn consent_warning_due(now: DateTime<Utc>, granted_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Option<u32> {
     let left = expires_at - now;
+    let week = chrono::TimeDelta::days(7);
     if left <= chrono::TimeDelta::zero() {
         None
     } else if left <= chrono::TimeDelta::days(1) {
         Some(1)
-    } else if left <= chrono::TimeDelta::days(7) {
+    } else if left <= week && expires_at - granted_at > week {
         Some(7)
     } else {
         None
@@ -303,13 +318,18 @@ mod tests {
     #[test]
     fn consent_warnings_at_seven_days_and_one_day() {
         let expires = Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).unwrap();
-        let before = |hours: i64| consent_warning_due(expires - chrono::TimeDelta::hours(hours), expires);
+        let granted = expires - chrono::TimeDelta::days(90);
+        let before = |hours: i64| consent_warning_due(expires - chrono::TimeDelta::hours(hours), granted, expires);
         assert_eq!(before(8 * 24), None);
         assert_eq!(before(7 * 24), Some(7));
         assert_eq!(before(25), Some(7));
         assert_eq!(before(24), Some(1));
         assert_eq!(before(1), Some(1));
         assert_eq!(before(0), None, "an expired consent is a failure, not a warning");
+        // A bank whose consents last a week: no "a week or less left" the moment it is given.
+        let week = expires - chrono::TimeDelta::days(7);
+        assert_eq!(consent_warning_due(week, week, expires), None);
+        assert_eq!(consent_warning_due(expires - chrono::TimeDelta::hours(3), week, expires), Some(1));
     }
 
     #[test]
@@ -343,9 +363,19 @@ mod tests {
             "Your permission for saldo to read Nordea ends on 2026-03-07 (a week or less left). Renew it now to keep \
              updates going; your history is kept."
         );
-        let reconnect = Params::ReconnectNeeded { institution: "Nordea".into(), failure: FailureKind::Expired };
+        let reconnect =
+            Params::ReconnectNeeded { institution: "Nordea".into(), failure: FailureKind::Expired, accounts: vec![] };
         assert_eq!(reconnect.kind().level(), Level::Primary);
         assert_eq!(reconnect.text(), FailureKind::Expired.user_message("Nordea"));
+        // Which accounts wait for it, and which command does it.
+        let accounts = vec!["Current account".to_string(), "Visa".to_string()];
+        let reconnect =
+            Params::ReconnectNeeded { institution: "Nordea".into(), failure: FailureKind::Expired, accounts };
+        let connection = ConnectionId(Uuid::from_u128(5));
+        let about = About { connection: Some(connection), ..about };
+        let note = Notification::new(Uuid::nil(), about, reconnect, "k".into());
+        assert!(note.text().contains("Not updated until then: Current account, Visa."), "{}", note.text());
+        assert!(note.text().ends_with(&format!("Reconnect: saldo reconnect {connection}")), "{}", note.text());
         let items =
             Params::NewItemsFound { institution: "Nordea".into(), names: vec!["Savings".into(), "Card".into()] };
         assert_eq!(items.text(), "Nordea shows 2 new item(s) you can track: Savings, Card.");
@@ -354,6 +384,13 @@ mod tests {
             since: at,
             failure: FailureKind::Temporary(crate::failure::TemporaryCause::Timeout),
         };
-        assert!(persisted.text().starts_with("Updates from Nordea have failed since 2026-03-01 06:00 UTC (timeout)"));
+        assert!(persisted
+            .text()
+            .starts_with("Updates from Nordea have failed since 2026-03-01 06:00 UTC: Nordea takes"));
+        // Whatever the cause, the text says it in words, never a code.
+        for failure in FailureKind::ALL {
+            let text = Params::ErrorPersisted { institution: "Nordea".into(), since: at, failure }.text();
+            assert!(!text.contains("unknown") && !text.contains('(') && !text.contains('_'), "{text}");
+        }
     }
 }

@@ -126,7 +126,7 @@ impl Db {
         &self,
         items: &[Item],
         new_accounts: &[(Account, AccountAlias)],
-        linked: &[(AccountId, ConnectionId, AccountAlias)],
+        linked: &[(AccountId, ConnectionId, Option<AccountAlias>)],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for (account, alias) in new_accounts {
@@ -141,7 +141,9 @@ impl Db {
                 &[Arg::Uuid(account.0), Arg::Uuid(connection.0), Arg::Bool(false), Arg::Bool(true)],
             )
             .await?;
-            crate::accounts::insert_alias_in(&mut tx, *account, alias).await?;
+            if let Some(alias) = alias {
+                crate::accounts::insert_alias_in(&mut tx, *account, alias).await?;
+            }
         }
         upsert_items(&mut tx, items).await?;
         tx.commit().await

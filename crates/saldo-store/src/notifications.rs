@@ -124,8 +124,8 @@ impl Db {
 /// notification that only has its text.
 fn params_json(params: &Params) -> Option<String> {
     let value = match params {
-        Params::ReconnectNeeded { institution, failure } => {
-            json!({ "institution": institution, "failure": failure.as_str() })
+        Params::ReconnectNeeded { institution, failure, accounts } => {
+            json!({ "institution": institution, "failure": failure.as_str(), "names": accounts })
         }
         Params::ConsentExpiring { institution, ends_on, within_a_day } => {
             json!({ "institution": institution, "ends_on": ends_on.to_string(), "within_a_day": within_a_day })
@@ -162,7 +162,9 @@ fn params_from_json(kind: NotificationKind, json: &str) -> Result<Params, StoreE
     };
     let institution = text("institution")?;
     Ok(match kind {
-        NotificationKind::ReconnectNeeded => Params::ReconnectNeeded { institution, failure: failure()? },
+        NotificationKind::ReconnectNeeded => {
+            Params::ReconnectNeeded { institution, failure: failure()?, accounts: names() }
+        }
         NotificationKind::ConsentExpiring => Params::ConsentExpiring {
             institution,
             ends_on: text("ends_on")?.parse().map_err(|_| corrupt("ends_on is no day".into()))?,

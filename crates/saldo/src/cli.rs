@@ -507,9 +507,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         };
         return runtime.block_on(crate::cli_sync::simulate(config, flags.database_url.is_some(), options, json));
     }
-    // A dry run reads files only: it needs no database, so it opens none.
+    // A dry run reads files only: it needs no database, so it opens none (unless it is to preview
+    // what a named account already holds).
     if let Command::Import(args) = &cli.command {
-        if args.dry_run {
+        if args.dry_run && args.account.is_none() {
             return runtime.block_on(crate::cli_import::import(None, args));
         }
     }

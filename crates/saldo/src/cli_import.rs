@@ -30,7 +30,8 @@ pub struct ImportArgs {
     /// whose money columns do not show it; such a file is refused without it
     #[arg(long, value_name = "N")]
     pub amount_column: Option<usize>,
-    /// Parse and check the files, write nothing (needs no database)
+    /// Parse and check the files, write nothing (needs no database; with --account, shows what
+    /// that account already holds and what would be new)
     #[arg(long)]
     pub dry_run: bool,
     /// Import what a cut-off file holds (one that ends before its closing tags or closing
@@ -123,9 +124,10 @@ fn print_import_report(report: &saldo_app::import::FileReport) {
         let id = account.id.as_deref().map(|id| format!(" → account {id}{created}")).unwrap_or_default();
         outln!("  {identity} {currency}{id}");
         let mut line = format!("    {} transactions, sum {}", statement.transactions, statement.sum);
-        if !report.dry_run && report.error.is_none() {
+        if report.error.is_none() && (!report.dry_run || account.id.is_some()) {
+            let would = if report.dry_run { "would be " } else { "" };
             line.push_str(&format!(
-                "; new {}, duplicate {}, pending replaced {}, balance points {}",
+                "; {would}new {}, duplicate {}, pending replaced {}, balance points {}",
                 statement.new, statement.duplicate, statement.pending_replaced, statement.balance_points
             ));
         }

@@ -283,8 +283,11 @@ async fn import_reader<R: BufRead + Send + 'static>(
         result
     });
 
+    // A dry run into a named account writes as the import would, to show what would be new and
+    // what is there already, and then takes it all back.
+    let previews = request.dry_run && target.is_some();
     let mut writer = match (ctx, user) {
-        (Some(ctx), Some(user)) if !request.dry_run => Some(Writer {
+        (Some(ctx), Some(user)) if !request.dry_run || previews => Some(Writer {
             ctx,
             user,
             tx: ctx.db.begin_import().await?,
@@ -382,7 +385,7 @@ async fn import_reader<R: BufRead + Send + 'static>(
         }
         Err(err) => return Err(err.into()),
     };
-    if let Some(mut writer) = writer {
+    if let Some(mut writer) = writer.filter(|_| !request.dry_run) {
         // The layout is remembered for the account the file went into, so its next export needs
         // no detection (and no questions when detection would be unsure).
         let account = writer.account.clone().or_else(|| writer.state.as_ref().map(|s| s.account.clone()));

@@ -332,7 +332,8 @@ contract!(notifications_are_unique_per_key_and_can_be_read, |db: Db| async move 
         institution: Some(fixture.institution.id),
         at: at(3, 0),
     };
-    let reconnect = Params::ReconnectNeeded { institution: "Bank".into(), failure: FailureKind::Expired };
+    let reconnect =
+        Params::ReconnectNeeded { institution: "Bank".into(), failure: FailureKind::Expired, accounts: vec![] };
     let notification = |key: &str| Notification::new(Uuid::now_v7(), about, reconnect.clone(), key.into());
     assert_eq!(db.insert_notifications(&[notification("a"), notification("a"), notification("b")]).await.unwrap(), 2);
     assert_eq!(db.insert_notifications(&[notification("a")]).await.unwrap(), 0);
@@ -349,7 +350,11 @@ contract!(notifications_keep_what_they_say_as_parameters, |db: Db| async move {
     let fixture = connected(&db).await;
     let about = About { user: fixture.user.id, connection: None, institution: None, at: at(3, 0) };
     let every_kind = vec![
-        Params::ReconnectNeeded { institution: "Bank".into(), failure: FailureKind::ActionRequired },
+        Params::ReconnectNeeded {
+            institution: "Bank".into(),
+            failure: FailureKind::ActionRequired,
+            accounts: vec!["Current".into(), "Visa".into()],
+        },
         Params::ConsentExpiring { institution: "Bank".into(), ends_on: date(9), within_a_day: true },
         Params::ErrorPersisted {
             institution: "Bank".into(),

@@ -233,9 +233,13 @@ engine_test!(a_flaky_network_is_retried_quietly_and_nothing_is_lost, |e: Engine|
 engine_test!(an_expired_consent_is_red_announced_once_and_a_reconnect_backfills, |e: Engine| async move {
     let connected = e.now();
     let id = e.connect("sandbox-short-consent").await;
-    assert_eq!(e.notifications(NotificationKind::ConsentExpiring).await, 1, "7 days is all it grants: warned at once");
+    assert_eq!(
+        e.notifications(NotificationKind::ConsentExpiring).await,
+        0,
+        "7 days is all it grants: no alarm at once"
+    );
     e.run_until(connected + TimeDelta::days(6) + TimeDelta::hours(12), TimeDelta::hours(1)).await;
-    assert_eq!(e.notifications(NotificationKind::ConsentExpiring).await, 2, "and again a day before");
+    assert_eq!(e.notifications(NotificationKind::ConsentExpiring).await, 1, "warned a day before");
     e.run_until(connected + TimeDelta::days(9), TimeDelta::hours(1)).await;
     let view = e.view(id).await;
     assert_eq!((view.status, view.colour), (Status::PermanentError, Colour::Red));
@@ -243,6 +247,11 @@ engine_test!(an_expired_consent_is_red_announced_once_and_a_reconnect_backfills,
     assert!(view.message.contains("Reconnect"), "{}", view.message);
     assert_eq!(view.next_sync_at, None, "no automatic retries");
     assert_eq!(e.notifications(NotificationKind::ReconnectNeeded).await, 1);
+    // It says which accounts wait and which command reconnects.
+    let notes = e.ctx.db.notifications(e.actor.user.id, false).await.unwrap();
+    let reconnect = notes.iter().find(|n| n.kind == NotificationKind::ReconnectNeeded).unwrap().text();
+    assert!(reconnect.contains("Not updated until then: Current account"), "{reconnect}");
+    assert!(reconnect.contains(&format!("saldo reconnect {id}")), "{reconnect}");
     let runs_before = e.ctx.db.sync_runs(id, 1000).await.unwrap().len();
     e.run_until(connected + TimeDelta::days(11), TimeDelta::hours(1)).await;
     assert_eq!(e.ctx.db.sync_runs(id, 1000).await.unwrap().len(), runs_before, "red connections are left alone");
@@ -288,6 +297,11 @@ engine_test!(an_interface_change_is_escalated_after_a_day_and_its_end_announced,
     let recovered = e.notifications(NotificationKind::SyncRecovered).await;
     assert!(persisted >= 1 && recovered >= 1, "{persisted} escalated, {recovered} recovered");
     assert!(persisted == recovered || persisted == recovered + 1, "{persisted} escalated, {recovered} recovered");
+    // The escalation says what is wrong in words, and the status stops promising a report.
+    let notes = e.ctx.db.notifications(e.actor.user.id, false).await.unwrap();
+    let escalated = notes.iter().find(|n| n.kind == NotificationKind::ErrorPersisted).unwrap().text();
+    assert!(escalated.contains("sends answers saldo does not understand"), "{escalated}");
+    assert!(!escalated.contains("unknown"), "{escalated}");
     let runs = e.ctx.db.sync_runs(id, 1000).await.unwrap();
     assert!(runs
         .iter()

@@ -307,3 +307,46 @@ both_backends!(an_imported_investment_account_is_worth_its_cash_and_its_position
     import(&saldo, &[file.to_str().unwrap()]);
     assert_eq!(saldo.json(&["accounts", "--json"])[0]["balance"], "4500.00");
 });
+
+both_backends!(untracking_an_account_stops_its_item_and_tracking_it_again_resumes, |saldo| {
+    let connected = saldo.json(&["connect", "sandbox-bank", "--yes", "--json"]);
+    let connection = connected["connection_id"].as_str().unwrap().to_string();
+    let cash = connected["items"].as_array().unwrap().iter().find(|i| i["kind"] == "cash").unwrap().clone();
+    let account = cash["account_id"].as_str().unwrap().to_string();
+    let decision = |saldo: &Saldo| {
+        let items = saldo.json(&["items", &connection, "--json"]);
+        let item = items.as_array().unwrap().iter().find(|i| i["id"] == cash["id"]).unwrap().clone();
+        (item["decision"].as_str().unwrap().to_string(), item["account_id"].as_str().map(str::to_string))
+    };
+    saldo.ok(&["account", "edit", &account, "--untrack"]);
+    assert_eq!(decision(&saldo), ("ignored".to_string(), Some(account.clone())), "items shows it");
+    // Tracking the item again resumes into the same account, which counts again.
+    saldo.ok(&["track", &connection, cash["id"].as_str().unwrap()]);
+    assert_eq!(decision(&saldo), ("tracked".to_string(), Some(account.clone())));
+    let accounts = saldo.json(&["accounts", "--json"]);
+    let again = accounts.as_array().unwrap().iter().find(|a| a["id"] == account.as_str()).unwrap().clone();
+    assert_eq!((again["tracked"].as_bool(), accounts.as_array().unwrap().len()), (Some(true), 3), "{accounts}");
+    // And from the account's side too.
+    saldo.ok(&["account", "edit", &account, "--untrack"]);
+    saldo.ok(&["account", "edit", &account, "--track"]);
+    assert_eq!(decision(&saldo), ("tracked".to_string(), Some(account)));
+});
+
+both_backends!(a_dry_run_into_a_named_account_previews_what_is_new_and_writes_nothing, |saldo| {
+    let january = [("A1", "20240102", "-12.50", "Coffee"), ("A2", "20240103", "2500.00", "Salary")];
+    let file = write(&saldo, "jan.ofx", crate::import::ofx(&january, "2487.50").as_bytes());
+    let first = import(&saldo, &[file.to_str().unwrap()]);
+    let account = first["files"][0]["statements"][0]["account"]["id"].as_str().unwrap().to_string();
+    let more = [january[0], january[1], ("A3", "20240104", "-80.00", "Groceries")];
+    let next = write(&saldo, "jan-feb.ofx", crate::import::ofx(&more, "2407.50").as_bytes());
+
+    let preview = import(&saldo, &["--dry-run", "--account", &account, next.to_str().unwrap()]);
+    let statement = &preview["files"][0]["statements"][0];
+    assert_eq!(preview["files"][0]["dry_run"], true);
+    assert_eq!(statement["account"]["id"], account.as_str(), "{preview}");
+    assert_eq!((statement["new"].as_u64(), statement["duplicate"].as_u64()), (Some(1), Some(2)), "{preview}");
+    let text = saldo.ok(&["import", "--dry-run", "--account", &account, next.to_str().unwrap()]);
+    assert!(text.contains("would be new 1, duplicate 2"), "{text}");
+    assert_eq!(stored_total(&saldo, &account), (2, 248_750), "nothing written");
+    assert_eq!(saldo.json(&["accounts", "--json"])[0]["balance"], "2487.50", "nor a balance");
+});
