@@ -81,6 +81,7 @@ fn main() {
             connections_per_user: 4,
             tick: TimeDelta::minutes(15),
             concurrency: 1,
+            importers: 0,
         };
         // With 0 connections the readers run alone for ten seconds: what they take without a writer.
         let syncs_per_second = if connections == 0 {

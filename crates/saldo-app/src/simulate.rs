@@ -7,6 +7,10 @@
 //! after one try and disconnects, keeping the history). At the end every tracked account is
 //! compared with what the sandbox booked up to that connection's last successful sync: missing rows
 //! are `lost`, extra ones `duplicated`; what the bank booked later is `awaiting_sync`, not lost.
+//!
+//! Some users (`importers`) first import their accounts' statements (CAMT files in the bank's export
+//! words, under the file's own references) and only then track them at the bank: their accounts
+//! must come out once each (`doubled_accounts`), and each booking once, matched by day and amount.
 
 use crate::connections::{self, Selection};
 use crate::ops::{Actor, App, OpsError};
@@ -37,6 +41,8 @@ pub struct SimulateOptions {
     /// takes concurrent writers (PostgreSQL) better, but syncs of one institution then finish in
     /// varying order and outage assessments can differ between runs.
     pub concurrency: usize,
+    /// Percent of users who import their accounts' statements before tracking them.
+    pub importers: u32,
 }
 
 /// The default mix of sandbox behaviours, in percent.
@@ -74,6 +80,8 @@ pub struct TransactionCounts {
     pub duplicated: u64,
     /// Booked after a connection's last successful sync (it is red, or its next sync is due).
     pub awaiting_sync: u64,
+    /// Imported from statement files before their accounts were tracked at the bank.
+    pub imported: u64,
     /// Lost and duplicated rows by sandbox institution, to find the behaviour at fault.
     pub faults_by_institution: BTreeMap<&'static str, (u64, u64)>,
 }
@@ -94,6 +102,10 @@ pub struct SimulationReport {
     pub recoveries: u64,
     pub reconnects: u64,
     pub disconnects: u64,
+    /// Connections of users who imported statements before tracking.
+    pub imported_first: u64,
+    /// Accounts the user holds more than once for one IBAN (should be 0).
+    pub doubled_accounts: u64,
     pub transactions: TransactionCounts,
     /// One count per kind, plus `repeated`: announcements of an episode already announced.
     pub notifications: BTreeMap<&'static str, u64>,
@@ -125,6 +137,8 @@ struct SimConnection {
     reconnect_at: Option<DateTime<Utc>>,
     reconnects: u32,
     disconnected: bool,
+    /// The user imported the accounts' statements before tracking them.
+    imported: bool,
 }
 
 fn pick_institution(rng: &mut rand::rngs::StdRng) -> &'static str {
@@ -169,6 +183,7 @@ pub async fn simulate(ctx: App, options: &SimulateOptions) -> Result<SimulationR
     let mut sims: Vec<SimConnection> = Vec::new();
     let mut waiting: Vec<(User, &'static str, DateTime<Utc>, u32)> = Vec::new();
     let mut user: Option<User> = None;
+    let mut importers: std::collections::HashSet<UserId> = std::collections::HashSet::new();
     for index in 0..options.connections {
         if index % per_user == 0 {
             let candidate = User {
@@ -179,10 +194,14 @@ pub async fn simulate(ctx: App, options: &SimulateOptions) -> Result<SimulationR
             };
             user = Some(ctx.db.ensure_user(&candidate).await?);
             report.users += 1;
+            if rng.random_range(0..100) < options.importers {
+                importers.insert(candidate.id);
+            }
         }
         let Some(user) = user.clone() else { continue };
         let institution = pick_institution(&mut rng);
-        if let Some(sim) = try_connect(&ctx, &user, institution, &mut report, &mut rng).await? {
+        let first = Household { sandbox: &sandbox, imports: importers.contains(&user.id) };
+        if let Some(sim) = try_connect(&ctx, &user, institution, first, &mut report, &mut rng).await? {
             sims.push(sim);
         } else {
             // The bank is down right now: this user tries again half an hour later, while the others
@@ -211,7 +230,8 @@ pub async fn simulate(ctx: App, options: &SimulateOptions) -> Result<SimulationR
         let due: Vec<_> = waiting.iter().filter(|(_, _, at, _)| *at <= now).cloned().collect();
         waiting.retain(|(_, _, at, _)| *at > now);
         for (user, institution, _, attempts) in due {
-            match try_connect(&ctx, &user, institution, &mut report, &mut rng).await? {
+            let first = Household { sandbox: &sandbox, imports: importers.contains(&user.id) };
+            match try_connect(&ctx, &user, institution, first, &mut report, &mut rng).await? {
                 Some(sim) => {
                     index_of.insert(sim.id, sims.len());
                     sims.push(sim);
@@ -273,12 +293,21 @@ pub async fn simulate(ctx: App, options: &SimulateOptions) -> Result<SimulationR
     Ok(report)
 }
 
+/// What a user does before tracking a new connection's accounts.
+#[derive(Clone, Copy)]
+struct Household<'a> {
+    sandbox: &'a Sandbox,
+    /// Import the accounts' statements first.
+    imports: bool,
+}
+
 /// Connects an institution for a user, tracks everything and runs the first sync; `None` when the
 /// bank refused right now (maintenance, network).
 async fn try_connect(
     ctx: &App,
     user: &User,
     institution: &'static str,
+    household: Household<'_>,
     report: &mut SimulationReport,
     rng: &mut rand::rngs::StdRng,
 ) -> Result<Option<SimConnection>, OpsError> {
@@ -288,6 +317,10 @@ async fn try_connect(
     else {
         return Ok(None);
     };
+    if household.imports {
+        report.imported_first += 1;
+        report.transactions.imported += import_statements(ctx, &actor, household.sandbox, institution, id).await?;
+    }
     connections::track(ctx, &actor, id, &Selection::All).await?;
     let first = sync::sync_now(ctx, &actor, id, "simulator").await?;
     let now = ctx.clock.now();
@@ -302,9 +335,61 @@ async fn try_connect(
         reconnect_at: None,
         reconnects: 0,
         disconnected: false,
+        imported: household.imports,
     };
     observe(report, &mut sim, &first.outcome, now, rng);
     Ok(Some(sim))
+}
+
+/// Imports, for each account of a new connection that has an IBAN, the bank's statement of its
+/// last 90 days up to yesterday, as a CAMT.053 in the export's own words and references; returns
+/// the transactions imported.
+async fn import_statements(
+    ctx: &App,
+    actor: &Actor,
+    sandbox: &Sandbox,
+    institution: &str,
+    connection: ConnectionId,
+) -> Result<u64, OpsError> {
+    let user_key = connection.to_string();
+    let yesterday = ctx.clock.today() - TimeDelta::days(1);
+    let mut imported = 0;
+    for (slot, iban, _) in sandbox.account_identities(institution, &user_key) {
+        let Some(iban) = iban else { continue };
+        let booked = sandbox.booked_between(institution, &user_key, slot, yesterday - TimeDelta::days(89), yesterday);
+        let Some(first) = booked.first() else { continue };
+        let file = camt_statement(&iban, first.amount.currency.code(), &booked);
+        let request = crate::import::ImportRequest::default();
+        let report = crate::import::import_bytes(ctx, actor, "statement.xml", file.into_bytes(), &request).await;
+        if let Some(error) = &report.error {
+            return Err(OpsError::Invalid(format!("the simulated statement of {iban} was refused: {error}")));
+        }
+        imported += report.statements.iter().map(|s| s.new).sum::<u64>();
+    }
+    Ok(imported)
+}
+
+/// A CAMT.053 of `booked`: the bank's bookings, but in an export's words and references.
+fn camt_statement(iban: &str, currency: &str, booked: &[FetchedTransaction]) -> String {
+    let mut entries = String::new();
+    for (n, t) in booked.iter().enumerate() {
+        let amount = t.amount.to_string();
+        let (sign, amount) = match amount.strip_prefix('-') {
+            Some(debit) => ("DBIT", debit.to_string()),
+            None => ("CRDT", amount),
+        };
+        entries.push_str(&format!(
+            "<Ntry><Amt Ccy=\"{currency}\">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd><Sts>BOOK</Sts>\
+             <BookgDt><Dt>{}</Dt></BookgDt><AcctSvcrRef>STMT-{n}</AcctSvcrRef><NtryDtls><TxDtls><RmtInf>\
+             <Ustrd>EXPORT {n}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n",
+            t.booking_date
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">\
+         <BkToCstmrStmt><GrpHdr><MsgId>SIM</MsgId><CreDtTm>2026-01-01T00:00:00</CreDtTm></GrpHdr><Stmt><Id>S</Id>\
+         <Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>{currency}</Ccy></Acct>\n{entries}</Stmt></BkToCstmrStmt></Document>\n"
+    )
 }
 
 /// Counts a sync outcome and plays the user's part.
@@ -389,7 +474,22 @@ async fn check_against_truth(
                 .filter(|t| t.status == TransactionStatus::Booked)
                 .collect();
             let within: Vec<Transaction> = stored.iter().filter(|t| t.booking_date <= synced_until).cloned().collect();
-            let (lost, duplicated, differing) = compare_with_truth(&truth, &within);
+            // An imported statement words its rows its own way: those count by day and amount.
+            let (lost, duplicated, differing) = if sim.imported {
+                compare_by_day_and_amount(&truth, &within)
+            } else {
+                compare_with_truth(&truth, &within)
+            };
+            if sim.imported {
+                if let Some(iban) = &iban {
+                    let currency = ctx.db.account(account).await?.map(|a| a.currency);
+                    if let Some(currency) = currency {
+                        let holders =
+                            ctx.db.accounts_with_identity(sim.user.id, Some(iban), None, None, currency).await?;
+                        report.doubled_accounts += holders.len().saturating_sub(1) as u64;
+                    }
+                }
+            }
             report.transactions.generated += truth.len() as u64;
             report.transactions.stored += stored.len() as u64;
             report.transactions.lost += lost;
@@ -421,6 +521,24 @@ pub fn compare_with_truth(truth: &[FetchedTransaction], stored: &[Transaction]) 
     let lost = counts.values().filter(|c| **c > 0).map(|c| *c as u64).sum();
     let duplicated = counts.values().filter(|c| **c < 0).map(|c| (-*c) as u64).sum();
     let mut differing: Vec<String> = counts.into_iter().filter(|(_, c)| *c != 0).map(|(k, _)| k).collect();
+    differing.sort();
+    (lost, duplicated, differing)
+}
+
+/// [`compare_with_truth`] by booking day and amount alone, for accounts whose rows came partly
+/// from statement files.
+fn compare_by_day_and_amount(truth: &[FetchedTransaction], stored: &[Transaction]) -> (u64, u64, Vec<String>) {
+    let mut counts: HashMap<(NaiveDate, i64), i64> = HashMap::new();
+    for t in truth {
+        *counts.entry((t.booking_date, t.amount.minor)).or_default() += 1;
+    }
+    for t in stored {
+        *counts.entry((t.booking_date, t.amount.minor)).or_default() -= 1;
+    }
+    let lost = counts.values().filter(|c| **c > 0).map(|c| *c as u64).sum();
+    let duplicated = counts.values().filter(|c| **c < 0).map(|c| (-*c) as u64).sum();
+    let mut differing: Vec<String> =
+        counts.into_iter().filter(|(_, c)| *c != 0).map(|((day, minor), c)| format!("{day}|{minor}|{c}")).collect();
     differing.sort();
     (lost, duplicated, differing)
 }

@@ -237,6 +237,9 @@ pub enum Command {
         /// Provider calls at once within a pass (writes are batched either way); 1 repeats exactly for a seed
         #[arg(long, default_value_t = 1)]
         concurrency: usize,
+        /// Percent of users who import their accounts' statements before they track them at the bank
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100))]
+        importers: u32,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -496,7 +499,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // `simulate` writes into a scratch database unless `--db` names one on its command line.
-    if let Command::Simulate { connections, days, seed, per_user, tick_minutes, concurrency, json } = cli.command {
+    if let Command::Simulate { connections, days, seed, per_user, tick_minutes, concurrency, importers, json } =
+        cli.command
+    {
         let options = saldo_app::simulate::SimulateOptions {
             connections,
             days,
@@ -504,6 +509,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             connections_per_user: per_user,
             tick: chrono::TimeDelta::minutes(i64::from(tick_minutes.max(1))),
             concurrency,
+            importers,
         };
         return runtime.block_on(crate::cli_sync::simulate(config, flags.database_url.is_some(), options, json));
     }
