@@ -184,11 +184,12 @@ pub async fn valuations(ctx: &App, actor: &Actor, reference: &str) -> Result<(Ac
     Ok((account, points))
 }
 
-/// An account with its latest balance on or before a day.
+/// An account with its latest balance on or before a day, and its positions then.
 #[derive(Debug, Clone)]
 pub struct AccountBalance {
     pub account: Account,
     pub balance: Option<(NaiveDate, Money)>,
+    pub holdings: Vec<saldo_core::holding::Holding>,
 }
 
 pub async fn accounts_with_balances(
@@ -199,6 +200,11 @@ pub async fn accounts_with_balances(
     let user = &actor.user;
     let series = ctx.db.balance_series(user.id, date, true).await?;
     let accounts = ctx.db.accounts(user.id).await?;
+    let mut holdings: std::collections::HashMap<AccountId, Vec<saldo_core::holding::Holding>> =
+        std::collections::HashMap::new();
+    for holding in ctx.db.latest_holdings(user.id, date).await? {
+        holdings.entry(holding.account_id).or_default().push(holding);
+    }
     Ok(accounts
         .into_iter()
         .map(|account| {
@@ -207,7 +213,8 @@ pub async fn accounts_with_balances(
                 .find(|s| s.account_id == account.id)
                 .and_then(|s| s.points.last())
                 .map(|(day, minor)| (*day, Money::new(*minor, account.currency)));
-            AccountBalance { account, balance }
+            let holdings = holdings.remove(&account.id).unwrap_or_default();
+            AccountBalance { account, balance, holdings }
         })
         .collect())
 }

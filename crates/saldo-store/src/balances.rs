@@ -151,26 +151,40 @@ impl Db {
     pub async fn holdings(&self, account: AccountId) -> Result<Vec<Holding>, StoreError> {
         let rows = self
             .fetch(
-                "SELECT account_id, isin, ticker, name, quantity, unit_price, market_value_minor, currency, as_of \
-                 FROM holdings WHERE account_id = $1 ORDER BY as_of, instrument_key",
+                &format!("SELECT {HOLDING_COLUMNS} FROM holdings WHERE account_id = $1 ORDER BY as_of, instrument_key"),
                 &[Arg::Uuid(account.0)],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                let currency = parse_stored("currency", &row.get::<String>(7)?, Currency::parse)?;
-                let unit_price: Option<String> = row.get(5)?;
-                Ok(Holding {
-                    account_id: AccountId(row.get(0)?),
-                    instrument: Instrument { isin: row.get(1)?, ticker: row.get(2)?, name: row.get(3)? },
-                    quantity: parse_stored("quantity", &row.get::<String>(4)?, Decimal::from_str)?,
-                    unit_price: unit_price.map(|p| parse_stored("unit price", &p, Decimal::from_str)).transpose()?,
-                    market_value: Money::new(row.get(6)?, currency),
-                    as_of: row.get(8)?,
-                })
-            })
-            .collect()
+        rows.iter().map(holding_from_row).collect()
     }
+
+    /// Each of the user's accounts' holdings as last observed on or before `date` (those of its
+    /// latest day with any), by account then instrument.
+    pub async fn latest_holdings(&self, user: UserId, date: NaiveDate) -> Result<Vec<Holding>, StoreError> {
+        let sql = format!(
+            "SELECT {HOLDING_COLUMNS} FROM holdings h WHERE h.account_id IN \
+             (SELECT id FROM accounts WHERE user_id = $1) AND h.as_of = (SELECT MAX(l.as_of) FROM holdings l \
+             WHERE l.account_id = h.account_id AND l.as_of <= $2) ORDER BY h.account_id, h.instrument_key"
+        );
+        let rows = self.fetch(&sql, &[Arg::Uuid(user.0), Arg::Date(date)]).await?;
+        rows.iter().map(holding_from_row).collect()
+    }
+}
+
+const HOLDING_COLUMNS: &str =
+    "account_id, isin, ticker, name, quantity, unit_price, market_value_minor, currency, as_of";
+
+fn holding_from_row(row: &Row) -> Result<Holding, StoreError> {
+    let currency = parse_stored("currency", &row.get::<String>(7)?, Currency::parse)?;
+    let unit_price: Option<String> = row.get(5)?;
+    Ok(Holding {
+        account_id: AccountId(row.get(0)?),
+        instrument: Instrument { isin: row.get(1)?, ticker: row.get(2)?, name: row.get(3)? },
+        quantity: parse_stored("quantity", &row.get::<String>(4)?, Decimal::from_str)?,
+        unit_price: unit_price.map(|p| parse_stored("unit price", &p, Decimal::from_str)).transpose()?,
+        market_value: Money::new(row.get(6)?, currency),
+        as_of: row.get(8)?,
+    })
 }
 
 pub(crate) fn point_args(point: &BalancePoint) -> Vec<Arg> {

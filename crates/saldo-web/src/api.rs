@@ -28,6 +28,9 @@ pub struct AccountJson {
     pub connection_id: Option<String>,
     pub closed: bool,
     pub created_at: String,
+    /// Its positions as last observed (for an investment account): what its balance is made of
+    /// beside cash.
+    pub holdings: Vec<HoldingJson>,
 }
 
 impl AccountJson {
@@ -46,6 +49,7 @@ impl AccountJson {
             connection_id: account.origin.connection_id().map(|id| id.to_string()),
             closed: account.closed,
             created_at: account.created_at.to_rfc3339(),
+            holdings: balance.map(|b| b.holdings.iter().map(HoldingJson::new).collect()).unwrap_or_default(),
         }
     }
 }

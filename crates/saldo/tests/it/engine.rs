@@ -491,3 +491,46 @@ engine_test!(a_hanging_institution_never_delays_the_others, |e: Engine| async mo
     let _ = stop.send(());
     worker.await.unwrap();
 });
+
+engine_test!(an_item_two_accounts_carry_waits_for_the_user_to_say_which, |e: Engine| async move {
+    use saldo_core::account::{Account, AccountAlias, AccountKind, Origin};
+    let pending = connections::begin_connect(&e.ctx, &e.actor, "sandbox-bank").await.unwrap();
+    let answer = approve(&pending.request.state);
+    let (id, items) = connections::complete_connect(&e.ctx, &e.actor, &pending, &answer).await.unwrap();
+    let cash = items.iter().find(|i| i.kind == AccountKind::Cash).unwrap().clone();
+    // Two accounts of the user carry its IBAN: an import, and one an older saldo kept apart.
+    let mut carrying = Vec::new();
+    for name in ["Imported statement", "Current account (old)"] {
+        let account = Account {
+            id: saldo_core::ids::AccountId(e.ctx.new_id()),
+            user_id: e.actor.user.id,
+            name: name.into(),
+            kind: AccountKind::Cash,
+            currency: cash.currency,
+            tracked: true,
+            origin: Origin::Import,
+            closed: false,
+            created_at: e.now(),
+        };
+        let alias = AccountAlias {
+            provider_account_id: None,
+            iban: cash.iban.clone(),
+            masked_number: None,
+            currency: cash.currency,
+            name: None,
+        };
+        e.ctx.db.insert_account(&account, &[alias], &[]).await.unwrap();
+        carrying.push(account);
+    }
+    // Named, it is refused with both accounts named; with everything, it stays on offer.
+    let named = Selection::Items(vec![cash.id.to_string()]);
+    let err = connections::track(&e.ctx, &e.actor, id, &named).await.unwrap_err().to_string();
+    assert!(err.contains("Imported statement") && err.contains("Current account (old)"), "{err}");
+    let tracked = connections::track(&e.ctx, &e.actor, id, &Selection::All).await.unwrap();
+    assert!(!tracked.is_empty() && tracked.iter().all(|i| i.id != cash.id), "left on offer: {tracked:?}");
+    // The user says which: that account is fed, and no third one is made.
+    let chosen = connections::track_as(&e.ctx, &e.actor, id, &cash.id.to_string(), carrying[1].id).await.unwrap();
+    assert_eq!(chosen.account_id, Some(carrying[1].id));
+    let accounts = e.ctx.db.accounts(e.actor.user.id).await.unwrap();
+    assert_eq!(accounts.len(), 2 + tracked.len());
+});

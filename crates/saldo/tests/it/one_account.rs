@@ -289,6 +289,7 @@ both_backends!(an_imported_investment_account_is_worth_its_cash_and_its_position
     let account = statement["account"]["id"].as_str().unwrap().to_string();
     let accounts = saldo.json(&["accounts", "--json"]);
     assert_eq!(accounts[0]["balance"], "4500.00", "300 cash + 2,000 + 2,200: {accounts}");
+    assert_eq!(accounts[0]["holdings"].as_array().unwrap().len(), 2, "and its JSON lists them: {accounts}");
     let worth = saldo.json(&["networth", "--date", "2024-02-01", "--currency", "USD", "--json"]);
     assert_eq!(worth["total"], "4500.00", "{worth}");
 
