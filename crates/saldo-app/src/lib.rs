@@ -15,6 +15,7 @@ pub mod import;
 pub mod linking;
 pub mod networth;
 pub mod ops;
+pub mod redact;
 pub mod secrets;
 pub mod simulate;
 pub mod sync;

@@ -32,6 +32,12 @@ pub enum SecretError {
     KeyFile { path: PathBuf, message: String },
     #[error("a stored secret was sealed under key {found}, which is not configured (configured: {configured}); set SALDO_SECRET_KEY or secret_key_file to the key it was sealed with")]
     UnknownKey { found: String, configured: String },
+    #[error(
+        "the database holds secrets sealed under key {key_ids}, but the key file {path} is missing: restore it \
+         (from the backup of the data directory), or set SALDO_SECRET_KEY to that key; saldo creates a new key \
+         only for a database that holds no sealed secret"
+    )]
+    MissingKey { path: PathBuf, key_ids: String },
     #[error("a stored secret is damaged or belongs to another connection; reconnect it")]
     Damaged,
     #[error("{0}")]
@@ -124,15 +130,22 @@ pub fn pending_key_file(path: &Path) -> PathBuf {
 }
 
 impl Keyring {
-    /// The configured key: `key` (from `SALDO_SECRET_KEY`), else the key file, which is created
-    /// when missing.
-    pub fn load(key: Option<&Secret>, key_file: &Path) -> Result<Keyring, SecretError> {
+    /// The configured key: `key` (from `SALDO_SECRET_KEY`), else the key file. The file is created
+    /// when missing only if the database holds no secret sealed under a key (`sealed`): a new key
+    /// would open none of them, and every sync would fail as misconfigured.
+    pub fn load(key: Option<&Secret>, key_file: &Path, sealed: &[Sealed]) -> Result<Keyring, SecretError> {
         if let Some(secret) = key {
             let key = parse_key(secret.expose()).ok_or(SecretError::BadKey)?;
             return Ok(Keyring { keys: RwLock::new(vec![Key::new(&key)]), source: KeySource::Env });
         }
         let path = key_file;
         if read_key_file(path)?.is_none() {
+            let mut key_ids: Vec<String> = sealed.iter().filter_map(sealed_key_id).collect();
+            key_ids.sort();
+            key_ids.dedup();
+            if !key_ids.is_empty() {
+                return Err(SecretError::MissingKey { path: path.to_path_buf(), key_ids: key_ids.join(", ") });
+            }
             match create_key_file(path, &new_key_hex()) {
                 Ok(()) => tracing::info!(path = %path.display(), "created the key file that encrypts stored secrets"),
                 // Another process created it first: use theirs.
@@ -209,6 +222,12 @@ impl Keyring {
             })
         })
     }
+}
+
+/// The id (hex) of the key a secret was sealed under, when it reads as a sealed secret at all.
+pub fn sealed_key_id(sealed: &Sealed) -> Option<String> {
+    let bytes = sealed.0.strip_prefix(VERSION).and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())?;
+    bytes.get(..KEY_ID).map(|id| id.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn seal_with(key: &Key, secret: &Secret, context: &[u8]) -> Sealed {
@@ -322,6 +341,21 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn a_missing_key_file_is_made_only_for_a_database_without_sealed_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.key");
+        let first = Keyring::load(None, &path, &[]).unwrap();
+        let sealed = first.seal(&Secret::new("https://user:pass@bridge.example"), b"c1");
+        let id = sealed_key_id(&sealed).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let err = Keyring::load(None, &path, std::slice::from_ref(&sealed)).err().unwrap().to_string();
+        assert!(err.contains(&id) && err.contains(path.to_str().unwrap()), "{err}");
+        assert!(!path.exists(), "no key was made");
+        Keyring::load(None, &path, &[]).unwrap();
+        assert!(path.exists(), "a database without secrets gets its key");
+    }
+
     #[test]
     fn the_key_file_is_created_once_owner_only() {
         use std::os::unix::fs::PermissionsExt;

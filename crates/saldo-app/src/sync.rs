@@ -137,7 +137,8 @@ pub(crate) async fn with_timeout<T>(
     call: impl std::future::Future<Output = Result<T, Failure>>,
 ) -> Result<T, Failure> {
     match tokio::time::timeout(settings.call_timeout, call).await {
-        Ok(result) => result,
+        // What a provider said is stored, logged and shown: never a credential it echoed.
+        Ok(result) => result.map_err(|f| Failure { detail: crate::redact::credentials(&f.detail), ..f }),
         Err(_) => Err(Failure::new(
             FailureKind::Temporary(TemporaryCause::Timeout),
             "timeout",

@@ -57,6 +57,9 @@ pub enum Fault {
     Body(String),
     /// The normal answer, after this delay (a slow Bridge, for timeouts).
     Delay(Duration),
+    /// This status with an error, in the Bridge's JSON form, that repeats every request header,
+    /// credentials included, as a debugging proxy in front of it may.
+    EchoHeaders(u16),
 }
 
 /// A v2 structured error, as in `errlist`.
@@ -470,6 +473,14 @@ async fn accounts(
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             axum::Json(body).into_response()
+        }
+        Some(Fault::EchoHeaders(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut page = format!("Proxy error {code} for {method} {path}. Request headers:");
+            for (name, value) in headers {
+                page.push_str(&format!(" {name}: {}", value.to_str().unwrap_or("?")));
+            }
+            (status, axum::Json(serde_json::json!({ "errors": [page] }))).into_response()
         }
     }
 }

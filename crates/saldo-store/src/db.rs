@@ -165,6 +165,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database migration {name} failed: {message}")]
     Migration { name: String, message: String },
+    /// The database's schema is not one this build can work on: nothing was written.
+    #[error("{0}")]
+    Schema(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -264,6 +267,7 @@ fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
          installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
          checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
     )?;
+    refuse_unknown_schema(conn)?;
     for migration in SQLITE_MIGRATIONS.iter() {
         let name = format!("{}_{}", migration.version, migration.description);
         let applied: Option<Vec<u8>> = {
@@ -294,6 +298,29 @@ fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Refuses, before any write, a database a newer saldo migrated (a version this build does not
+/// carry: its code would misread the schema) or one whose migration failed half-way.
+fn refuse_unknown_schema(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    let known: Vec<i64> = SQLITE_MIGRATIONS.iter().map(|m| m.version).collect();
+    let latest = known.iter().max().copied().unwrap_or(0);
+    let mut statement = conn.prepare("SELECT version, description, success FROM _sqlx_migrations ORDER BY version")?;
+    let applied: Vec<(i64, String, bool)> =
+        statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect::<Result<_, _>>()?;
+    if let Some((version, description, _)) = applied.iter().find(|(v, _, _)| !known.contains(v)) {
+        return Err(StoreError::Schema(format!(
+            "the database was migrated by a newer saldo: it has migration {version}_{description}, and this build \
+             knows migrations up to {latest}; run the newer saldo, or restore a backup made for this one"
+        )));
+    }
+    if let Some((version, description, _)) = applied.iter().find(|(_, _, success)| !success) {
+        return Err(StoreError::Schema(format!(
+            "migration {version}_{description} failed part-way on this database; restore the backup made before \
+             it (this build knows migrations up to {latest})"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +345,27 @@ mod tests {
         db.execute("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 1", &[]).await.unwrap();
         let err = db.migrate().await.unwrap_err().to_string();
         assert!(err.contains("1_foundation") && err.contains("changed"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn sqlite_refuses_a_newer_schema_and_a_half_done_migration_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&DbUrl::Sqlite(dir.path().join("m.db"))).await.unwrap();
+        db.migrate().await.unwrap();
+        let latest = Db::migration_names(Backend::Sqlite).len();
+        let newer = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                     VALUES (9999, 'from_the_future', TRUE, x'00', 0)";
+        db.execute(newer, &[]).await.unwrap();
+        let err = db.migrate().await.unwrap_err().to_string();
+        assert!(err.contains("9999_from_the_future") && err.contains(&format!("up to {latest}")), "{err}");
+        db.execute("DELETE FROM _sqlx_migrations WHERE version = 9999", &[]).await.unwrap();
+        // A migration recorded as failed: refused, and the missing ones are not run over it.
+        db.execute("UPDATE _sqlx_migrations SET success = FALSE WHERE version = 2", &[]).await.unwrap();
+        db.execute(&format!("DELETE FROM _sqlx_migrations WHERE version = {latest}"), &[]).await.unwrap();
+        let err = db.migrate().await.unwrap_err().to_string();
+        assert!(err.contains("2_") && err.contains("failed part-way"), "{err}");
+        let applied = db.fetch("SELECT COUNT(*) FROM _sqlx_migrations", &[]).await.unwrap();
+        assert_eq!(applied[0].get::<i64>(0).unwrap() as usize, latest - 1, "nothing was written");
     }
 
     #[test]

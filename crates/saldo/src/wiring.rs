@@ -19,9 +19,10 @@ use std::sync::Arc;
 /// Opens the configured database, brings its schema up to date and offers the configured
 /// connectors.
 pub async fn open_app(config: Config, clock: Clock) -> Result<App, OpsError> {
-    let keyring = Arc::new(Keyring::load(config.secret_key.as_ref(), &config.secret_key_file)?);
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
+    let sealed: Vec<_> = db.sealed_secrets().await?.into_iter().map(|(_, sealed)| sealed).collect();
+    let keyring = Arc::new(Keyring::load(config.secret_key.as_ref(), &config.secret_key_file, &sealed)?);
     let mut connectors = Connectors::default();
     if config.sandbox {
         let latency = std::time::Duration::from_millis(config.sandbox_latency_ms);

@@ -506,3 +506,29 @@ fn simulate_repeats_exactly_for_a_seed() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn a_database_from_a_newer_saldo_is_refused_before_anything_is_written() {
+    let saldo = Saldo::new(crate::support::Backend::Sqlite);
+    saldo.ok(&["account", "add", "--name", "Flat", "--kind", "real_estate", "--currency", "EUR"]);
+    let path = saldo.db_url().strip_prefix("sqlite://").unwrap().to_string();
+    let future = rusqlite::Connection::open(&path).unwrap();
+    future
+        .execute_batch(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from_the_future', TRUE, x'00', 0)",
+        )
+        .unwrap();
+    for command in [
+        &["migrate"][..],
+        &["accounts"],
+        &["account", "add", "--name", "Car", "--kind", "vehicle", "--currency", "EUR"],
+    ] {
+        let err = saldo.fail(command);
+        assert!(err.contains("newer saldo") && err.contains("9999_from_the_future"), "{command:?}: {err}");
+    }
+    // Back to a schema this build knows: what the refused commands would have written is not there.
+    future.execute_batch("DELETE FROM _sqlx_migrations WHERE version = 9999").unwrap();
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts.as_array().unwrap().len(), 1, "{accounts}");
+}

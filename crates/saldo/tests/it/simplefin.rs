@@ -3,7 +3,7 @@
 //! `saldo secrets rotate` re-encrypts it and syncs go on.
 
 use crate::support::{amounts_and_statuses, both_backends, contains, database_dump, Saldo};
-use saldo_emulators::simplefin::SimpleFinBridge;
+use saldo_emulators::simplefin::{Fault, SimpleFinBridge};
 use serde_json::{json, Value};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -109,6 +109,38 @@ both_backends!(simplefin_connects_syncs_and_keeps_its_access_url_sealed, |mut sa
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success() && said.contains("2 tracked account(s) re-linked"), "{said}");
     assert_eq!(bridge.issued_access_urls().len(), 2);
+
+    // A proxy's error page that repeats the request's headers: the failure is kept and shown,
+    // its credentials in no form (plain, base64 user:password, URL user information).
+    bridge.fail_next(Fault::EchoHeaders(502));
+    let report = saldo.json(&["sync", "--connection", &connection, "--json"]);
+    assert_eq!(report[0]["outcome"].as_str(), Some("failed"), "{report}");
+    let dump = database_dump(&saldo);
+    let shown = saldo.ok(&["connections", "--json"]);
+    assert!(shown.contains("Proxy error 502") || contains(&dump, "Proxy error 502"), "the failure is kept: {shown}");
+    for url in bridge.issued_access_urls() {
+        let userinfo = url.split_once("://").unwrap().1.split_once('@').unwrap().0;
+        let (_, password) = userinfo.split_once(':').unwrap();
+        let basic = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(userinfo)
+        };
+        for secret in [password, basic.as_str()] {
+            assert!(!contains(&dump, secret) && !shown.contains(secret), "{secret} was kept");
+        }
+    }
+
+    // Without its key file (a restore that left it out), saldo refuses to start, naming the key
+    // and where it looked, and creates none: a new key would open nothing.
+    let kept = std::fs::read_to_string(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    for command in [&["connections"][..], &["sync", "--connection", &connection]] {
+        let err = saldo.fail(command);
+        assert!(err.contains("sealed under key") && err.contains(key_file.to_str().unwrap()), "{command:?}: {err}");
+    }
+    assert!(!key_file.exists(), "no new key was made");
+    std::fs::write(&key_file, kept).unwrap();
+    assert!(saldo.json(&["connections", "--json"]).as_array().is_some());
 
     // With another key, the secret cannot be opened: the sync says so, for the operator.
     std::fs::write(&key_file, format!("{}\n", "11".repeat(32))).unwrap();
