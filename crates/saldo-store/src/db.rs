@@ -240,6 +240,39 @@ impl Db {
         self.fetch("SELECT 1", &[]).await.map(|_| ())
     }
 
+    /// Whether this build can serve from the database: its schema is exactly this build's
+    /// migrations, all applied, and each of saldo's tables answers a read. The error says what is
+    /// wrong (a migration missing or unknown, a table that cannot be read, a damaged page).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let names = Db::migration_names(self.backend());
+        let applied = self.fetch("SELECT version, success FROM _sqlx_migrations ORDER BY version", &[]).await?;
+        let mut versions = Vec::new();
+        for row in &applied {
+            let (version, success): (i64, bool) = (row.get(0)?, row.get(1)?);
+            if !success {
+                return Err(StoreError::Schema(format!("migration {version} failed part-way")));
+            }
+            versions.push(version);
+        }
+        let known: Vec<i64> = names.iter().filter_map(|n| n.split('_').next()?.parse().ok()).collect();
+        if versions != known {
+            return Err(StoreError::Schema(format!(
+                "the schema has migrations {versions:?}, and this build's are {known:?}"
+            )));
+        }
+        let tables = match self.backend() {
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            Backend::Postgres => "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+        };
+        for row in self.fetch(tables, &[]).await? {
+            let table: String = row.get(0)?;
+            self.fetch(&format!("SELECT * FROM \"{table}\" LIMIT 1"), &[])
+                .await
+                .map_err(|err| StoreError::Schema(format!("table {table} cannot be read: {err}")))?;
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite(..) => Backend::Sqlite,

@@ -19,8 +19,12 @@ fn user_from_row(row: &Row) -> Result<User, StoreError> {
 
 impl Db {
     /// Returns the user named like `candidate`, creating it from `candidate` when there is none.
-    /// Concurrent callers get the same user.
+    /// Concurrent callers get the same user. A user who exists is only read: every request finds
+    /// its user here, and a read must not wait for (or take) the one SQLite writer.
     pub async fn ensure_user(&self, candidate: &User) -> Result<User, StoreError> {
+        if let Some(user) = self.user_by_name(&candidate.name).await? {
+            return Ok(user);
+        }
         self.execute(
             "INSERT INTO users (id, name, base_currency, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO NOTHING",

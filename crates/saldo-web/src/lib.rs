@@ -124,13 +124,13 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The process can serve: its database answers.
+/// The process can serve: its database is this build's schema, and each table answers a read.
 async fn readyz(State(ctx): State<App>) -> Response {
-    match ctx.db.ping().await {
+    match ctx.db.ready().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {err}\n")).into_response()
         }
     }
 }

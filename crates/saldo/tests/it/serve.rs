@@ -273,3 +273,59 @@ both_backends!(statement_files_upload_through_the_api, |saldo| {
     assert!(body.contains("amount_column"), "{body}");
     assert!(server.terminate().success());
 });
+
+#[test]
+fn reads_answer_while_another_process_holds_the_sqlite_write_lock() {
+    let saldo = crate::support::Saldo::new(crate::support::Backend::Sqlite);
+    saldo.ok(&["account", "add", "--name", "Flat", "--kind", "real_estate", "--currency", "EUR", "--value", "1000"]);
+    let server = Server::start(&saldo, &[]);
+    assert_eq!(server.get("/api/v1/accounts").0, 200);
+    // Another process (an import, say) takes the write lock and keeps it.
+    let path = saldo.db_url().strip_prefix("sqlite://").unwrap().to_string();
+    let writer = rusqlite::Connection::open(&path).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Readers are not held up behind it: a read does not write.
+    for path in ["/api/v1/accounts", "/api/v1/networth"] {
+        let (status, body) = server.get(path);
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    writer.execute_batch("ROLLBACK").unwrap();
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn readiness_means_this_build_s_schema_and_readable_tables() {
+    let saldo = crate::support::Saldo::new(crate::support::Backend::Sqlite);
+    saldo.ok(&["account", "add", "--name", "Flat", "--kind", "real_estate", "--currency", "EUR", "--value", "1000"]);
+    let path = saldo.db_url().strip_prefix("sqlite://").unwrap().to_string();
+    let server = Server::start(&saldo, &[]);
+    assert_eq!(server.get("/readyz"), (200, "ready\n".to_string()));
+    // A newer saldo migrated the database under this server's feet.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let newer = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (9999, 'from_the_future', TRUE, x'00', 0)";
+    db.execute_batch(newer).unwrap();
+    let (status, body) = server.get("/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("9999"), "{body}");
+    db.execute_batch("DELETE FROM _sqlx_migrations WHERE version = 9999").unwrap();
+    assert!(server.terminate().success());
+
+    // A damaged page: the accounts table's first page overwritten on disk.
+    let (root, page_size): (i64, i64) = {
+        db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        let root =
+            db.query_row("SELECT rootpage FROM sqlite_master WHERE name = 'accounts'", [], |r| r.get(0)).unwrap();
+        (root, db.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap())
+    };
+    drop(db);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let start = ((root - 1) * page_size) as usize;
+    bytes[start..start + page_size as usize].fill(0xA5);
+    std::fs::write(&path, bytes).unwrap();
+    let server = Server::start(&saldo, &[]);
+    let (status, body) = server.get("/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("accounts") && body.contains("malformed"), "{body}");
+    assert!(server.terminate().success());
+}
