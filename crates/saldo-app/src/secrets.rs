@@ -254,8 +254,9 @@ pub struct Rotation {
 }
 
 /// Re-seals every stored secret under a new key. With a key file, the new key is written to
-/// `<file>.new` first, the secrets are re-sealed in one database transaction, and then the file is
-/// replaced: a crash at any point leaves every secret openable, and running it again finishes.
+/// `<file>.new` first (and synced), the secrets are re-sealed in one database transaction that is
+/// made durable, and only then is the file replaced and its directory synced: a crash or a power
+/// cut at any point leaves every secret openable, and running it again finishes.
 /// With `SALDO_SECRET_KEY`, the new key comes from `SALDO_NEW_SECRET_KEY` (`new_secret_key`).
 pub async fn rotate(
     ctx: &crate::ops::App,
@@ -300,6 +301,12 @@ pub async fn rotate(
                     message: format!("replacing it with {}: {err}", pending.display()),
                 })
             })?;
+            // A rename is durable once its directory is.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|err| {
+                    fail(SecretError::KeyFile { path: path.clone(), message: format!("syncing its directory: {err}") })
+                })?;
+            }
             format!("the key file {}", path.display())
         }
         None => "SALDO_NEW_SECRET_KEY: set SALDO_SECRET_KEY to it and restart saldo".into(),

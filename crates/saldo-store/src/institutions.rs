@@ -269,7 +269,10 @@ impl Db {
                 )));
             }
         }
-        tx.commit().await
+        tx.commit().await?;
+        // The old key file goes once this returns: the new seals must survive a power cut first.
+        // SQLite's WAL commits under `synchronous=NORMAL` are not, until a checkpoint syncs them.
+        self.make_durable().await
     }
 }
 

@@ -237,6 +237,16 @@ impl Db {
         }
     }
 
+    /// Copies what SQLite's WAL holds into the database file and syncs both (a no-op on
+    /// PostgreSQL, whose commits are durable): after it, a power cut keeps every commit made.
+    pub(crate) async fn make_durable(&self) -> Result<(), StoreError> {
+        if let Db::Sqlite(db) = self {
+            let writer = db.writer.lock().await;
+            writer.query_row("PRAGMA wal_checkpoint(FULL)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn fetch(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
             Db::Sqlite(db) => db.read(|conn| sqlite_fetch(conn, sql, args))?,

@@ -88,9 +88,24 @@ both_backends!(simplefin_connects_syncs_and_keeps_its_access_url_sealed, |mut sa
     assert_eq!((report[0]["outcome"].as_str(), report[0]["new_transactions"].as_u64()), (Some("ok"), Some(0)));
     let key_file = saldo.dir().join(".local/share/saldo/secret.key");
     let before = std::fs::read_to_string(&key_file).unwrap();
+    // Another process keeps the database open (a running server), so closing the rotation's
+    // connection does not checkpoint the WAL for it.
+    let other_process = saldo.db_url().strip_prefix("sqlite://").map(|path| rusqlite::Connection::open(path).unwrap());
     let rotated = saldo.ok(&["secrets", "rotate"]);
     assert!(rotated.contains("re-encrypted 1 secret(s)"), "{rotated}");
     assert_ne!(std::fs::read_to_string(&key_file).unwrap(), before);
+    // The new seals are in the database file itself before the old key goes: what a power cut
+    // keeps (the file without the WAL's unsynced tail) opens with the new key.
+    if let Some(path) = saldo.db_url().strip_prefix("sqlite://") {
+        let alone = saldo.dir().join("after-power-cut.db");
+        std::fs::copy(path, &alone).unwrap();
+        let copy = rusqlite::Connection::open(&alone).unwrap();
+        let kept: String = copy.query_row("SELECT consent_secret FROM connections", [], |row| row.get(0)).unwrap();
+        let live = other_process.as_ref().unwrap();
+        let current: String = live.query_row("SELECT consent_secret FROM connections", [], |row| row.get(0)).unwrap();
+        assert_eq!(kept, current, "the re-sealed secret is in the file, not only in the WAL");
+    }
+    drop(other_process);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
