@@ -186,7 +186,47 @@ pub enum StoreError {
     Statement(String),
 }
 
+impl StoreError {
+    /// SQLite's write lock was held by another process for longer than this one waits: nothing
+    /// is wrong with the request, and it may be tried again shortly.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+/// What a process that waits for another's SQLite write lock is told once per wait.
+static WAITING_NOTICE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// How long [`Db::wait_for_other_writers`] waits at most, in 20 ms steps: ten minutes.
+const PATIENT_ATTEMPTS: i32 = 30_000;
+
+fn wait_patiently(attempt: i32) -> bool {
+    if attempt == 0 {
+        if let Some(notice) = WAITING_NOTICE.get() {
+            notice();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    attempt < PATIENT_ATTEMPTS
+}
+
 impl Db {
+    /// Makes this process's writes wait their turn behind another process's (an import running
+    /// beside a command) for up to ten minutes instead of failing after the usual ten seconds,
+    /// calling `notice` once each time it starts to wait. For command-line processes; a server
+    /// answers 503 instead.
+    pub async fn wait_for_other_writers(&self, notice: fn()) -> Result<(), StoreError> {
+        if let Db::Sqlite(db) = self {
+            let _ = WAITING_NOTICE.set(notice);
+            db.writer.lock().await.busy_handler(Some(wait_patiently))?;
+        }
+        Ok(())
+    }
+
     /// Opens the database, creating an SQLite file and its directory when missing. Does not migrate.
     pub async fn connect(url: &DbUrl) -> Result<Db, StoreError> {
         let failed = |err: &dyn fmt::Display| StoreError::Connect { url: url.to_string(), message: err.to_string() };

@@ -105,6 +105,9 @@ async fn import_file(
         return Err(OpsError::Invalid("the request body is empty: send the statement file as the body".into()).into());
     }
     let report = saldo_app::import::import_bytes(&ctx, &actor, &name, body, &request).await;
+    if report.busy {
+        return Ok(busy());
+    }
     let status = if report.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(serde_json::json!({ "files": [report] }))).into_response())
 }
@@ -364,6 +367,11 @@ impl From<OpsError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let OpsError::Store(err) = &self.0 {
+            if err.is_busy() {
+                return busy();
+            }
+        }
         let status = match &self.0 {
             OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
             OpsError::NotFound(_) | OpsError::Missing(_) => StatusCode::NOT_FOUND,
@@ -387,6 +395,14 @@ impl IntoResponse for ApiError {
         };
         (status, Json(ErrorJson { error: ErrorBodyJson { code, message } })).into_response()
     }
+}
+
+/// The answer when another process held the database's write lock too long: a server state, not
+/// the client's fault, so 503 and when to try again.
+fn busy() -> Response {
+    let message = "the database is busy with another write (an import, say); try again in a few seconds".to_string();
+    let body = Json(ErrorJson { error: ErrorBodyJson { code: "busy", message } });
+    (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "5")], body).into_response()
 }
 
 /// Escapes text for HTML content and attribute values.

@@ -539,6 +539,13 @@ fn init_logging(config: &Config, default_level: &str) {
 
 async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
     let ctx = crate::wiring::open_app(config.clone(), Clock::System).await?;
+    // A command meeting another process's write (an import, the server's sync) waits its turn
+    // and says so; a server answers its clients 503 instead of keeping them waiting.
+    if !matches!(command, Command::Serve { .. } | Command::Worker) {
+        ctx.db
+            .wait_for_other_writers(|| eprintln!("waiting for another saldo process that is writing to the database…"))
+            .await?;
+    }
     let result = match command {
         Command::Serve { .. } => serve(&ctx, &config).await,
         Command::Migrate => {

@@ -225,6 +225,7 @@ fn fail(report: &mut FileReport, err: &FileError) {
         report.account_candidates = candidates.clone();
     }
     report.format_unknown = matches!(err, FileError::UnknownFormat);
+    report.busy = matches!(err, FileError::Ops(OpsError::Store(store)) if store.is_busy());
     for statement in &mut report.statements {
         statement.account.id = statement.account.id.take().filter(|_| !statement.account.created);
         statement.account.created = false;

@@ -106,6 +106,9 @@ pub struct FileReport {
     /// saldo could not tell the file's format: it may still be one it reads, if named.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub format_unknown: bool,
+    /// Another process held the database's write lock too long: the file may be sent again.
+    #[serde(skip)]
+    pub busy: bool,
     pub dry_run: bool,
     /// Entries the file holds that could not be read or stored (each is a problem). A file with
     /// any is refused, unless leaving them out was asked for (`skip_unreadable`).
@@ -124,6 +127,7 @@ impl FileReport {
             truncated: None,
             account_candidates: Vec::new(),
             format_unknown: false,
+            busy: false,
             dry_run,
             skipped_entries: 0,
         }

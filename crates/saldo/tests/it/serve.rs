@@ -329,3 +329,35 @@ fn readiness_means_this_build_s_schema_and_readable_tables() {
     assert!(body.contains("accounts") && body.contains("malformed"), "{body}");
     assert!(server.terminate().success());
 }
+
+#[test]
+fn a_write_that_waits_too_long_is_a_503_to_try_again_and_a_command_waits_its_turn() {
+    let saldo = crate::support::Saldo::new(crate::support::Backend::Sqlite);
+    saldo.ok(&["account", "add", "--name", "Flat", "--kind", "real_estate", "--currency", "EUR", "--value", "1000"]);
+    let server = Server::start(&saldo, &[]);
+    let path = saldo.db_url().strip_prefix("sqlite://").unwrap().to_string();
+    let writer = rusqlite::Connection::open(&path).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The server gives up on the lock after its wait: the client's request was fine.
+    let csv = "Date,Description,Amount\n2026-11-02,Coffee,-3.50\n";
+    let response =
+        http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)).body(csv).send().unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+    assert!(response.text().unwrap().contains("\"busy\""));
+
+    // A command waits its turn, says so, and goes on once the other writer is done.
+    let mut command = saldo
+        .command(&["account", "add", "--name", "Car", "--kind", "vehicle", "--currency", "EUR"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    BufReader::new(command.stderr.take().unwrap()).read_line(&mut said).unwrap();
+    assert!(said.contains("waiting for another saldo process"), "{said}");
+    writer.execute_batch("ROLLBACK").unwrap();
+    assert!(command.wait().unwrap().success());
+    assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 2);
+    assert!(server.terminate().success());
+}
