@@ -423,18 +423,31 @@ impl Db {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let busy_list: Vec<String> = (0..busy.len()).map(|i| format!("${}", i + 5)).collect();
-        let except = if busy.is_empty() {
-            String::new()
-        } else {
-            format!("AND institution_id NOT IN ({})", busy_list.join(", "))
+        // What is due: `now` is parameter `now_at`, the busy institutions follow from `busy_from`.
+        let due = |now_at: usize, busy_from: usize| {
+            let except = if busy.is_empty() {
+                String::new()
+            } else {
+                let list: Vec<String> = (0..busy.len()).map(|i| format!("${}", i + busy_from)).collect();
+                format!("AND institution_id NOT IN ({})", list.join(", "))
+            };
+            format!(
+                "next_sync_at <= ${now_at} AND consent_id IS NOT NULL \
+                 AND (lease_until IS NULL OR lease_until <= ${now_at}) {except} {TRACKS_ITEMS}"
+            )
         };
+        // Most passes find nothing due: a read says so without asking for the write lock, which
+        // another process (an import) may hold for a long while.
+        let mut probe = vec![Arg::Time(now)];
+        probe.extend(busy.iter().map(|i| Arg::Uuid(i.0)));
+        if self.fetch(&format!("SELECT 1 FROM connections WHERE {} LIMIT 1", due(1, 2)), &probe).await?.is_empty() {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "UPDATE connections SET lease_owner = $1, lease_until = $2 WHERE id IN (\
-             SELECT id FROM connections WHERE next_sync_at <= $3 AND consent_id IS NOT NULL \
-             AND (lease_until IS NULL OR lease_until <= $3) {except} {TRACKS_ITEMS} \
-             ORDER BY next_sync_at, id LIMIT $4 {lock}) \
-             RETURNING id, institution_id, next_sync_at"
+             SELECT id FROM connections WHERE {} ORDER BY next_sync_at, id LIMIT $4 {lock}) \
+             RETURNING id, institution_id, next_sync_at",
+            due(3, 5)
         );
         // A write that returns rows: it runs in a transaction so that it takes the write path.
         let mut tx = self.begin().await?;
