@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod clock;
 pub mod connections;
+pub mod engine;
 pub mod fx;
 pub mod import;
 pub mod linking;
@@ -19,4 +20,5 @@ pub mod redact;
 pub mod secrets;
 pub mod simulate;
 pub mod sync;
+pub mod tracking;
 pub mod worker;

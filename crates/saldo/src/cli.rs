@@ -5,14 +5,10 @@ use crate::config::{env_from_process, Config, Flags, LogFormat};
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
-use saldo_app::accounts::{AccountEdit, NewManualAccount};
 use saldo_app::clock::Clock;
-use saldo_app::networth::NetWorthQuery;
-use saldo_app::ops::{self, Actor, App, OpsError};
+use saldo_app::ops::{Actor, App, OpsError};
 use saldo_core::account::AccountKind;
 use saldo_core::money::Currency;
-use saldo_core::networth::NetWorth;
-use saldo_web::api::{AccountJson, HoldingJson, NetWorthDayJson, NetWorthJson, ValuationJson};
 use std::path::PathBuf;
 
 /// saldo: one current picture of your net worth, from your banks, brokers, pension funds and lenders.
@@ -256,22 +252,22 @@ pub enum Command {
 pub struct NetworthArgs {
     /// Day of the figure, YYYY-MM-DD [default: today]
     #[arg(long, value_parser = parse_date_arg)]
-    date: Option<NaiveDate>,
+    pub(crate) date: Option<NaiveDate>,
     /// Report in this currency instead of the user's base currency
     #[arg(long, value_parser = parse_currency_arg)]
-    currency: Option<Currency>,
+    pub(crate) currency: Option<Currency>,
     /// Also show the value of every day
     #[arg(long)]
-    history: bool,
+    pub(crate) history: bool,
     /// First day of the history [default: the first recorded balance]
     #[arg(long, value_parser = parse_date_arg, requires = "history")]
-    from: Option<NaiveDate>,
+    pub(crate) from: Option<NaiveDate>,
     /// Last day of the history [default: --date]
     #[arg(long, value_parser = parse_date_arg, requires = "history")]
-    to: Option<NaiveDate>,
+    pub(crate) to: Option<NaiveDate>,
     /// Print JSON
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -552,9 +548,9 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
             outln!("database {} is up to date", config.database_url);
             Ok(())
         }
-        Command::Networth(args) => networth(&ctx, args).await,
-        Command::Account(command) => account(&ctx, command).await,
-        Command::Valuation(command) => valuation(&ctx, command).await,
+        Command::Networth(args) => crate::cli_accounts::networth(&ctx, args).await,
+        Command::Account(command) => crate::cli_accounts::account(&ctx, command).await,
+        Command::Valuation(command) => crate::cli_accounts::valuation(&ctx, command).await,
         Command::Fx(command) => crate::cli_import::fx(&ctx, command).await,
         Command::Import(args) => {
             let actor = Actor::local(ctx.local_user().await?);
@@ -597,9 +593,9 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
             };
             crate::cli_sync::disconnect(&ctx, &connection, keep).await
         }
-        Command::Accounts { json } => account(&ctx, AccountCommand::List { json }).await,
+        Command::Accounts { json } => crate::cli_accounts::account(&ctx, AccountCommand::List { json }).await,
         Command::Transactions { account, json } => crate::cli_sync::transactions(&ctx, &account, json).await,
-        Command::Holdings { account, json } => holdings(&ctx, &account, json).await,
+        Command::Holdings { account, json } => crate::cli_accounts::holdings(&ctx, &account, json).await,
         Command::Notifications { unread, mark_read, json } => {
             crate::cli_sync::notifications(&ctx, unread, mark_read, json).await
         }
@@ -660,158 +656,6 @@ pub(crate) async fn shutdown_signal() {
 
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
-
-async fn holdings(ctx: &App, account: &str, json: bool) -> anyhow::Result<()> {
-    let actor = Actor::local(ctx.local_user().await?);
-    let (account, holdings) = saldo_app::accounts::holdings(ctx, &actor, account).await?;
-    let rows: Vec<HoldingJson> = holdings.iter().map(HoldingJson::new).collect();
-    if json {
-        return print_json(&rows);
-    }
-    if rows.is_empty() {
-        outln!("{:?} holds no positions", account.name);
-    }
-    for row in rows {
-        outln!(
-            "{}  {:>14} × {:<12} {:>16} {}  {}",
-            row.as_of,
-            row.quantity,
-            row.unit_price.unwrap_or_default(),
-            row.market_value,
-            row.currency,
-            row.name
-        );
-    }
-    Ok(())
-}
-
-async fn networth(ctx: &App, args: NetworthArgs) -> anyhow::Result<()> {
-    let actor = Actor::local(ctx.local_user().await?);
-    let query =
-        NetWorthQuery { date: args.date, currency: args.currency, history: args.history, from: args.from, to: args.to };
-    let report = saldo_app::networth::net_worth(ctx, &actor, &query).await?;
-    if args.json {
-        return print_json(&NetWorthJson::new(&report));
-    }
-    let currency = report.currency;
-    print_net_worth_day(&report.current, currency);
-    let json = NetWorthJson::new(&report);
-    for left in &json.left_out {
-        outln!("  left out: {} ({}): {}", left.name, left.account_id, left.message);
-    }
-    for rate in &json.stale_rates {
-        outln!("  the {} rate used is of {}, over a week old: import newer rates", rate.currency, rate.published);
-    }
-    if let Some(history) = &report.history {
-        outln!();
-        outln!("{:<10}  {:>18}  {:>18}  {:>18}", "date", "total", "assets", "liabilities");
-        for day in history {
-            outln!("{:<10}  {:>18}  {:>18}  {:>18}", day.date, day.total, day.assets, day.liabilities);
-        }
-    }
-    Ok(())
-}
-
-fn print_net_worth_day(day: &NetWorth, currency: Currency) {
-    let json = NetWorthDayJson::new(day);
-    outln!("Net worth on {}: {} {currency}", json.date, json.total);
-    outln!("  assets        {:>18} {currency}", json.assets);
-    outln!("  liabilities   {:>18} {currency}", json.liabilities);
-    for (kind, value) in &json.by_kind {
-        outln!("    {kind:<16}{value:>16} {currency}");
-    }
-}
-
-async fn account(ctx: &App, command: AccountCommand) -> anyhow::Result<()> {
-    let actor = Actor::local(ctx.local_user().await?);
-    match command {
-        AccountCommand::Add { name, kind, currency, value, date, json } => {
-            let new = NewManualAccount { name, kind, currency, value: value.map(|v| (v, date)) };
-            let account = saldo_app::accounts::create_manual_account(ctx, &actor, new).await?;
-            if json {
-                let balances = saldo_app::accounts::accounts_with_balances(ctx, &actor, ops::LAST_DAY).await?;
-                let balance = balances.iter().find(|b| b.account.id == account.id);
-                return print_json(&AccountJson::new(&account, balance));
-            }
-            outln!("created {} {} {:?} ({})", account.kind, account.id, account.name, account.currency);
-        }
-        AccountCommand::List { json } => {
-            let accounts = saldo_app::accounts::accounts_with_balances(ctx, &actor, ctx.clock.today()).await?;
-            let rows: Vec<AccountJson> = accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect();
-            if json {
-                return print_json(&rows);
-            }
-            if rows.is_empty() {
-                outln!("no accounts yet: add one with `saldo account add`");
-            }
-            for row in rows {
-                let balance = row.balance.map_or("-".to_string(), |b| format!("{b} {}", row.currency));
-                let flags = match (row.tracked, row.closed) {
-                    (false, _) => " (untracked)",
-                    (true, true) => " (closed)",
-                    _ => "",
-                };
-                outln!("{}  {:<15} {:>22}  {}{flags}", row.id, row.kind, balance, row.name);
-            }
-        }
-        AccountCommand::Edit { account, name, kind, track, untrack } => {
-            let tracked = if track {
-                Some(true)
-            } else if untrack {
-                Some(false)
-            } else {
-                None
-            };
-            let edited =
-                saldo_app::accounts::edit_account(ctx, &actor, &account, AccountEdit { name, kind, tracked }).await?;
-            outln!("updated {} {:?}", edited.id, edited.name);
-        }
-        AccountCommand::Delete { account, yes } => {
-            if !yes {
-                let found = saldo_app::accounts::find_account(ctx, &actor, &account).await?;
-                let held = ctx.db.transactions(found.id).await?.len();
-                let question = format!("delete {:?} and its history ({held} transactions)?", found.name);
-                if !crate::cli_sync::confirm(&question)? {
-                    outln!("nothing deleted");
-                    return Ok(());
-                }
-            }
-            let deleted = saldo_app::accounts::delete_account(ctx, &actor, &account).await?;
-            outln!("deleted {} {:?} and its history", deleted.id, deleted.name);
-        }
-    }
-    Ok(())
-}
-
-async fn valuation(ctx: &App, command: ValuationCommand) -> anyhow::Result<()> {
-    let actor = Actor::local(ctx.local_user().await?);
-    match command {
-        ValuationCommand::Set { account, amount, date } => {
-            let (account, date, written) =
-                saldo_app::accounts::set_valuation(ctx, &actor, &account, &amount, date).await?;
-            let verb = match written {
-                saldo_store::ValuationWrite::Created => "recorded",
-                saldo_store::ValuationWrite::Replaced => "replaced",
-            };
-            outln!("{verb} {:?} on {date}: {amount} {}", account.name, account.currency);
-        }
-        ValuationCommand::List { account, json } => {
-            let (account, points) = saldo_app::accounts::valuations(ctx, &actor, &account).await?;
-            let rows: Vec<ValuationJson> = points.iter().map(|p| ValuationJson::new(&account, p)).collect();
-            if json {
-                return print_json(&rows);
-            }
-            for row in rows {
-                outln!("{}  {:>18} {}  {}", row.date, row.value, account.currency, row.source);
-            }
-        }
-        ValuationCommand::Delete { account, date } => {
-            let account = saldo_app::accounts::delete_valuation(ctx, &actor, &account, date).await?;
-            outln!("deleted the valuation of {:?} on {date}", account.name);
-        }
-    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! on a socket. The use cases live in `saldo-app`, the domain in `saldo-core`, SQL in `saldo-store`.
 
 pub mod cli;
+pub mod cli_accounts;
 pub mod cli_import;
 pub mod cli_sync;
 pub mod config;

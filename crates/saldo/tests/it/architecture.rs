@@ -141,6 +141,7 @@ fn the_binary_holds_only_configuration_the_command_line_and_wiring() {
     files.sort();
     let expected = [
         "cli.rs",
+        "cli_accounts.rs",
         "cli_import.rs",
         "cli_sync.rs",
         "config.rs",
