@@ -290,7 +290,19 @@ engine_test!(a_bank_asking_for_authentication_and_a_blocking_bank_need_the_user,
 
 engine_test!(an_interface_change_is_escalated_after_a_day_and_its_end_announced, |e: Engine| async move {
     let id = e.connect("sandbox-changing-api").await;
-    e.run_until(e.now() + TimeDelta::days(25), TimeDelta::hours(1)).await;
+    let end = e.now() + TimeDelta::days(25);
+    let mut escalated_views = 0;
+    while e.now() < end {
+        e.run_until(e.now() + TimeDelta::hours(6), TimeDelta::hours(1)).await;
+        // Failing for more than a day, the status says since when; it no longer promises a report.
+        let view = e.view(id).await;
+        if view.episode.as_ref().is_some_and(|episode| episode.escalated) {
+            escalated_views += 1;
+            assert!(view.message.starts_with("Since "), "{}", view.message);
+            assert!(!view.message.contains("if this lasts a day"), "{}", view.message);
+        }
+    }
+    assert!(escalated_views > 0, "an escalated status was seen");
     // Each unreadable period lasts four days: escalated once, its end announced once (the last
     // period may still be under way).
     let persisted = e.notifications(NotificationKind::ErrorPersisted).await;
