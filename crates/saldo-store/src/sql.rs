@@ -232,7 +232,10 @@ impl Row {
 impl Db {
     pub(crate) async fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
         match self {
-            Db::Sqlite(db) => sqlite_execute(&*db.writer.lock().await, sql, args),
+            Db::Sqlite(db) => {
+                let writer = db.writer.lock().await;
+                may_wait_for_other_process(|| sqlite_execute(&writer, sql, args))
+            }
             Db::Postgres(pool) => Ok(bind_all::<Postgres>(sql, args).execute(pool).await?.rows_affected()),
         }
     }
@@ -280,8 +283,21 @@ impl SqliteTx {
         let conn = db.writer.clone().lock_owned().await;
         // Take the write lock at BEGIN: a deferred transaction that reads first and writes later can
         // fail with SQLITE_BUSY_SNAPSHOT when another process committed meanwhile.
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+        may_wait_for_other_process(|| conn.execute_batch("BEGIN IMMEDIATE"))?;
         Ok(SqliteTx { conn, open: true })
+    }
+}
+
+/// Runs a statement that takes SQLite's write lock, which another process (an import beside
+/// `saldo serve`) may hold for seconds: SQLite's busy handler then sleeps on this thread, so on a
+/// multi-threaded runtime the thread's other tasks are handed to another first, and the web keeps
+/// answering while this one waits. Statements within a transaction hold the lock already and run
+/// on the task's thread (see docs/benchmarks.md, "Readers while the engine writes").
+fn may_wait_for_other_process<T>(statement: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(statement),
+        _ => statement(),
     }
 }
 

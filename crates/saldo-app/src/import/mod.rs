@@ -1,6 +1,8 @@
 //! Statement import: a file is detected, parsed as it streams in (on a blocking thread), and what
 //! it holds lands in the account it identifies, all in one database transaction, so a file that
-//! fails part-way writes nothing and memory stays flat however large the file is.
+//! fails part-way writes nothing. The transaction begins once the file is parsed (`HELD_ROWS`
+//! bounds what is held until then), so the write lock is held only for the writes and memory
+//! stays bounded however large the file is.
 //!
 //! Deduplication follows core's rules (`saldo_core::dedupe`): file ids, fingerprints, synced
 //! transactions recognised by date and amount, pending replaced. A statement that names no account
@@ -35,6 +37,10 @@ use tokio::sync::mpsc;
 
 /// Transactions handed from the parser to the writer at a time.
 const BATCH: usize = 4096;
+
+/// Transactions of a file parsed before its writes begin (some 20 MB): every statement file a
+/// bank gives a person fits, and only larger ones are written while they are still being parsed.
+const HELD_ROWS: usize = 50_000;
 
 /// What to import and how.
 #[derive(Debug, Clone, Default)]
@@ -286,20 +292,17 @@ async fn import_reader<R: BufRead + Send + 'static>(
     // A dry run into a named account writes as the import would, to show what would be new and
     // what is there already, and then takes it all back.
     let previews = request.dry_run && target.is_some();
-    let mut writer = match (ctx, user) {
-        (Some(ctx), Some(user)) if !request.dry_run || previews => Some(Writer {
-            ctx,
-            user,
-            tx: ctx.db.begin_import().await?,
-            source: source_of(format),
-            account: target.clone(),
-            created: Vec::new(),
-            state: None,
-            unresolved: None,
-            deferred: Vec::new(),
-        }),
+    let writes_as = match (ctx, user) {
+        (Some(ctx), Some(user)) if !request.dry_run || previews => Some((ctx, user)),
         _ => None,
     };
+    let mut writer: Option<Writer> = None;
+    // What the parser read before the write transaction begins: a file is parsed whole before
+    // SQLite's write lock is taken, so other writers wait only for the writes (and a file that
+    // is refused never takes it), unless it holds more than HELD_ROWS transactions, which are
+    // then written as the parser reads on.
+    let mut held: Vec<Event> = Vec::new();
+    let mut held_rows = 0usize;
     let mut current: Option<StatementReport> = None;
     let mut write_error: Option<FileError> = None;
     let mut reading = true;
@@ -319,17 +322,51 @@ async fn import_reader<R: BufRead + Send + 'static>(
         if write_error.is_some() {
             continue;
         }
-        let step = handle(event, &mut current, report, writer.as_mut(), request).await;
-        if let Err(err) = step {
+        let event = match &writes_as {
+            Some((ctx, user)) if writer.is_none() => {
+                if let Event::Transactions(batch) = &event {
+                    held_rows += batch.len();
+                }
+                held.push(event);
+                if held_rows < HELD_ROWS {
+                    continue;
+                }
+                writer = Some(Writer::begin(ctx, user.clone(), format, target.clone()).await?);
+                None
+            }
+            _ => Some(event),
+        };
+        for event in held.drain(..).chain(event) {
+            if let Err(err) = handle(event, &mut current, report, writer.as_mut(), request).await {
+                write_error = Some(err);
+                // Dropping the receiver stops the parser from doing work nobody will use.
+                inbox.close();
+                break;
+            }
+        }
+    }
+    let parsed = parser.await.map_err(|err| FileError::Unknown(format!("the parser stopped: {err}")))?;
+    if let Some((ctx, user)) = writes_as.filter(|_| writer.is_none() && write_error.is_none()) {
+        // A file that will be refused is reported without taking the lock.
+        let refused = match &parsed {
+            Ok(_) => held.iter().any(|e| matches!(e, Event::Skipped(_))) && !request.skip_unreadable,
+            Err(err) => !(err.cut_short && request.accept_truncated),
+        };
+        if !refused {
+            writer = Some(Writer::begin(ctx, user, format, target.clone()).await?);
+        }
+    }
+    for event in held.drain(..) {
+        if write_error.is_some() {
+            break;
+        }
+        if let Err(err) = handle(event, &mut current, report, writer.as_mut(), request).await {
             write_error = Some(err);
-            // Dropping the receiver stops the parser from doing work nobody will use.
-            inbox.close();
         }
     }
     if let Some(statement) = current.take() {
         report.statements.push(statement);
     }
-    let parsed = parser.await.map_err(|err| FileError::Unknown(format!("the parser stopped: {err}")))?;
     if let Some(err) = write_error {
         return Err(err);
     }
@@ -414,6 +451,28 @@ struct Writer<'a> {
     unresolved: Option<StatementHeader>,
     /// Balances and holdings of the unresolved statement, written once its account is known.
     deferred: Vec<Event>,
+}
+
+impl<'a> Writer<'a> {
+    /// Begins the import's write transaction (on SQLite, takes the write lock).
+    async fn begin(
+        ctx: &'a App,
+        user: User,
+        format: Format,
+        account: Option<Account>,
+    ) -> Result<Writer<'a>, FileError> {
+        Ok(Writer {
+            ctx,
+            user,
+            tx: ctx.db.begin_import().await?,
+            source: source_of(format),
+            account,
+            created: Vec::new(),
+            state: None,
+            unresolved: None,
+            deferred: Vec::new(),
+        })
+    }
 }
 
 /// The source a file of `format` is to its transactions.

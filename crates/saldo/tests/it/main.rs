@@ -13,6 +13,7 @@ mod enable_banking;
 mod engine;
 mod gocardless;
 mod import;
+mod many_hands;
 mod one_account;
 mod serve;
 mod simplefin;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// A real HTTP client, as a browser or script would use: redirects are answers to look at, not to
 /// follow.
-fn http_client() -> reqwest::blocking::Client {
+pub(crate) fn http_client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
@@ -359,5 +359,48 @@ fn a_write_that_waits_too_long_is_a_503_to_try_again_and_a_command_waits_its_tur
     writer.execute_batch("ROLLBACK").unwrap();
     assert!(command.wait().unwrap().success());
     assert_eq!(saldo.json(&["accounts", "--json"]).as_array().unwrap().len(), 2);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn a_file_is_read_before_the_write_lock_so_a_refused_one_never_waits_for_it() {
+    let saldo = crate::support::Saldo::new(crate::support::Backend::Sqlite);
+    saldo.ok(&["account", "add", "--name", "Flat", "--kind", "real_estate", "--currency", "EUR", "--value", "1000"]);
+    let server = Server::start(&saldo, &[]);
+    let path = saldo.db_url().strip_prefix("sqlite://").unwrap().to_string();
+    let writer = rusqlite::Connection::open(&path).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    // A statement cut off half-way, while another process writes: refused at once, by the
+    // server and by a command, without waiting for (or taking) the lock.
+    let cut = "<?xml version=\"1.0\"?><Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">\
+               <BkToCstmrStmt><GrpHdr><MsgId>1</MsgId><CreDtTm>2026-11-30T10:00:00</CreDtTm></GrpHdr><Stmt>";
+    let response =
+        http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)).body(cut).send().unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let file = saldo.dir().join("cut.xml");
+    std::fs::write(&file, cut).unwrap();
+    let mut command = saldo
+        .command(&["import", file.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    let status = loop {
+        if let Some(status) = command.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            command.kill().unwrap();
+            panic!("the import of a refused file waited for the other writer");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut command.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(!status.success());
+    assert!(!said.contains("waiting for another saldo process") && said.contains("ends"), "{said}");
+    writer.execute_batch("ROLLBACK").unwrap();
     assert!(server.terminate().success());
 }
