@@ -110,14 +110,10 @@ fn read_key_file(path: &Path) -> Result<Option<[u8; 32]>, SecretError> {
 fn create_key_file(path: &Path, key_hex: &str) -> Result<(), SecretError> {
     use std::io::Write;
     let failed = |err: std::io::Error| SecretError::KeyFile { path: path.to_path_buf(), message: err.to_string() };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(failed)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        saldo_store::files::create_private_dir(dir).map_err(failed)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(failed)?;
+    let mut file = saldo_store::files::create_private_file(path).map_err(failed)?;
     file.write_all(format!("{key_hex}\n").as_bytes()).map_err(failed)?;
     file.sync_all().map_err(failed)
 }

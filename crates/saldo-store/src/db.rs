@@ -111,6 +111,7 @@ pub enum Db {
 /// which WAL lets run beside the writer.
 #[derive(Debug)]
 pub struct SqliteDb {
+    path: std::path::PathBuf,
     pub(crate) writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
     readers: Vec<Mutex<rusqlite::Connection>>,
     next_reader: AtomicUsize,
@@ -126,6 +127,16 @@ impl SqliteDb {
             conn.set_prepared_statement_cache_capacity(256);
             conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
         };
+        // A new database file is its owner's only; SQLite gives its WAL and shared-memory files
+        // the database file's mode.
+        if !path.exists() {
+            crate::files::create_private_file(path).map_err(|err| {
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some(format!("cannot create {}: {err}", path.display())),
+                )
+            })?;
+        }
         let writer = rusqlite::Connection::open(path)?;
         writer.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         configure(&writer)?;
@@ -137,7 +148,12 @@ impl SqliteDb {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<_, rusqlite::Error>>()?;
-        Ok(SqliteDb { writer: Arc::new(tokio::sync::Mutex::new(writer)), readers, next_reader: AtomicUsize::new(0) })
+        Ok(SqliteDb {
+            path: path.to_path_buf(),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
     }
 
     /// Runs a read on a free reader connection (waiting for one when all are busy). Reads are short
@@ -227,13 +243,27 @@ impl Db {
         Ok(())
     }
 
-    /// Opens the database, creating an SQLite file and its directory when missing. Does not migrate.
+    /// The database's files and its directory where other accounts of this machine may read them,
+    /// with their mode (SQLite only: PostgreSQL keeps its files itself).
+    pub fn files_open_to_others(&self) -> Vec<(std::path::PathBuf, u32)> {
+        match self {
+            Db::Sqlite(db) => {
+                let mut paths = crate::files::sqlite_files(&db.path);
+                paths.extend(db.path.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf));
+                crate::files::open_to_others(&paths)
+            }
+            Db::Postgres(_) => Vec::new(),
+        }
+    }
+
+    /// Opens the database, creating an SQLite file and its directory when missing, readable by
+    /// their owner only. Does not migrate.
     pub async fn connect(url: &DbUrl) -> Result<Db, StoreError> {
         let failed = |err: &dyn fmt::Display| StoreError::Connect { url: url.to_string(), message: err.to_string() };
         match url {
             DbUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|err| failed(&err))?;
+                    crate::files::create_private_dir(dir).map_err(|err| failed(&err))?;
                 }
                 let db = SqliteDb::open(path).map_err(|err| failed(&err))?;
                 Ok(Db::Sqlite(Arc::new(db)))

@@ -9,6 +9,7 @@ mod accounts;
 mod authorizations;
 mod balances;
 mod db;
+pub mod files;
 mod fx;
 mod health;
 mod imports;

@@ -16,6 +16,26 @@ use saldo_core::secret::Secret;
 use saldo_store::Db;
 use std::sync::Arc;
 
+/// Names each of saldo's files that other accounts of this machine can read: created by an
+/// earlier build, or loosened by hand. saldo creates its own readable by their owner only.
+fn warn_of_files_open_to_others(db: &Db, config: &Config) {
+    let mut open = db.files_open_to_others();
+    let key_file = &config.secret_key_file;
+    let mut key_files = vec![key_file.clone()];
+    key_files.extend(key_file.parent().filter(|d| !d.as_os_str().is_empty()).map(std::path::Path::to_path_buf));
+    open.extend(saldo_store::files::open_to_others(&key_files));
+    open.sort();
+    open.dedup();
+    for (path, mode) in open {
+        let fix = if path.is_dir() { "chmod 700" } else { "chmod 600" };
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:03o}"),
+            "other accounts of this machine can read this file of saldo's; `{fix}` it"
+        );
+    }
+}
+
 /// Opens the configured database, brings its schema up to date and offers the configured
 /// connectors.
 pub async fn open_app(config: Config, clock: Clock) -> Result<App, OpsError> {
@@ -23,6 +43,7 @@ pub async fn open_app(config: Config, clock: Clock) -> Result<App, OpsError> {
     db.migrate().await?;
     let sealed: Vec<_> = db.sealed_secrets().await?.into_iter().map(|(_, sealed)| sealed).collect();
     let keyring = Arc::new(Keyring::load(config.secret_key.as_ref(), &config.secret_key_file, &sealed)?);
+    warn_of_files_open_to_others(&db, &config);
     let mut connectors = Connectors::default();
     if config.sandbox {
         let latency = std::time::Duration::from_millis(config.sandbox_latency_ms);

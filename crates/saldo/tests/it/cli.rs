@@ -532,3 +532,45 @@ fn a_database_from_a_newer_saldo_is_refused_before_anything_is_written() {
     let accounts = saldo.json(&["accounts", "--json"]);
     assert_eq!(accounts.as_array().unwrap().len(), 1, "{accounts}");
 }
+
+#[test]
+fn the_data_directory_and_its_files_are_the_owner_s_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let saldo = Saldo::new(crate::support::Backend::Sqlite);
+    let data = saldo.dir().join("data").join("saldo");
+    let db = data.join("saldo.db");
+    let key = data.join("keys").join("secret.key");
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let output = std::process::Command::new("sh")
+        .env_clear()
+        .env("HOME", saldo.dir())
+        .env("PATH", "/usr/bin:/bin")
+        .args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_saldo"))
+        .env("SALDO_SECRET_KEY_FILE", &key)
+        .args(["--db", &format!("sqlite://{}", db.display())])
+        .args(["account", "add", "--name", "Cash", "--kind", "cash", "--currency", "EUR", "--value", "5"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    for dir in [saldo.dir().join("data"), data.clone(), data.join("keys")] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    for file in ["saldo.db", "saldo.db-wal", "saldo.db-shm", "keys/secret.key"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+
+    // A database an earlier build left readable by everyone is named, with what to do.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_saldo"))
+        .env_clear()
+        .env("HOME", saldo.dir())
+        .env("SALDO_SECRET_KEY_FILE", &key)
+        .args(["--db", &format!("sqlite://{}", db.display()), "accounts"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success());
+    assert!(said.contains("saldo.db") && said.contains("644") && said.contains("chmod 600"), "{said}");
+}
