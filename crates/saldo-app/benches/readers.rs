@@ -41,7 +41,7 @@ fn main() {
         let settings = Settings {
             callback_base: "http://127.0.0.1:8080".into(),
             public_url: None,
-            local_user: "reader".into(),
+            local_user: None,
             base_currency: Currency::EUR,
             sync_lease_seconds: 600,
         };

@@ -351,14 +351,14 @@ pub struct BrowserOutcome {
 
 /// Finishes a browser authorisation from the provider's redirect to `/callback/{connector}`: the
 /// `state` it carries is taken once (a replayed redirect finds nothing), the consent completed, a
-/// new connection's items all tracked, and a first sync run at once.
+/// new connection's items all tracked, and a first sync run at once. It completes for the user
+/// who began it (the unguessable `state` is theirs), from the browser at `address`.
 pub async fn complete_browser_authorization(
     ctx: &App,
-    actor: &Actor,
+    address: Option<std::net::IpAddr>,
     connector: &str,
     params: Vec<(String, String)>,
 ) -> Result<BrowserOutcome, OpsError> {
-    let ctx = &ctx.acting_for(actor);
     // GoCardless returns saldo's state as `ref` (its requisition "reference"); the others as `state`.
     let state = ["state", "ref"]
         .iter()
@@ -366,6 +366,9 @@ pub async fn complete_browser_authorization(
         .map(|(_, value)| value.clone())
         .ok_or_else(|| OpsError::Invalid("the provider's redirect carries no state".into()))?;
     let auth = ctx.db.take_authorization(&state, ctx.clock.now()).await?.ok_or_else(unknown_authorization)?;
+    let user = ctx.db.user_by_id(auth.user_id).await?.ok_or_else(unknown_authorization)?;
+    let actor = &Actor { user, address };
+    let ctx = &ctx.acting_for(actor);
     // The command line that began it waits for this outcome.
     let outcome = complete_taken_authorization(ctx, actor, connector, params, state.clone(), auth).await;
     let error = outcome.as_ref().err().map(ToString::to_string);

@@ -8,6 +8,7 @@
 //! environment.
 
 pub mod accounts;
+pub mod auth;
 pub mod clock;
 pub mod connections;
 pub mod engine;
@@ -21,4 +22,5 @@ pub mod secrets;
 pub mod simulate;
 pub mod sync;
 pub mod tracking;
+pub mod users;
 pub mod worker;

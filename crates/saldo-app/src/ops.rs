@@ -33,6 +33,12 @@ pub struct App {
     /// The address of the actor a use case works for (see [`App::acting_for`]); only use cases
     /// set it.
     pub(crate) psu_ip_address: Option<std::net::IpAddr>,
+    /// Sessions' lifetimes and whether sign-up is open.
+    pub auth: Arc<crate::auth::AuthSettings>,
+    /// Failed sign-ins, per client address and per account.
+    pub(crate) sign_in_limits: Arc<crate::auth::SignInLimits>,
+    /// The code that claims an install nobody can sign in to yet.
+    pub(crate) setup_code: Arc<crate::auth::SetupCode>,
 }
 
 /// Who acts: the user a use case works for, and where they are. Every use case a person triggers
@@ -60,8 +66,9 @@ pub struct Settings {
     /// The address users reach saldo at, when one is configured (behind a proxy, say); otherwise
     /// a web request's own `Host` is where the provider sends the browser back.
     pub public_url: Option<String>,
-    /// The user of this installation until sign-in exists (the command line's and the web's).
-    pub local_user: String,
+    /// Whom the command line acts for: a user's e-mail (or, for an install from before sign-in,
+    /// its user's name); `None` for the install's owner.
+    pub local_user: Option<String>,
     /// The base currency given to a user when saldo creates it.
     pub base_currency: Currency,
     /// How long a worker's claim on a connection lasts before another worker may take over.
@@ -88,6 +95,18 @@ pub enum OpsError {
     NotByRedirect { institution: String },
     #[error("{0}")]
     MissingRate(FxError),
+    /// The request shows no valid credentials (none, wrong, expired).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The actor may not do this (a read-only token writing, a member managing users).
+    #[error("{0}")]
+    Forbidden(String),
+    /// What the request would create exists already (an e-mail taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many failed sign-ins: the next may come after `retry_after` seconds.
+    #[error("too many failed attempts: try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -139,6 +158,9 @@ impl App {
             id_seed: None,
             keyring,
             psu_ip_address: None,
+            auth: Arc::new(crate::auth::AuthSettings::default()),
+            sign_in_limits: Arc::default(),
+            setup_code: Arc::default(),
         }
     }
 
@@ -159,15 +181,28 @@ impl App {
         uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
     }
 
-    /// The installation's own user (`Settings::local_user`), created on first use with the
-    /// configured base currency: whom the command line acts for, and the web until sign-in exists.
+    /// Whom the command line acts for (`Settings::local_user`): the user with that e-mail (or
+    /// name), else the install's owner. An install nobody has used yet gets its owner here, with
+    /// the configured base currency and no e-mail until someone claims it.
     pub async fn local_user(&self) -> Result<User, OpsError> {
-        let candidate = User {
-            id: UserId(self.new_id()),
-            name: self.settings.local_user.clone(),
-            base_currency: self.settings.base_currency,
-            created_at: self.clock.now(),
-        };
+        if let Some(wanted) = &self.settings.local_user {
+            let by_email = match saldo_core::user::normalize_email(wanted) {
+                Ok(email) => self.db.user_by_email(&email).await?,
+                Err(_) => None,
+            };
+            return match by_email {
+                Some(user) => Ok(user),
+                None => self.db.user_by_name(wanted).await?.ok_or_else(|| {
+                    OpsError::NotFound(format!("no user {wanted:?}: `saldo user list` shows who there is"))
+                }),
+            };
+        }
+        if let Some(owner) = self.db.owner().await? {
+            return Ok(owner);
+        }
+        let mut candidate =
+            User::named(UserId(self.new_id()), "default", self.settings.base_currency, self.clock.now());
+        candidate.role = saldo_core::user::Role::Owner;
         Ok(self.db.ensure_user(&candidate).await?)
     }
 }

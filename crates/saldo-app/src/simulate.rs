@@ -186,12 +186,8 @@ pub async fn simulate(ctx: App, options: &SimulateOptions) -> Result<SimulationR
     let mut importers: std::collections::HashSet<UserId> = std::collections::HashSet::new();
     for index in 0..options.connections {
         if index % per_user == 0 {
-            let candidate = User {
-                id: UserId(ctx.new_id()),
-                name: format!("sim-user-{}", index / per_user),
-                base_currency: saldo_core::money::Currency::EUR,
-                created_at: clock.now(),
-            };
+            let name = format!("sim-user-{}", index / per_user);
+            let candidate = User::named(UserId(ctx.new_id()), &name, saldo_core::money::Currency::EUR, clock.now());
             user = Some(ctx.db.ensure_user(&candidate).await?);
             report.users += 1;
             if rng.random_range(0..100) < options.importers {

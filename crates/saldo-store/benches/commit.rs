@@ -30,15 +30,7 @@ fn t0() -> DateTime<Utc> {
 
 /// A user with `SYNCS` sandbox connections, one account each.
 async fn household(db: &Db) -> (InstitutionId, Vec<(ConnectionId, AccountId)>) {
-    let user = db
-        .ensure_user(&User {
-            id: UserId(Uuid::now_v7()),
-            name: "bench".into(),
-            base_currency: Currency::EUR,
-            created_at: t0(),
-        })
-        .await
-        .unwrap();
+    let user = db.ensure_user(&User::named(UserId(Uuid::now_v7()), "bench", Currency::EUR, t0())).await.unwrap();
     let institution = db
         .upsert_institution(&Institution {
             id: InstitutionId(Uuid::now_v7()),

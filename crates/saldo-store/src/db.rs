@@ -203,6 +203,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A unique constraint refused the write (a name or e-mail taken already).
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            StoreError::Sqlx(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            _ => false,
+        }
+    }
+
     /// SQLite's write lock was held by another process for longer than this one waits: nothing
     /// is wrong with the request, and it may be tried again shortly.
     pub fn is_busy(&self) -> bool {

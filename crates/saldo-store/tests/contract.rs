@@ -61,7 +61,7 @@ fn currency(code: &str) -> Currency {
 }
 
 fn new_user(name: &str) -> User {
-    User { id: UserId(Uuid::now_v7()), name: name.into(), base_currency: Currency::EUR, created_at: at(1, 0) }
+    User::named(UserId(Uuid::now_v7()), name, Currency::EUR, at(1, 0))
 }
 
 fn manual_account(user: UserId, name: &str, kind: AccountKind, code: &str) -> Account {

@@ -4,23 +4,25 @@
 //! answer or typed error into JSON (`{"error": {"code", "message"}}`) or a page.
 
 pub mod api;
+pub mod auth;
+pub mod people;
 
 use crate::api::{AccountJson, ConnectionJson, ErrorBodyJson, ErrorJson, ItemJson, NetWorthJson};
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use crate::auth::RequestActor;
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use saldo_app::connections::{self, BrowserTarget};
 use saldo_app::networth::NetWorthQuery;
-use saldo_app::ops::{self, Actor, App, OpsError};
+use saldo_app::ops::{self, App, OpsError};
 use saldo_app::sync::SyncOutcome;
 use saldo_core::money::Currency;
 use saldo_store::Purpose;
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 pub fn router(ctx: App) -> Router {
@@ -34,6 +36,7 @@ pub fn router(ctx: App) -> Router {
         .route("/api/v1/imports", post(import_file).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .route("/callback/{connector}", get(callback))
         .route("/sandbox/consent", get(sandbox_consent))
+        .merge(people::routes())
         .fallback(not_found)
         .with_state(ctx)
 }
@@ -139,7 +142,29 @@ async fn readyz(State(ctx): State<App>) -> Response {
 }
 
 async fn not_found() -> Response {
-    ApiError(OpsError::NotFound("no such endpoint".into())).into_response()
+    ApiError::from(OpsError::NotFound("no such endpoint".into())).into_response()
+}
+
+/// A JSON request body whose faults are answered in the API's error form: 415 without a JSON
+/// content type, 400 naming what is wrong (unknown fields are refused) otherwise.
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<JsonBody<T>, ApiError> {
+        use axum::extract::rejection::JsonRejection;
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::Status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON, with Content-Type: application/json".into(),
+            )),
+            Err(JsonRejection::JsonDataError(err)) => Err(OpsError::Invalid(err.body_text()).into()),
+            Err(err) => Err(OpsError::Invalid(format!("the body is not valid JSON: {}", err.body_text())).into()),
+        }
+    }
 }
 
 /// Query: `date`, `currency`, `history=true`, `from`, `to`, as for `saldo networth`.
@@ -188,39 +213,6 @@ async fn list_connections(
 #[derive(serde::Deserialize)]
 struct ConnectRequest {
     institution: String,
-}
-
-/// The actor of a request: the installation's user (until sign-in exists), at the client's
-/// address.
-struct RequestActor(Actor);
-
-impl FromRequestParts<App> for RequestActor {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<RequestActor, ApiError> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
-        let user = app.local_user().await?;
-        Ok(RequestActor(Actor { user, address: client_address(peer, &parts.headers) }))
-    }
-}
-
-/// The address the request came from: the peer's, or, when the request came through a reverse
-/// proxy on this machine, the address that proxy saw.
-fn client_address(peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-    let peer = peer?.ip().to_canonical();
-    // The proxy appends the address it saw to whatever the client sent: only the last entry is
-    // the proxy's word; the ones before it are the client's, and anyone can write those.
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
-    match forwarded {
-        Some(client) if peer.is_loopback() => Some(client.to_canonical()),
-        _ => Some(peer),
-    }
 }
 
 /// Where providers send the browser back: the configured public URL, else the address this
@@ -282,13 +274,8 @@ async fn callback(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
-    let outcome = match ctx.local_user().await {
-        Ok(user) => {
-            let actor = Actor { user, address: client_address(peer, &headers) };
-            connections::complete_browser_authorization(&ctx, &actor, &connector, params).await
-        }
-        Err(err) => Err(err),
-    };
+    let address = auth::client_address(peer, &headers);
+    let outcome = connections::complete_browser_authorization(&ctx, address, &connector, params).await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err @ OpsError::Store(_)) => {
@@ -356,44 +343,66 @@ async fn sandbox_consent(State(ctx): State<App>, Query(params): Query<HashMap<St
 }
 
 /// A use case's error as an HTTP response: the request's fault is a 4xx with its message; anything
-/// else is logged with its cause and answered with a plain 500.
-pub struct ApiError(OpsError);
+/// else is logged with its cause and answered with a plain 500. Every error is the JSON error body.
+pub enum ApiError {
+    Ops(OpsError),
+    /// An answer of the HTTP layer itself (a body of the wrong type, too large, …).
+    Status(StatusCode, &'static str, String),
+}
 
 impl From<OpsError> for ApiError {
     fn from(err: OpsError) -> ApiError {
-        ApiError(err)
+        ApiError::Ops(err)
     }
+}
+
+/// An error answer: status, `code` and message in the API's error body.
+pub(crate) fn error_response(status: StatusCode, code: &'static str, message: String) -> Response {
+    (status, Json(ErrorJson { error: ErrorBodyJson { code, message } })).into_response()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let OpsError::Store(err) = &self.0 {
-            if err.is_busy() {
+        let err = match self {
+            ApiError::Status(status, code, message) => return error_response(status, code, message),
+            ApiError::Ops(err) => err,
+        };
+        if let OpsError::Store(store) = &err {
+            if store.is_busy() {
                 return busy();
             }
         }
-        let status = match &self.0 {
-            OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
-            OpsError::NotFound(_) | OpsError::Missing(_) => StatusCode::NOT_FOUND,
-            OpsError::Range(_) | OpsError::NotByRedirect { .. } => StatusCode::BAD_REQUEST,
-            OpsError::MissingRate(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            OpsError::Store(_) | OpsError::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let code = match &self.0 {
-            OpsError::Invalid(_) => "invalid_request",
-            OpsError::NotFound(_) | OpsError::Missing(_) => "not_found",
-            OpsError::Range(_) => "invalid_range",
-            OpsError::NotByRedirect { .. } => "not_by_redirect",
-            OpsError::MissingRate(_) => "missing_rate",
-            OpsError::Store(_) | OpsError::Secret(_) => "internal",
+        let (status, code) = match &err {
+            OpsError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            OpsError::NotFound(_) | OpsError::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
+            OpsError::Range(_) => (StatusCode::BAD_REQUEST, "invalid_range"),
+            OpsError::NotByRedirect { .. } => (StatusCode::BAD_REQUEST, "not_by_redirect"),
+            OpsError::MissingRate(_) => (StatusCode::UNPROCESSABLE_ENTITY, "missing_rate"),
+            OpsError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            OpsError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            OpsError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            OpsError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            OpsError::Store(_) | OpsError::Secret(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self.0, "request failed");
+            tracing::error!(error = %err, "request failed");
             "internal error; the server log has the details".to_string()
         } else {
-            self.0.to_string()
+            err.to_string()
         };
-        (status, Json(ErrorJson { error: ErrorBodyJson { code, message } })).into_response()
+        let mut response = error_response(status, code, message);
+        match &err {
+            OpsError::Unauthenticated(_) => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            }
+            OpsError::TooManyAttempts { retry_after } => {
+                if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            _ => {}
+        }
+        response
     }
 }
 

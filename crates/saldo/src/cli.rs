@@ -42,6 +42,9 @@ pub struct GlobalArgs {
     /// Log filter, e.g. info or saldo=debug [env: SALDO_LOG] (default: info for serve, warn otherwise)
     #[arg(long, global = true, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// The user a command acts for, by e-mail [env: SALDO_USER] (default: the install's owner)
+    #[arg(long, global = true, value_name = "EMAIL")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,9 +76,13 @@ pub enum Command {
     /// nothing; transactions a sync already brought are recognised by date and amount. A CSV
     /// file's layout is detected and remembered for the account it went into.
     Import(crate::cli_import::ImportArgs),
-    /// Show or change the current user's settings
+    /// The install's users: add household members, list them, remove one; show or change the
+    /// current user's settings
     #[command(subcommand)]
     User(UserCommand),
+    /// API tokens of the current user, for scripts and other apps
+    #[command(subcommand)]
+    Token(crate::cli_users::TokenCommand),
     /// List the institutions you can connect through the configured connectors (the sandbox bank's
     /// included unless turned off)
     Institutions {
@@ -379,6 +386,39 @@ pub enum FxCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// Add a user who signs in with EMAIL and the password read from stdin. The install's first
+    /// user is its owner (an install used before anyone signed in is claimed, keeping its data)
+    Add {
+        email: String,
+        /// Make this user the owner (claims an install whose owner has no password yet)
+        #[arg(long)]
+        owner: bool,
+        /// Read the password from stdin (its first line)
+        #[arg(long)]
+        password_stdin: bool,
+        /// The name shown on the pages
+        #[arg(long)]
+        name: Option<String>,
+        /// Net worth's currency for this user (default: base_currency of the configuration)
+        #[arg(long, value_parser = parse_currency_arg)]
+        base_currency: Option<Currency>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the install's users
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user and everything that is theirs (the owner cannot be removed)
+    Remove {
+        id: String,
+        /// Remove without asking
+        #[arg(long)]
+        yes: bool,
+    },
     /// Show the current user
     Show,
     /// Change the currency net worth is reported in
@@ -480,6 +520,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         log_format: cli.global.log_format,
         log_level: cli.global.log_level,
+        user: cli.global.user,
     };
     let config = Config::load(&flags, env_from_process())?;
     let default_level = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
@@ -556,7 +597,8 @@ async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
             let actor = Actor::local(ctx.local_user().await?);
             crate::cli_import::import(Some((&ctx, &actor)), &args).await
         }
-        Command::User(command) => user(&ctx, command).await,
+        Command::User(command) => crate::cli_users::user(&ctx, command).await,
+        Command::Token(command) => crate::cli_users::token(&ctx, command).await,
         Command::Config(ConfigCommand::Check) => Ok(()),
         Command::Institutions { search, refresh, json } => {
             crate::cli_sync::institutions(&ctx, search, refresh, json).await
@@ -611,6 +653,14 @@ async fn serve(ctx: &App, config: &Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
+    if let Some(code) = saldo_app::auth::issue_setup_code(ctx).await? {
+        // The one secret saldo logs, on purpose: whoever can read the server's log may claim it.
+        tracing::warn!(
+            setup_code = %code,
+            "nobody can sign in yet: claim this install as its owner by signing up with setup code {code} \
+             (or run `saldo user add EMAIL --owner --password-stdin` on this machine)"
+        );
+    }
     tracing::info!(%address, database = %config.database_url, "saldo listening on http://{address}");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler_ctx = ctx.clone();
@@ -656,19 +706,5 @@ pub(crate) async fn shutdown_signal() {
 
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
-
-async fn user(ctx: &App, command: UserCommand) -> anyhow::Result<()> {
-    let actor = Actor::local(ctx.local_user().await?);
-    match command {
-        UserCommand::Show => {
-            outln!("user {:?} ({}), base currency {}", actor.user.name, actor.user.id, actor.user.base_currency)
-        }
-        UserCommand::SetBaseCurrency { currency } => {
-            saldo_app::networth::set_base_currency(ctx, &actor, currency).await?;
-            outln!("base currency of {:?} is now {currency}", actor.user.name);
-        }
-    }
     Ok(())
 }

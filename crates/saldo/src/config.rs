@@ -22,6 +22,7 @@ pub struct Flags {
     pub listen: Option<String>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub user: Option<String>,
 }
 
 /// The config file's form. Unknown keys are errors, so a typo never goes unnoticed.
@@ -41,6 +42,9 @@ struct FileConfig {
     sync_lease_seconds: Option<u64>,
     secret_key_file: Option<PathBuf>,
     allow_insecure_loopback: Option<bool>,
+    allow_signup: Option<bool>,
+    session_idle_hours: Option<u64>,
+    session_lifetime_days: Option<u64>,
     simplefin: Option<bool>,
     public_url: Option<String>,
     enable_banking: Option<crate::connector_config::EnableBankingFile>,
@@ -95,8 +99,14 @@ pub struct Config {
     pub log_level: Option<String>,
     /// Base currency given to a user when saldo creates it.
     pub base_currency: Currency,
-    /// The user the CLI acts as (the embedded setup has one, `default`).
-    pub user: String,
+    /// The user the command line acts as (an e-mail); the install's owner when not set.
+    pub user: Option<String>,
+    /// Whether anyone who reaches the server may sign up (after the owner claimed the install).
+    pub allow_signup: bool,
+    /// A session not used for this many hours ends.
+    pub session_idle_hours: u64,
+    /// A session ends this many days after sign-in, however much it is used.
+    pub session_lifetime_days: u64,
     /// Whether the built-in sandbox bank is offered.
     pub sandbox: bool,
     /// Seed of the sandbox bank's behaviour and data.
@@ -239,12 +249,12 @@ impl Config {
             None => Currency::EUR,
         };
 
-        let user = match pick("user", ("", None), "SALDO_USER", file.user.clone()) {
+        let user = match pick("user", ("--user", flags.user.clone()), "SALDO_USER", file.user.clone()) {
             Some((text, source)) if text.trim().is_empty() => {
-                return Err(ConfigError::Invalid { key: "user", from: source, message: "user name is empty".into() })
+                return Err(ConfigError::Invalid { key: "user", from: source, message: "user e-mail is empty".into() })
             }
-            Some((text, _)) => text.trim().to_string(),
-            None => "default".into(),
+            Some((text, _)) => Some(text.trim().to_string()),
+            None => None,
         };
 
         let mut boolean = |key: &'static str, var: &'static str, from_file: Option<bool>, default: bool| match pick(
@@ -267,6 +277,7 @@ impl Config {
         let sandbox = boolean("sandbox", "SALDO_SANDBOX", file.sandbox, true)?;
         let allow_insecure_loopback =
             boolean("allow_insecure_loopback", "SALDO_ALLOW_INSECURE_LOOPBACK", file.allow_insecure_loopback, false)?;
+        let allow_signup = boolean("allow_signup", "SALDO_ALLOW_SIGNUP", file.allow_signup, false)?;
         let simplefin = boolean("simplefin", "SALDO_SIMPLEFIN", file.simplefin, true)?;
 
         // The key itself only ever comes from the environment: a config file is too easily shared.
@@ -313,6 +324,12 @@ impl Config {
             number("sync_lease_seconds", "SALDO_SYNC_LEASE_SECONDS", file.sync_lease_seconds, 600, 1)?;
         sources.push(("sandbox_latency_ms", latency_source));
         sources.push(("sync_lease_seconds", lease_source));
+        let (session_idle_hours, idle_source) =
+            number("session_idle_hours", "SALDO_SESSION_IDLE_HOURS", file.session_idle_hours, 168, 1)?;
+        let (session_lifetime_days, lifetime_source) =
+            number("session_lifetime_days", "SALDO_SESSION_LIFETIME_DAYS", file.session_lifetime_days, 30, 1)?;
+        sources.push(("session_idle_hours", idle_source));
+        sources.push(("session_lifetime_days", lifetime_source));
         sources
             .push(("secret_key", if secret_key.is_some() { Source::Env("SALDO_SECRET_KEY") } else { Source::Default }));
 
@@ -336,6 +353,9 @@ impl Config {
             sandbox_seed,
             sandbox_latency_ms,
             sync_lease_seconds,
+            allow_signup,
+            session_idle_hours,
+            session_lifetime_days,
             secret_key,
             new_secret_key,
             secret_key_file,
@@ -357,7 +377,10 @@ impl Config {
                 "log_format" => self.log_format.as_str().into(),
                 "log_level" => self.log_level.clone().unwrap_or_else(|| "info for serve, warn otherwise".into()),
                 "base_currency" => self.base_currency.code().into(),
-                "user" => self.user.clone(),
+                "user" => self.user.clone().unwrap_or_else(|| "the owner".into()),
+                "allow_signup" => self.allow_signup.to_string(),
+                "session_idle_hours" => self.session_idle_hours.to_string(),
+                "session_lifetime_days" => self.session_lifetime_days.to_string(),
                 "sandbox" => self.sandbox.to_string(),
                 "sandbox_seed" => self.sandbox_seed.to_string(),
                 "sandbox_latency_ms" => self.sandbox_latency_ms.to_string(),
@@ -381,6 +404,9 @@ impl Config {
                 | "sandbox_seed"
                 | "sandbox_latency_ms"
                 | "sync_lease_seconds"
+                | "allow_signup"
+                | "session_idle_hours"
+                | "session_lifetime_days"
                 | "allow_insecure_loopback"
                 | "simplefin" => value(key),
                 // Not a key of the file: shown as a comment.

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cli_accounts;
 pub mod cli_import;
 pub mod cli_sync;
+pub mod cli_users;
 pub mod config;
 pub mod connector_config;
 pub mod progress;

@@ -2,6 +2,7 @@
 //! ring and the connectors the configuration turns on.
 
 use crate::config::Config;
+use saldo_app::auth::AuthSettings;
 use saldo_app::clock::Clock;
 use saldo_app::ops::{App, OpsError, Settings};
 use saldo_app::secrets::Keyring;
@@ -93,5 +94,12 @@ pub async fn open_app(config: Config, clock: Clock) -> Result<App, OpsError> {
         base_currency: config.base_currency,
         sync_lease_seconds: config.sync_lease_seconds,
     };
-    Ok(App::new(db, clock, connectors, keyring, settings))
+    let mut app = App::new(db, clock, connectors, keyring, settings);
+    let hours = |n: u64| chrono::TimeDelta::hours(i64::try_from(n).unwrap_or(i64::MAX / 3_600_000).min(24 * 36_500));
+    app.auth = Arc::new(AuthSettings {
+        session_idle: hours(config.session_idle_hours),
+        session_lifetime: hours(config.session_lifetime_days.saturating_mul(24)),
+        allow_signup: config.allow_signup,
+    });
+    Ok(app)
 }

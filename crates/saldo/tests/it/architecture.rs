@@ -144,6 +144,7 @@ fn the_binary_holds_only_configuration_the_command_line_and_wiring() {
         "cli_accounts.rs",
         "cli_import.rs",
         "cli_sync.rs",
+        "cli_users.rs",
         "config.rs",
         "connector_config.rs",
         "lib.rs",

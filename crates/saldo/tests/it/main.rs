@@ -16,5 +16,6 @@ mod import;
 mod many_hands;
 mod one_account;
 mod serve;
+mod sign_in;
 mod simplefin;
 mod workers;

@@ -59,7 +59,7 @@ both_backends!(an_import_beside_another_a_sync_the_scheduler_and_readers, |saldo
 
     // Readers of the API, for as long as the writers run.
     let stop = Arc::new(AtomicBool::new(false));
-    let address = server.address.clone();
+    let (address, token) = (server.address.clone(), server.token.clone());
     let readers = {
         let stop = stop.clone();
         std::thread::spawn(move || {
@@ -67,7 +67,8 @@ both_backends!(an_import_beside_another_a_sync_the_scheduler_and_readers, |saldo
             while !stop.load(Ordering::Relaxed) {
                 for path in ["/api/v1/accounts", "/api/v1/networth"] {
                     let started = Instant::now();
-                    let status = http_client().get(format!("http://{address}{path}")).send().unwrap().status();
+                    let request = http_client().get(format!("http://{address}{path}")).bearer_auth(&token);
+                    let status = request.send().unwrap().status();
                     slowest = slowest.max(started.elapsed());
                     answers.push(status.as_u16());
                 }

@@ -27,28 +27,54 @@ fn answer(request: reqwest::blocking::RequestBuilder) -> (u16, String) {
 pub(crate) struct Server {
     child: Child,
     pub(crate) address: String,
+    /// A read-write API token of the install's owner, which every request of the helpers sends.
+    pub(crate) token: String,
+    /// The setup code the server logged at start, when nobody could sign in yet.
+    pub(crate) setup_code: Option<String>,
+    /// Everything the server logged.
+    pub(crate) log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
     pub(crate) fn start(saldo: &crate::support::Saldo, extra: &[&str]) -> Server {
+        let made = saldo.json(&["token", "create", "tests", "--json"]);
+        let token = made["token"].as_str().unwrap().to_string();
         let mut args = vec!["--log-format", "json"];
         args.extend_from_slice(extra);
         args.extend_from_slice(&["serve", "--listen", "127.0.0.1:0"]);
         let mut child = saldo.command(&args).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut line = String::new();
+        let mut setup_code = None;
         let address = loop {
             line.clear();
             assert!(stderr.read_line(&mut line).unwrap() > 0, "saldo serve exited before listening");
+            log.lock().unwrap().push_str(&line);
             let entry: Value =
                 serde_json::from_str(&line).unwrap_or_else(|err| panic!("not a JSON log line ({err}): {line}"));
+            if let Some(code) = entry["fields"]["setup_code"].as_str() {
+                setup_code = Some(code.to_string());
+            }
             if let Some(address) = entry["fields"]["address"].as_str() {
                 break address.to_string();
             }
         };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Server { child, address }
+        // Keep reading the log so the server never blocks on a full pipe.
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
+                kept.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Server { child, address, token, setup_code, log }
+    }
+
+    /// A request that sends the owner's token.
+    pub(crate) fn authed(&self, request: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        request.bearer_auth(&self.token)
     }
 
     pub(crate) fn get(&self, path: &str) -> (u16, String) {
@@ -57,7 +83,7 @@ impl Server {
 
     /// A GET with extra header lines (each `Name: value`, ending in `\r\n`).
     pub(crate) fn get_with(&self, path: &str, headers: &str) -> (u16, String) {
-        let mut request = http_client().get(format!("http://{}{path}", self.address));
+        let mut request = self.authed(http_client().get(format!("http://{}{path}", self.address)));
         for line in headers.split("\r\n").filter(|line| !line.is_empty()) {
             let (name, value) = line.split_once(':').unwrap();
             request = request.header(name.trim(), value.trim());
@@ -66,8 +92,8 @@ impl Server {
     }
 
     fn post(&self, path: &str, body: &str) -> (u16, String) {
-        let request = http_client()
-            .post(format!("http://{}{path}", self.address))
+        let request = self
+            .authed(http_client().post(format!("http://{}{path}", self.address)))
             .header("content-type", "application/json")
             .body(body.to_string());
         answer(request)
@@ -340,8 +366,8 @@ fn a_write_that_waits_too_long_is_a_503_to_try_again_and_a_command_waits_its_tur
     writer.execute_batch("BEGIN IMMEDIATE").unwrap();
     // The server gives up on the lock after its wait: the client's request was fine.
     let csv = "Date,Description,Amount\n2026-11-02,Coffee,-3.50\n";
-    let response =
-        http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)).body(csv).send().unwrap();
+    let response = server.authed(http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)));
+    let response = response.body(csv).send().unwrap();
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
     assert!(response.text().unwrap().contains("\"busy\""));
@@ -375,8 +401,8 @@ fn a_file_is_read_before_the_write_lock_so_a_refused_one_never_waits_for_it() {
     // server and by a command, without waiting for (or taking) the lock.
     let cut = "<?xml version=\"1.0\"?><Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">\
                <BkToCstmrStmt><GrpHdr><MsgId>1</MsgId><CreDtTm>2026-11-30T10:00:00</CreDtTm></GrpHdr><Stmt>";
-    let response =
-        http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)).body(cut).send().unwrap();
+    let response = server.authed(http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)));
+    let response = response.body(cut).send().unwrap();
     assert_eq!(response.status().as_u16(), 422);
     let file = saldo.dir().join("cut.xml");
     std::fs::write(&file, cut).unwrap();
