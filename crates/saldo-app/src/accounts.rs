@@ -231,3 +231,17 @@ pub async fn holdings(
     all.retain(|h| Some(h.as_of) == latest);
     Ok((account, all))
 }
+
+/// An account's balance points (from syncs, files and valuations) between two days, oldest first.
+pub async fn balance_history(
+    ctx: &App,
+    actor: &Actor,
+    reference: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(Account, Vec<BalancePoint>), OpsError> {
+    let account = find_account(ctx, actor, reference).await?;
+    let points = ctx.db.balance_points(account.id).await?;
+    let within = |day: NaiveDate| from.is_none_or(|from| day >= from) && to.is_none_or(|to| day <= to);
+    Ok((account, points.into_iter().filter(|p| within(p.date)).collect()))
+}

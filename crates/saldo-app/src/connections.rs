@@ -625,3 +625,24 @@ pub async fn items(ctx: &App, actor: &Actor, connection: ConnectionId) -> Result
     let (connection, _) = own_connection(ctx, user, connection).await?;
     Ok(ctx.db.items(connection.id).await?)
 }
+
+/// One of the user's connections, as [`connection_views`] shows it.
+pub async fn connection_view(ctx: &App, actor: &Actor, id: ConnectionId) -> Result<ConnectionView, OpsError> {
+    own_connection(ctx, &actor.user, id).await?;
+    connection_views(ctx, actor)
+        .await?
+        .into_iter()
+        .find(|view| view.connection.id == id)
+        .ok_or_else(|| OpsError::Missing(Missing::Connection(id.to_string())))
+}
+
+/// The most recent syncs of one of the user's connections, newest first.
+pub async fn sync_runs(
+    ctx: &App,
+    actor: &Actor,
+    id: ConnectionId,
+    limit: u32,
+) -> Result<Vec<saldo_store::SyncRun>, OpsError> {
+    own_connection(ctx, &actor.user, id).await?;
+    Ok(ctx.db.sync_runs(id, limit).await?)
+}

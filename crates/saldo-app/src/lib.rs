@@ -8,6 +8,7 @@
 //! environment.
 
 pub mod accounts;
+pub mod activity;
 pub mod auth;
 pub mod clock;
 pub mod connections;

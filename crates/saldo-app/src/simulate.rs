@@ -424,7 +424,7 @@ fn observe(
                 sim.reconnect_at = Some(now + TimeDelta::minutes(rng.random_range(120..=72 * 60)));
             }
         }
-        SyncOutcome::Refused(_) => report.syncs.refused += 1,
+        SyncOutcome::Refused { .. } => report.syncs.refused += 1,
         SyncOutcome::LeaseLost => {}
     }
 }

@@ -36,8 +36,12 @@ pub enum SyncOutcome {
         partial: bool,
     },
     Failed(FailureKind),
-    /// The state machine did not let it start (already running, needs the user, budget used).
-    Refused(String),
+    /// The state machine did not let it start (already running, needs the user, budget used):
+    /// why, and, when it is the budget, from when it may.
+    Refused {
+        reason: String,
+        until: Option<DateTime<Utc>>,
+    },
     /// Another worker took over; nothing was written.
     LeaseLost,
 }
@@ -398,16 +402,17 @@ async fn prepare(
     let Some(consent_record) = connection.consent.clone() else {
         return Ok(Prepared::Refused {
             state: Box::new(state),
-            report: report(SyncOutcome::Refused("no consent".into()), 0),
+            report: report(SyncOutcome::Refused { reason: "no consent".into(), until: None }, 0),
         });
     };
     if let Err(refusal) = state.start(now, trigger, &settings.policy) {
-        let reason = match refusal {
-            Refusal::AlreadyRunning => "already running".to_string(),
-            Refusal::NeedsUser(kind) => format!("needs the user ({kind})"),
-            Refusal::BudgetUsed { until } => format!("today's accesses are used; next from {until}"),
+        let (reason, until) = match refusal {
+            Refusal::AlreadyRunning => ("already running".to_string(), None),
+            Refusal::NeedsUser(kind) => (format!("needs the user ({kind})"), None),
+            Refusal::BudgetUsed { until } => (format!("today's accesses are used; next from {until}"), Some(until)),
         };
-        return Ok(Prepared::Refused { state: Box::new(state), report: report(SyncOutcome::Refused(reason), 0) });
+        let outcome = SyncOutcome::Refused { reason, until };
+        return Ok(Prepared::Refused { state: Box::new(state), report: report(outcome, 0) });
     }
     let call = call_context(ctx, now, trigger);
     let degraded = health.is_degraded();

@@ -29,4 +29,5 @@ pub use fx::RateCoverage;
 pub use imports::{ImportTx, StoredEntry};
 pub use sign_in::{StoredSession, StoredToken};
 pub use sync::{AccountIngest, CommitResult, ConnectionRecord, KeptAccounts, Lease, SyncCommit, SyncRun};
+pub use transactions::TransactionFilter;
 pub use users::UserChange;

@@ -4,7 +4,7 @@ use crate::db::{Db, StoreError};
 use crate::sql::{in_lists, insert_rows_returning, parse_stored, Arg, Row, Tx};
 use chrono::NaiveDate;
 use saldo_core::dedupe::reuses_id;
-use saldo_core::ids::{AccountId, TransactionId};
+use saldo_core::ids::{AccountId, TransactionId, UserId};
 use saldo_core::money::{Currency, Money};
 use saldo_core::transaction::{Source, Transaction, TransactionStatus};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -207,5 +207,72 @@ impl Db {
             }
         }
         Ok(oldest)
+    }
+}
+
+/// Which of a user's transactions a page shows, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilter {
+    pub account: Option<AccountId>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub status: Option<TransactionStatus>,
+    /// Text the description or counterparty contains, in any case.
+    pub text: Option<String>,
+    /// Where the previous page ended: its last (booking date, id).
+    pub after: Option<(NaiveDate, TransactionId)>,
+    pub limit: u32,
+}
+
+impl Db {
+    /// One page of a user's transactions (of one account, or all of theirs), newest booking first.
+    pub async fn transaction_page(
+        &self,
+        user: UserId,
+        filter: &TransactionFilter,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        let mut sql = format!(
+            "SELECT {TRANSACTION_COLUMNS} FROM transactions \
+             WHERE account_id IN (SELECT id FROM accounts WHERE user_id = $1)"
+        );
+        let mut args = vec![Arg::Uuid(user.0)];
+        let condition = |sql: &mut String, args: &mut Vec<Arg>, arg: Arg, text: &str| {
+            args.push(arg);
+            sql.push_str(&text.replace("$n", &format!("${}", args.len())));
+        };
+        if let Some(account) = filter.account {
+            condition(&mut sql, &mut args, Arg::Uuid(account.0), " AND account_id = $n");
+        }
+        if let Some(from) = filter.from {
+            condition(&mut sql, &mut args, Arg::Date(from), " AND booking_date >= $n");
+        }
+        if let Some(to) = filter.to {
+            condition(&mut sql, &mut args, Arg::Date(to), " AND booking_date <= $n");
+        }
+        if let Some(status) = filter.status {
+            condition(&mut sql, &mut args, Arg::Text(status.as_str().into()), " AND status = $n");
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let pattern = Arg::Text(format!("%{escaped}%"));
+            condition(
+                &mut sql,
+                &mut args,
+                pattern,
+                " AND (LOWER(description) LIKE $n ESCAPE '\\' OR LOWER(COALESCE(counterparty, '')) LIKE $n ESCAPE '\\')",
+            );
+        }
+        if let Some((day, id)) = filter.after {
+            condition(&mut sql, &mut args, Arg::Date(day), " AND (booking_date < $n");
+            let day_at = args.len();
+            condition(&mut sql, &mut args, Arg::Uuid(id.0), &format!(" OR (booking_date = ${day_at} AND id < $n))"));
+        }
+        condition(
+            &mut sql,
+            &mut args,
+            Arg::Int(i64::from(filter.limit)),
+            " ORDER BY booking_date DESC, id DESC LIMIT $n",
+        );
+        self.fetch(&sql, &args).await?.iter().map(transaction_from_row).collect()
     }
 }

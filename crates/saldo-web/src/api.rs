@@ -11,7 +11,7 @@ use saldo_core::networth::{LeftOutReason, NetWorth};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountJson {
     pub id: String,
     pub name: String,
@@ -54,7 +54,7 @@ impl AccountJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ValuationJson {
     pub date: String,
     /// The value as the user states it: what an asset is worth, or what a liability owes.
@@ -76,7 +76,7 @@ impl ValuationJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NetWorthDayJson {
     pub date: String,
     pub total: String,
@@ -99,7 +99,7 @@ impl NetWorthDayJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NetWorthJson {
     pub currency: &'static str,
     #[serde(flatten)]
@@ -112,7 +112,7 @@ pub struct NetWorthJson {
     pub history: Option<Vec<NetWorthDayJson>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LeftOutJson {
     pub account_id: String,
     pub name: String,
@@ -121,7 +121,7 @@ pub struct LeftOutJson {
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StaleRateJson {
     pub currency: &'static str,
     /// The day the rate was published.
@@ -163,13 +163,13 @@ impl NetWorthJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProblemJson {
     pub line: Option<u64>,
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FxImportJson {
     pub rates: usize,
     pub currencies: Vec<&'static str>,
@@ -195,12 +195,12 @@ impl FxImportJson {
 }
 
 /// An error as the API returns it: `{"error": {"code": "not_found", "message": "…"}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorJson {
     pub error: ErrorBodyJson,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBodyJson {
     /// What kind of error, for programs: `invalid_request`, `not_found`, `missing_rate`, `internal`.
     pub code: &'static str,
@@ -208,7 +208,7 @@ pub struct ErrorBodyJson {
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InstitutionJson {
     pub id: String,
     /// The provider's id; what `saldo connect` takes.
@@ -242,7 +242,7 @@ impl InstitutionJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectionErrorJson {
     /// The failure kind's snake_case name.
     pub kind: &'static str,
@@ -253,7 +253,7 @@ pub struct ConnectionErrorJson {
     pub escalated: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectionJson {
     pub id: String,
     pub institution: String,
@@ -295,7 +295,7 @@ impl ConnectionJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemJson {
     pub id: String,
     pub provider_item_id: String,
@@ -317,7 +317,7 @@ pub struct ItemJson {
 }
 
 /// An account an offered item would be linked to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LinkJson {
     pub account_id: String,
     pub name: String,
@@ -351,7 +351,7 @@ impl ItemJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TransactionJson {
     pub id: String,
     pub provider_id: Option<String>,
@@ -381,7 +381,7 @@ impl TransactionJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NotificationJson {
     pub id: String,
     pub kind: &'static str,
@@ -407,7 +407,7 @@ impl NotificationJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SyncReportJson {
     pub connection_id: String,
     pub institution: String,
@@ -429,7 +429,7 @@ impl SyncReportJson {
                 (if *partial { "partial" } else { "ok" }, *new_transactions, None, None)
             }
             SyncOutcome::Failed(kind) => ("failed", 0, Some(kind.as_str()), None),
-            SyncOutcome::Refused(reason) => ("refused", 0, None, Some(reason.clone())),
+            SyncOutcome::Refused { reason, .. } => ("refused", 0, None, Some(reason.clone())),
             SyncOutcome::LeaseLost => ("lease_lost", 0, None, None),
         };
         SyncReportJson {
@@ -445,17 +445,30 @@ impl SyncReportJson {
 }
 
 /// A browser authorisation as the API and `saldo connect --json` show it.
-pub fn authorization_json(auth: &saldo_app::connections::BrowserAuthorization) -> serde_json::Value {
-    serde_json::json!({
-        "connection_id": auth.connection_id.to_string(),
-        "institution": auth.institution.name,
-        "authorization_url": auth.url,
-        "state": auth.state,
-        "expires_at": auth.expires_at.to_rfc3339(),
-    })
+/// An authorisation begun: the page to send the browser to, and until when it may be answered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthorizationJson {
+    pub connection_id: String,
+    pub institution: String,
+    /// The provider's page (for the sandbox, its consent page on this server).
+    pub authorization_url: String,
+    pub state: String,
+    pub expires_at: String,
 }
 
-#[derive(Debug, Serialize)]
+impl AuthorizationJson {
+    pub fn new(auth: &saldo_app::connections::BrowserAuthorization) -> AuthorizationJson {
+        AuthorizationJson {
+            connection_id: auth.connection_id.to_string(),
+            institution: auth.institution.name.clone(),
+            authorization_url: auth.url.clone(),
+            state: auth.state.clone(),
+            expires_at: auth.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HoldingJson {
     pub name: String,
     pub isin: Option<String>,

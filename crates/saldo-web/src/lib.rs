@@ -3,18 +3,25 @@
 //! bank's consent page. Handlers only translate: a request into a use case of `saldo-app`, its
 //! answer or typed error into JSON (`{"error": {"code", "message"}}`) or a page.
 
+mod accounts_api;
 pub mod api;
 pub mod auth;
+mod connections_api;
+pub mod edge;
+mod openapi;
 pub mod people;
+mod query;
+mod uploads;
 
-use crate::api::{AccountJson, ConnectionJson, ErrorBodyJson, ErrorJson, ItemJson, NetWorthJson};
+use crate::api::{ErrorBodyJson, ErrorJson, ItemJson, NetWorthJson};
 use crate::auth::RequestActor;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Extension, Json, Router};
-use saldo_app::connections::{self, BrowserTarget};
+pub use edge::{Edge, EdgeSettings};
+use saldo_app::connections;
 use saldo_app::networth::NetWorthQuery;
 use saldo_app::ops::{self, App, OpsError};
 use saldo_app::sync::SyncOutcome;
@@ -23,106 +30,63 @@ use saldo_store::Purpose;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
-pub fn router(ctx: App) -> Router {
+/// The JSON API's routes and the OpenAPI document that describes them, made together.
+fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
+    use utoipa::{Modify as _, OpenApi as _};
+    let (router, mut document) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(utoipa_axum::routes!(networth))
+        .routes(utoipa_axum::routes!(uploads::import_file))
+        .merge(people::routes())
+        .merge(accounts_api::routes())
+        .merge(connections_api::routes())
+        .split_for_parts();
+    openapi::ErrorsAndSecurity.modify(&mut document);
+    (router, document)
+}
+
+/// The API's OpenAPI document (served at `/api/openapi.json`).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The router of a server at `edge` (its address, its timeouts).
+pub fn router(ctx: App, edge: Edge) -> Router {
+    let edge = Arc::new(edge);
+    let body_timeout = tower::ServiceBuilder::new()
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(edge.client_timeout))
+        .map_request(|request: axum::extract::Request<tower_http::timeout::TimeoutBody<axum::body::Body>>| {
+            request.map(axum::body::Body::new)
+        });
+    let (api, document) = api();
+    let document = Arc::new(document);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/v1/networth", get(networth))
-        .route("/api/v1/accounts", get(accounts))
-        .route("/api/v1/connections", get(list_connections).post(start_connect))
-        .route("/api/v1/connections/{id}/reconnect", post(start_reconnect))
-        .route("/api/v1/imports", post(import_file).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route("/api/openapi.json", get(move || std::future::ready(Json(document.clone()))))
         .route("/callback/{connector}", get(callback))
         .route("/sandbox/consent", get(sandbox_consent))
-        .merge(people::routes())
+        .merge(api)
         .fallback(not_found)
+        .layer(Extension(edge.clone()))
+        .layer(Extension(Arc::new(uploads::UploadSlots::default())))
+        .layer(body_timeout)
+        .layer(axum::middleware::from_fn_with_state(edge, edge::guard))
         .with_state(ctx)
-}
-
-/// The largest statement file the API takes: decades of a busy account fit many times over.
-const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
-
-/// Uploads one statement file (the request body) and imports it as `saldo import` does. Query:
-/// `filename` (helps detection), `format` (auto, ofx, camt, mt940, csv), `account` (id or name),
-/// `kind` and `currency` (for a new account that the file doesn't describe), `amount_column` (the
-/// CSV column, from 1, holding the amounts), `dry_run=true`, `accept_truncated=true` (import what a
-/// cut-off file holds, instead of refusing it), `skip_unreadable=true`. Answers the file's
-/// report as `{"files": [report]}`: 200 when it was imported (or checked), 422 when nothing of it
-/// was (the report's `error` says why).
-async fn import_file(
-    State(ctx): State<App>,
-    RequestActor(actor): RequestActor,
-    Query(params): Query<HashMap<String, String>>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let mut request = saldo_app::import::ImportRequest::default();
-    let mut name = "upload".to_string();
-    for (key, value) in &params {
-        match key.as_str() {
-            "filename" => name = value.clone(),
-            "format" if value.eq_ignore_ascii_case("auto") => request.format = None,
-            "format" => {
-                request.format = Some(saldo_import::Format::parse(value).ok_or_else(|| {
-                    OpsError::Invalid(format!("unknown format {value:?}: expected auto, ofx, camt, mt940 or csv"))
-                })?)
-            }
-            "account" => request.account = Some(value.clone()),
-            "kind" => {
-                request.kind = Some(
-                    value
-                        .parse()
-                        .map_err(|err: saldo_core::account::UnknownKind| OpsError::Invalid(err.to_string()))?,
-                )
-            }
-            "currency" => {
-                request.currency = Some(saldo_core::money::Currency::parse(value).map_err(|_| {
-                    OpsError::Invalid(format!("invalid currency {value:?}: expected an ISO 4217 code such as EUR"))
-                })?)
-            }
-            "amount_column" => {
-                request.amount_column = Some(value.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
-                    OpsError::Invalid(format!("invalid amount_column {value:?}: expected a column number from 1"))
-                })?)
-            }
-            "dry_run" => {
-                request.dry_run = value
-                    .parse()
-                    .map_err(|_| OpsError::Invalid(format!("invalid dry_run {value:?}: expected true or false")))?
-            }
-            "skip_unreadable" => {
-                request.skip_unreadable = value.parse().map_err(|_| {
-                    OpsError::Invalid(format!("invalid skip_unreadable {value:?}: expected true or false"))
-                })?
-            }
-            "accept_truncated" => {
-                request.accept_truncated = value.parse().map_err(|_| {
-                    OpsError::Invalid(format!("invalid accept_truncated {value:?}: expected true or false"))
-                })?
-            }
-            other => return Err(OpsError::Invalid(format!("unknown query parameter {other:?}")).into()),
-        }
-    }
-    if body.is_empty() {
-        return Err(OpsError::Invalid("the request body is empty: send the statement file as the body".into()).into());
-    }
-    let report = saldo_app::import::import_bytes(&ctx, &actor, &name, body, &request).await;
-    if report.busy {
-        return Ok(busy());
-    }
-    let status = if report.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok((status, Json(serde_json::json!({ "files": [report] }))).into_response())
 }
 
 /// Serves on an already-bound listener until `shutdown` resolves, then finishes requests under way.
 pub async fn serve(
     ctx: App,
     listener: TcpListener,
+    settings: EdgeSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let edge = Edge::new(&settings, listener.local_addr()?);
+    let timeout = edge.client_timeout;
+    edge::serve_router(router(ctx, edge), listener, timeout, shutdown).await
 }
 
 /// The process is up.
@@ -162,12 +126,18 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
                 "send the body as JSON, with Content-Type: application/json".into(),
             )),
             Err(JsonRejection::JsonDataError(err)) => Err(OpsError::Invalid(err.body_text()).into()),
+            Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::Status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large".into(),
+            )),
             Err(err) => Err(OpsError::Invalid(format!("the body is not valid JSON: {}", err.body_text())).into()),
         }
     }
 }
 
 /// Query: `date`, `currency`, `history=true`, `from`, `to`, as for `saldo networth`.
+#[utoipa::path(get, path = "/api/v1/networth", tag = "networth", params(("date" = Option<String>, Query, format = Date), ("currency" = Option<String>, Query), ("history" = Option<bool>, Query), ("from" = Option<String>, Query, format = Date), ("to" = Option<String>, Query, format = Date)), responses((status = 200, body = NetWorthJson)))]
 async fn networth(
     State(ctx): State<App>,
     RequestActor(actor): RequestActor,
@@ -192,65 +162,6 @@ async fn networth(
     }
     let report = saldo_app::networth::net_worth(&ctx, &actor, &query).await?;
     Ok(Json(NetWorthJson::new(&report)))
-}
-
-async fn accounts(
-    State(ctx): State<App>,
-    RequestActor(actor): RequestActor,
-) -> Result<Json<Vec<AccountJson>>, ApiError> {
-    let accounts = saldo_app::accounts::accounts_with_balances(&ctx, &actor, ctx.clock.today()).await?;
-    Ok(Json(accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect()))
-}
-
-async fn list_connections(
-    State(ctx): State<App>,
-    RequestActor(actor): RequestActor,
-) -> Result<Json<Vec<ConnectionJson>>, ApiError> {
-    let views = connections::connection_views(&ctx, &actor).await?;
-    Ok(Json(views.iter().map(ConnectionJson::new).collect()))
-}
-
-#[derive(serde::Deserialize)]
-struct ConnectRequest {
-    institution: String,
-}
-
-/// Where providers send the browser back: the configured public URL, else the address this
-/// request reached.
-fn base_url(ctx: &App, headers: &HeaderMap) -> String {
-    if let Some(public) = &ctx.settings.public_url {
-        return public.clone();
-    }
-    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) => format!("http://{host}"),
-        None => ctx.settings.callback_base.clone(),
-    }
-}
-
-/// Body `{"institution": …}` (id, provider id or name): starts connecting it; the answer's
-/// `authorization_url` is the page to open in the browser.
-async fn start_connect(
-    State(ctx): State<App>,
-    RequestActor(actor): RequestActor,
-    headers: HeaderMap,
-    body: Result<Json<ConnectRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let Json(request) = body.map_err(|err| OpsError::Invalid(format!("expected {{\"institution\": …}}: {err}")))?;
-    let target = BrowserTarget::Connect(&request.institution);
-    let auth = connections::begin_browser_authorization(&ctx, &actor, target, &base_url(&ctx, &headers)).await?;
-    Ok((StatusCode::CREATED, Json(api::authorization_json(&auth))))
-}
-
-/// Starts renewing a connection's consent (after an error, or early while it still works).
-async fn start_reconnect(
-    State(ctx): State<App>,
-    RequestActor(actor): RequestActor,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let target = BrowserTarget::Reconnect(connections::parse_connection_id(&id)?);
-    let auth = connections::begin_browser_authorization(&ctx, &actor, target, &base_url(&ctx, &headers)).await?;
-    Ok((StatusCode::CREATED, Json(api::authorization_json(&auth))))
 }
 
 /// A small HTML page in the product's voice.
@@ -309,7 +220,7 @@ async fn callback(
     let sync = match &outcome.sync {
         SyncOutcome::Ok { new_transactions, .. } => format!("First update done: {new_transactions} transaction(s)."),
         SyncOutcome::Failed(kind) => kind.user_message(&outcome.institution.name),
-        SyncOutcome::Refused(reason) => format!("The first update waits: {reason}."),
+        SyncOutcome::Refused { reason, .. } => format!("The first update waits: {reason}."),
         SyncOutcome::LeaseLost => "The first update is running elsewhere.".into(),
     };
     let title = match outcome.purpose {
@@ -408,7 +319,7 @@ impl IntoResponse for ApiError {
 
 /// The answer when another process held the database's write lock too long: a server state, not
 /// the client's fault, so 503 and when to try again.
-fn busy() -> Response {
+pub(crate) fn busy() -> Response {
     let message = "the database is busy with another write (an import, say); try again in a few seconds".to_string();
     let body = Json(ErrorJson { error: ErrorBodyJson { code: "busy", message } });
     (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "5")], body).into_response()

@@ -6,8 +6,7 @@ use crate::{ApiError, JsonBody};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use saldo_app::auth::{self, Client, NewSession, Scope};
 use saldo_app::ops::{App, OpsError};
 use saldo_app::users::{self, NewUser, ProfileChange};
@@ -15,22 +14,23 @@ use saldo_core::money::Currency;
 use saldo_core::user::User;
 use saldo_store::{StoredSession, StoredToken};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/v1/auth/signup", post(sign_up))
-        .route("/api/v1/auth/login", post(sign_in))
-        .route("/api/v1/auth/logout", post(sign_out))
-        .route("/api/v1/me", get(me).patch(change_me))
-        .route("/api/v1/sessions", get(list_sessions).delete(end_all_sessions))
-        .route("/api/v1/sessions/{id}", delete(end_session))
-        .route("/api/v1/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/tokens/{id}", delete(revoke_token))
-        .route("/api/v1/users", get(list_users).post(add_user))
-        .route("/api/v1/users/{id}", delete(delete_user))
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(me, change_me))
+        .routes(routes!(list_sessions, end_all_sessions))
+        .routes(routes!(end_session))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(list_users, add_user))
+        .routes(routes!(delete_user))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserJson {
     pub id: String,
     pub email: Option<String>,
@@ -54,7 +54,7 @@ impl UserJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionJson {
     pub id: String,
     pub created_at: String,
@@ -66,7 +66,7 @@ pub struct SessionJson {
     pub current: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenJson {
     pub id: String,
     pub name: String,
@@ -92,7 +92,7 @@ impl TokenJson {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignUpRequest {
     email: String,
@@ -103,7 +103,7 @@ struct SignUpRequest {
     setup_code: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignInRequest {
     email: String,
@@ -130,6 +130,7 @@ fn signed_in(app: &App, status: StatusCode, user: &User, session: &NewSession) -
     (status, [(header::SET_COOKIE, cookie)], Json(UserJson::new(user))).into_response()
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", security(()), request_body = SignUpRequest, responses((status = 201, description = "Signed up and in; the session is in the Set-Cookie header", body = UserJson)))]
 async fn sign_up(
     State(app): State<App>,
     ClientAddress(address): ClientAddress,
@@ -146,6 +147,7 @@ async fn sign_up(
     Ok(signed_in(&app, StatusCode::CREATED, &user, &session))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = SignInRequest, responses((status = 200, description = "Signed in; the session is in the Set-Cookie header", body = UserJson)))]
 async fn sign_in(
     State(app): State<App>,
     ClientAddress(address): ClientAddress,
@@ -162,24 +164,26 @@ async fn sign_in(
     Ok(signed_in(&app, StatusCode::OK, &user, &session))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204, description = "The session the request came with has ended")))]
 async fn sign_out(State(app): State<App>, Signed(signed): Signed) -> Result<Response, ApiError> {
     auth::sign_out(&app, &signed).await?;
     let cookie = session_cookie_header(&app, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", responses((status = 200, body = UserJson)))]
 async fn me(RequestActor(actor): RequestActor) -> Json<UserJson> {
     Json(UserJson::new(&actor.user))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current: String,
     new: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileRequest {
     display_name: Option<String>,
@@ -187,6 +191,7 @@ struct ProfileRequest {
     password: Option<PasswordChange>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/me", tag = "users", request_body = ProfileRequest, responses((status = 200, body = UserJson)))]
 async fn change_me(
     State(app): State<App>,
     Signed(signed): Signed,
@@ -213,17 +218,20 @@ fn session_json(session: &StoredSession, current: Option<uuid::Uuid>) -> Session
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "users", responses((status = 200, body = Vec<SessionJson>)))]
 async fn list_sessions(State(app): State<App>, Signed(signed): Signed) -> Result<Json<Vec<SessionJson>>, ApiError> {
     let sessions = auth::sessions(&app, &signed.actor).await?;
     Ok(Json(sessions.iter().map(|s| session_json(s, signed.session())).collect()))
 }
 
 /// Signs out everywhere, this browser included.
+#[utoipa::path(delete, path = "/api/v1/sessions", tag = "users", responses((status = 204, description = "Signed out everywhere")))]
 async fn end_all_sessions(State(app): State<App>, RequestActor(actor): RequestActor) -> Result<StatusCode, ApiError> {
     auth::end_all_sessions(&app, &actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "users", params(("id" = String, Path, description = "A session id")), responses((status = 204, description = "Ended")))]
 async fn end_session(
     State(app): State<App>,
     RequestActor(actor): RequestActor,
@@ -233,7 +241,7 @@ async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
     name: String,
@@ -241,6 +249,7 @@ struct TokenRequest {
     scope: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "users", responses((status = 200, body = Vec<TokenJson>)))]
 async fn list_tokens(
     State(app): State<App>,
     RequestActor(actor): RequestActor,
@@ -249,6 +258,7 @@ async fn list_tokens(
     Ok(Json(tokens.iter().map(|t| TokenJson::new(t, None)).collect()))
 }
 
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "users", request_body = TokenRequest, responses((status = 201, description = "The token, shown this once", body = TokenJson)))]
 async fn create_token(
     State(app): State<App>,
     RequestActor(actor): RequestActor,
@@ -260,6 +270,7 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(TokenJson::new(&made.stored, Some(made.token)))))
 }
 
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = String, Path, description = "A token id")), responses((status = 204, description = "Revoked")))]
 async fn revoke_token(
     State(app): State<App>,
     RequestActor(actor): RequestActor,
@@ -269,7 +280,7 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddUserRequest {
     email: String,
@@ -278,6 +289,7 @@ struct AddUserRequest {
     base_currency: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "The install's users (the owner only)", body = Vec<UserJson>)))]
 async fn list_users(
     State(app): State<App>,
     RequestActor(actor): RequestActor,
@@ -285,6 +297,7 @@ async fn list_users(
     Ok(Json(users::users(&app, &actor).await?.iter().map(UserJson::new).collect()))
 }
 
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = AddUserRequest, responses((status = 201, body = UserJson)))]
 async fn add_user(
     State(app): State<App>,
     RequestActor(actor): RequestActor,
@@ -300,6 +313,7 @@ async fn add_user(
     Ok((StatusCode::CREATED, Json(UserJson::new(&user))))
 }
 
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "A user id")), responses((status = 204, description = "Removed with everything that was theirs")))]
 async fn delete_user(
     State(app): State<App>,
     RequestActor(actor): RequestActor,

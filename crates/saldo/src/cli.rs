@@ -653,6 +653,7 @@ async fn serve(ctx: &App, config: &Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
+    let shutdown = shutdown_signal();
     if let Some(code) = saldo_app::auth::issue_setup_code(ctx).await? {
         // The one secret saldo logs, on purpose: whoever can read the server's log may claim it.
         tracing::warn!(
@@ -671,7 +672,11 @@ async fn serve(ctx: &App, config: &Config) -> anyhow::Result<()> {
         })
         .await
     });
-    saldo_web::serve(ctx.clone(), listener, shutdown_signal()).await?;
+    let edge = saldo_web::EdgeSettings {
+        public_url: config.connectors.public_url.clone(),
+        client_timeout: std::time::Duration::from_secs(config.http_timeout_seconds),
+    };
+    saldo_web::serve(ctx.clone(), listener, edge, shutdown).await?;
     let _ = stop.send(true);
     if let Err(err) = scheduler.await {
         tracing::error!(error = %err, "the scheduler stopped abnormally");
@@ -681,26 +686,29 @@ async fn serve(ctx: &App, config: &Config) -> anyhow::Result<()> {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Registered now, not when first awaited: a signal that comes right after "listening" must
+    // stop the server cleanly, not kill it.
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        let interrupted = async {
+            match interrupt.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupted => tracing::info!("Ctrl-C received, shutting down"),
+            _ = terminated => tracing::info!("SIGTERM received, shutting down"),
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
 }
 

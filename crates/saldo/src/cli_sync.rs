@@ -150,7 +150,7 @@ async fn through_browser(
     let callback = pending.request.redirect_url.clone();
     let auth = connections::keep_for_callback(ctx, actor, pending, purpose).await?;
     if json {
-        let mut shown = saldo_web::api::authorization_json(&auth);
+        let mut shown = serde_json::to_value(saldo_web::api::AuthorizationJson::new(&auth))?;
         shown["callback_url"] = serde_json::Value::from(callback.as_str());
         print_json(&shown)?;
     } else {
@@ -413,7 +413,7 @@ fn report_line(report: &SyncReport) {
     let detail = match &report.outcome {
         SyncOutcome::Ok { new_transactions, .. } => format!("{new_transactions} new transaction(s)"),
         SyncOutcome::Failed(kind) => kind.user_message(&report.institution),
-        SyncOutcome::Refused(reason) => reason.clone(),
+        SyncOutcome::Refused { reason, .. } => reason.clone(),
         SyncOutcome::LeaseLost => "another worker took over".into(),
     };
     outln!("{}  {:<10} {}: {detail}", json.connection_id, json.outcome, json.institution);

@@ -43,6 +43,7 @@ struct FileConfig {
     secret_key_file: Option<PathBuf>,
     allow_insecure_loopback: Option<bool>,
     allow_signup: Option<bool>,
+    http_timeout_seconds: Option<u64>,
     session_idle_hours: Option<u64>,
     session_lifetime_days: Option<u64>,
     simplefin: Option<bool>,
@@ -103,6 +104,9 @@ pub struct Config {
     pub user: Option<String>,
     /// Whether anyone who reaches the server may sign up (after the owner claimed the install).
     pub allow_signup: bool,
+    /// How long an HTTP client may take to send a request's headers, keep a connection idle, or
+    /// pause within a request body.
+    pub http_timeout_seconds: u64,
     /// A session not used for this many hours ends.
     pub session_idle_hours: u64,
     /// A session ends this many days after sign-in, however much it is used.
@@ -329,6 +333,9 @@ impl Config {
         let (session_lifetime_days, lifetime_source) =
             number("session_lifetime_days", "SALDO_SESSION_LIFETIME_DAYS", file.session_lifetime_days, 30, 1)?;
         sources.push(("session_idle_hours", idle_source));
+        let (http_timeout_seconds, http_timeout_source) =
+            number("http_timeout_seconds", "SALDO_HTTP_TIMEOUT_SECONDS", file.http_timeout_seconds, 30, 1)?;
+        sources.push(("http_timeout_seconds", http_timeout_source));
         sources.push(("session_lifetime_days", lifetime_source));
         sources
             .push(("secret_key", if secret_key.is_some() { Source::Env("SALDO_SECRET_KEY") } else { Source::Default }));
@@ -354,6 +361,7 @@ impl Config {
             sandbox_latency_ms,
             sync_lease_seconds,
             allow_signup,
+            http_timeout_seconds,
             session_idle_hours,
             session_lifetime_days,
             secret_key,
@@ -380,6 +388,7 @@ impl Config {
                 "user" => self.user.clone().unwrap_or_else(|| "the owner".into()),
                 "allow_signup" => self.allow_signup.to_string(),
                 "session_idle_hours" => self.session_idle_hours.to_string(),
+                "http_timeout_seconds" => self.http_timeout_seconds.to_string(),
                 "session_lifetime_days" => self.session_lifetime_days.to_string(),
                 "sandbox" => self.sandbox.to_string(),
                 "sandbox_seed" => self.sandbox_seed.to_string(),
@@ -406,6 +415,7 @@ impl Config {
                 | "sync_lease_seconds"
                 | "allow_signup"
                 | "session_idle_hours"
+                | "http_timeout_seconds"
                 | "session_lifetime_days"
                 | "allow_insecure_loopback"
                 | "simplefin" => value(key),

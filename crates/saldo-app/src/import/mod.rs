@@ -207,7 +207,24 @@ async fn import_file(
     import_reader(ctx, name.as_deref(), reader, request, report, &|read| progress(path, read, size)).await
 }
 
-/// Imports one uploaded file (the HTTP API): the same pipeline and report as a file on disk.
+/// Imports an upload the front end spooled to a file (the HTTP API), under the name the upload
+/// gave: the same pipeline and report as a file the command line names.
+pub async fn import_spooled(
+    ctx: &App,
+    actor: &Actor,
+    name: &str,
+    file: std::fs::File,
+    request: &ImportRequest,
+) -> FileReport {
+    let mut report = FileReport::new(name.to_string(), request.dry_run);
+    let reader = BufReader::with_capacity(256 * 1024, file);
+    if let Err(err) = import_reader(Some((ctx, actor)), Some(name), reader, request, &mut report, &|_| {}).await {
+        fail(&mut report, &err);
+    }
+    report
+}
+
+/// Imports one uploaded file held in memory: the same pipeline and report as a file on disk.
 pub async fn import_bytes<B: AsRef<[u8]> + Send + 'static>(
     ctx: &App,
     actor: &Actor,

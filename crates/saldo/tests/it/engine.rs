@@ -438,7 +438,7 @@ engine_test!(a_forced_sync_counts_against_the_daily_budget, |e: Engine| async mo
     }
     let refused = sync::sync_now(&e.ctx, &e.actor, id, "user").await.unwrap();
     assert!(
-        matches!(refused.outcome, SyncOutcome::Refused(ref reason) if reason.contains("today's accesses")),
+        matches!(refused.outcome, SyncOutcome::Refused { ref reason, .. } if reason.contains("today's accesses")),
         "{refused:?}"
     );
     assert_eq!(e.view(id).await.colour, Colour::Green, "saldo never provoked the bank's 429");

@@ -4,11 +4,13 @@
 
 mod support;
 
+mod api;
 mod architecture;
 mod bank_behaviour;
 mod berlin_group;
 mod cli;
 mod corpus;
+mod edge;
 mod enable_banking;
 mod engine;
 mod gocardless;

@@ -91,12 +91,28 @@ impl Server {
         answer(request)
     }
 
+    /// A statement file sent as the body of a POST.
+    pub(crate) fn upload(&self, path: &str, body: &str) -> (u16, String) {
+        let request = self
+            .authed(http_client().post(format!("http://{}{path}", self.address)))
+            .header("content-type", "application/octet-stream")
+            .body(body.to_string());
+        answer(request)
+    }
+
     fn post(&self, path: &str, body: &str) -> (u16, String) {
         let request = self
             .authed(http_client().post(format!("http://{}{path}", self.address)))
             .header("content-type", "application/json")
             .body(body.to_string());
         answer(request)
+    }
+
+    /// The server's peak resident memory so far, in KiB.
+    pub(crate) fn peak_memory_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -249,14 +265,14 @@ both_backends!(statement_files_upload_through_the_api, |saldo| {
     let server = Server::start(&saldo, &[]);
     let file = crate::import::ofx(&crate::import::JANUARY, "2407.50");
 
-    let (status, body) = server.post("/api/v1/imports?filename=jan.ofx&dry_run=true", &file);
+    let (status, body) = server.upload("/api/v1/imports?filename=jan.ofx&dry_run=true", &file);
     assert_eq!(status, 200, "{body}");
     let report: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["files"][0]["dry_run"], true);
     assert_eq!(report["files"][0]["statements"][0]["transactions"], 3);
     assert_eq!(server.get("/api/v1/accounts").1, "[]", "a dry run writes nothing");
 
-    let (status, body) = server.post("/api/v1/imports?filename=jan.ofx", &file);
+    let (status, body) = server.upload("/api/v1/imports?filename=jan.ofx", &file);
     assert_eq!(status, 200, "{body}");
     let report: Value = serde_json::from_str(&body).unwrap();
     let statement = &report["files"][0]["statements"][0];
@@ -267,34 +283,34 @@ both_backends!(statement_files_upload_through_the_api, |saldo| {
     assert_eq!(accounts[0]["balance"], "2407.50");
 
     // The same upload again: the same summary a second `saldo import` gives.
-    let (_, body) = server.post("/api/v1/imports?filename=jan.ofx", &file);
+    let (_, body) = server.upload("/api/v1/imports?filename=jan.ofx", &file);
     let report: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["files"][0]["statements"][0]["duplicate"], 3, "{body}");
 
     // Text with a comma is taken for CSV, and the error says what CSV needed there.
-    let (status, body) = server.post("/api/v1/imports", "just some words, no statement");
+    let (status, body) = server.upload("/api/v1/imports", "just some words, no statement");
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("csv at line 1: expected a column of dates"), "{body}");
-    let (status, body) = server.post("/api/v1/imports?filename=notes.txt", "no separator at all");
+    let (status, body) = server.upload("/api/v1/imports?filename=notes.txt", "no separator at all");
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("not a statement file"), "{body}");
-    let (status, body) = server.post("/api/v1/imports?format=pdf", &file);
+    let (status, body) = server.upload("/api/v1/imports?format=pdf", &file);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("unknown format \\\"pdf\\\""), "{body}");
-    let (status, body) = server.post("/api/v1/imports", "");
+    let (status, body) = server.upload("/api/v1/imports", "");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("empty"), "{body}");
-    let (status, body) = server.post("/api/v1/imports?account=Nope", &file);
+    let (status, body) = server.upload("/api/v1/imports?account=Nope", &file);
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("Nope"), "{body}");
     // Two columns of amounts: refused naming them, read once the amount column is chosen.
     let fees = "2024-01-02,-3.50,-0.10,Coffee\n2024-01-03,-12.00,-0.20,Books\n";
-    let (status, body) = server.post("/api/v1/imports?currency=EUR&dry_run=true", fees);
+    let (status, body) = server.upload("/api/v1/imports?currency=EUR&dry_run=true", fees);
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("columns 2, 3"), "{body}");
-    let (status, body) = server.post("/api/v1/imports?currency=EUR&dry_run=true&amount_column=2", fees);
+    let (status, body) = server.upload("/api/v1/imports?currency=EUR&dry_run=true&amount_column=2", fees);
     assert_eq!(status, 200, "{body}");
-    let (status, body) = server.post("/api/v1/imports?amount_column=0", fees);
+    let (status, body) = server.upload("/api/v1/imports?amount_column=0", fees);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("amount_column"), "{body}");
     assert!(server.terminate().success());
@@ -367,6 +383,7 @@ fn a_write_that_waits_too_long_is_a_503_to_try_again_and_a_command_waits_its_tur
     // The server gives up on the lock after its wait: the client's request was fine.
     let csv = "Date,Description,Amount\n2026-11-02,Coffee,-3.50\n";
     let response = server.authed(http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)));
+    let response = response.header("content-type", "text/csv");
     let response = response.body(csv).send().unwrap();
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
@@ -402,6 +419,7 @@ fn a_file_is_read_before_the_write_lock_so_a_refused_one_never_waits_for_it() {
     let cut = "<?xml version=\"1.0\"?><Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">\
                <BkToCstmrStmt><GrpHdr><MsgId>1</MsgId><CreDtTm>2026-11-30T10:00:00</CreDtTm></GrpHdr><Stmt>";
     let response = server.authed(http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)));
+    let response = response.header("content-type", "text/csv");
     let response = response.body(cut).send().unwrap();
     assert_eq!(response.status().as_u16(), 422);
     let file = saldo.dir().join("cut.xml");
