@@ -11,12 +11,13 @@ DB=""
 if [ "$B" = pg ]; then db=saldo_readers_$$; createdb -h 127.0.0.1 -U postgres $db; DB="--db postgres://postgres@127.0.0.1:5432/$db"; fi
 export HOME=$D
 for i in $(seq 1 20); do $BIN --data-dir $D $DB account add --name "Asset $i" --kind savings --currency EUR --value $((i * 1000)) > /dev/null; done
+TOKEN=$($BIN --data-dir $D $DB token create bench --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 $BIN --data-dir $D $DB serve --listen 127.0.0.1:18099 > /dev/null 2>&1 &
 SERVER=$!
 sleep 2
 for path in accounts networth; do
   echo "== $B idle /api/v1/$path"
-  wrk -t2 -c16 -d15s --latency http://127.0.0.1:18099/api/v1/$path | grep -E "50%|99%|Requests/sec|Non-2xx"
+  wrk -t2 -c16 -d15s --latency -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18099/api/v1/$path | grep -E "50%|99%|Requests/sec|Non-2xx"
 done
 START=$(date +%s.%N)
 ( $BIN --data-dir $D $DB import --currency EUR "$FILE" > /tmp/readers-import-$B.log 2>&1; date +%s.%N > /tmp/readers-import-end ) &
@@ -24,7 +25,7 @@ IMPORT=$!
 sleep 2
 for path in accounts networth; do
   echo "== $B during import /api/v1/$path"
-  wrk -t2 -c16 -d6s --latency http://127.0.0.1:18099/api/v1/$path | grep -E "50%|99%|Requests/sec|Non-2xx"
+  wrk -t2 -c16 -d6s --latency -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18099/api/v1/$path | grep -E "50%|99%|Requests/sec|Non-2xx"
   if kill -0 $IMPORT 2>/dev/null; then echo "(import still running)"; else echo "(import had finished)"; fi
 done
 if kill -0 $IMPORT 2>/dev/null; then echo "import still running after the measurements"; else echo "import finished during the measurements"; fi

@@ -198,7 +198,7 @@ pub async fn accounts_with_balances(
     date: NaiveDate,
 ) -> Result<Vec<AccountBalance>, OpsError> {
     let user = &actor.user;
-    let series = ctx.db.balance_series(user.id, date, true).await?;
+    let series = ctx.db.latest_balances(user.id, date, true).await?;
     let accounts = ctx.db.accounts(user.id).await?;
     let mut holdings: std::collections::HashMap<AccountId, Vec<saldo_core::holding::Holding>> =
         std::collections::HashMap::new();

@@ -46,7 +46,13 @@ pub async fn net_worth(ctx: &App, actor: &Actor, query: &NetWorthQuery) -> Resul
         return Err(OpsError::Range(RangeError::FromAfterTo { from, to }));
     }
     let until = to.max(date);
-    let series = ctx.db.balance_series(user.id, until, false).await?;
+    // Only what the figures need: a day's figure needs each account's last point; a history from
+    // a day needs the points from then on (and the one before); only "all of it" reads it all.
+    let series = match (query.history, query.from) {
+        (false, _) => ctx.db.latest_balances(user.id, until, false).await?,
+        (true, Some(from)) => ctx.db.balance_series_since(user.id, from.min(date), until, false).await?,
+        (true, None) => ctx.db.balance_series(user.id, until, false).await?,
+    };
     let mut currencies: Vec<Currency> = series.iter().map(|s| s.currency).collect();
     currencies.push(currency);
     currencies.sort();

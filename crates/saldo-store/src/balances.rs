@@ -102,36 +102,108 @@ impl Db {
         rows.iter().map(point_from_row).collect()
     }
 
-    /// The balance series of a user's accounts up to `until`, as net worth needs them: tracked
-    /// accounts only unless `include_untracked`, and only accounts with at least one point.
+    /// Every account's balance points up to `until` (tracked accounts only, unless
+    /// `include_untracked`), in account order (creation, id) and time order. Accounts without a
+    /// point are left out.
     pub async fn balance_series(
         &self,
         user: UserId,
         until: NaiveDate,
         include_untracked: bool,
     ) -> Result<Vec<AccountSeries>, StoreError> {
-        let rows = self
-            .fetch(
-                "SELECT a.id, a.kind, a.currency, b.as_of, b.amount_minor, a.closed_at \
-                 FROM accounts a JOIN balance_points b ON b.account_id = a.id \
-                 WHERE a.user_id = $1 AND b.as_of <= $2 AND (a.tracked OR $3) \
-                 ORDER BY a.created_at, a.id, b.as_of, b.observed_at",
-                &[Arg::Uuid(user.0), Arg::Date(until), Arg::Bool(include_untracked)],
+        self.series(user, Span::All, until, include_untracked).await
+    }
+
+    /// Each account's last balance point on or before `until`: all a figure for one day needs,
+    /// read with one index lookup per account however long the history.
+    pub async fn latest_balances(
+        &self,
+        user: UserId,
+        until: NaiveDate,
+        include_untracked: bool,
+    ) -> Result<Vec<AccountSeries>, StoreError> {
+        self.series(user, Span::Latest, until, include_untracked).await
+    }
+
+    /// Each account's points from `since` to `until`, after the last point before `since` (which
+    /// still holds on `since`): a history from a day without reading what came before it.
+    pub async fn balance_series_since(
+        &self,
+        user: UserId,
+        since: NaiveDate,
+        until: NaiveDate,
+        include_untracked: bool,
+    ) -> Result<Vec<AccountSeries>, StoreError> {
+        self.series(user, Span::Since(since), until, include_untracked).await
+    }
+
+    async fn series(
+        &self,
+        user: UserId,
+        span: Span,
+        until: NaiveDate,
+        include_untracked: bool,
+    ) -> Result<Vec<AccountSeries>, StoreError> {
+        const COLUMNS: &str = "a.id, a.kind, a.currency, b.as_of, b.amount_minor, a.closed_at, a.created_at, \
+             b.observed_at";
+        // An account's last point on or before a day, found through its unique index.
+        let last_before = |day: &str| {
+            format!(
+                "b.id = (SELECT b2.id FROM balance_points b2 WHERE b2.account_id = a.id AND b2.as_of <= {day} \
+                 ORDER BY b2.as_of DESC, b2.observed_at DESC LIMIT 1)"
             )
-            .await?;
+        };
+        let mut args = vec![Arg::Uuid(user.0), Arg::Bool(include_untracked)];
+        let sql = match span {
+            Span::All => {
+                args.push(Arg::Date(until));
+                format!(
+                    "SELECT {COLUMNS} FROM accounts a JOIN balance_points b ON b.account_id = a.id \
+                     WHERE a.user_id = $1 AND (a.tracked OR $2) AND b.as_of <= $3 \
+                     ORDER BY a.created_at, a.id, b.as_of, b.observed_at"
+                )
+            }
+            Span::Latest => {
+                args.push(Arg::Date(until));
+                format!(
+                    "SELECT {COLUMNS} FROM accounts a JOIN balance_points b ON {} \
+                     WHERE a.user_id = $1 AND (a.tracked OR $2) ORDER BY a.created_at, a.id",
+                    last_before("$3")
+                )
+            }
+            Span::Since(since) => {
+                args.extend([Arg::Date(since.pred_opt().unwrap_or(since)), Arg::Date(since), Arg::Date(until)]);
+                format!(
+                    "SELECT {COLUMNS}, 0 AS part FROM accounts a JOIN balance_points b ON {} \
+                     WHERE a.user_id = $1 AND (a.tracked OR $2) \
+                     UNION ALL \
+                     SELECT {COLUMNS}, 1 AS part FROM accounts a JOIN balance_points b ON b.account_id = a.id \
+                     WHERE a.user_id = $1 AND (a.tracked OR $2) AND b.as_of >= $4 AND b.as_of <= $5 \
+                     ORDER BY 7, 1, 9, 4, 8",
+                    last_before("$3")
+                )
+            }
+        };
+        let rows = self.fetch(&sql, &args).await?;
+        // Rows come in account order, and within an account in time order (for `Since`, the
+        // point before the span first).
         let mut series: Vec<AccountSeries> = Vec::new();
+        let mut position: std::collections::HashMap<AccountId, usize> = std::collections::HashMap::new();
         for row in &rows {
             let account_id = AccountId(row.get(0)?);
             let point = (row.get::<NaiveDate>(3)?, row.get::<i64>(4)?);
-            match series.last_mut() {
-                Some(last) if last.account_id == account_id => last.points.push(point),
-                _ => series.push(AccountSeries {
-                    account_id,
-                    kind: parse_stored("account kind", &row.get::<String>(1)?, str::parse::<AccountKind>)?,
-                    currency: parse_stored("currency", &row.get::<String>(2)?, Currency::parse)?,
-                    points: vec![point],
-                    closed_on: row.get::<Option<DateTime<Utc>>>(5)?.map(|at| at.date_naive()),
-                }),
+            match position.get(&account_id) {
+                Some(&at) => series[at].points.push(point),
+                None => {
+                    position.insert(account_id, series.len());
+                    series.push(AccountSeries {
+                        account_id,
+                        kind: parse_stored("account kind", &row.get::<String>(1)?, str::parse::<AccountKind>)?,
+                        currency: parse_stored("currency", &row.get::<String>(2)?, Currency::parse)?,
+                        points: vec![point],
+                        closed_on: row.get::<Option<DateTime<Utc>>>(5)?.map(|at| at.date_naive()),
+                    })
+                }
             }
         }
         Ok(series)
@@ -256,4 +328,12 @@ fn holding_args(holding: &Holding) -> Vec<Arg> {
         Arg::Text(holding.market_value.currency.code().into()),
         Arg::Date(holding.as_of),
     ]
+}
+
+/// Which of an account's points a series holds.
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    All,
+    Latest,
+    Since(NaiveDate),
 }

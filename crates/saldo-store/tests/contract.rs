@@ -302,6 +302,18 @@ contract!(balance_series_orders_points_and_skips_untracked, |db: Db| async move 
     let series = db.balance_series(user.id, date(9), false).await.unwrap();
     assert_eq!(series[0].points, vec![(date(1), 5), (date(3), 10), (date(3), 30)]);
     assert_eq!(series[0].kind, AccountKind::Cash);
+    db.insert_balance_points(&[point(5, 6, 50), point(7, 6, 70)]).await.unwrap();
+    // One day's figure reads each account's last point on or before it (the day's last observation).
+    let latest = db.latest_balances(user.id, date(6), false).await.unwrap();
+    assert_eq!(latest[0].points, vec![(date(5), 50)]);
+    assert_eq!(db.latest_balances(user.id, date(3), false).await.unwrap()[0].points, vec![(date(3), 30)]);
+    let before_any = date(1).pred_opt().unwrap();
+    assert!(db.latest_balances(user.id, before_any, false).await.unwrap().is_empty());
+    // A history from a day reads the point before it, then the span.
+    let since = db.balance_series_since(user.id, date(4), date(9), false).await.unwrap();
+    assert_eq!(since[0].points, vec![(date(3), 30), (date(5), 50), (date(7), 70)]);
+    let since = db.balance_series_since(user.id, date(3), date(5), false).await.unwrap();
+    assert_eq!(since[0].points, vec![(date(1), 5), (date(3), 10), (date(3), 30), (date(5), 50)]);
 
     let mut untracked = cash.clone();
     untracked.tracked = false;

@@ -75,20 +75,86 @@ struct ConnectRequest {
     /// Id, provider id or name.
     #[serde(alias = "institution_id")]
     institution: String,
+    /// For a provider that connects with a setup token (SimpleFIN Bridge): the token it showed.
+    setup_token: Option<String>,
+}
+
+/// A connect begun, or done.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConnectJson {
+    pub connection_id: String,
+    pub institution: String,
+    /// `awaiting_authorization` (open `authorization_url` in the browser) or `connected` (a setup
+    /// token's connect: the items are tracked and the first sync has run).
+    pub status: &'static str,
+    pub authorization_url: Option<String>,
+    pub state: Option<String>,
+    pub expires_at: Option<String>,
+    /// What was discovered, all tracked, once connected.
+    pub items: Vec<ItemJson>,
+    /// The first sync, once connected.
+    pub sync: Option<SyncReportJson>,
 }
 
 /// Body `{"institution": …}` (id, provider id or name): starts connecting it; the answer's
-/// `authorization_url` is the page to open in the browser.
-#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = ConnectRequest, responses((status = 201, description = "Open authorization_url in the browser", body = AuthorizationJson)))]
+/// `authorization_url` is the page to open in the browser. With `setup_token`, connects at once.
+#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = ConnectRequest, responses((status = 201, description = "Open authorization_url in the browser, or connected with a setup token", body = ConnectJson)))]
 async fn start_connect(
     State(ctx): State<App>,
     Extension(edge): Extension<Arc<Edge>>,
     RequestActor(actor): RequestActor,
     JsonBody(request): JsonBody<ConnectRequest>,
-) -> Result<(StatusCode, Json<AuthorizationJson>), ApiError> {
+) -> Result<(StatusCode, Json<ConnectJson>), ApiError> {
+    if let Some(token) = request.setup_token {
+        let connected = connect_with_setup_token(&ctx, &actor, &request.institution, token).await?;
+        return Ok((StatusCode::CREATED, Json(connected)));
+    }
     let target = BrowserTarget::Connect(&request.institution);
     let auth = connections::begin_browser_authorization(&ctx, &actor, target, &edge.base_url).await?;
-    Ok((StatusCode::CREATED, Json(AuthorizationJson::new(&auth))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ConnectJson {
+            connection_id: auth.connection_id.to_string(),
+            institution: auth.institution.name.clone(),
+            status: "awaiting_authorization",
+            authorization_url: Some(auth.url.clone()),
+            state: Some(auth.state.clone()),
+            expires_at: Some(auth.expires_at.to_rfc3339()),
+            items: Vec::new(),
+            sync: None,
+        }),
+    ))
+}
+
+/// Connects with a setup token, tracks every item and runs the first sync, as `saldo connect
+/// --setup-token` does.
+async fn connect_with_setup_token(
+    ctx: &App,
+    actor: &saldo_app::ops::Actor,
+    institution: &str,
+    token: String,
+) -> Result<ConnectJson, ApiError> {
+    use saldo_connectors::{AuthAnswer, AuthStart};
+    let pending = connections::begin_connect(ctx, actor, institution).await?;
+    if !matches!(pending.start, Some(AuthStart::SetupToken { .. })) {
+        let name = &pending.institution.name;
+        let message = format!("{name} does not connect with a setup token: leave setup_token out");
+        return Err(OpsError::Invalid(message).into());
+    }
+    let (id, _) = connections::complete_connect(ctx, actor, &pending, &AuthAnswer::SetupToken { token }).await?;
+    connections::track(ctx, actor, id, &Selection::All).await?;
+    let report = sync::sync_now(ctx, actor, id, &saldo_app::worker::worker_id()).await?;
+    let items = connections::items(ctx, actor, id).await?;
+    Ok(ConnectJson {
+        connection_id: id.to_string(),
+        institution: pending.institution.name.clone(),
+        status: "connected",
+        authorization_url: None,
+        state: None,
+        expires_at: None,
+        items: item_list(ctx, actor, &items).await?,
+        sync: Some(SyncReportJson::new(&report)),
+    })
 }
 
 /// Starts renewing a connection's consent (after an error, or early while it still works).

@@ -168,3 +168,37 @@ both_backends!(simplefin_connects_syncs_and_keeps_its_access_url_sealed, |mut sa
 
     assert!(bridge.violations().is_empty(), "{:?}", bridge.violations());
 });
+
+both_backends!(simplefin_connects_through_the_api_with_a_setup_token, |mut saldo| {
+    let runtime = runtime();
+    let bridge = runtime.block_on(SimpleFinBridge::start());
+    bridge.set_accounts(accounts());
+    saldo.set_env("SALDO_ALLOW_INSECURE_LOOPBACK", "true");
+    let server = crate::serve::Server::start(&saldo, &[]);
+    let connect = |body: Value| {
+        let request = server
+            .authed(crate::serve::http_client().post(format!("http://{}/api/v1/connections", server.address)))
+            .json(&body);
+        let response = request.send().unwrap();
+        (response.status().as_u16(), response.json::<Value>().unwrap())
+    };
+    // Without its token, SimpleFIN cannot be connected by a redirect: the answer says so.
+    let (status, answer) = connect(json!({"institution": "simplefin"}));
+    assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("not_by_redirect")), "{answer}");
+    let token = bridge.setup_token();
+    let (status, answer) = connect(json!({"institution": "simplefin", "setup_token": token}));
+    assert_eq!((status, answer["status"].as_str()), (201, Some("connected")), "{answer}");
+    assert_eq!(answer["items"].as_array().unwrap().len(), 2);
+    assert!(answer["items"].as_array().unwrap().iter().all(|i| i["decision"] == "tracked"));
+    assert_eq!(answer["sync"]["outcome"], "ok", "{answer}");
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts.as_array().unwrap().len(), 2, "they appear at once");
+    // A token is used once; a setup token for a redirect bank is refused, naming it.
+    let (status, again) = connect(json!({"institution": "simplefin", "setup_token": token}));
+    assert_eq!(status, 400, "{again}");
+    assert!(again["error"]["message"].as_str().unwrap().contains("nothing was saved"), "{again}");
+    let (status, wrong) = connect(json!({"institution": "sandbox-bank", "setup_token": "x"}));
+    assert_eq!(status, 400);
+    assert!(wrong["error"]["message"].as_str().unwrap().contains("does not connect with a setup token"), "{wrong}");
+    assert!(server.terminate().success());
+});
