@@ -117,13 +117,22 @@ async fn start_connect(
             connection_id: auth.connection_id.to_string(),
             institution: auth.institution.name.clone(),
             status: "awaiting_authorization",
-            authorization_url: Some(auth.url.clone()),
+            authorization_url: Some(absolute(&edge, &auth.url)),
             state: Some(auth.state.clone()),
             expires_at: Some(auth.expires_at.to_rfc3339()),
             items: Vec::new(),
             sync: None,
         }),
     ))
+}
+
+/// A page of this server (the sandbox bank's consent page) as the address a browser opens.
+fn absolute(edge: &Edge, url: &str) -> String {
+    if url.starts_with('/') {
+        format!("{}{url}", edge.base_url)
+    } else {
+        url.to_string()
+    }
 }
 
 /// Connects with a setup token, tracks every item and runs the first sync, as `saldo connect
@@ -166,7 +175,8 @@ async fn start_reconnect(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<AuthorizationJson>), ApiError> {
     let target = BrowserTarget::Reconnect(connections::parse_connection_id(&id)?);
-    let auth = connections::begin_browser_authorization(&ctx, &actor, target, &edge.base_url).await?;
+    let mut auth = connections::begin_browser_authorization(&ctx, &actor, target, &edge.base_url).await?;
+    auth.url = absolute(&edge, &auth.url);
     Ok((StatusCode::CREATED, Json(AuthorizationJson::new(&auth))))
 }
 

@@ -42,7 +42,7 @@ fn another_host_is_refused_and_no_redirect_names_it() {
     );
     assert_eq!(status, 201, "{body}");
     // The sandbox bank's page is this server's; what it sends the browser back to is the point.
-    let consent = server.get(body["authorization_url"].as_str().unwrap()).1;
+    let consent = server.get(crate::serve::own_path(body["authorization_url"].as_str().unwrap())).1;
     assert!(consent.contains(&format!("http://{}/callback/sandbox", server.address)), "{consent}");
     assert!(!consent.contains("localhost"), "{consent}");
     assert!(server.terminate().success());
@@ -58,7 +58,9 @@ fn another_host_is_refused_and_no_redirect_names_it() {
         .body(r#"{"institution": "sandbox-bank"}"#);
     let (status, body) = json(connect.send().unwrap());
     assert_eq!(status, 201, "{body}");
-    let consent = server.get(body["authorization_url"].as_str().unwrap()).1;
+    let url = body["authorization_url"].as_str().unwrap();
+    assert!(url.starts_with("https://money.example.org/sandbox/consent?"), "{url}");
+    let consent = server.get(crate::serve::own_path(url)).1;
     assert!(consent.contains("https://money.example.org/callback/sandbox"), "{consent}");
     assert!(server.terminate().success());
 }

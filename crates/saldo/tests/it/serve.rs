@@ -17,6 +17,11 @@ pub(crate) fn http_client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
+/// The path of an absolute address of this server's (the sandbox bank's consent page).
+pub(crate) fn own_path(url: &str) -> &str {
+    url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..])).unwrap_or(url)
+}
+
 /// The status and body of a request's answer.
 fn answer(request: reqwest::blocking::RequestBuilder) -> (u16, String) {
     let response = request.send().unwrap();
@@ -197,7 +202,7 @@ both_backends!(connecting_in_a_browser_goes_through_the_banks_consent_page_and_b
     let state = auth["state"].as_str().unwrap().to_string();
 
     // The bank's page says who asks for what, read-only, and answers to saldo's callback.
-    let (status, consent) = server.get(auth["authorization_url"].as_str().unwrap());
+    let (status, consent) = server.get(own_path(auth["authorization_url"].as_str().unwrap()));
     assert_eq!(status, 200, "{consent}");
     assert!(consent.contains("Sandbox Bank") && consent.contains("read-only"), "{consent}");
     let callback = form_action(&consent, "code", &server);
