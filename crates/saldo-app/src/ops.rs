@@ -80,6 +80,9 @@ pub enum OpsError {
     /// The request itself is wrong; the message says how.
     #[error("{0}")]
     Invalid(String),
+    /// One value of the request is wrong: which (a field or parameter name), and how.
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error(transparent)]
@@ -217,8 +220,8 @@ pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
 pub fn parse_date(text: &str, field: &str) -> Result<NaiveDate, OpsError> {
     let text = text.trim();
     let is_iso = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .filter(|_| is_iso)
-        .ok_or_else(|| OpsError::Invalid(format!("invalid date {text:?} for {field}: expected YYYY-MM-DD")))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|_| is_iso).ok_or_else(|| OpsError::InvalidField {
+        field: field.to_string(),
+        message: format!("invalid date {text:?} for {field}: expected YYYY-MM-DD"),
+    })
 }

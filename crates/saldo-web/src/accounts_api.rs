@@ -53,7 +53,10 @@ async fn list_accounts(
 }
 
 fn kind(text: &str) -> Result<AccountKind, OpsError> {
-    text.parse().map_err(|err: saldo_core::account::UnknownKind| OpsError::Invalid(err.to_string()))
+    text.parse().map_err(|err: saldo_core::account::UnknownKind| OpsError::InvalidField {
+        field: "kind".into(),
+        message: err.to_string(),
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -75,8 +78,9 @@ async fn add_account(
     RequestActor(actor): RequestActor,
     JsonBody(body): JsonBody<NewAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountJson>), ApiError> {
-    let currency = Currency::parse(&body.currency).map_err(|_| {
-        OpsError::Invalid(format!("invalid currency {:?}: expected an ISO 4217 code such as EUR", body.currency))
+    let currency = Currency::parse(&body.currency).map_err(|_| OpsError::InvalidField {
+        field: "currency".into(),
+        message: format!("invalid currency {:?}: expected an ISO 4217 code such as EUR", body.currency),
     })?;
     let date = body.date.as_deref().map(|d| ops::parse_date(d, "date")).transpose()?;
     let new = NewManualAccount {

@@ -206,6 +206,9 @@ pub struct ErrorBodyJson {
     pub code: &'static str,
     /// What is wrong, for people.
     pub message: String,
+    /// The body field or query parameter that is wrong, when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

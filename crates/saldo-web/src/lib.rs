@@ -125,7 +125,13 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
                 "unsupported_media_type",
                 "send the body as JSON, with Content-Type: application/json".into(),
             )),
-            Err(JsonRejection::JsonDataError(err)) => Err(OpsError::Invalid(err.body_text()).into()),
+            Err(JsonRejection::JsonDataError(err)) => {
+                let message = err.body_text();
+                Err(match faulty_field(&message) {
+                    Some(field) => OpsError::InvalidField { field, message }.into(),
+                    None => OpsError::Invalid(message).into(),
+                })
+            }
             Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::Status(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -269,7 +275,21 @@ impl From<OpsError> for ApiError {
 
 /// An error answer: status, `code` and message in the API's error body.
 pub(crate) fn error_response(status: StatusCode, code: &'static str, message: String) -> Response {
-    (status, Json(ErrorJson { error: ErrorBodyJson { code, message } })).into_response()
+    (status, Json(ErrorJson { error: ErrorBodyJson { code, message, field: None } })).into_response()
+}
+
+/// The field a JSON body's fault is about, from serde's words: "unknown field `x`", "missing
+/// field `x`", or the path axum puts before the error ("x: invalid type…").
+fn faulty_field(text: &str) -> Option<String> {
+    let text = text.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or(text);
+    for marker in ["unknown field `", "missing field `"] {
+        if let Some(rest) = text.split_once(marker).map(|(_, rest)| rest) {
+            return rest.split_once('`').map(|(name, _)| name.to_string());
+        }
+    }
+    let (path, _) = text.split_once(": ")?;
+    let is_path = !path.is_empty() && path != "." && path.chars().all(|c| c.is_alphanumeric() || "_.[]".contains(c));
+    is_path.then(|| path.to_string())
 }
 
 impl IntoResponse for ApiError {
@@ -284,7 +304,7 @@ impl IntoResponse for ApiError {
             }
         }
         let (status, code) = match &err {
-            OpsError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            OpsError::Invalid(_) | OpsError::InvalidField { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             OpsError::NotFound(_) | OpsError::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
             OpsError::Range(_) => (StatusCode::BAD_REQUEST, "invalid_range"),
             OpsError::NotByRedirect { .. } => (StatusCode::BAD_REQUEST, "not_by_redirect"),
@@ -301,7 +321,11 @@ impl IntoResponse for ApiError {
         } else {
             err.to_string()
         };
-        let mut response = error_response(status, code, message);
+        let field = match &err {
+            OpsError::InvalidField { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let mut response = (status, Json(ErrorJson { error: ErrorBodyJson { code, message, field } })).into_response();
         match &err {
             OpsError::Unauthenticated(_) => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -321,7 +345,7 @@ impl IntoResponse for ApiError {
 /// the client's fault, so 503 and when to try again.
 pub(crate) fn busy() -> Response {
     let message = "the database is busy with another write (an import, say); try again in a few seconds".to_string();
-    let body = Json(ErrorJson { error: ErrorBodyJson { code: "busy", message } });
+    let body = Json(ErrorJson { error: ErrorBodyJson { code: "busy", message, field: None } });
     (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "5")], body).into_response()
 }
 

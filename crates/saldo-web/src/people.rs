@@ -96,6 +96,7 @@ impl TokenJson {
 #[serde(deny_unknown_fields)]
 struct SignUpRequest {
     email: String,
+    #[schema(min_length = 10, max_length = 1024)]
     password: String,
     display_name: Option<String>,
     base_currency: Option<String>,
@@ -180,6 +181,7 @@ async fn me(RequestActor(actor): RequestActor) -> Json<UserJson> {
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current: String,
+    #[schema(min_length = 10, max_length = 1024)]
     new: String,
 }
 
@@ -284,6 +286,7 @@ async fn revoke_token(
 #[serde(deny_unknown_fields)]
 struct AddUserRequest {
     email: String,
+    #[schema(min_length = 10, max_length = 1024)]
     password: String,
     display_name: Option<String>,
     base_currency: Option<String>,

@@ -12,7 +12,8 @@ impl<'a> Params<'a> {
     /// The query, refusing parameters not in `known`.
     pub(crate) fn new(params: &'a HashMap<String, String>, known: &[&str]) -> Result<Params<'a>, OpsError> {
         if let Some(unknown) = params.keys().find(|key| !known.contains(&key.as_str())) {
-            return Err(OpsError::Invalid(format!("unknown query parameter {unknown:?}")));
+            let message = format!("unknown query parameter {unknown:?}");
+            return Err(OpsError::InvalidField { field: unknown.clone(), message });
         }
         Ok(Params { params })
     }
@@ -24,8 +25,9 @@ impl<'a> Params<'a> {
     pub(crate) fn number(&self, key: &str, min: u32, max: u32) -> Result<Option<u32>, OpsError> {
         self.text(key)
             .map(|value| {
-                value.parse::<u32>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
-                    OpsError::Invalid(format!("invalid {key} {value:?}: expected a whole number from {min} to {max}"))
+                value.parse::<u32>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| OpsError::InvalidField {
+                    field: key.to_string(),
+                    message: format!("invalid {key} {value:?}: expected a whole number from {min} to {max}"),
                 })
             })
             .transpose()
@@ -34,7 +36,10 @@ impl<'a> Params<'a> {
     pub(crate) fn flag(&self, key: &str) -> Result<Option<bool>, OpsError> {
         self.text(key)
             .map(|value| {
-                value.parse().map_err(|_| OpsError::Invalid(format!("invalid {key} {value:?}: expected true or false")))
+                value.parse().map_err(|_| OpsError::InvalidField {
+                    field: key.to_string(),
+                    message: format!("invalid {key} {value:?}: expected true or false"),
+                })
             })
             .transpose()
     }

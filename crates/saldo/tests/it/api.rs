@@ -154,6 +154,11 @@ both_backends!(every_operation_works_for_its_user_and_no_other, |saldo| {
         ana.call("POST", "/accounts", Some(json!({"name": "X", "kind": "castle", "currency": "EUR"})));
     assert_eq!(status, 400);
     assert!(error["error"]["message"].as_str().unwrap().contains("castle"), "{error}");
+    assert_eq!(error["error"]["field"], "kind", "the answer names the field");
+    let (status, error) = ana.call("POST", "/accounts", Some(json!({"name": "X", "currency": "EUR"})));
+    assert_eq!((status, error["error"]["field"].as_str()), (400, Some("kind")), "{error}");
+    let (status, error) = ana.call("GET", "/transactions?limit=0", None);
+    assert_eq!((status, error["error"]["field"].as_str()), (400, Some("limit")), "{error}");
 
     // Transactions: pages that neither skip nor repeat, filters.
     let accounts = ana.ok("GET", "/accounts", None);

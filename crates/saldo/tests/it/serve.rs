@@ -171,6 +171,7 @@ both_backends!(serves_probes_and_the_api_and_stops_on_sigterm, |saldo| {
     let error: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(error["error"]["message"], "invalid date \"2026-02-30\" for date: expected YYYY-MM-DD");
     assert_eq!(error["error"]["code"], "invalid_request");
+    assert_eq!(error["error"]["field"], "date");
     // The use case's typed error, in the API's words: no command-line flags or commands in it.
     let (status, body) = server.get("/api/v1/networth?from=2026-01-01");
     assert_eq!(status, 400, "{body}");

@@ -181,6 +181,7 @@ both_backends!(an_install_is_claimed_with_its_setup_code_and_each_user_sees_only
     let answer = api.with_cookie(&ana, "PATCH", "/me", Some(json!({"colour": "red"})));
     assert_eq!(answer.status, 400);
     assert!(answer.body["error"]["message"].as_str().unwrap().contains("colour"), "{:?}", answer.body);
+    assert_eq!(answer.body["error"]["field"], "colour");
 
     // Removing a member removes their data and credentials.
     assert_eq!(api.with_cookie(&ana, "DELETE", &format!("/users/{ben_id}"), None).status, 204);
