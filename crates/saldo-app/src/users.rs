@@ -35,9 +35,9 @@ fn display_name(name: Option<&str>) -> Result<Option<String>, OpsError> {
     }
 }
 
-/// Creates a user, or gives the install's implicit user (an install from before sign-in, or one
-/// the command line used before anyone signed in) its e-mail and password when `claims` and it
-/// has none.
+/// Creates a user. An owner is created by giving the install's implicit owner (of an install
+/// from before sign-in, or one the command line used before anyone signed in) its e-mail and
+/// password; when the owner has a password already, there is one and this is a `Conflict`.
 async fn create(ctx: &App, new: &NewUser, role: Role) -> Result<User, OpsError> {
     let email = normalize_email(&new.email).map_err(|err| OpsError::Invalid(err.to_string()))?;
     check_password(&new.password).map_err(|err| OpsError::Invalid(err.to_string()))?;

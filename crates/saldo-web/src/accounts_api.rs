@@ -4,7 +4,7 @@
 
 use crate::api::{AccountJson, FxImportJson, HoldingJson, NotificationJson, TransactionJson, ValuationJson};
 use crate::auth::RequestActor;
-use crate::query::Params;
+use crate::query::{self, Params};
 use crate::{ApiError, JsonBody};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -12,8 +12,6 @@ use axum::Json;
 use saldo_app::accounts::{self, AccountEdit, NewManualAccount};
 use saldo_app::activity::{self, TransactionQuery};
 use saldo_app::ops::{self, Actor, App, OpsError};
-use saldo_core::account::AccountKind;
-use saldo_core::money::Currency;
 use saldo_core::transaction::TransactionStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -52,13 +50,6 @@ async fn list_accounts(
     Ok(Json(accounts.iter().map(|a| AccountJson::new(&a.account, Some(a))).collect()))
 }
 
-fn kind(text: &str) -> Result<AccountKind, OpsError> {
-    text.parse().map_err(|err: saldo_core::account::UnknownKind| OpsError::InvalidField {
-        field: "kind".into(),
-        message: err.to_string(),
-    })
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAccountRequest {
@@ -78,14 +69,11 @@ async fn add_account(
     RequestActor(actor): RequestActor,
     JsonBody(body): JsonBody<NewAccountRequest>,
 ) -> Result<(StatusCode, Json<AccountJson>), ApiError> {
-    let currency = Currency::parse(&body.currency).map_err(|_| OpsError::InvalidField {
-        field: "currency".into(),
-        message: format!("invalid currency {:?}: expected an ISO 4217 code such as EUR", body.currency),
-    })?;
+    let currency = query::currency(&body.currency, "currency")?;
     let date = body.date.as_deref().map(|d| ops::parse_date(d, "date")).transpose()?;
     let new = NewManualAccount {
         name: body.name,
-        kind: kind(&body.kind)?,
+        kind: query::kind(&body.kind, "kind")?,
         currency,
         value: body.value.map(|value| (value, date)),
     };
@@ -120,8 +108,11 @@ async fn edit_account(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AccountChange>,
 ) -> Result<Json<AccountJson>, ApiError> {
-    let edit =
-        AccountEdit { name: body.name, kind: body.kind.as_deref().map(kind).transpose()?, tracked: body.tracked };
+    let edit = AccountEdit {
+        name: body.name,
+        kind: body.kind.as_deref().map(|k| query::kind(k, "kind")).transpose()?,
+        tracked: body.tracked,
+    };
     let account = accounts::edit_account(&ctx, &actor, &id, edit).await?;
     Ok(Json(account_json(&ctx, &actor, account.id).await?))
 }

@@ -113,7 +113,9 @@ pub(crate) async fn guard(edge: axum::extract::State<Arc<Edge>>, request: Reques
             return error_response(StatusCode::MISDIRECTED_REQUEST, "unknown_host", message);
         }
     }
-    if request.uri().to_string().len() > MAX_URI_BYTES {
+    let uri = request.uri();
+    let target_bytes = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    if target_bytes > MAX_URI_BYTES {
         let message = format!("the request target is longer than {MAX_URI_BYTES} bytes");
         return error_response(StatusCode::URI_TOO_LONG, "uri_too_long", message);
     }

@@ -112,11 +112,7 @@ struct SignInRequest {
 }
 
 fn currency(text: Option<&str>, field: &str) -> Result<Option<Currency>, OpsError> {
-    text.map(|code| {
-        Currency::parse(code)
-            .map_err(|_| OpsError::Invalid(format!("invalid {field} {code:?}: expected an ISO 4217 code such as EUR")))
-    })
-    .transpose()
+    text.map(|code| crate::query::currency(code, field)).transpose()
 }
 
 fn client(address: Option<std::net::IpAddr>, headers: &HeaderMap) -> Client {

@@ -48,3 +48,19 @@ impl<'a> Params<'a> {
         self.text(key).map(|value| saldo_app::ops::parse_date(value, key)).transpose()
     }
 }
+
+/// A currency code a request gives in `field`.
+pub(crate) fn currency(code: &str, field: &str) -> Result<saldo_core::money::Currency, OpsError> {
+    saldo_core::money::Currency::parse(code).map_err(|_| OpsError::InvalidField {
+        field: field.to_string(),
+        message: format!("invalid {field} {code:?}: expected an ISO 4217 code such as EUR"),
+    })
+}
+
+/// An account kind a request gives in `field`.
+pub(crate) fn kind(text: &str, field: &str) -> Result<saldo_core::account::AccountKind, OpsError> {
+    text.parse().map_err(|err: saldo_core::account::UnknownKind| OpsError::InvalidField {
+        field: field.to_string(),
+        message: err.to_string(),
+    })
+}

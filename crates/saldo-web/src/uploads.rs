@@ -2,6 +2,7 @@
 //! large the file; a few at a time per user; then imported as `saldo import` imports a file.
 
 use crate::auth::RequestActor;
+use crate::query::{self, Params};
 use crate::{busy, ApiError};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
@@ -167,48 +168,47 @@ async fn spool_form(mut form: Multipart) -> Result<(Spool, Option<String>), ApiE
     Err(OpsError::Invalid("the form has no file field: send the statement as a field named file".into()).into())
 }
 
-fn flag(key: &str, value: &str) -> Result<bool, OpsError> {
-    value.parse().map_err(|_| OpsError::Invalid(format!("invalid {key} {value:?}: expected true or false")))
-}
-
 /// The import's options from the query, and the file name it gives.
 fn import_request(params: &HashMap<String, String>) -> Result<(ImportRequest, Option<String>), OpsError> {
-    let mut request = ImportRequest::default();
-    let mut name = None;
-    for (key, value) in params {
-        match key.as_str() {
-            "filename" => name = Some(value.clone()),
-            "format" if value.eq_ignore_ascii_case("auto") => request.format = None,
-            "format" => {
-                request.format = Some(saldo_import::Format::parse(value).ok_or_else(|| {
-                    OpsError::Invalid(format!("unknown format {value:?}: expected auto, ofx, camt, mt940 or csv"))
-                })?)
-            }
-            "account" => request.account = Some(value.clone()),
-            "kind" => {
-                request.kind = Some(
-                    value
-                        .parse()
-                        .map_err(|err: saldo_core::account::UnknownKind| OpsError::Invalid(err.to_string()))?,
-                )
-            }
-            "currency" => {
-                request.currency = Some(saldo_core::money::Currency::parse(value).map_err(|_| {
-                    OpsError::Invalid(format!("invalid currency {value:?}: expected an ISO 4217 code such as EUR"))
-                })?)
-            }
-            "amount_column" => {
-                request.amount_column = Some(value.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
-                    OpsError::Invalid(format!("invalid amount_column {value:?}: expected a column number from 1"))
-                })?)
-            }
-            "dry_run" => request.dry_run = flag(key, value)?,
-            "skip_unreadable" => request.skip_unreadable = flag(key, value)?,
-            "accept_truncated" => request.accept_truncated = flag(key, value)?,
-            other => return Err(OpsError::Invalid(format!("unknown query parameter {other:?}"))),
-        }
-    }
-    Ok((request, name))
+    let known = [
+        "filename",
+        "format",
+        "account",
+        "kind",
+        "currency",
+        "amount_column",
+        "dry_run",
+        "skip_unreadable",
+        "accept_truncated",
+    ];
+    let params = Params::new(params, &known)?;
+    let format = match params.text("format") {
+        None => None,
+        Some(auto) if auto.eq_ignore_ascii_case("auto") => None,
+        Some(value) => Some(saldo_import::Format::parse(value).ok_or_else(|| OpsError::InvalidField {
+            field: "format".into(),
+            message: format!("unknown format {value:?}: expected auto, ofx, camt, mt940 or csv"),
+        })?),
+    };
+    let request = ImportRequest {
+        format,
+        account: params.text("account").map(str::to_string),
+        kind: params.text("kind").map(|k| query::kind(k, "kind")).transpose()?,
+        currency: params.text("currency").map(|c| query::currency(c, "currency")).transpose()?,
+        amount_column: params
+            .text("amount_column")
+            .map(|value| {
+                value.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| OpsError::InvalidField {
+                    field: "amount_column".into(),
+                    message: format!("invalid amount_column {value:?}: expected a column number from 1"),
+                })
+            })
+            .transpose()?,
+        dry_run: params.flag("dry_run")?.unwrap_or(false),
+        skip_unreadable: params.flag("skip_unreadable")?.unwrap_or(false),
+        accept_truncated: params.flag("accept_truncated")?.unwrap_or(false),
+    };
+    Ok((request, params.text("filename").map(str::to_string)))
 }
 
 /// Uploads one statement file and imports it as `saldo import` does: the file as the body (one of

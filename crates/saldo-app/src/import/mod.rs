@@ -10,6 +10,7 @@
 
 mod accounts;
 mod amounts;
+mod feed;
 mod positions;
 mod report;
 
@@ -23,20 +24,15 @@ use saldo_core::money::{Currency, Money};
 use saldo_core::transaction::{FingerprintContent, Fingerprinter, Source, Transaction, TransactionStatus};
 use saldo_core::user::User;
 use saldo_import::csv::CsvProfile;
-use saldo_import::{
-    BalanceKind, EntryStatus, Format, ParseError, ParsedBalance, ParsedHolding, ParsedTransaction, Problem,
-    StatementHeader, StatementSink,
-};
+use saldo_import::{BalanceKind, EntryStatus, Format, ParseError, ParsedTransaction, StatementHeader};
 use saldo_store::ImportTx;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use amounts::{problem, statement_money, stored_amount, warn_of_no_currency};
+use feed::{ChannelSink, CountedReport, Event, BATCH};
 pub use report::{AccountCandidate, AccountReport, BalanceReport, FileReport, ProblemReport, StatementReport};
 use tokio::sync::mpsc;
-
-/// Transactions handed from the parser to the writer at a time.
-const BATCH: usize = 4096;
 
 /// Transactions of a file parsed before its writes begin (some 20 MB): every statement file a
 /// bank gives a person fits, and only larger ones are written while they are still being parsed.
@@ -61,72 +57,6 @@ pub struct ImportRequest {
     /// Which column (counted from 1) of a CSV file holds the amounts, for files whose columns
     /// do not say; it overrides the layout saved for the account.
     pub amount_column: Option<usize>,
-}
-
-/// What the parser thread sends to the writer.
-enum Event {
-    Begin(StatementHeader),
-    Transactions(Vec<ParsedTransaction>),
-    Balance(ParsedBalance),
-    Holding(ParsedHolding),
-    End,
-    Problem(Problem),
-    /// An entry the parser could not read.
-    Skipped(Problem),
-}
-
-/// A sink that batches the parser's output into a channel.
-struct ChannelSink {
-    events: mpsc::Sender<Event>,
-    batch: Vec<ParsedTransaction>,
-    /// The writer went away (it failed): parsing can stop caring.
-    closed: bool,
-}
-
-impl ChannelSink {
-    fn send(&mut self, event: Event) {
-        if !self.closed && self.events.blocking_send(event).is_err() {
-            self.closed = true;
-        }
-    }
-
-    fn flush(&mut self) {
-        if !self.batch.is_empty() {
-            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-            self.send(Event::Transactions(batch));
-        }
-    }
-}
-
-impl StatementSink for ChannelSink {
-    fn begin(&mut self, header: StatementHeader) {
-        self.flush();
-        self.send(Event::Begin(header));
-    }
-    fn transaction(&mut self, transaction: ParsedTransaction) {
-        self.batch.push(transaction);
-        if self.batch.len() >= BATCH {
-            self.flush();
-        }
-    }
-    fn balance(&mut self, balance: ParsedBalance) {
-        self.flush();
-        self.send(Event::Balance(balance));
-    }
-    fn holding(&mut self, holding: ParsedHolding) {
-        self.flush();
-        self.send(Event::Holding(holding));
-    }
-    fn end(&mut self) {
-        self.flush();
-        self.send(Event::End);
-    }
-    fn problem(&mut self, problem: Problem) {
-        self.send(Event::Problem(problem));
-    }
-    fn entry_skipped(&mut self, problem: Problem) {
-        self.send(Event::Skipped(problem));
-    }
 }
 
 /// Why a file could not be imported.
@@ -782,41 +712,5 @@ impl Writer<'_> {
         let (new, reused_ids) = self.tx.insert_transactions(&insert).await?;
         let duplicate = insert.len() as u64 - new + recognised;
         Ok(BatchWritten { new, duplicate, replaced: replaced_count, reused_ids, skipped })
-    }
-}
-
-/// A reader that tells how far it has read, for the progress bar.
-struct CountedReport<R> {
-    inner: R,
-    read: u64,
-    report: tokio::sync::watch::Sender<u64>,
-}
-
-impl<R: BufRead> Read for CountedReport<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.advance(n);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for CountedReport<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-    fn consume(&mut self, amount: usize) {
-        self.inner.consume(amount);
-        self.advance(amount);
-    }
-}
-
-impl<R> CountedReport<R> {
-    fn advance(&mut self, n: usize) {
-        let before = self.read;
-        self.read += n as u64;
-        // Tell the writer side every 4 MiB: often enough for a bar, rare enough to cost nothing.
-        if before >> 22 != self.read >> 22 {
-            let _ = self.report.send(self.read);
-        }
     }
 }

@@ -378,14 +378,21 @@ fn readiness_means_this_build_s_schema_and_readable_tables() {
     assert!(server.terminate().success());
 }
 
-#[test]
-fn a_write_that_waits_too_long_is_a_503_to_try_again_and_a_command_waits_its_turn() {
+/// An SQLite install with one account, its server, and another process's connection that holds
+/// the write lock until it rolls back.
+fn serving_while_another_process_writes() -> (crate::support::Saldo, Server, rusqlite::Connection) {
     let saldo = crate::support::Saldo::new(crate::support::Backend::Sqlite);
     saldo.ok(&["account", "add", "--name", "Flat", "--kind", "real_estate", "--currency", "EUR", "--value", "1000"]);
     let server = Server::start(&saldo, &[]);
     let path = saldo.db_url().strip_prefix("sqlite://").unwrap().to_string();
     let writer = rusqlite::Connection::open(&path).unwrap();
     writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    (saldo, server, writer)
+}
+
+#[test]
+fn a_write_that_waits_too_long_is_a_503_to_try_again_and_a_command_waits_its_turn() {
+    let (saldo, server, writer) = serving_while_another_process_writes();
     // The server gives up on the lock after its wait: the client's request was fine.
     let csv = "Date,Description,Amount\n2026-11-02,Coffee,-3.50\n";
     let response = server.authed(http_client().post(format!("http://{}/api/v1/imports?currency=EUR", server.address)));
@@ -413,12 +420,7 @@ fn a_write_that_waits_too_long_is_a_503_to_try_again_and_a_command_waits_its_tur
 
 #[test]
 fn a_file_is_read_before_the_write_lock_so_a_refused_one_never_waits_for_it() {
-    let saldo = crate::support::Saldo::new(crate::support::Backend::Sqlite);
-    saldo.ok(&["account", "add", "--name", "Flat", "--kind", "real_estate", "--currency", "EUR", "--value", "1000"]);
-    let server = Server::start(&saldo, &[]);
-    let path = saldo.db_url().strip_prefix("sqlite://").unwrap().to_string();
-    let writer = rusqlite::Connection::open(&path).unwrap();
-    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (saldo, server, writer) = serving_while_another_process_writes();
 
     // A statement cut off half-way, while another process writes: refused at once, by the
     // server and by a command, without waiting for (or taking) the lock.
