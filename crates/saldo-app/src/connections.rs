@@ -176,10 +176,22 @@ async fn authorize(
     answer: &AuthAnswer,
 ) -> Result<(Consent, Vec<saldo_connectors::DiscoveredItem>), OpsError> {
     let connector = connector_for(ctx, &pending.institution.connector)?;
+    let give_up_at = tokio::time::Instant::now() + APP_APPROVAL_WAIT;
+    let consent = loop {
+        let call = call_context(ctx, ctx.clock.now(), Trigger::User);
+        match with_timeout(&ctx.engine, connector.complete_authorization(&pending.request, answer, call)).await {
+            // A person takes longer to answer in their bank's app than a connector polls for.
+            Err(failure)
+                if failure.code == "sca_pending"
+                    && matches!(answer, AuthAnswer::Decoupled { .. })
+                    && tokio::time::Instant::now() < give_up_at =>
+            {
+                tokio::time::sleep(APP_APPROVAL_POLL).await;
+            }
+            result => break result.map_err(|f| failure_error(&pending.institution, f))?,
+        }
+    };
     let call = call_context(ctx, ctx.clock.now(), Trigger::User);
-    let consent = with_timeout(&ctx.engine, connector.complete_authorization(&pending.request, answer, call))
-        .await
-        .map_err(|f| failure_error(&pending.institution, f))?;
     let discovered = with_timeout(&ctx.engine, connector.discover(&consent, call))
         .await
         .map_err(|f| failure_error(&pending.institution, f))?;
@@ -259,25 +271,53 @@ pub enum BrowserTarget<'a> {
 /// How long a user has to answer at the provider before the authorisation is forgotten.
 const BROWSER_AUTHORIZATION_MINUTES: i64 = 30;
 
-/// A browser authorisation begun: the page to open and when the authorisation lapses.
+/// How long saldo waits for an approval in the bank's app (banks give up sooner, and say so).
+const APP_APPROVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// The pause between asking a bank whether its app's approval has come.
+const APP_APPROVAL_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What the user does to authorise an authorisation begun without a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserStep {
+    /// Open this page: the provider's, or the sandbox bank's consent page on this server (a path).
+    OpenPage(String),
+    /// Approve in the bank's own app, as the bank's message says; saldo completes it meanwhile.
+    ApproveInBankApp(String),
+}
+
+/// An authorisation begun: what the user does, and when the authorisation lapses. Its progress
+/// is kept under `state`.
 #[derive(Debug, Clone)]
-pub struct BrowserAuthorization {
+pub struct BegunAuthorization {
     pub connection_id: ConnectionId,
     pub institution: Institution,
-    pub url: String,
+    pub step: UserStep,
     pub state: String,
     pub expires_at: DateTime<Utc>,
 }
 
-/// Starts an authorisation the user completes in a browser. It is kept in the database under its
-/// `state`, so that whichever process receives the provider's redirect to
-/// `base/callback/{connector}` can finish it.
-pub async fn begin_browser_authorization(
+impl BegunAuthorization {
+    /// The page to open, when there is one.
+    pub fn page(&self) -> Option<&str> {
+        match &self.step {
+            UserStep::OpenPage(url) => Some(url),
+            UserStep::ApproveInBankApp(_) => None,
+        }
+    }
+}
+
+/// Starts an authorisation the user completes away from saldo. One completed in a browser is kept
+/// in the database under its `state`, so that whichever process receives the provider's redirect
+/// to `base/callback/{connector}` can finish it. One approved in the bank's app is completed by
+/// this process in the background; both record their outcome under `state`
+/// ([`authorization_status`]).
+pub async fn begin_authorization(
     ctx: &App,
     actor: &Actor,
     target: BrowserTarget<'_>,
     base: &str,
-) -> Result<BrowserAuthorization, OpsError> {
+) -> Result<BegunAuthorization, OpsError> {
     let user = &actor.user;
     let ctx = &ctx.acting_for(actor);
     let (purpose, connection_id, institution) = match target {
@@ -290,27 +330,50 @@ pub async fn begin_browser_authorization(
         }
     };
     let pending = begin_with_callback(ctx, connection_id, institution, base).await?;
+    if let Some(AuthStart::Decoupled { reference, instructions }) = &pending.start {
+        let answer = AuthAnswer::Decoupled { reference: reference.clone() };
+        let step = UserStep::ApproveInBankApp(instructions.clone());
+        let stored = remember(ctx, actor, &pending, purpose).await?;
+        let state = stored.state.clone();
+        let (ctx, actor) = (ctx.clone(), actor.clone());
+        let institution = pending.institution.clone();
+        tokio::spawn(async move {
+            if let Err(error) = complete_in_background(&ctx, &actor, state, answer).await {
+                tracing::warn!(institution = %institution.name, %error, "could not record an approval in the bank's app");
+            }
+        });
+        return Ok(BegunAuthorization {
+            connection_id: pending.connection_id,
+            institution: pending.institution,
+            step,
+            state: stored.state,
+            expires_at: stored.expires_at,
+        });
+    }
     keep_for_callback(ctx, actor, pending, purpose).await
 }
 
-/// Keeps an authorisation that the provider's redirect completes, under its `state`, so that
-/// whichever process serves `/callback/{connector}` can finish it.
-pub async fn keep_for_callback(
+/// Completes an authorisation approved in the bank's app, as the callback completes a redirect's.
+async fn complete_in_background(ctx: &App, actor: &Actor, state: String, answer: AuthAnswer) -> Result<(), OpsError> {
+    let Some(auth) = ctx.db.take_authorization(&state, ctx.clock.now()).await? else { return Ok(()) };
+    let outcome = complete_taken_authorization(ctx, actor, None, answer, state.clone(), auth).await;
+    let error = outcome.as_ref().err().map(ToString::to_string);
+    ctx.db.finish_authorization(&state, error.as_deref(), ctx.clock.now()).await?;
+    Ok(())
+}
+
+/// Keeps an authorisation under way in the database under its `state`.
+async fn remember(
     ctx: &App,
     actor: &Actor,
-    pending: PendingAuthorization,
+    pending: &PendingAuthorization,
     purpose: Purpose,
-) -> Result<BrowserAuthorization, OpsError> {
-    let user = &actor.user;
-    let ctx = &ctx.acting_for(actor);
-    let Some(AuthStart::Redirect { url, .. }) = pending.start else {
-        return Err(OpsError::NotByRedirect { institution: pending.institution.name.clone() });
-    };
+) -> Result<StoredAuthorization, OpsError> {
     let now = ctx.clock.now();
     let stored = StoredAuthorization {
         state: pending.request.state.clone(),
         purpose,
-        user_id: user.id,
+        user_id: actor.user.id,
         connection_id: pending.connection_id,
         institution_id: pending.institution.id,
         user_key: pending.request.user_key.clone(),
@@ -320,10 +383,40 @@ pub async fn keep_for_callback(
         expires_at: now + chrono::TimeDelta::minutes(BROWSER_AUTHORIZATION_MINUTES),
     };
     ctx.db.save_authorization(&stored).await?;
-    Ok(BrowserAuthorization {
+    Ok(stored)
+}
+
+/// Where one of the actor's authorisations has got to, by its `state`.
+pub async fn authorization_status(
+    ctx: &App,
+    actor: &Actor,
+    state: &str,
+) -> Result<(StoredAuthorization, saldo_store::AuthorizationProgress), OpsError> {
+    ctx.db
+        .authorization_status(state, ctx.clock.now())
+        .await?
+        .filter(|(auth, _)| auth.user_id == actor.user.id)
+        .ok_or_else(|| OpsError::Missing(Missing::Authorization(state.to_string())))
+}
+
+/// Keeps an authorisation that the provider's redirect completes, under its `state`, so that
+/// whichever process serves `/callback/{connector}` can finish it.
+pub async fn keep_for_callback(
+    ctx: &App,
+    actor: &Actor,
+    pending: PendingAuthorization,
+    purpose: Purpose,
+) -> Result<BegunAuthorization, OpsError> {
+    let ctx = &ctx.acting_for(actor);
+    let Some(AuthStart::Redirect { url, .. }) = &pending.start else {
+        return Err(OpsError::NotByRedirect { institution: pending.institution.name.clone() });
+    };
+    let step = UserStep::OpenPage(url.clone());
+    let stored = remember(ctx, actor, &pending, purpose).await?;
+    Ok(BegunAuthorization {
         connection_id: pending.connection_id,
         institution: pending.institution,
-        url,
+        step,
         state: stored.state,
         expires_at: stored.expires_at,
     })
@@ -370,7 +463,8 @@ pub async fn complete_browser_authorization(
     let actor = &Actor { user, address };
     let ctx = &ctx.acting_for(actor);
     // The command line that began it waits for this outcome.
-    let outcome = complete_taken_authorization(ctx, actor, connector, params, state.clone(), auth).await;
+    let answer = AuthAnswer::Callback { params };
+    let outcome = complete_taken_authorization(ctx, actor, Some(connector), answer, state.clone(), auth).await;
     let error = outcome.as_ref().err().map(ToString::to_string);
     ctx.db.finish_authorization(&state, error.as_deref(), ctx.clock.now()).await?;
     outcome
@@ -383,13 +477,13 @@ fn unknown_authorization() -> OpsError {
 async fn complete_taken_authorization(
     ctx: &App,
     actor: &Actor,
-    connector: &str,
-    params: Vec<(String, String)>,
+    redirected_to: Option<&str>,
+    answer: AuthAnswer,
     state: String,
     auth: StoredAuthorization,
 ) -> Result<BrowserOutcome, OpsError> {
     let institution = ctx.db.institution(auth.institution_id).await?.ok_or_else(unknown_authorization)?;
-    if auth.user_id != actor.user.id || institution.connector != connector {
+    if auth.user_id != actor.user.id || redirected_to.is_some_and(|connector| institution.connector != connector) {
         return Err(unknown_authorization());
     }
     let pending = PendingAuthorization {
@@ -404,7 +498,6 @@ async fn complete_taken_authorization(
         institution,
         start: None,
     };
-    let answer = AuthAnswer::Callback { params };
     let worker = format!("callback-{}", std::process::id());
     match auth.purpose {
         Purpose::Connect => {

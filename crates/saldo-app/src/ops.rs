@@ -125,6 +125,8 @@ pub enum Missing {
     Connection(String),
     #[error("no item {name:?} in connection {connection}")]
     Item { name: String, connection: String },
+    #[error("no authorisation {0:?} under way (it may have expired)")]
+    Authorization(String),
 }
 
 /// Why the days of a net worth query do not hold together.

@@ -106,24 +106,31 @@ impl Db {
         state: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AuthorizationProgress>, StoreError> {
-        let row = self
-            .fetch_optional(
-                "SELECT taken_at, finished_at, error, expires_at FROM pending_authorizations WHERE state = $1",
-                &[Arg::Text(state.into())],
-            )
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let taken: Option<DateTime<Utc>> = row.get(0)?;
-        let finished: Option<DateTime<Utc>> = row.get(1)?;
-        let error: Option<String> = row.get(2)?;
-        let expires_at: DateTime<Utc> = row.get(3)?;
-        Ok(match (taken, finished, error) {
-            (None, _, _) if expires_at <= now => None,
-            (None, _, _) => Some(AuthorizationProgress::Waiting),
-            (Some(_), None, _) => Some(AuthorizationProgress::Completing),
-            (Some(_), Some(_), None) => Some(AuthorizationProgress::Done),
-            (Some(_), Some(_), Some(error)) => Some(AuthorizationProgress::Failed(error)),
-        })
+        Ok(self.authorization_status(state, now).await?.map(|(_, progress)| progress))
+    }
+
+    /// The authorisation a `state` names, with where it has got to (see
+    /// [`Db::authorization_progress`]).
+    pub async fn authorization_status(
+        &self,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(StoredAuthorization, AuthorizationProgress)>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS}, taken_at, finished_at, error FROM pending_authorizations WHERE state = $1");
+        let Some(row) = self.fetch_optional(&sql, &[Arg::Text(state.into())]).await? else { return Ok(None) };
+        let auth = from_row(&row)?;
+        let taken: Option<DateTime<Utc>> = row.get(10)?;
+        let finished: Option<DateTime<Utc>> = row.get(11)?;
+        let error: Option<String> = row.get(12)?;
+        let progress = match (taken, finished, error) {
+            (None, _, _) if auth.expires_at <= now => return Ok(None),
+            (None, _, _) => AuthorizationProgress::Waiting,
+            (Some(_), None, _) => AuthorizationProgress::Completing,
+            (Some(_), Some(_), None) => AuthorizationProgress::Done,
+            (Some(_), Some(_), Some(error)) => AuthorizationProgress::Failed(error),
+        };
+        Ok(Some((auth, progress)))
     }
 
     /// The authorisation a `state` names, if it is still waiting at `now`; it stays waiting.

@@ -3,11 +3,13 @@
 //! the currency's number of decimals; dates are `YYYY-MM-DD`.
 
 use saldo_app::accounts::{stated_value, AccountBalance};
+use saldo_app::connections::{BegunAuthorization, UserStep};
 use saldo_app::fx::FxImport;
 use saldo_app::networth::NetWorthReport;
 use saldo_core::account::Account;
 use saldo_core::balance::BalancePoint;
 use saldo_core::networth::{LeftOutReason, NetWorth};
+use saldo_store::{AuthorizationProgress, StoredAuthorization};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -447,25 +449,82 @@ impl SyncReportJson {
     }
 }
 
-/// A browser authorisation as the API and `saldo connect --json` show it.
-/// An authorisation begun: the page to send the browser to, and until when it may be answered.
+/// An authorisation begun, as the API and `saldo connect --json` show it: what the user does (open
+/// `authorization_url`, or approve in the bank's app as `decoupled.message` says) and until when.
+/// `GET /api/v1/authorizations/{state}` follows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuthorizationJson {
     pub connection_id: String,
     pub institution: String,
+    /// `awaiting_authorization` (open `authorization_url` in the browser) or `awaiting_approval`
+    /// (approve in the bank's app; saldo completes it meanwhile).
+    pub status: &'static str,
     /// The provider's page (for the sandbox, its consent page on this server).
-    pub authorization_url: String,
+    pub authorization_url: Option<String>,
+    pub decoupled: Option<DecoupledJson>,
     pub state: String,
     pub expires_at: String,
 }
 
+/// An approval the bank asks for in its own app.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DecoupledJson {
+    /// The bank's words to the user.
+    pub message: String,
+}
+
 impl AuthorizationJson {
-    pub fn new(auth: &saldo_app::connections::BrowserAuthorization) -> AuthorizationJson {
+    /// `base_url` makes a page of this server (the sandbox bank's consent page) a full address.
+    pub fn new(auth: &BegunAuthorization, base_url: &str) -> AuthorizationJson {
+        let (status, authorization_url, decoupled) = match &auth.step {
+            UserStep::OpenPage(url) if url.starts_with('/') => {
+                ("awaiting_authorization", Some(format!("{}{url}", base_url.trim_end_matches('/'))), None)
+            }
+            UserStep::OpenPage(url) => ("awaiting_authorization", Some(url.clone()), None),
+            UserStep::ApproveInBankApp(message) => {
+                ("awaiting_approval", None, Some(DecoupledJson { message: message.clone() }))
+            }
+        };
         AuthorizationJson {
             connection_id: auth.connection_id.to_string(),
             institution: auth.institution.name.clone(),
-            authorization_url: auth.url.clone(),
+            status,
+            authorization_url,
+            decoupled,
             state: auth.state.clone(),
+            expires_at: auth.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+/// Where an authorisation has got to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthorizationStatusJson {
+    pub state: String,
+    pub connection_id: String,
+    /// `connect` or `reconnect`.
+    pub purpose: &'static str,
+    /// `waiting` (for the user's answer), `completing`, `done` (the connection is synced) or
+    /// `failed` (`error` says why; nothing was saved).
+    pub status: &'static str,
+    pub error: Option<String>,
+    pub expires_at: String,
+}
+
+impl AuthorizationStatusJson {
+    pub fn new(auth: &StoredAuthorization, progress: &AuthorizationProgress) -> AuthorizationStatusJson {
+        let (status, error) = match progress {
+            AuthorizationProgress::Waiting => ("waiting", None),
+            AuthorizationProgress::Completing => ("completing", None),
+            AuthorizationProgress::Done => ("done", None),
+            AuthorizationProgress::Failed(error) => ("failed", Some(error.clone())),
+        };
+        AuthorizationStatusJson {
+            state: auth.state.clone(),
+            connection_id: auth.connection_id.to_string(),
+            purpose: auth.purpose.as_str(),
+            status,
+            error,
             expires_at: auth.expires_at.to_rfc3339(),
         }
     }

@@ -1,7 +1,10 @@
 //! The API of institutions and connections: the catalog, connecting and reconnecting, a
 //! connection's status, items and sync history, syncing now, disconnecting.
 
-use crate::api::{AuthorizationJson, ConnectionJson, ErrorJson, InstitutionJson, ItemJson, SyncReportJson};
+use crate::api::{
+    AuthorizationJson, AuthorizationStatusJson, ConnectionJson, DecoupledJson, ErrorJson, InstitutionJson, ItemJson,
+    SyncReportJson,
+};
 use crate::auth::RequestActor;
 use crate::query::Params;
 use crate::{ApiError, Edge, JsonBody};
@@ -27,6 +30,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(start_reconnect))
         .routes(routes!(items, track_items))
         .routes(routes!(runs))
+        .routes(routes!(authorization))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -82,12 +86,16 @@ struct ConnectRequest {
 /// A connect begun, or done.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectJson {
-    pub connection_id: String,
+    /// The connection's id (it exists once the authorisation completes).
+    pub id: String,
     pub institution: String,
-    /// `awaiting_authorization` (open `authorization_url` in the browser) or `connected` (a setup
-    /// token's connect: the items are tracked and the first sync has run).
+    /// `awaiting_authorization` (open `authorization_url` in the browser), `awaiting_approval`
+    /// (approve in the bank's app as `decoupled.message` says; `GET /api/v1/authorizations/{state}`
+    /// says when it is done) or `connected` (a setup token's connect: the items are tracked and
+    /// the first sync has run).
     pub status: &'static str,
     pub authorization_url: Option<String>,
+    pub decoupled: Option<DecoupledJson>,
     pub state: Option<String>,
     pub expires_at: Option<String>,
     /// What was discovered, all tracked, once connected.
@@ -96,9 +104,10 @@ pub struct ConnectJson {
     pub sync: Option<SyncReportJson>,
 }
 
-/// Body `{"institution": …}` (id, provider id or name): starts connecting it; the answer's
-/// `authorization_url` is the page to open in the browser. With `setup_token`, connects at once.
-#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = ConnectRequest, responses((status = 201, description = "Open authorization_url in the browser, or connected with a setup token", body = ConnectJson)))]
+/// Body `{"institution": …}` (id, provider id or name): starts connecting it. The answer says
+/// what the user does: open `authorization_url` in the browser, or approve in the bank's app. With
+/// `setup_token`, connects at once.
+#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = ConnectRequest, responses((status = 201, description = "Open authorization_url in the browser, approve in the bank's app, or connected with a setup token", body = ConnectJson)))]
 async fn start_connect(
     State(ctx): State<App>,
     Extension(edge): Extension<Arc<Edge>>,
@@ -110,29 +119,34 @@ async fn start_connect(
         return Ok((StatusCode::CREATED, Json(connected)));
     }
     let target = BrowserTarget::Connect(&request.institution);
-    let auth = connections::begin_browser_authorization(&ctx, &actor, target, &edge.base_url).await?;
+    let auth = connections::begin_authorization(&ctx, &actor, target, &edge.base_url).await?;
+    let begun = AuthorizationJson::new(&auth, &edge.base_url);
     Ok((
         StatusCode::CREATED,
         Json(ConnectJson {
-            connection_id: auth.connection_id.to_string(),
-            institution: auth.institution.name.clone(),
-            status: "awaiting_authorization",
-            authorization_url: Some(absolute(&edge, &auth.url)),
-            state: Some(auth.state.clone()),
-            expires_at: Some(auth.expires_at.to_rfc3339()),
+            id: begun.connection_id,
+            institution: begun.institution,
+            status: begun.status,
+            authorization_url: begun.authorization_url,
+            decoupled: begun.decoupled,
+            state: Some(begun.state),
+            expires_at: Some(begun.expires_at),
             items: Vec::new(),
             sync: None,
         }),
     ))
 }
 
-/// A page of this server (the sandbox bank's consent page) as the address a browser opens.
-fn absolute(edge: &Edge, url: &str) -> String {
-    if url.starts_with('/') {
-        format!("{}{url}", edge.base_url)
-    } else {
-        url.to_string()
-    }
+/// Where a connect or reconnect begun here has got to: poll it while the user answers at the
+/// provider or in the bank's app.
+#[utoipa::path(get, path = "/api/v1/authorizations/{state}", tag = "connections", params(("state" = String, Path)), responses((status = 200, body = AuthorizationStatusJson)))]
+async fn authorization(
+    State(ctx): State<App>,
+    RequestActor(actor): RequestActor,
+    Path(state): Path<String>,
+) -> Result<Json<AuthorizationStatusJson>, ApiError> {
+    let (auth, progress) = connections::authorization_status(&ctx, &actor, &state).await?;
+    Ok(Json(AuthorizationStatusJson::new(&auth, &progress)))
 }
 
 /// Connects with a setup token, tracks every item and runs the first sync, as `saldo connect
@@ -155,10 +169,11 @@ async fn connect_with_setup_token(
     let report = sync::sync_now(ctx, actor, id, &saldo_app::worker::worker_id()).await?;
     let items = connections::items(ctx, actor, id).await?;
     Ok(ConnectJson {
-        connection_id: id.to_string(),
+        id: id.to_string(),
         institution: pending.institution.name.clone(),
         status: "connected",
         authorization_url: None,
+        decoupled: None,
         state: None,
         expires_at: None,
         items: item_list(ctx, actor, &items).await?,
@@ -166,7 +181,8 @@ async fn connect_with_setup_token(
     })
 }
 
-/// Starts renewing a connection's consent (after an error, or early while it still works).
+/// Starts renewing a connection's consent (after an error, or early while it still works): open
+/// `authorization_url`, or approve in the bank's app.
 #[utoipa::path(post, path = "/api/v1/connections/{id}/reconnect", tag = "connections", params(("id" = String, Path)), responses((status = 201, body = AuthorizationJson)))]
 async fn start_reconnect(
     State(ctx): State<App>,
@@ -175,9 +191,8 @@ async fn start_reconnect(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<AuthorizationJson>), ApiError> {
     let target = BrowserTarget::Reconnect(connections::parse_connection_id(&id)?);
-    let mut auth = connections::begin_browser_authorization(&ctx, &actor, target, &edge.base_url).await?;
-    auth.url = absolute(&edge, &auth.url);
-    Ok((StatusCode::CREATED, Json(AuthorizationJson::new(&auth))))
+    let auth = connections::begin_authorization(&ctx, &actor, target, &edge.base_url).await?;
+    Ok((StatusCode::CREATED, Json(AuthorizationJson::new(&auth, &edge.base_url))))
 }
 
 fn connection_id(id: &str) -> Result<saldo_core::ids::ConnectionId, OpsError> {

@@ -318,6 +318,9 @@ impl IntoResponse for ApiError {
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %err, "request failed");
             "internal error; the server log has the details".to_string()
+        } else if let OpsError::NotByRedirect { institution } = &err {
+            // The one kind left that no page can start: a provider's setup token.
+            format!("{institution} connects with a setup token: send it as setup_token")
         } else {
             err.to_string()
         };

@@ -493,6 +493,7 @@ pub fn render_error(err: &anyhow::Error) -> String {
         OpsError::Missing(missing @ Missing::Account(_)) => format!("{missing}; `saldo account list` shows them"),
         OpsError::Missing(missing @ Missing::Institution(_)) => format!("{missing}; `saldo institutions` lists them"),
         OpsError::Missing(missing @ Missing::Connection(_)) => format!("{missing}; `saldo connections` lists them"),
+        OpsError::Missing(missing @ Missing::Authorization(_)) => format!("{missing}; start again"),
         OpsError::Missing(missing @ Missing::Item { connection, .. }) => {
             format!("{missing}; `saldo items {connection}` lists them")
         }

@@ -150,12 +150,12 @@ async fn through_browser(
     let callback = pending.request.redirect_url.clone();
     let auth = connections::keep_for_callback(ctx, actor, pending, purpose).await?;
     if json {
-        let mut shown = serde_json::to_value(saldo_web::api::AuthorizationJson::new(&auth))?;
+        let mut shown = serde_json::to_value(saldo_web::api::AuthorizationJson::new(&auth, &callback))?;
         shown["callback_url"] = serde_json::Value::from(callback.as_str());
         print_json(&shown)?;
     } else {
         outln!("Open this address in your browser to give saldo read-only access at {}:", auth.institution.name);
-        outln!("  {}", auth.url);
+        outln!("  {}", auth.page().unwrap_or_default());
         outln!("The bank sends you back to {callback}; `saldo serve` must be running there to finish.");
     }
     if how.no_wait {

@@ -20,10 +20,14 @@ struct Client<'a> {
 /// A path's template as the OpenAPI document writes it: ids and days are parameters.
 fn template(path: &str) -> String {
     let path = path.split('?').next().unwrap();
+    let mut after_authorizations = false;
     let segments: Vec<String> = path
         .split('/')
         .map(|segment| {
-            if uuid::Uuid::parse_str(segment).is_ok() {
+            let is_state = std::mem::replace(&mut after_authorizations, segment == "authorizations");
+            if is_state {
+                "{state}".to_string()
+            } else if uuid::Uuid::parse_str(segment).is_ok() {
                 "{id}".to_string()
             } else if chrono::NaiveDate::parse_from_str(segment, "%Y-%m-%d").is_ok() {
                 "{date}".to_string()
@@ -220,6 +224,11 @@ both_backends!(every_operation_works_for_its_user_and_no_other, |saldo| {
     let begun = ana.ok("POST", "/connections", Some(json!({"institution": "sandbox-lender"})));
     let page = format!("http://{}/sandbox/consent?", server.address);
     assert!(begun["authorization_url"].as_str().unwrap().starts_with(&page), "{begun}");
+    assert_eq!((begun["status"].as_str(), &begun["decoupled"]), (Some("awaiting_authorization"), &Value::Null));
+    let state = begun["state"].as_str().unwrap().to_string();
+    let progress = ana.ok("GET", &format!("/authorizations/{state}"), None);
+    assert_eq!((progress["status"].as_str(), &progress["connection_id"]), (Some("waiting"), &begun["id"]));
+    assert_eq!(ana.call("GET", "/authorizations/00000000000000000000000000000000", None).0, 404);
     let reconnect = ana.ok("POST", &format!("/connections/{connection}/reconnect"), None);
     assert!(reconnect["authorization_url"].is_string());
     assert_eq!(ana.call("POST", "/notifications/0193a0a0-0000-7000-8000-000000000001/read", None).0, 404);
@@ -246,6 +255,7 @@ both_backends!(every_operation_works_for_its_user_and_no_other, |saldo| {
         ("GET", format!("/accounts/{cash}/transactions"), None),
         ("DELETE", format!("/sessions/{session_id}"), None),
         ("DELETE", format!("/tokens/{token_id}"), None),
+        ("GET", format!("/authorizations/{state}"), None),
     ];
     for (method, path, body) in &operations {
         let (status, answer) = ben.call(method, path, body.clone());

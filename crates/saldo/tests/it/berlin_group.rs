@@ -3,10 +3,11 @@
 //! which started the authorisation itself, sends the browser to `saldo serve` (another process)
 //! without the consent id, which saldo kept with the pending authorisation.
 
-use crate::serve::Server;
+use crate::serve::{http_client, Server};
 use crate::support::both_backends;
 use chrono::Utc;
 use saldo_emulators::berlin_group::{Approach, Aspsp};
+use serde_json::json;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
@@ -48,6 +49,80 @@ both_backends!(a_berlin_group_bank_connects_across_processes, |mut saldo| {
 
     let accounts = saldo.json(&["accounts", "--json"]);
     assert!(!accounts.as_array().unwrap().is_empty(), "{accounts}");
+    server.terminate();
+    assert!(aspsp.violations().is_empty(), "{:?}", aspsp.violations());
+});
+
+/// Writes a config with one Berlin Group bank that authorises in its own app.
+fn app_bank_config(saldo: &mut crate::support::Saldo, aspsp: &Aspsp) {
+    let config = saldo.dir().join("saldo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sandbox = false\nsimplefin = false\nallow_insecure_loopback = true\n\n[[berlin_group]]\n\
+             id = \"app-bank\"\nname = \"App Bank\"\ncountry = \"SE\"\nbase_url = \"{}\"\nsca_approach = \"decoupled\"\n",
+            aspsp.base_url()
+        ),
+    )
+    .unwrap();
+    saldo.set_env("SALDO_CONFIG", config.to_str().unwrap());
+}
+
+/// Follows an authorisation through the API until it is no longer under way.
+fn settled(server: &Server, state: &str) -> serde_json::Value {
+    let url = format!("http://{}/api/v1/authorizations/{state}", server.address);
+    for _ in 0..300 {
+        let progress: serde_json::Value = server.authed(http_client().get(&url)).send().unwrap().json().unwrap();
+        if !matches!(progress["status"].as_str(), Some("waiting" | "completing")) {
+            return progress;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the authorisation {state} never settled");
+}
+
+both_backends!(a_bank_app_approval_connects_through_the_api, |mut saldo| {
+    let runtime = runtime();
+    let aspsp = runtime.block_on(Aspsp::start(Approach::Decoupled));
+    #[allow(clippy::disallowed_methods)] // The bank's "today" is the server's real one.
+    aspsp.set_today(Utc::now().date_naive());
+    app_bank_config(&mut saldo, &aspsp);
+    let server = Server::start(&saldo, &[]);
+    let connect = || -> serde_json::Value {
+        let url = format!("http://{}/api/v1/connections", server.address);
+        let response = server.authed(http_client().post(url)).json(&json!({"institution": "app-bank"})).send().unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        response.json().unwrap()
+    };
+
+    // The answer carries the bank's message and no page to open; saldo waits for the approval.
+    let begun = connect();
+    assert_eq!(begun["status"], "awaiting_approval", "{begun}");
+    assert!(begun["authorization_url"].is_null());
+    assert!(!begun["decoupled"]["message"].as_str().unwrap().is_empty(), "{begun}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let url = format!("http://{}/api/v1/authorizations/{}", server.address, begun["state"].as_str().unwrap());
+    let progress: serde_json::Value = server.authed(http_client().get(&url)).send().unwrap().json().unwrap();
+    assert_eq!(progress["status"], "completing", "still waiting for the app: {progress}");
+    let consent = aspsp.consent_ids().last().unwrap().clone();
+    aspsp.approve_decoupled(&consent);
+    let done = settled(&server, begun["state"].as_str().unwrap());
+    assert_eq!((done["status"].as_str(), &done["connection_id"]), (Some("done"), &begun["id"]), "{done}");
+    let path = format!("/api/v1/connections/{}", begun["id"].as_str().unwrap());
+    let (status, view) = server.get(&path);
+    assert_eq!(status, 200, "{view}");
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert!(!accounts.as_array().unwrap().is_empty(), "tracked and synced at once: {accounts}");
+
+    // Refused in the app: the authorisation fails with what happened, and nothing is saved.
+    let refused = connect();
+    let consent = aspsp.consent_ids().last().unwrap().clone();
+    aspsp.reject_decoupled(&consent);
+    let failed = settled(&server, refused["state"].as_str().unwrap());
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("App Bank"), "{failed}");
+    assert_eq!(server.get(&format!("/api/v1/connections/{}", refused["id"].as_str().unwrap())).0, 404);
+    assert_eq!(saldo.json(&["connections", "--json"]).as_array().unwrap().len(), 1);
     server.terminate();
     assert!(aspsp.violations().is_empty(), "{:?}", aspsp.violations());
 });

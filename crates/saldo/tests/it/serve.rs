@@ -218,7 +218,7 @@ both_backends!(connecting_in_a_browser_goes_through_the_banks_consent_page_and_b
     let (_, body) = server.get("/api/v1/accounts");
     let accounts: Value = serde_json::from_str(&body).unwrap();
     let connected: Vec<&Value> =
-        accounts.as_array().unwrap().iter().filter(|a| a["connection_id"] == auth["connection_id"]).collect();
+        accounts.as_array().unwrap().iter().filter(|a| a["connection_id"] == auth["id"]).collect();
     assert!(connected.len() >= 2, "{body}");
     assert!(connected.iter().all(|a| a["tracked"] == true && a["balance"].is_string()), "{body}");
     let (_, body) = server.get("/api/v1/connections");
@@ -239,7 +239,7 @@ both_backends!(connecting_in_a_browser_goes_through_the_banks_consent_page_and_b
     assert!(page.contains("you declined the consent at Sandbox Broker"), "{page}");
 
     // Renewing early goes through the same page and keeps the accounts.
-    let id = auth["connection_id"].as_str().unwrap();
+    let id = auth["id"].as_str().unwrap();
     let (status, body) = server.post(&format!("/api/v1/connections/{id}/reconnect"), "");
     assert_eq!(status, 201, "{body}");
     let renewal: Value = serde_json::from_str(&body).unwrap();

@@ -185,6 +185,7 @@ both_backends!(simplefin_connects_through_the_api_with_a_setup_token, |mut saldo
     // Without its token, SimpleFIN cannot be connected by a redirect: the answer says so.
     let (status, answer) = connect(json!({"institution": "simplefin"}));
     assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("not_by_redirect")), "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("setup_token"), "{answer}");
     let token = bridge.setup_token();
     let (status, answer) = connect(json!({"institution": "simplefin", "setup_token": token}));
     assert_eq!((status, answer["status"].as_str()), (201, Some("connected")), "{answer}");
