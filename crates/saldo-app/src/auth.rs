@@ -375,6 +375,11 @@ pub async fn end_all_sessions(ctx: &App, actor: &Actor) -> Result<u64, OpsError>
     Ok(ctx.db.delete_sessions(actor.user.id, None).await?)
 }
 
+/// Ends every session of the user but the one `auth` came with (signs out everywhere else).
+pub async fn end_other_sessions(ctx: &App, auth: &Authenticated) -> Result<u64, OpsError> {
+    Ok(ctx.db.delete_sessions(auth.actor.user.id, auth.session()).await?)
+}
+
 /// A token just made: `token` is shown once and never stored.
 #[derive(Debug)]
 pub struct NewToken {

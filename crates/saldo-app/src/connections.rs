@@ -262,8 +262,10 @@ pub fn parse_connection_id(text: &str) -> Result<ConnectionId, OpsError> {
 /// What a browser authorisation is for.
 #[derive(Debug, Clone, Copy)]
 pub enum BrowserTarget<'a> {
-    /// Connect an institution (by id, provider id or name).
+    /// Connect an institution (by id, provider id or name), tracking all it has.
     Connect(&'a str),
+    /// Connect an institution, and let the person choose what to track once it is authorised.
+    ConnectChoosing(&'a str),
     /// Renew an existing connection's consent.
     Reconnect(ConnectionId),
 }
@@ -323,6 +325,9 @@ pub async fn begin_authorization(
     let (purpose, connection_id, institution) = match target {
         BrowserTarget::Connect(reference) => {
             (Purpose::Connect, ConnectionId(ctx.new_id()), find_institution(ctx, reference).await?)
+        }
+        BrowserTarget::ConnectChoosing(reference) => {
+            (Purpose::ConnectChoosing, ConnectionId(ctx.new_id()), find_institution(ctx, reference).await?)
         }
         BrowserTarget::Reconnect(id) => {
             let (connection, institution) = own_connection_with_institution(ctx, user, id).await?;
@@ -437,9 +442,11 @@ pub struct BrowserOutcome {
     pub purpose: Purpose,
     pub connection_id: ConnectionId,
     pub institution: Institution,
-    /// The connection's items after the first sync (all tracked after a new connect).
+    /// The connection's items after the first sync (all tracked after a new connect, none yet
+    /// when the person chooses).
     pub items: Vec<Item>,
-    pub sync: crate::sync::SyncOutcome,
+    /// The first sync; none yet when the person chooses the items first.
+    pub sync: Option<crate::sync::SyncOutcome>,
 }
 
 /// Finishes a browser authorisation from the provider's redirect to `/callback/{connector}`: the
@@ -504,17 +511,23 @@ async fn complete_taken_authorization(
             let (id, _) = complete_connect(ctx, actor, &pending, &answer).await?;
             track(ctx, actor, id, &Selection::All).await?;
         }
+        Purpose::ConnectChoosing => {
+            complete_connect(ctx, actor, &pending, &answer).await?;
+        }
         Purpose::Reconnect => {
             complete_reconnect(ctx, actor, &pending, &answer).await?;
         }
     }
-    let sync = crate::sync::sync_now(ctx, actor, pending.connection_id, &worker).await?;
+    let sync = match auth.purpose {
+        Purpose::ConnectChoosing => None,
+        _ => Some(crate::sync::sync_now(ctx, actor, pending.connection_id, &worker).await?.outcome),
+    };
     Ok(BrowserOutcome {
         purpose: auth.purpose,
         connection_id: pending.connection_id,
         items: ctx.db.items(pending.connection_id).await?,
         institution: pending.institution,
-        sync: sync.outcome,
+        sync,
     })
 }
 

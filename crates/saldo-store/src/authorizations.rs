@@ -8,7 +8,11 @@ use saldo_core::ids::{ConnectionId, InstitutionId, UserId};
 /// Whether an authorisation creates a connection or renews one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
+    /// Connect, tracking every item found, and sync at once (the API and the command line).
     Connect,
+    /// Connect, and let the person choose the items to track before anything is synced (the
+    /// web app's connect flow).
+    ConnectChoosing,
     Reconnect,
 }
 
@@ -16,6 +20,7 @@ impl Purpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Connect => "connect",
+            Purpose::ConnectChoosing => "connect_choosing",
             Purpose::Reconnect => "reconnect",
         }
     }
@@ -167,8 +172,9 @@ fn from_row(row: &crate::sql::Row) -> Result<StoredAuthorization, StoreError> {
         state: row.get(0)?,
         purpose: parse_stored("authorization purpose", &row.get::<String>(1)?, |p| match p {
             "connect" => Ok(Purpose::Connect),
+            "connect_choosing" => Ok(Purpose::ConnectChoosing),
             "reconnect" => Ok(Purpose::Reconnect),
-            _ => Err("expected connect or reconnect"),
+            _ => Err("expected connect, connect_choosing or reconnect"),
         })?,
         user_id: UserId(row.get(2)?),
         connection_id: ConnectionId(row.get(3)?),

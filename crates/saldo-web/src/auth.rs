@@ -18,7 +18,7 @@ pub struct Signed(pub Authenticated);
 /// The actor of a request (see [`Signed`]), for handlers that need only the actor.
 pub struct RequestActor(pub Actor);
 
-fn is_write(method: &Method) -> bool {
+pub(crate) fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
@@ -44,7 +44,7 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 /// Whether a cookie-carrying write comes from saldo's own origin. Browsers send `Sec-Fetch-Site`
 /// (all current ones) or at least `Origin` on cross-origin writes; a request with neither is not
 /// a browser's cross-site request (curl, a script with a copied cookie).
-fn same_origin(parts: &Parts) -> bool {
+pub(crate) fn same_origin(parts: &Parts) -> bool {
     if let Some(site) = parts.headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none");
     }

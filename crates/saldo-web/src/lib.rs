@@ -9,11 +9,12 @@ pub mod auth;
 mod connections_api;
 pub mod edge;
 mod openapi;
+pub mod pages;
 pub mod people;
 mod query;
 mod uploads;
 
-use crate::api::{ErrorBodyJson, ErrorJson, ItemJson, NetWorthJson};
+use crate::api::{ErrorBodyJson, ErrorJson, NetWorthJson};
 use crate::auth::RequestActor;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -24,9 +25,7 @@ pub use edge::{Edge, EdgeSettings};
 use saldo_app::connections;
 use saldo_app::networth::NetWorthQuery;
 use saldo_app::ops::{self, App, OpsError};
-use saldo_app::sync::SyncOutcome;
 use saldo_core::money::Currency;
-use saldo_store::Purpose;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -69,6 +68,7 @@ pub fn router(ctx: App, edge: Edge) -> Router {
         .route("/callback/{connector}", get(callback))
         .route("/sandbox/consent", get(sandbox_consent))
         .merge(api)
+        .merge(pages::routes())
         .fallback(not_found)
         .layer(Extension(edge.clone()))
         .layer(Extension(Arc::new(uploads::UploadSlots::default())))
@@ -170,19 +170,18 @@ async fn networth(
     Ok(Json(NetWorthJson::new(&report)))
 }
 
-/// A small HTML page in the product's voice.
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · saldo</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}\
-         td{{padding:.2rem .8rem .2rem 0}}</style></head><body><h1>{title}</h1>{body}</body></html>\n",
-        title = escape(title)
-    );
-    (status, Html(html)).into_response()
+/// A small page in the product's voice: a title, what happened, a way back.
+fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    let page = pages::MessagePage {
+        layout: pages::Layout::public(title),
+        paragraphs: vec![text.to_string()],
+        links: vec![pages::Link { href: "/".into(), label: "Back to saldo".into() }],
+    };
+    pages::render(status, &page)
 }
 
 /// Where a provider sends the user back after they answered: finishes the connect or reconnect and
-/// shows what was found.
+/// shows what was found (or, for a connect begun in the web app, the items to choose from).
 async fn callback(
     State(ctx): State<App>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -193,69 +192,29 @@ async fn callback(
     let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
     let address = auth::client_address(peer, &headers);
     let outcome = connections::complete_browser_authorization(&ctx, address, &connector, params).await;
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(err @ OpsError::Store(_)) => {
-            tracing::error!(error = %err, connector, "callback failed");
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "<p>The server log has the details.</p>",
-            );
-        }
-        Err(err) => {
-            let body = format!("<p>{}</p><p>Nothing was changed.</p>", escape(&err.to_string()));
-            return page(StatusCode::BAD_REQUEST, "Not connected", &body);
-        }
-    };
-    let rows: String = outcome
-        .items
-        .iter()
-        .map(|item| {
-            let json = ItemJson::new(item);
-            let value = json.current_value.as_deref().map_or(String::new(), |v| format!("{v} {}", json.currency));
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&json.name),
-                escape(json.kind),
-                escape(&value),
-                escape(json.decision)
-            )
-        })
-        .collect();
-    let sync = match &outcome.sync {
-        SyncOutcome::Ok { new_transactions, .. } => format!("First update done: {new_transactions} transaction(s)."),
-        SyncOutcome::Failed(kind) => kind.user_message(&outcome.institution.name),
-        SyncOutcome::Refused { reason, .. } => format!("The first update waits: {reason}."),
-        SyncOutcome::LeaseLost => "The first update is running elsewhere.".into(),
-    };
-    let title = match outcome.purpose {
-        Purpose::Connect => format!("Connected {}", outcome.institution.name),
-        Purpose::Reconnect => format!("Reconnected {}", outcome.institution.name),
-    };
-    let body = format!(
-        "<p>{}</p><table><tr><th>Item</th><th>Kind</th><th>Value</th><th>Tracked</th></tr>{rows}</table>\
-         <p>Connection <code>{}</code>. Change what is tracked with <code>saldo track</code>.</p>",
-        escape(&sync),
-        outcome.connection_id
-    );
-    page(StatusCode::OK, &title, &body)
+    if let Err(err @ OpsError::Store(_)) = &outcome {
+        tracing::error!(error = %err, connector, "callback failed");
+    }
+    pages::callback_page(outcome)
 }
 
 /// The sandbox bank's consent page for a waiting authorisation (`?state=…`).
 async fn sandbox_consent(State(ctx): State<App>, Query(params): Query<HashMap<String, String>>) -> Response {
     if ctx.connectors.get("sandbox").is_none() {
-        return page(StatusCode::NOT_FOUND, "No sandbox bank", "<p>The sandbox is turned off on this server.</p>");
+        return page(StatusCode::NOT_FOUND, "No sandbox bank", "The sandbox is turned off on this server.");
     }
     let Some(state) = params.get("state") else {
-        return page(StatusCode::BAD_REQUEST, "Incomplete request", "<p>The link carries no <code>state</code>.</p>");
+        return page(StatusCode::BAD_REQUEST, "Incomplete request", "The link carries no state.");
     };
     match connections::waiting_authorization(&ctx, state).await {
         Ok((auth, institution)) if institution.connector == "sandbox" => {
-            Html(saldo_connectors::sandbox::consent_page(&institution, &auth.state, &auth.redirect_url)).into_response()
+            let html = saldo_connectors::sandbox::consent_page(&institution, &auth.state, &auth.redirect_url);
+            // The bank's own page, with its own styles; no script at all.
+            let policy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+            ([(header::CONTENT_SECURITY_POLICY, policy)], Html(html)).into_response()
         }
-        Ok(_) => page(StatusCode::NOT_FOUND, "Unknown request", "<p>This request is not for the sandbox bank.</p>"),
-        Err(err) => page(StatusCode::NOT_FOUND, "Unknown request", &format!("<p>{}</p>", escape(&err.to_string()))),
+        Ok(_) => page(StatusCode::NOT_FOUND, "Unknown request", "This request is not for the sandbox bank."),
+        Err(err) => page(StatusCode::NOT_FOUND, "Unknown request", &err.to_string()),
     }
 }
 
@@ -350,9 +309,4 @@ pub(crate) fn busy() -> Response {
     let message = "the database is busy with another write (an import, say); try again in a few seconds".to_string();
     let body = Json(ErrorJson { error: ErrorBodyJson { code: "busy", message, field: None } });
     (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "5")], body).into_response()
-}
-
-/// Escapes text for HTML content and attribute values.
-fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    html_escape::encode_quoted_attribute(text)
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
+use saldo_app::import::FileReport;
 use saldo_app::import::ImportRequest;
 use saldo_app::ops::{App, OpsError};
 use saldo_core::ids::UserId;
@@ -268,4 +269,57 @@ pub(crate) async fn import_file(
     }
     let status = if report.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(ImportJson { files: vec![report] })).into_response())
+}
+
+/// What a page's import form sent: the file and its other fields, in the order of the form (the
+/// fields before the file).
+pub(crate) struct FormUpload {
+    pub file: std::fs::File,
+    pub name: String,
+    pub fields: HashMap<String, String>,
+}
+
+/// Reads an import form: its short text fields, then the file, spooled to disk as the API does.
+pub(crate) async fn read_import_form(mut form: Multipart) -> Result<FormUpload, ApiError> {
+    let mut fields = HashMap::new();
+    while let Some(mut field) = form.next_field().await.map_err(|err| Spooling::Broken(err.body_text()))? {
+        let key = field.name().unwrap_or_default().to_string();
+        if field.file_name().is_none() && key != "file" {
+            let text = field.text().await.map_err(|err| Spooling::Broken(err.body_text()))?;
+            fields.insert(key, text.chars().take(200).collect());
+            continue;
+        }
+        let name = field.file_name().filter(|n| !n.is_empty()).unwrap_or("upload").to_string();
+        let mut spool = Spool::new()?;
+        while let Some(chunk) = field.chunk().await.map_err(|err| Spooling::Broken(err.body_text()))? {
+            spool.append(chunk).await?;
+        }
+        if spool.written == 0 {
+            return Err(OpsError::Invalid("the file is empty: choose a statement file".into()).into());
+        }
+        return Ok(FormUpload { file: spool.into_file()?, name, fields });
+    }
+    Err(OpsError::Invalid("choose a statement file to import".into()).into())
+}
+
+/// Imports what a page's form sent, holding one of the user's upload slots meanwhile.
+pub(crate) async fn import_form(
+    ctx: &App,
+    actor: &saldo_app::ops::Actor,
+    slots: &UploadSlots,
+    form: Multipart,
+) -> Result<FileReport, ApiError> {
+    let Some(_slot) = slots.take(actor.user.id) else {
+        let message = format!("at most {UPLOADS_PER_USER} uploads at a time: try again when one has finished");
+        return Err(ApiError::Status(StatusCode::TOO_MANY_REQUESTS, "too_many_uploads", message));
+    };
+    let upload = read_import_form(form).await?;
+    let mut params = upload.fields;
+    params.retain(|_, value| !value.is_empty());
+    let (request, _) = import_request(&params)?;
+    let report = saldo_app::import::import_spooled(ctx, actor, &upload.name, upload.file, &request).await;
+    if report.busy {
+        return Err(OpsError::Invalid("saldo is busy writing: send the file again in a moment".into()).into());
+    }
+    Ok(report)
 }

@@ -576,7 +576,9 @@ fn init_logging(config: &Config, default_level: &str) {
 }
 
 async fn dispatch(config: Config, command: Command) -> anyhow::Result<()> {
-    let ctx = crate::wiring::open_app(config.clone(), Clock::System).await?;
+    // A test or demo may move a running server's time through a file (see README).
+    let clock = config.clock_file.clone().map_or(Clock::System, Clock::from_file);
+    let ctx = crate::wiring::open_app(config.clone(), clock).await?;
     // A command meeting another process's write (an import, the server's sync) waits its turn
     // and says so; a server answers its clients 503 instead of keeping them waiting.
     if !matches!(command, Command::Serve { .. } | Command::Worker) {

@@ -127,6 +127,9 @@ pub struct Config {
     pub new_secret_key: Option<Secret>,
     /// The key file, created with mode 0600 on first use when no key is given.
     pub secret_key_file: PathBuf,
+    /// A file whose RFC 3339 time the server's clock reads instead of the system's
+    /// (`SALDO_CLOCK_FILE`, for demos and the browser tests that move a running server's time).
+    pub clock_file: Option<PathBuf>,
     /// Whether provider URLs may be plain http on loopback addresses (local emulators, tests).
     pub allow_insecure_loopback: bool,
     /// Whether the SimpleFIN Bridge connector is offered (it needs no keys of saldo's own).
@@ -287,6 +290,7 @@ impl Config {
         // The key itself only ever comes from the environment: a config file is too easily shared.
         let secret_key = env("SALDO_SECRET_KEY").map(Secret::new);
         let new_secret_key = env("SALDO_NEW_SECRET_KEY").map(Secret::new);
+        let clock_file = env("SALDO_CLOCK_FILE").map(PathBuf::from);
         let secret_key_file = match pick(
             "secret_key_file",
             ("", None),
@@ -367,6 +371,7 @@ impl Config {
             secret_key,
             new_secret_key,
             secret_key_file,
+            clock_file,
             allow_insecure_loopback,
             simplefin,
             connectors,

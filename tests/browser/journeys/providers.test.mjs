@@ -1,0 +1,89 @@
+// Journeys 3 and 4: a maintenance window turns a connection orange and clears by itself; an
+// expired consent turns it red, with a banner and a primary notification, and Reconnect keeps the
+// history. The server's time is moved through SALDO_CLOCK_FILE.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Saldo, Browser, api, claim, connectBank, until } from "../lib/saldo.mjs";
+
+/** A card's status on Providers & Integrations. */
+async function status(page, institution) {
+  const card = page.locator("section", { has: page.getByRole("heading", { name: institution }) });
+  return (await card.getByTestId("status").innerText()).trim();
+}
+
+test("a maintenance window is orange with its message, then clears by itself", async () => {
+  const saldo = await Saldo.start();
+  saldo.setClock("2026-03-02T05:00:00Z");
+  const b = await Browser.launch(saldo, "maintenance");
+  try {
+    await claim(b);
+    await connectBank(b, "maintenance", "Sandbox Maintenance Bank");
+    await b.goto("/settings/providers");
+    assert.equal(await status(b.page, "Sandbox Maintenance Bank"), "Up to date");
+
+    // The nightly maintenance: Sync now meets it.
+    saldo.setClock("2026-03-03T01:30:00Z");
+    await b.clickAndCheck(b.page.getByRole("button", { name: "Sync now" }));
+    assert.match(await status(b.page, "Sandbox Maintenance Bank"), /Temporary problem/);
+    const message = await b.page.getByTestId("message").innerText();
+    assert.match(message, /maintenance/i, message);
+    await b.check("orange");
+
+    // Later, saldo's own retry finds the bank back: green again, nobody pressed anything.
+    saldo.setClock("2026-03-03T04:30:00Z");
+    await until(b, "/settings/providers", async (page) => (await status(page, "Sandbox Maintenance Bank")) === "Up to date");
+    await b.check("cleared");
+    b.assertClean();
+  } finally {
+    await b.close();
+    await saldo.stop();
+  }
+});
+
+test("an expired consent is red, with a banner and a notification, and Reconnect keeps the history", async () => {
+  const saldo = await Saldo.start();
+  saldo.setClock("2026-03-02T05:00:00Z");
+  const b = await Browser.launch(saldo, "expired");
+  try {
+    await claim(b);
+    await connectBank(b, "short consent", "Sandbox Short Consent Bank");
+    const before = await api(b, "/accounts");
+    const account = before.find((a) => a.tracked);
+    const older = await api(b, `/accounts/${account.id}/transactions?limit=500`);
+    assert.ok(older.transactions.length > 0, "the first sync brought history");
+
+    // Eight days later the 7-day consent has ended: the scheduled sync finds it, red.
+    saldo.setClock("2026-03-10T06:00:00Z");
+    await until(b, "/settings/providers", async (page) => (await status(page, "Sandbox Short Consent Bank")) === "Needs you");
+    await b.check("red");
+    await b.goto("/");
+    await b.page.getByRole("alert").filter({ hasText: "Sandbox Short Consent Bank needs you" }).waitFor();
+    await b.goto("/notifications");
+    await b.page.locator("li.unread").first().waitFor();
+
+    // Reconnect: the bank's page again, then a fresh sync into the same accounts.
+    await b.goto("/settings/providers");
+    await b.clickAndCheck(b.page.getByRole("button", { name: /Reconnect|Renew/ }).first());
+    await b.clickAndCheck(b.page.getByRole("button", { name: "Allow read-only access" }));
+    await b.page.getByRole("heading", { name: /Reconnected Sandbox Short Consent Bank/ }).waitFor();
+    await b.goto("/settings/providers");
+    assert.equal(await status(b.page, "Sandbox Short Consent Bank"), "Up to date");
+    const after = await api(b, "/accounts");
+    assert.deepEqual(after.map((a) => a.id).sort(), before.map((a) => a.id).sort(), "the same accounts");
+    await b.goto(`/accounts/${account.id}`);
+    const kept = await api(b, `/accounts/${account.id}/transactions?limit=500`);
+    const keptIds = new Set(kept.transactions.map((t) => t.id));
+    // Bookings from before the connect stay as they were (pending ones may have been booked since).
+    const booked = older.transactions.filter((t) => t.status === "booked" && t.booking_date < "2026-02-25");
+    assert.ok(booked.length > 0);
+    const lost = booked.filter((t) => !keptIds.has(t.id));
+    assert.deepEqual(lost, [], "every older booking is still there");
+    // The dashboard no longer asks for anything.
+    await b.goto("/");
+    assert.equal(await b.page.getByRole("alert").count(), 0);
+    b.assertClean();
+  } finally {
+    await b.close();
+    await saldo.stop();
+  }
+});
