@@ -137,6 +137,22 @@ impl Db {
         self.series(user, Span::Since(since), until, include_untracked).await
     }
 
+    /// The first day any of the user's tracked accounts has a balance, each account's found
+    /// through its index rather than by reading its history.
+    pub async fn first_balance_day(&self, user: UserId) -> Result<Option<NaiveDate>, StoreError> {
+        let row = self
+            .fetch_optional(
+                "SELECT MIN(first_day) FROM (SELECT (SELECT b.as_of FROM balance_points b WHERE b.account_id = a.id \
+                 ORDER BY b.as_of LIMIT 1) AS first_day FROM accounts a WHERE a.user_id = $1 AND a.tracked) t",
+                &[Arg::Uuid(user.0)],
+            )
+            .await?;
+        match row {
+            Some(row) => row.get::<Option<NaiveDate>>(0),
+            None => Ok(None),
+        }
+    }
+
     async fn series(
         &self,
         user: UserId,

@@ -314,11 +314,13 @@ contract!(balance_series_orders_points_and_skips_untracked, |db: Db| async move 
     assert_eq!(since[0].points, vec![(date(3), 30), (date(5), 50), (date(7), 70)]);
     let since = db.balance_series_since(user.id, date(3), date(5), false).await.unwrap();
     assert_eq!(since[0].points, vec![(date(1), 5), (date(3), 10), (date(3), 30), (date(5), 50)]);
+    assert_eq!(db.first_balance_day(user.id).await.unwrap(), Some(date(1)));
 
     let mut untracked = cash.clone();
     untracked.tracked = false;
     db.update_account(&untracked).await.unwrap();
     assert!(db.balance_series(user.id, date(9), false).await.unwrap().is_empty());
+    assert_eq!(db.first_balance_day(user.id).await.unwrap(), None, "only tracked accounts count");
     assert_eq!(db.balance_series(user.id, date(9), true).await.unwrap().len(), 1);
 });
 

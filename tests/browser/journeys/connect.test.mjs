@@ -90,6 +90,7 @@ test("a bank is connected with the keyboard alone", async () => {
     const keys = b.page.keyboard;
     /** Tabs until the focused element's text or label matches, then presses Enter (or Space). */
     async function tabTo(pattern, key = "Enter", limit = 80) {
+      await b.page.waitForLoadState("load");
       for (let i = 0; i < limit; i++) {
         await keys.press("Tab");
         const text = await b.page.evaluate(() => {

@@ -83,7 +83,7 @@ export class Browser {
     const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
-    page.setDefaultTimeout(10000);
+    page.setDefaultTimeout(20000);
     const b = new Browser();
     Object.assign(b, { browser, context, page, saldo, journey, shots: 0, problems: [], refusals: 0 });
     const own = new URL(saldo.url).origin;

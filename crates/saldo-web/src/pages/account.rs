@@ -56,7 +56,9 @@ pub async fn account_page(
     let actor = person.actor();
     let range = Range::parse(query.get("range").map(String::as_str));
     let today = ctx.clock.today();
-    let (account, points) = accounts::balance_history(&ctx, actor, &id, range.start(today), None).await?;
+    let (account, all_points) = accounts::balance_history(&ctx, actor, &id, None, Some(today)).await?;
+    let start = range.start(today);
+    let points: Vec<_> = all_points.iter().filter(|p| start.is_none_or(|start| p.date >= start)).collect();
     let (_, holdings) = accounts::holdings(&ctx, actor, &id).await?;
     let liability = account.class() == AccountClass::Liability;
     let shown = |m: Money| if liability { Money::new(-m.minor, m.currency) } else { m };
@@ -68,8 +70,7 @@ pub async fn account_page(
     }];
     let base = format!("/accounts/{}", account.id);
     let chart = Chart::new("balance", &base, range, &days, account.currency, &series);
-    let latest =
-        accounts::balance_history(&ctx, actor, &id, None, Some(today)).await?.1.last().map(|p| (p.date, p.amount));
+    let latest = all_points.last().map(|p| (p.date, p.amount));
     let list = transaction_list(&ctx, actor, Some(account.id.to_string()), &base, &query).await?;
     let holdings = holdings
         .iter()

@@ -167,25 +167,33 @@ struct DashboardPage {
     kinds: Vec<KindRow>,
 }
 
-/// The net worth on or before `day` in a history ordered by day.
-fn on_or_before(history: &[(NaiveDate, Money)], day: NaiveDate) -> Option<Money> {
-    let index = history.partition_point(|(d, _)| *d <= day);
-    index.checked_sub(1).map(|i| history[i].1)
-}
-
 async fn dashboard(ctx: &App, person: &Person, range: Range) -> PageResult {
     let actor = person.actor();
-    let report = networth::net_worth(ctx, actor, &NetWorthQuery { history: true, ..Default::default() }).await?;
+    let today = ctx.clock.today();
+    // The chart reads the history of its period only; each change compares with one day's figure,
+    // which reads each account's last balance then.
+    let first_day = ctx.db.first_balance_day(actor.user.id).await.map_err(OpsError::from)?;
+    let from = match (range.start(today), first_day) {
+        (Some(start), Some(first)) => Some(start.max(first).min(today)),
+        (start, first) => start.or(first).map(|day| day.min(today)),
+    };
+    let query = NetWorthQuery { history: true, from, ..Default::default() };
+    let report = networth::net_worth(ctx, actor, &query).await?;
     let now = &report.current;
     let history = report.history.clone().unwrap_or_default();
-    let totals: Vec<(NaiveDate, Money)> = history.iter().map(|n| (n.date, n.total)).collect();
     let mut changes = Vec::new();
     for r in Range::ALL {
-        let then = match r.start(now.date) {
-            Some(day) => on_or_before(&totals, day),
-            None => totals.first().map(|(_, m)| *m),
+        let Some(day) = r.start(now.date).or(first_day).filter(|day| first_day.is_some_and(|first| *day >= first))
+        else {
+            continue;
         };
-        let Some(then) = then else { continue };
+        let then = match history.iter().find(|n| n.date == day) {
+            Some(n) => n.total,
+            None => {
+                let on = NetWorthQuery { date: Some(day), currency: Some(report.currency), ..Default::default() };
+                networth::net_worth(ctx, actor, &on).await?.current.total
+            }
+        };
         let delta = Money::new(now.total.minor - then.minor, now.total.currency);
         let direction = match delta.minor {
             d if d > 0 => "up",
@@ -194,10 +202,7 @@ async fn dashboard(ctx: &App, person: &Person, range: Range) -> PageResult {
         };
         changes.push(Change { label: r.label(), text: format::change(delta), direction });
     }
-    let shown: Vec<_> = match range.start(now.date) {
-        Some(start) => history.iter().filter(|n| n.date >= start).collect(),
-        None => history.iter().collect(),
-    };
+    let shown: Vec<_> = history.iter().collect();
     let days: Vec<NaiveDate> = shown.iter().map(|n| n.date).collect();
     let series = [
         Series { label: "Net worth", colour: "--accent", values: shown.iter().map(|n| n.total).collect() },
