@@ -160,67 +160,57 @@ impl Db {
         until: NaiveDate,
         include_untracked: bool,
     ) -> Result<Vec<AccountSeries>, StoreError> {
-        const COLUMNS: &str = "a.id, a.kind, a.currency, b.as_of, b.amount_minor, a.closed_at, a.created_at, \
-             b.observed_at";
+        // The accounts once, then only (account, day, amount) per point: a ten-year history is
+        // hundreds of thousands of rows, and each column more costs on every one of them.
+        let owner = [Arg::Uuid(user.0), Arg::Bool(include_untracked)];
+        let accounts = self
+            .fetch(
+                "SELECT a.id, a.kind, a.currency, a.closed_at FROM accounts a \
+                 WHERE a.user_id = $1 AND (a.tracked OR $2) ORDER BY a.created_at, a.id",
+                &owner,
+            )
+            .await?;
         // An account's last point on or before a day, found through its unique index.
         let last_before = |day: &str| {
             format!(
-                "b.id = (SELECT b2.id FROM balance_points b2 WHERE b2.account_id = a.id AND b2.as_of <= {day} \
-                 ORDER BY b2.as_of DESC, b2.observed_at DESC LIMIT 1)"
+                "SELECT b.account_id, b.as_of, b.amount_minor FROM accounts a JOIN balance_points b ON b.id = \
+                 (SELECT b2.id FROM balance_points b2 WHERE b2.account_id = a.id AND b2.as_of <= {day} \
+                 ORDER BY b2.as_of DESC, b2.observed_at DESC LIMIT 1) WHERE a.user_id = $1 AND (a.tracked OR $2)"
             )
         };
-        let mut args = vec![Arg::Uuid(user.0), Arg::Bool(include_untracked)];
-        let sql = match span {
+        let between = "SELECT b.account_id, b.as_of, b.amount_minor FROM accounts a \
+             JOIN balance_points b ON b.account_id = a.id WHERE a.user_id = $1 AND (a.tracked OR $2) \
+             AND b.as_of >= $3 AND b.as_of <= $4 ORDER BY b.account_id, b.as_of, b.observed_at";
+        let with = |more: Vec<Arg>| owner.iter().cloned().chain(more).collect::<Vec<Arg>>();
+        // Each read's rows come in time order within an account.
+        let parts = match span {
             Span::All => {
-                args.push(Arg::Date(until));
-                format!(
-                    "SELECT {COLUMNS} FROM accounts a JOIN balance_points b ON b.account_id = a.id \
-                     WHERE a.user_id = $1 AND (a.tracked OR $2) AND b.as_of <= $3 \
-                     ORDER BY a.created_at, a.id, b.as_of, b.observed_at"
-                )
+                // The first day both databases store (PostgreSQL's dates end at 4713 BC).
+                let first = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN);
+                vec![self.fetch(between, &with(vec![Arg::Date(first), Arg::Date(until)])).await?]
             }
-            Span::Latest => {
-                args.push(Arg::Date(until));
-                format!(
-                    "SELECT {COLUMNS} FROM accounts a JOIN balance_points b ON {} \
-                     WHERE a.user_id = $1 AND (a.tracked OR $2) ORDER BY a.created_at, a.id",
-                    last_before("$3")
-                )
-            }
-            Span::Since(since) => {
-                args.extend([Arg::Date(since.pred_opt().unwrap_or(since)), Arg::Date(since), Arg::Date(until)]);
-                format!(
-                    "SELECT {COLUMNS}, 0 AS part FROM accounts a JOIN balance_points b ON {} \
-                     WHERE a.user_id = $1 AND (a.tracked OR $2) \
-                     UNION ALL \
-                     SELECT {COLUMNS}, 1 AS part FROM accounts a JOIN balance_points b ON b.account_id = a.id \
-                     WHERE a.user_id = $1 AND (a.tracked OR $2) AND b.as_of >= $4 AND b.as_of <= $5 \
-                     ORDER BY 7, 1, 9, 4, 8",
-                    last_before("$3")
-                )
-            }
+            Span::Latest => vec![self.fetch(&last_before("$3"), &with(vec![Arg::Date(until)])).await?],
+            Span::Since(since) => vec![
+                // The point before the span, which still holds on its first day; then the span.
+                self.fetch(&last_before("$3"), &with(vec![Arg::Date(since.pred_opt().unwrap_or(since))])).await?,
+                self.fetch(between, &with(vec![Arg::Date(since), Arg::Date(until)])).await?,
+            ],
         };
-        let rows = self.fetch(&sql, &args).await?;
-        // Rows come in account order, and within an account in time order (for `Since`, the
-        // point before the span first).
-        let mut series: Vec<AccountSeries> = Vec::new();
-        let mut position: std::collections::HashMap<AccountId, usize> = std::collections::HashMap::new();
-        for row in &rows {
+        let mut points: std::collections::HashMap<AccountId, Vec<(NaiveDate, i64)>> = std::collections::HashMap::new();
+        for row in parts.iter().flatten() {
+            points.entry(AccountId(row.get(0)?)).or_default().push((row.get::<NaiveDate>(1)?, row.get::<i64>(2)?));
+        }
+        let mut series = Vec::new();
+        for row in &accounts {
             let account_id = AccountId(row.get(0)?);
-            let point = (row.get::<NaiveDate>(3)?, row.get::<i64>(4)?);
-            match position.get(&account_id) {
-                Some(&at) => series[at].points.push(point),
-                None => {
-                    position.insert(account_id, series.len());
-                    series.push(AccountSeries {
-                        account_id,
-                        kind: parse_stored("account kind", &row.get::<String>(1)?, str::parse::<AccountKind>)?,
-                        currency: parse_stored("currency", &row.get::<String>(2)?, Currency::parse)?,
-                        points: vec![point],
-                        closed_on: row.get::<Option<DateTime<Utc>>>(5)?.map(|at| at.date_naive()),
-                    })
-                }
-            }
+            let Some(points) = points.remove(&account_id) else { continue };
+            series.push(AccountSeries {
+                account_id,
+                kind: parse_stored("account kind", &row.get::<String>(1)?, str::parse::<AccountKind>)?,
+                currency: parse_stored("currency", &row.get::<String>(2)?, Currency::parse)?,
+                points,
+                closed_on: row.get::<Option<DateTime<Utc>>>(3)?.map(|at| at.date_naive()),
+            });
         }
         Ok(series)
     }

@@ -111,6 +111,7 @@ test("a bank is connected with the keyboard alone", async () => {
     await tabTo(/^Connect account/);
     await b.page.waitForURL(/\/connect/);
     // The search field has the focus on arrival.
+    await b.page.waitForFunction(() => document.activeElement && document.activeElement.id === "q");
     await keys.type("sandbox bank");
     await keys.press("Enter");
     await b.page.waitForURL(/q=sandbox/);

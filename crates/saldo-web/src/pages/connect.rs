@@ -6,7 +6,7 @@ use super::{connection_id, done, format, render, Layout, Link, MessagePage, Page
 use crate::Edge;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use saldo_app::accounts::{self, AccountEdit};
@@ -206,12 +206,16 @@ struct WaitPage {
 }
 
 /// `GET /connect/wait/{state}`: waits for an approval in the bank's app; moves on when it is done.
-pub async fn wait(State(ctx): State<App>, person: Person, Path(state): Path<String>) -> PageResult {
+pub async fn wait(State(ctx): State<App>, person: Person, headers: HeaderMap, Path(state): Path<String>) -> PageResult {
     let (auth, progress) = connections::authorization_status(&ctx, person.actor(), &state).await?;
     let failed = match progress {
         AuthorizationProgress::Done => {
             let target = format!("/connections/{}/choose", auth.connection_id);
-            return Ok(([("hx-redirect", target.clone())], Redirect::to(&target)).into_response());
+            // htmx's request would follow a redirect unseen; it is told where to go instead.
+            if headers.contains_key("hx-request") {
+                return Ok(([("hx-redirect", target)], StatusCode::OK).into_response());
+            }
+            return Ok(Redirect::to(&target).into_response());
         }
         AuthorizationProgress::Failed(error) => Some(error),
         AuthorizationProgress::Waiting | AuthorizationProgress::Completing => None,

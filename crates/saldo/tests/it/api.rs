@@ -71,7 +71,7 @@ impl Client<'_> {
     }
 }
 
-fn add_user(saldo: &Saldo, args: &[&str]) {
+pub(crate) fn add_user(saldo: &Saldo, args: &[&str]) {
     let mut child =
         saldo.command(args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();

@@ -126,3 +126,82 @@ both_backends!(a_bank_app_approval_connects_through_the_api, |mut saldo| {
     server.terminate();
     assert!(aspsp.violations().is_empty(), "{:?}", aspsp.violations());
 });
+
+/// A browser's session for the install's owner, signed in through the API (the `Cookie` value).
+fn session_cookie(server: &Server, email: &str) -> String {
+    let url = format!("http://{}/api/v1/auth/login", server.address);
+    let response =
+        http_client().post(url).json(&json!({"email": email, "password": "a long enough password"})).send().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+both_backends!(a_bank_app_approval_connects_from_the_pages, |mut saldo| {
+    let runtime = runtime();
+    let aspsp = runtime.block_on(Aspsp::start(Approach::Decoupled));
+    #[allow(clippy::disallowed_methods)] // The bank's "today" is the server's real one.
+    aspsp.set_today(Utc::now().date_naive());
+    app_bank_config(&mut saldo, &aspsp);
+    crate::api::add_user(&saldo, &["user", "add", "ana@example.org", "--owner", "--password-stdin"]);
+    let server = Server::start(&saldo, &[]);
+    let cookie = session_cookie(&server, "ana@example.org");
+    let page = |path: &str| {
+        let response =
+            http_client().get(format!("http://{}{path}", server.address)).header("cookie", &cookie).send().unwrap();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+        (response.status().as_u16(), location, response.text().unwrap())
+    };
+    let post = |path: &str, form: &[(&str, &str)]| {
+        let url = format!("http://{}{path}", server.address);
+        let response = http_client().post(url).header("cookie", &cookie).form(form).send().unwrap();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+        (response.status().as_u16(), location, response.text().unwrap())
+    };
+
+    // The page shows the bank's own words and waits.
+    let (status, _, waiting) = post("/connect", &[("institution", "app-bank")]);
+    assert_eq!(status, 200, "{waiting}");
+    assert!(waiting.contains("Please use your BankApp"), "{waiting}");
+    let state = waiting.split("/connect/wait/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let (status, _, still) = page(&format!("/connect/wait/{state}"));
+    assert_eq!(status, 200);
+    assert!(still.contains("Waiting for your approval"), "{still}");
+
+    // Approved in the app: the page moves on to the choice of accounts, none tracked yet.
+    aspsp.approve_decoupled(aspsp.consent_ids().last().unwrap());
+    let mut choose = None;
+    for _ in 0..300 {
+        if let (303, Some(location), _) = page(&format!("/connect/wait/{state}")) {
+            choose = Some(location);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let choose = choose.expect("the wait page moves on once approved");
+    assert!(choose.ends_with("/choose"), "{choose}");
+    assert!(saldo.json(&["accounts", "--json"]).as_array().unwrap().is_empty(), "nothing tracked before Save");
+    let (status, _, items) = page(&choose);
+    assert_eq!(status, 200, "{items}");
+    let ids: Vec<&str> =
+        items.split("name=\"track\" value=\"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+    assert!(ids.len() >= 2, "{items}");
+
+    // Save with one left out: the others are tracked and synced at once.
+    let form: Vec<(&str, &str)> = ids[1..].iter().map(|id| ("track", *id)).collect();
+    let (status, location, _) = post(&choose, &form);
+    assert_eq!((status, location.as_deref().map(|l| l.starts_with("/portfolio/assets"))), (303, Some(true)));
+    let accounts = saldo.json(&["accounts", "--json"]);
+    let tracked: Vec<_> = accounts.as_array().unwrap().iter().filter(|a| a["tracked"] == true).collect();
+    assert_eq!(tracked.len(), ids.len() - 1, "{accounts}");
+    assert!(tracked.iter().all(|a| a["balance"].is_string()), "synced at once: {accounts}");
+
+    // Another user's browser finds none of it.
+    crate::api::add_user(&saldo, &["user", "add", "ben@example.org", "--password-stdin"]);
+    let ben = session_cookie(&server, "ben@example.org");
+    let url = format!("http://{}{choose}", server.address);
+    let status = http_client().get(url).header("cookie", &ben).send().unwrap().status().as_u16();
+    assert_eq!(status, 404);
+    server.terminate();
+    assert!(aspsp.violations().is_empty(), "{:?}", aspsp.violations());
+});
