@@ -87,3 +87,51 @@ test("an expired consent is red, with a banner and a notification, and Reconnect
     await saldo.stop();
   }
 });
+
+test("Reconnect offers an account the bank opened since, and keeps the one it had", async () => {
+  const saldo = await Saldo.start();
+  saldo.setClock("2026-03-02T05:00:00Z");
+  const b = await Browser.launch(saldo, "new-account");
+  try {
+    await claim(b);
+    // This bank's second account comes and goes every ten days, from a day of its own for each
+    // connection: connect until the bank shows only the first.
+    let found = 0;
+    for (let attempt = 0; attempt < 12 && found !== 1; attempt++) {
+      await b.goto("/connect?q=changing");
+      await b.clickAndCheck(b.page.getByRole("button", { name: /^Sandbox Changing Accounts Bank\b/ }));
+      await b.clickAndCheck(b.page.getByRole("button", { name: "Allow read-only access" }));
+      await b.page.getByRole("heading", { name: /Choose what to track/ }).waitFor();
+      found = await b.page.getByRole("checkbox").count();
+      if (found === 1) break;
+      const connection = new URL(b.page.url()).pathname.split("/")[2];
+      await b.goto("/settings/providers");
+      const card = b.page.locator(`#connection-${connection}`);
+      await card.getByText("Disconnect", { exact: true }).click();
+      await card.getByLabel(/Delete the accounts/).check();
+      await b.clickAndCheck(card.getByRole("button", { name: /^Disconnect / }));
+    }
+    assert.equal(found, 1, "the bank showed one account on some connect");
+    await b.clickAndCheck(b.page.getByRole("button", { name: "Save" }));
+    const [first] = await api(b, "/accounts");
+
+    // Ten days later the bank has opened the second account; Reconnect offers it.
+    saldo.setClock("2026-03-12T05:00:00Z");
+    await b.goto("/settings/providers");
+    await b.clickAndCheck(b.page.getByRole("button", { name: "Reconnect" }));
+    await b.clickAndCheck(b.page.getByRole("button", { name: "Allow read-only access" }));
+    await b.page.getByRole("heading", { name: /Reconnected/ }).waitFor();
+    await b.clickAndCheck(b.page.getByRole("link", { name: "Choose accounts" }));
+    const pot = b.page.locator("tr", { hasText: "Holiday pot" });
+    await pot.getByText("new").waitFor();
+    assert.ok(await pot.getByRole("checkbox").isChecked(), "a new account comes ticked");
+    await b.clickAndCheck(b.page.getByRole("button", { name: "Save" }));
+    const accounts = await api(b, "/accounts");
+    assert.equal(accounts.filter((a) => a.tracked).length, 2, JSON.stringify(accounts));
+    assert.ok(accounts.some((a) => a.id === first.id && a.tracked), "the first account is the same one");
+    b.assertClean();
+  } finally {
+    await b.close();
+    await saldo.stop();
+  }
+});
