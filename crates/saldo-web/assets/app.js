@@ -66,9 +66,21 @@
         legend: { live: true }, cursor: { drag: { x: false, y: false } },
       }, columns, el);
       el.querySelectorAll("svg.fallback, p.muted").forEach(function (old) { old.remove(); });
-      window.addEventListener("resize", function () { plot.setSize({ width: el.clientWidth, height: 240 }); });
+      plots.push({ plot: plot, el: el });
     });
   }
+
+  var plots = [];
+  window.addEventListener("resize", function () {
+    plots.forEach(function (p) { p.plot.setSize({ width: p.el.clientWidth, height: 240 }); });
+  });
+  // The colours come from the scheme in force: a switch to dark or light draws the charts again.
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
+    var drawn = plots;
+    plots = [];
+    drawn.forEach(function (p) { p.plot.destroy(); delete p.el.dataset.drawn; });
+    charts(document);
+  });
 
   function dropZones(root) {
     root.querySelectorAll(".drop").forEach(function (zone) {

@@ -122,15 +122,21 @@ export class Browser {
     const page = this.page;
     await page.waitForLoadState("load");
     await page.evaluate(axeSource);
-    const result = await page.evaluate(async () => {
-      const found = await window.axe.run(document, { resultTypes: ["violations"] });
-      return found.violations
-        .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
-    });
-    for (const violation of result) this.problems.push(`axe on ${page.url()}: ${violation}`);
+    const axe = () =>
+      page.evaluate(async () => {
+        const found = await window.axe.run(document, { resultTypes: ["violations"] });
+        return found.violations
+          .filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+      });
+    for (const violation of await axe()) this.problems.push(`axe on ${page.url()}: ${violation}`);
+    // The same page in the dark scheme the system may ask for: its contrast is checked too.
+    await page.emulateMedia({ colorScheme: "dark" });
+    for (const violation of await axe()) this.problems.push(`axe (dark) on ${page.url()}: ${violation}`);
     const label = (name || new URL(page.url()).pathname.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "id").replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "") || "home").slice(0, 60);
     const file = `${this.journey}-${String(++this.shots).padStart(2, "0")}-${label}`;
+    await page.screenshot({ path: path.join(screenshots, `${file}-1280-dark.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
     await page.screenshot({ path: path.join(screenshots, `${file}-1280.png`), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(screenshots, `${file}-390.png`), fullPage: true });

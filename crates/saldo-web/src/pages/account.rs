@@ -90,7 +90,7 @@ pub async fn account_page(
         layout,
         id: account.id.to_string(),
         name: account.name.clone(),
-        kind: format::kind(account.kind),
+        kind: format::kind_one(account.kind),
         kind_key: account.kind.as_str(),
         kinds: format::kinds_of(account.class()),
         origin: match account.origin {

@@ -274,7 +274,7 @@ pub async fn choose_page(State(ctx): State<App>, person: Person, Path(id): Path<
             ChoiceRow {
                 id: item.id.to_string(),
                 name: item.name.clone(),
-                kind: format::kind(item.kind),
+                kind: format::kind_one(item.kind),
                 number,
                 value,
                 checked: item.decision != ItemDecision::Ignored,
@@ -413,7 +413,7 @@ pub(crate) fn callback_page(outcome: Result<BrowserOutcome, OpsError>) -> Respon
             let json = crate::api::ItemJson::new(item);
             CallbackItem {
                 name: json.name.clone(),
-                kind: format::kind(item.kind),
+                kind: format::kind_one(item.kind),
                 value: json.current_value.as_deref().map_or(String::new(), |v| format!("{v} {}", json.currency)),
                 decision: json.decision,
             }

@@ -72,9 +72,28 @@ pub fn kind(kind: AccountKind) -> &'static str {
     }
 }
 
+/// One account's kind, as a person names it.
+pub fn kind_one(kind: AccountKind) -> &'static str {
+    match kind {
+        AccountKind::Cash => "Cash",
+        AccountKind::Savings => "Savings",
+        AccountKind::Brokerage => "Brokerage",
+        AccountKind::Fund => "Fund",
+        AccountKind::Pension => "Pension",
+        AccountKind::Crypto => "Crypto",
+        AccountKind::RealEstate => "Real estate",
+        AccountKind::Vehicle => "Vehicle",
+        AccountKind::OtherAsset => "Other asset",
+        AccountKind::CreditCard => "Credit card",
+        AccountKind::Loan => "Loan",
+        AccountKind::Mortgage => "Mortgage",
+        AccountKind::OtherLiability => "Other liability",
+    }
+}
+
 /// The kinds of a class, as (form value, label).
 pub fn kinds_of(class: AccountClass) -> Vec<(&'static str, &'static str)> {
-    AccountKind::ALL.iter().filter(|k| k.class() == class).map(|k| (k.as_str(), kind(*k))).collect()
+    AccountKind::ALL.iter().filter(|k| k.class() == class).map(|k| (k.as_str(), kind_one(*k))).collect()
 }
 
 /// Up to two letters that stand for an institution where its logo would be.

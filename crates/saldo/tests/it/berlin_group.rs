@@ -3,7 +3,7 @@
 //! which started the authorisation itself, sends the browser to `saldo serve` (another process)
 //! without the consent id, which saldo kept with the pending authorisation.
 
-use crate::serve::{http_client, Server};
+use crate::serve::{http_client, session_cookie, Server};
 use crate::support::both_backends;
 use chrono::Utc;
 use saldo_emulators::berlin_group::{Approach, Aspsp};
@@ -126,16 +126,6 @@ both_backends!(a_bank_app_approval_connects_through_the_api, |mut saldo| {
     server.terminate();
     assert!(aspsp.violations().is_empty(), "{:?}", aspsp.violations());
 });
-
-/// A browser's session for the install's owner, signed in through the API (the `Cookie` value).
-fn session_cookie(server: &Server, email: &str) -> String {
-    let url = format!("http://{}/api/v1/auth/login", server.address);
-    let response =
-        http_client().post(url).json(&json!({"email": email, "password": "a long enough password"})).send().unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_string()
-}
 
 both_backends!(a_bank_app_approval_connects_from_the_pages, |mut saldo| {
     let runtime = runtime();

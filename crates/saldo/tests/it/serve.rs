@@ -17,6 +17,17 @@ pub(crate) fn http_client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
+/// A browser's session for a user added with the tests' password, signed in through the API
+/// (the `Cookie` header's value).
+pub(crate) fn session_cookie(server: &Server, email: &str) -> String {
+    let url = format!("http://{}/api/v1/auth/login", server.address);
+    let body = serde_json::json!({"email": email, "password": "a long enough password"});
+    let response = http_client().post(url).json(&body).send().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
 /// The path of an absolute address of this server's (the sandbox bank's consent page).
 pub(crate) fn own_path(url: &str) -> &str {
     url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..])).unwrap_or(url)

@@ -203,3 +203,50 @@ both_backends!(simplefin_connects_through_the_api_with_a_setup_token, |mut saldo
     assert!(wrong["error"]["message"].as_str().unwrap().contains("does not connect with a setup token"), "{wrong}");
     assert!(server.terminate().success());
 });
+
+both_backends!(simplefin_connects_from_the_pages_with_a_pasted_setup_token, |mut saldo| {
+    let runtime = runtime();
+    let bridge = runtime.block_on(SimpleFinBridge::start());
+    bridge.set_accounts(accounts());
+    saldo.set_env("SALDO_ALLOW_INSECURE_LOOPBACK", "true");
+    crate::api::add_user(&saldo, &["user", "add", "ana@example.org", "--owner", "--password-stdin"]);
+    let server = crate::serve::Server::start(&saldo, &[]);
+    let cookie = crate::serve::session_cookie(&server, "ana@example.org");
+    let post = |path: &str, form: &[(&str, &str)]| {
+        let url = format!("http://{}{path}", server.address);
+        let response = crate::serve::http_client().post(url).header("cookie", &cookie).form(form).send().unwrap();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+        (response.status().as_u16(), location, response.text().unwrap())
+    };
+    // Choosing SimpleFIN asks for the token, in a field, with the provider's instructions.
+    let (status, _, form) = post("/connect", &[("institution", "simplefin")]);
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains("name=\"setup_token\"") && form.contains("SimpleFIN"), "{form}");
+    // A wrong token is refused on the same form, saying nothing was saved.
+    let (status, _, refused) =
+        post("/connect/token", &[("institution", "simplefin"), ("setup_token", "bm90IGEgdG9rZW4=")]);
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.contains("nothing was saved"), "{refused}");
+    // The right one leads to the choice of accounts.
+    let token = bridge.setup_token();
+    let (status, location, _) = post("/connect/token", &[("institution", "simplefin"), ("setup_token", &token)]);
+    assert_eq!(status, 303);
+    let choose = location.unwrap();
+    assert!(choose.ends_with("/choose"), "{choose}");
+    let page = crate::serve::http_client()
+        .get(format!("http://{}{choose}", server.address))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let ids: Vec<&str> =
+        page.split("name=\"track\" value=\"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{page}");
+    let form: Vec<(&str, &str)> = ids.iter().map(|id| ("track", *id)).collect();
+    let (status, _, _) = post(&choose, &form);
+    assert_eq!(status, 303);
+    let accounts = saldo.json(&["accounts", "--json"]);
+    assert_eq!(accounts.as_array().unwrap().len(), 2, "{accounts}");
+    assert!(server.terminate().success());
+});
