@@ -14,7 +14,7 @@
   function relative(date) {
     var seconds = Math.round((date.getTime() - now()) / 1000);
     var abs = Math.abs(seconds);
-    if (abs < 60) return seconds < 0 ? "just now" : "in a moment";
+    if (abs < 60) return seconds > 5 ? "in a moment" : "just now";
     for (var i = 0; i < units.length; i++) {
       var n = Math.floor(abs / units[i][1]);
       if (n >= 1) {

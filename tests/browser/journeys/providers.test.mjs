@@ -3,7 +3,7 @@
 // history. The server's time is moved through SALDO_CLOCK_FILE.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Saldo, Browser, api, claim, connectBank, until } from "../lib/saldo.mjs";
+import { Saldo, Browser, api, claim, connectBank, signIn, until } from "../lib/saldo.mjs";
 
 /** A card's status on Providers & Integrations. */
 async function status(page, institution) {
@@ -132,6 +132,40 @@ test("Reconnect offers an account the bank opened since, and keeps the one it ha
     b.assertClean();
   } finally {
     await b.close();
+    await saldo.stop();
+  }
+});
+
+test("an outage of a bank is recognised across its users and said on each one's page", async () => {
+  const saldo = await Saldo.start();
+  saldo.setClock("2026-03-02T05:00:00Z");
+  const ana = await Browser.launch(saldo, "outage-ana");
+  const ben = await Browser.launch(saldo, "outage-ben");
+  try {
+    await claim(ana);
+    saldo.cli(["user", "add", "ben@example.org", "--password-stdin"], "another long passphrase\n");
+    await signIn(ben, "ben@example.org", "another long passphrase");
+    await connectBank(ana, "maintenance", "Sandbox Maintenance Bank");
+    await connectBank(ana, "maintenance", "Sandbox Maintenance Bank");
+    await connectBank(ben, "maintenance", "Sandbox Maintenance Bank");
+
+    // The bank's nightly maintenance meets all three connections of its two users.
+    saldo.setClock("2026-03-03T01:30:00Z");
+    for (const b of [ana, ana, ben]) {
+      await b.goto("/settings/providers");
+      const fresh = b.page.locator("section", { has: b.page.getByText("Up to date") }).first();
+      await fresh.getByRole("button", { name: "Sync now" }).click();
+      await b.page.getByText(/Temporary problem|Outage at the bank/).first().waitFor();
+    }
+    for (const b of [ana, ben]) {
+      await b.goto("/settings/providers");
+      await b.page.getByText("Outage at the bank: saldo retries").first().waitFor();
+      assert.match(await b.page.getByTestId("message").first().innerText(), /outage that affects many of its customers/);
+      b.assertClean();
+    }
+  } finally {
+    await ana.close();
+    await ben.close();
     await saldo.stop();
   }
 });

@@ -37,7 +37,6 @@ pub struct ConnectionCard {
     pub colour: &'static str,
     pub status_label: &'static str,
     pub message: String,
-    pub outage: bool,
     pub since: Option<(String, String)>,
     pub last_success: Option<(String, String)>,
     pub next_sync: Option<(String, String)>,
@@ -69,6 +68,7 @@ fn card(ctx: &App, view: &ConnectionView, runs: Vec<saldo_store::SyncRun>, note:
     });
     let status_label = match (view.colour, view.status) {
         (_, Status::Syncing) => "Updating now",
+        _ if view.outage => "Outage at the bank: saldo retries",
         (Colour::Green, _) => "Up to date",
         (Colour::Orange, _) => "Temporary problem: saldo retries",
         (Colour::Red, _) => "Needs you",
@@ -80,7 +80,6 @@ fn card(ctx: &App, view: &ConnectionView, runs: Vec<saldo_store::SyncRun>, note:
         colour: view.colour.as_str(),
         status_label,
         message: view.message.clone(),
-        outage: view.outage,
         since: view.episode.as_ref().map(|e| format::moment(e.since)),
         last_success: view.last_success_at.map(format::moment),
         next_sync: view.next_sync_at.map(format::moment),
