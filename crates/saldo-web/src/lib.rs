@@ -72,6 +72,7 @@ pub fn router(ctx: App, edge: Edge) -> Router {
         .fallback(not_found)
         .layer(Extension(edge.clone()))
         .layer(Extension(Arc::new(uploads::UploadSlots::default())))
+        .layer(Extension(Arc::new(pages::FirstSyncs::default())))
         .layer(body_timeout)
         .layer(axum::middleware::from_fn_with_state(edge, edge::guard))
         .with_state(ctx)

@@ -59,6 +59,8 @@ for (const backend of ["sqlite", "postgres"]) {
       // They appear at once with their values; the one left out does not count.
       assert.match(new URL(b.page.url()).pathname, /^\/portfolio\/assets/);
       await b.page.getByText(/Tracking \d+ account/).waitFor();
+      await b.page.getByText(/Updated from Sandbox Bank/).waitFor();
+      await b.check("first-sync-done");
       const accounts = await api(b, "/accounts");
       const tracked = accounts.filter((a) => a.tracked);
       assert.equal(tracked.length, count - 1, JSON.stringify(accounts));

@@ -193,6 +193,9 @@ export async function connectBank(b, search, name) {
   await b.page.getByRole("heading", { name: /Choose what to track/ }).waitFor();
   await b.clickAndCheck(b.page.getByRole("button", { name: "Save" }));
   await b.page.getByText(/Tracking \d+ account/).waitFor();
+  // The first sync runs on; the page follows it and shows what it did.
+  await b.page.getByText(/Updated from /).waitFor();
+  await b.check("first-sync-done");
 }
 
 /** Reloads `path` until `done(page)` holds, for what the server's own worker does in time. */

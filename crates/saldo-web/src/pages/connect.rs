@@ -9,11 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
+use chrono::{DateTime, Utc};
 use saldo_app::accounts::{self, AccountEdit};
 use saldo_app::connections::{self, BrowserOutcome, BrowserTarget, Selection, UserStep};
 use saldo_app::ops::{App, OpsError};
 use saldo_app::sync::{self, SyncOutcome};
 use saldo_connectors::{AuthAnswer, AuthStart};
+use saldo_core::ids::ConnectionId;
 use saldo_core::item::ItemDecision;
 use saldo_store::{AuthorizationProgress, Purpose};
 use serde::Deserialize;
@@ -303,9 +305,10 @@ fn mask(number: &str) -> String {
 }
 
 /// `POST /connections/{id}/choose` with `track=<item id>` per ticked item: tracks those, stops
-/// tracking the rest, and syncs at once so the accounts appear with their values.
+/// tracking the rest, and starts their first sync, whose progress the next page follows.
 pub async fn choose(
     State(ctx): State<App>,
+    Extension(first_syncs): Extension<Arc<FirstSyncs>>,
     person: Person,
     Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
@@ -329,17 +332,119 @@ pub async fn choose(
         connections::track(&ctx, actor, connection, &Selection::Items(to_track)).await?;
     }
     let tracked = ticked.len();
-    let what = if tracked == 0 {
-        "Nothing is tracked at this connection.".to_string()
-    } else {
-        let report = sync::sync_now(&ctx, actor, connection, &saldo_app::worker::worker_id()).await?;
-        format!(
-            "Tracking {tracked} account{}. {}",
-            if tracked == 1 { "" } else { "s" },
-            sync_words(&report.outcome, &report.institution)
-        )
-    };
-    Ok(done("/portfolio/assets", &what))
+    if tracked == 0 {
+        return Ok(done("/portfolio/assets", "Nothing is tracked at this connection."));
+    }
+    // The first sync runs on after this answer: the accounts show at once, their values as it
+    // brings them, and the page follows its progress.
+    let since = ctx.clock.now();
+    let (ctx, actor) = (ctx.clone(), actor.clone());
+    let report = Arc::clone(&first_syncs);
+    tokio::spawn(async move {
+        let words = match sync::sync_now(&ctx, &actor, connection, &saldo_app::worker::worker_id()).await {
+            Ok(report) => sync_words(&report.outcome, &report.institution),
+            Err(err) => err.to_string(),
+        };
+        report.finished(connection, words);
+    });
+    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    pairs
+        .append_pair("updating", &connection.to_string())
+        .append_pair("since", &since.to_rfc3339())
+        .append_pair("done", &format!("Tracking {tracked} account{}.", if tracked == 1 { "" } else { "s" }));
+    Ok(Redirect::to(&format!("/portfolio/assets?{}", pairs.finish())).into_response())
+}
+
+/// The first syncs this process started from the item choice, by connection: what each did, for
+/// the page that follows it (a refused sync records no run to find).
+#[derive(Default)]
+pub struct FirstSyncs {
+    finished: std::sync::Mutex<HashMap<ConnectionId, String>>,
+}
+
+impl FirstSyncs {
+    fn finished(&self, connection: ConnectionId, words: String) {
+        let mut finished = self.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Only the latest few matter: a page asks within moments.
+        if finished.len() > 1000 {
+            finished.clear();
+        }
+        finished.insert(connection, words);
+    }
+
+    fn take(&self, connection: ConnectionId) -> Option<String> {
+        self.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&connection)
+    }
+}
+
+/// Where a first sync begun at `since` has got to: `None` while it runs, else what it did.
+pub(crate) async fn first_sync_outcome(
+    ctx: &App,
+    actor: &saldo_app::ops::Actor,
+    first_syncs: &FirstSyncs,
+    connection: ConnectionId,
+    institution: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<String>, OpsError> {
+    if let Some(words) = first_syncs.take(connection) {
+        return Ok(Some(words));
+    }
+    let runs = connections::sync_runs(ctx, actor, connection, 5).await?;
+    Ok(runs.iter().find(|run| run.started_at >= since).map(|run| match &run.failure {
+        None => format!(
+            "Updated: {} new transaction{}.",
+            run.transactions_new,
+            if run.transactions_new == 1 { "" } else { "s" }
+        ),
+        Some(failure) => failure.kind.user_message(institution),
+    }))
+}
+
+/// The notice that follows a first sync.
+#[derive(Template)]
+#[template(path = "progress.html")]
+pub(crate) struct ProgressNotice {
+    pub href: String,
+    pub institution: String,
+}
+
+/// `GET /connections/{id}/progress?since=…`: the notice while the first sync runs; once it is
+/// done, the assets page again with what it did (htmx is told to go there).
+pub async fn progress(
+    State(ctx): State<App>,
+    Extension(first_syncs): Extension<Arc<FirstSyncs>>,
+    person: Person,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> PageResult {
+    let connection = connection_id(&id)?;
+    let since = query
+        .get("since")
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|s| s.with_timezone(&Utc))
+        .ok_or_else(|| OpsError::InvalidField { field: "since".into(), message: "a time (RFC 3339)".into() })?;
+    let view = connections::connection_view(&ctx, person.actor(), connection).await?;
+    let name = &view.institution.name;
+    match first_sync_outcome(&ctx, person.actor(), &first_syncs, connection, name, since).await? {
+        Some(words) => {
+            let target = super::done_path("/portfolio/assets", &words);
+            if headers.contains_key("hx-request") {
+                return Ok(([("hx-redirect", target)], StatusCode::OK).into_response());
+            }
+            Ok(Redirect::to(&target).into_response())
+        }
+        None => {
+            let notice = ProgressNotice {
+                href: format!(
+                    "/connections/{connection}/progress?since={}",
+                    url::form_urlencoded::byte_serialize(since.to_rfc3339().as_bytes()).collect::<String>()
+                ),
+                institution: view.institution.name.clone(),
+            };
+            Ok(render(StatusCode::OK, &notice))
+        }
+    }
 }
 
 /// A first or forced sync's outcome in a sentence.

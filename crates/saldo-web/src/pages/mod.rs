@@ -26,7 +26,7 @@ use saldo_app::auth::{self, Authenticated};
 use saldo_app::ops::{Actor, App, OpsError};
 use std::net::SocketAddr;
 
-pub(crate) use connect::callback_page;
+pub(crate) use connect::{callback_page, FirstSyncs};
 
 /// The pages' routes.
 pub fn routes() -> Router<App> {
@@ -47,6 +47,7 @@ pub fn routes() -> Router<App> {
         .route("/connect/token", post(connect::with_token))
         .route("/connect/wait/{state}", get(connect::wait))
         .route("/connections/{id}/choose", get(connect::choose_page).post(connect::choose))
+        .route("/connections/{id}/progress", get(connect::progress))
         .route("/settings/providers", get(providers::providers))
         .route("/connections/{id}/sync", post(providers::sync))
         .route("/connections/{id}/reconnect", post(providers::reconnect))
@@ -312,8 +313,15 @@ impl IntoResponse for PageError {
 
 /// Redirects after a form post to `path`, with what happened for the next page to show.
 pub(crate) fn done(path: &str, what: &str) -> Response {
+    Redirect::to(&done_path(path, what)).into_response()
+}
+
+/// `path` with what happened for its page to show once.
+pub(crate) fn done_path(path: &str, what: &str) -> String {
+    let (path, fragment) = path.split_once('#').map_or((path, None), |(p, f)| (p, Some(f)));
     let separator = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{separator}done={}", urlencoding(what))).into_response()
+    let fragment = fragment.map_or(String::new(), |f| format!("#{f}"));
+    format!("{path}{separator}done={}{fragment}", urlencoding(what))
 }
 
 pub(crate) type PageResult = Result<Response, PageError>;

@@ -5,6 +5,7 @@ use super::{done, format, render, Layout, PageResult, Person, Section};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Form;
 use chrono::NaiveDate;
 use saldo_app::accounts::{self, NewManualAccount};
@@ -58,6 +59,7 @@ struct PortfolioPage {
     value_heading: &'static str,
     total: String,
     groups: Vec<Group>,
+    progress: Option<super::connect::ProgressNotice>,
 }
 
 /// How old a balance is, in words.
@@ -73,6 +75,7 @@ fn freshness(day: NaiveDate, today: NaiveDate) -> String {
 /// `GET /portfolio/{assets|liabilities}`
 pub async fn portfolio(
     State(ctx): State<App>,
+    Extension(first_syncs): Extension<std::sync::Arc<super::FirstSyncs>>,
     person: Person,
     Path(class): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -129,7 +132,26 @@ pub async fn portfolio(
         AccountClass::Asset => ("Portfolio › Assets", Section::Assets),
         AccountClass::Liability => ("Portfolio › Liabilities", Section::Liabilities),
     };
-    let layout = Layout::signed(&ctx, &person, title, section).await.with_flash(query.get("done").cloned());
+    // Just after the item choice: the first sync's progress, or what it did.
+    let mut flash = query.get("done").cloned();
+    let mut progress = None;
+    if let (Some(id), Some(since)) = (query.get("updating"), query.get("since")) {
+        let connection = super::connection_id(id)?;
+        let since = chrono::DateTime::parse_from_rfc3339(since)
+            .map_err(|_| OpsError::InvalidField { field: "since".into(), message: "a time (RFC 3339)".into() })?
+            .with_timezone(&chrono::Utc);
+        let view = connections::connection_view(&ctx, actor, connection).await?;
+        let name = &view.institution.name;
+        match super::connect::first_sync_outcome(&ctx, actor, &first_syncs, connection, name, since).await? {
+            Some(words) => flash = Some(flash.map_or(words.clone(), |done| format!("{done} {words}"))),
+            None => {
+                let since = url::form_urlencoded::byte_serialize(since.to_rfc3339().as_bytes()).collect::<String>();
+                let href = format!("/connections/{connection}/progress?since={since}");
+                progress = Some(super::connect::ProgressNotice { href, institution: name.clone() });
+            }
+        }
+    }
+    let layout = Layout::signed(&ctx, &person, title, section).await.with_flash(flash);
     let page = PortfolioPage {
         layout,
         class: class.as_str(),
@@ -143,6 +165,7 @@ pub async fn portfolio(
         },
         total: format::money(total),
         groups,
+        progress,
     };
     Ok(render(StatusCode::OK, &page))
 }

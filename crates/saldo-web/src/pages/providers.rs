@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::{Extension, Form};
 use saldo_app::connections::{self, BrowserTarget, ConnectionView, UserStep};
-use saldo_app::ops::App;
+use saldo_app::ops::{App, OpsError};
 use saldo_app::sync;
 use saldo_core::failure::Colour;
 use saldo_core::sync::Status;
@@ -127,14 +127,20 @@ pub async fn providers(
 /// `POST /connections/{id}/sync`: a sync now, within the provider's budget; the card says how it went.
 pub async fn sync(State(ctx): State<App>, person: Person, Path(id): Path<String>) -> PageResult {
     let connection = connection_id(&id)?;
-    let report = sync::sync_now(&ctx, person.actor(), connection, &saldo_app::worker::worker_id()).await?;
+    let back = format!("/settings/providers?synced={connection}#connection-{connection}");
+    let report = match sync::sync_now(&ctx, person.actor(), connection, &saldo_app::worker::worker_id()).await {
+        Ok(report) => report,
+        // Already syncing, or nothing tracked: the card says why nothing started.
+        Err(OpsError::Invalid(why)) => return Ok(done(&back, &why)),
+        Err(err) => return Err(err.into()),
+    };
     let words = match &report.outcome {
         sync::SyncOutcome::Refused { reason, until: Some(until) } => {
             format!("Not now: {reason}. The next update is possible {}.", format::moment(*until).1)
         }
         other => sync_words(other, &report.institution),
     };
-    Ok(done(&format!("/settings/providers?synced={connection}#connection-{connection}"), &words))
+    Ok(done(&back, &words))
 }
 
 /// `POST /connections/{id}/reconnect`: authorise again at the provider; a fresh sync follows.

@@ -177,14 +177,37 @@ both_backends!(a_bank_app_approval_connects_from_the_pages, |mut saldo| {
         items.split("name=\"track\" value=\"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
     assert!(ids.len() >= 2, "{items}");
 
-    // Save with one left out: the others are tracked and synced at once.
+    // Save with one left out: the others are tracked at once, and their first sync runs on.
     let form: Vec<(&str, &str)> = ids[1..].iter().map(|id| ("track", *id)).collect();
     let (status, location, _) = post(&choose, &form);
-    assert_eq!((status, location.as_deref().map(|l| l.starts_with("/portfolio/assets"))), (303, Some(true)));
+    let assets = location.unwrap();
+    assert_eq!(status, 303);
+    assert!(assets.starts_with("/portfolio/assets?updating="), "{assets}");
     let accounts = saldo.json(&["accounts", "--json"]);
     let tracked: Vec<_> = accounts.as_array().unwrap().iter().filter(|a| a["tracked"] == true).collect();
     assert_eq!(tracked.len(), ids.len() - 1, "{accounts}");
-    assert!(tracked.iter().all(|a| a["balance"].is_string()), "synced at once: {accounts}");
+    // The page follows the sync until it is done, then shows what it did.
+    let since = assets.split("since=").nth(1).unwrap().split('&').next().unwrap();
+    let connection = choose.split('/').nth(2).unwrap();
+    let mut finished = None;
+    for _ in 0..300 {
+        match page(&format!("/connections/{connection}/progress?since={since}")) {
+            (303, Some(location), _) => {
+                finished = Some(location);
+                break;
+            }
+            (200, _, notice) => assert!(notice.contains("Updating from App Bank"), "{notice}"),
+            other => panic!("{other:?}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let finished = finished.expect("the first sync finishes");
+    let (status, _, shown) = page(&finished);
+    assert_eq!(status, 200);
+    assert!(shown.contains("Updated from App Bank"), "{shown}");
+    let accounts = saldo.json(&["accounts", "--json"]);
+    let tracked: Vec<_> = accounts.as_array().unwrap().iter().filter(|a| a["tracked"] == true).collect();
+    assert!(tracked.iter().all(|a| a["balance"].is_string()), "synced: {accounts}");
 
     // Another user's browser finds none of it.
     crate::api::add_user(&saldo, &["user", "add", "ben@example.org", "--password-stdin"]);
