@@ -315,6 +315,8 @@ pub async fn choose(
 ) -> PageResult {
     let actor = person.actor();
     let connection = connection_id(&id)?;
+    // Before anything is tracked: the scheduler may take the first sync as soon as it is.
+    let since = ctx.clock.now();
     let ticked: BTreeSet<String> = form.into_iter().filter(|(k, _)| k == "track").map(|(_, v)| v).collect();
     let items = connections::items(&ctx, actor, connection).await?;
     let to_track: Vec<String> = items
@@ -337,15 +339,14 @@ pub async fn choose(
     }
     // The first sync runs on after this answer: the accounts show at once, their values as it
     // brings them, and the page follows its progress.
-    let since = ctx.clock.now();
     let (ctx, actor) = (ctx.clone(), actor.clone());
     let report = Arc::clone(&first_syncs);
     tokio::spawn(async move {
-        let words = match sync::sync_now(&ctx, &actor, connection, &saldo_app::worker::worker_id()).await {
-            Ok(report) => sync_words(&report.outcome, &report.institution),
-            Err(err) => err.to_string(),
-        };
-        report.finished(connection, words);
+        match sync::sync_now(&ctx, &actor, connection, &saldo_app::worker::worker_id()).await {
+            Ok(done) => report.finished(connection, sync_words(&done.outcome, &done.institution)),
+            // The scheduler took it first: its run is recorded, and the page finds it there.
+            Err(err) => tracing::debug!(%connection, error = %err, "the first sync from the item choice did not start"),
+        }
     });
     let mut pairs = url::form_urlencoded::Serializer::new(String::new());
     pairs
@@ -391,11 +392,7 @@ pub(crate) async fn first_sync_outcome(
     }
     let runs = connections::sync_runs(ctx, actor, connection, 5).await?;
     Ok(runs.iter().find(|run| run.started_at >= since).map(|run| match &run.failure {
-        None => format!(
-            "Updated: {} new transaction{}.",
-            run.transactions_new,
-            if run.transactions_new == 1 { "" } else { "s" }
-        ),
+        None => new_transactions_words(institution, run.transactions_new),
         Some(failure) => failure.kind.user_message(institution),
     }))
 }
@@ -447,15 +444,15 @@ pub async fn progress(
     }
 }
 
+/// A sync that went well, in a sentence.
+fn new_transactions_words(institution: &str, count: u64) -> String {
+    format!("Updated from {institution}: {count} new transaction{}.", if count == 1 { "" } else { "s" })
+}
+
 /// A first or forced sync's outcome in a sentence.
 pub(crate) fn sync_words(outcome: &SyncOutcome, institution: &str) -> String {
     match outcome {
-        SyncOutcome::Ok { new_transactions, .. } => {
-            format!(
-                "Updated from {institution}: {new_transactions} new transaction{}.",
-                if *new_transactions == 1 { "" } else { "s" }
-            )
-        }
+        SyncOutcome::Ok { new_transactions, .. } => new_transactions_words(institution, *new_transactions),
         SyncOutcome::Failed(kind) => kind.user_message(institution),
         SyncOutcome::Refused { reason, .. } => format!("The update waits: {reason}."),
         SyncOutcome::LeaseLost => "An update is already running; it finishes by itself.".into(),
