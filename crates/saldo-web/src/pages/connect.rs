@@ -116,6 +116,30 @@ struct TokenPage {
     error: Option<String>,
 }
 
+/// The form for a provider's setup token, with its instructions and what went wrong, if anything.
+async fn token_page(
+    ctx: &App,
+    person: &Person,
+    pending: &connections::PendingAuthorization,
+    institution_id: &str,
+    error: Option<String>,
+) -> Response {
+    let name = &pending.institution.name;
+    let instructions = match &pending.start {
+        Some(AuthStart::SetupToken { instructions }) => instructions.clone(),
+        _ => format!("{name} needs a setup token."),
+    };
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let page = TokenPage {
+        layout: Layout::signed(ctx, person, format!("Connect {name}"), Section::Assets).await,
+        institution: name.clone(),
+        institution_id: institution_id.to_string(),
+        instructions,
+        error,
+    };
+    render(status, &page)
+}
+
 /// `POST /connect`: begins the authorisation and sends the browser where the person answers.
 pub async fn start(
     State(ctx): State<App>,
@@ -130,19 +154,7 @@ pub async fn start(
         Err(OpsError::NotByRedirect { .. }) => {
             // A provider that connects with a setup token: ask for it.
             let pending = connections::begin_connect(&ctx, actor, &form.institution).await?;
-            let instructions = match &pending.start {
-                Some(AuthStart::SetupToken { instructions }) => instructions.clone(),
-                _ => format!("{} needs a setup token.", pending.institution.name),
-            };
-            let page = TokenPage {
-                layout: Layout::signed(&ctx, &person, format!("Connect {}", pending.institution.name), Section::Assets)
-                    .await,
-                institution: pending.institution.name.clone(),
-                institution_id: form.institution.clone(),
-                instructions,
-                error: None,
-            };
-            return Ok(render(StatusCode::OK, &page));
+            return Ok(token_page(&ctx, &person, &pending, &form.institution, None).await);
         }
         Err(err @ OpsError::Invalid(_)) => {
             let query = HashMap::new();
@@ -179,19 +191,7 @@ pub async fn with_token(State(ctx): State<App>, person: Person, Form(form): Form
     match connections::complete_connect(&ctx, actor, &pending, &answer).await {
         Ok((connection, _)) => Ok(Redirect::to(&format!("/connections/{connection}/choose")).into_response()),
         Err(err @ OpsError::Invalid(_)) => {
-            let instructions = match &pending.start {
-                Some(AuthStart::SetupToken { instructions }) => instructions.clone(),
-                _ => String::new(),
-            };
-            let page = TokenPage {
-                layout: Layout::signed(&ctx, &person, format!("Connect {}", pending.institution.name), Section::Assets)
-                    .await,
-                institution: pending.institution.name.clone(),
-                institution_id: form.institution,
-                instructions,
-                error: Some(err.to_string()),
-            };
-            Ok(render(StatusCode::BAD_REQUEST, &page))
+            Ok(token_page(&ctx, &person, &pending, &form.institution, Some(err.to_string())).await)
         }
         Err(err) => Err(err.into()),
     }
@@ -378,23 +378,40 @@ impl FirstSyncs {
     }
 }
 
-/// Where a first sync begun at `since` has got to: `None` while it runs, else what it did.
-pub(crate) async fn first_sync_outcome(
+/// Where a first sync has got to, for the page after the item choice.
+pub(crate) enum FirstSync {
+    Running(ProgressNotice),
+    /// What it did.
+    Finished(String),
+}
+
+/// Follows the first sync of connection `id` begun at `since` (RFC 3339, as the page's address
+/// carries them): running until this process saw it end or a run since then is recorded.
+pub(crate) async fn follow_first_sync(
     ctx: &App,
     actor: &saldo_app::ops::Actor,
     first_syncs: &FirstSyncs,
-    connection: ConnectionId,
-    institution: &str,
-    since: DateTime<Utc>,
-) -> Result<Option<String>, OpsError> {
+    id: &str,
+    since: &str,
+) -> Result<FirstSync, OpsError> {
+    let connection = connection_id(id)?;
+    let since = DateTime::parse_from_rfc3339(since)
+        .map_err(|_| OpsError::InvalidField { field: "since".into(), message: "a time (RFC 3339)".into() })?
+        .with_timezone(&Utc);
+    let institution = connections::connection_view(ctx, actor, connection).await?.institution.name;
     if let Some(words) = first_syncs.take(connection) {
-        return Ok(Some(words));
+        return Ok(FirstSync::Finished(words));
     }
     let runs = connections::sync_runs(ctx, actor, connection, 5).await?;
-    Ok(runs.iter().find(|run| run.started_at >= since).map(|run| match &run.failure {
-        None => new_transactions_words(institution, run.transactions_new),
-        Some(failure) => failure.kind.user_message(institution),
-    }))
+    if let Some(run) = runs.iter().find(|run| run.started_at >= since) {
+        return Ok(FirstSync::Finished(match &run.failure {
+            None => new_transactions_words(&institution, run.transactions_new),
+            Some(failure) => failure.kind.user_message(&institution),
+        }));
+    }
+    let since: String = url::form_urlencoded::byte_serialize(since.to_rfc3339().as_bytes()).collect();
+    let href = format!("/connections/{connection}/progress?since={since}");
+    Ok(FirstSync::Running(ProgressNotice { href, institution }))
 }
 
 /// The notice that follows a first sync.
@@ -415,32 +432,16 @@ pub async fn progress(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let connection = connection_id(&id)?;
-    let since = query
-        .get("since")
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|s| s.with_timezone(&Utc))
-        .ok_or_else(|| OpsError::InvalidField { field: "since".into(), message: "a time (RFC 3339)".into() })?;
-    let view = connections::connection_view(&ctx, person.actor(), connection).await?;
-    let name = &view.institution.name;
-    match first_sync_outcome(&ctx, person.actor(), &first_syncs, connection, name, since).await? {
-        Some(words) => {
+    let since = query.get("since").map_or("", String::as_str);
+    match follow_first_sync(&ctx, person.actor(), &first_syncs, &id, since).await? {
+        FirstSync::Finished(words) => {
             let target = super::done_path("/portfolio/assets", &words);
             if headers.contains_key("hx-request") {
                 return Ok(([("hx-redirect", target)], StatusCode::OK).into_response());
             }
             Ok(Redirect::to(&target).into_response())
         }
-        None => {
-            let notice = ProgressNotice {
-                href: format!(
-                    "/connections/{connection}/progress?since={}",
-                    url::form_urlencoded::byte_serialize(since.to_rfc3339().as_bytes()).collect::<String>()
-                ),
-                institution: view.institution.name.clone(),
-            };
-            Ok(render(StatusCode::OK, &notice))
-        }
+        FirstSync::Running(notice) => Ok(render(StatusCode::OK, &notice)),
     }
 }
 

@@ -246,16 +246,11 @@ async fn dashboard(ctx: &App, person: &Person, range: Range) -> PageResult {
     Ok(render(StatusCode::OK, &page))
 }
 
-/// A banner for every connection that needs the person (red ones first), and for every unread
+/// A banner for every connection that needs the person (red), then for every unread
 /// primary notification that is not about one of those.
 async fn banners(ctx: &App, person: &Person) -> Result<Vec<Banner>, PageError> {
     let actor = person.actor();
-    let mut views = connections::connection_views(ctx, actor).await?;
-    views.sort_by_key(|v| match v.colour {
-        Colour::Red => 0,
-        Colour::Orange => 1,
-        Colour::Green => 2,
-    });
+    let views = connections::connection_views(ctx, actor).await?;
     let mut banners = Vec::new();
     let mut covered = Vec::new();
     for view in views.iter().filter(|v| v.colour == Colour::Red) {

@@ -1,6 +1,7 @@
 //! Portfolio › Assets and › Liabilities, grouped by kind, and adding to them: connect an account
 //! or add one by hand.
 
+use super::connect::FirstSync;
 use super::{done, format, render, Layout, PageResult, Person, Section};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -136,19 +137,9 @@ pub async fn portfolio(
     let mut flash = query.get("done").cloned();
     let mut progress = None;
     if let (Some(id), Some(since)) = (query.get("updating"), query.get("since")) {
-        let connection = super::connection_id(id)?;
-        let since = chrono::DateTime::parse_from_rfc3339(since)
-            .map_err(|_| OpsError::InvalidField { field: "since".into(), message: "a time (RFC 3339)".into() })?
-            .with_timezone(&chrono::Utc);
-        let view = connections::connection_view(&ctx, actor, connection).await?;
-        let name = &view.institution.name;
-        match super::connect::first_sync_outcome(&ctx, actor, &first_syncs, connection, name, since).await? {
-            Some(words) => flash = Some(flash.map_or(words.clone(), |done| format!("{done} {words}"))),
-            None => {
-                let since = url::form_urlencoded::byte_serialize(since.to_rfc3339().as_bytes()).collect::<String>();
-                let href = format!("/connections/{connection}/progress?since={since}");
-                progress = Some(super::connect::ProgressNotice { href, institution: name.clone() });
-            }
+        match super::connect::follow_first_sync(&ctx, actor, &first_syncs, id, since).await? {
+            FirstSync::Finished(words) => flash = Some(flash.map_or(words.clone(), |done| format!("{done} {words}"))),
+            FirstSync::Running(notice) => progress = Some(notice),
         }
     }
     let layout = Layout::signed(&ctx, &person, title, section).await.with_flash(flash);
