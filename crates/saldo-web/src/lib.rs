@@ -1,6 +1,6 @@
-//! saldo's web front end: health and readiness probes, the JSON API under `/api/v1`, the browser
-//! side of connecting (`/callback/{connector}`, where providers send the user back) and the sandbox
-//! bank's consent page. Handlers only translate: a request into a use case of `saldo-app`, its
+//! saldo's web front end: the web app's pages (`pages`), the JSON API under `/api/v1`, health and
+//! readiness probes, the browser side of connecting (`/callback/{connector}`, where providers send
+//! the user back) and the sandbox bank's consent page. Handlers only translate: a request into a use case of `saldo-app`, its
 //! answer or typed error into JSON (`{"error": {"code", "message"}}`) or a page.
 
 mod accounts_api;

@@ -49,7 +49,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server (health probes, JSON API) and the sync scheduler until SIGTERM or Ctrl-C
+    /// Run the HTTP server (the web app, JSON API, health probes) and the sync scheduler until SIGTERM or Ctrl-C
     Serve {
         /// Address and port to listen on [env: SALDO_LISTEN] [default: 127.0.0.1:8080]
         #[arg(long, value_name = "ADDR")]

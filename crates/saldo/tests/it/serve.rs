@@ -467,3 +467,60 @@ fn a_file_is_read_before_the_write_lock_so_a_refused_one_never_waits_for_it() {
     writer.execute_batch("ROLLBACK").unwrap();
     assert!(server.terminate().success());
 }
+
+both_backends!(pages_ask_for_a_session_refuse_other_sites_and_load_nothing_inline, |saldo| {
+    crate::api::add_user(&saldo, &["user", "add", "ana@example.org", "--owner", "--password-stdin"]);
+    let server = Server::start(&saldo, &[]);
+    let url = |path: &str| format!("http://{}{path}", server.address);
+
+    // A page without a session sends the browser to sign in and back; an API token is no session.
+    let response = http_client().get(url("/portfolio/assets")).bearer_auth(&server.token).send().unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/signin?next=%2Fportfolio%2Fassets");
+
+    // Every page forbids inline script and anything from another origin.
+    let cookie = session_cookie(&server, "ana@example.org");
+    let response = http_client().get(url("/")).header("cookie", &cookie).send().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let policy = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+    for rule in ["default-src 'none'", "script-src 'self';", "style-src 'self';", "frame-ancestors 'none'"] {
+        assert!(policy.contains(rule), "{rule} in {policy}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    let page = response.text().unwrap();
+    assert!(page.contains("Dashboard"), "{page}");
+    assert!(!page.contains("<script>") && !page.contains(" style=\""), "no inline script or style");
+
+    // Its scripts and styles are this server's, named by their content and cached for a year.
+    let assets: Vec<&str> = page.split("\"/assets/").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+    assert_eq!(assets.len(), 6, "{assets:?}");
+    for name in &assets {
+        let response = http_client().get(url(&format!("/assets/{name}"))).send().unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{name}");
+        assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable", "{name}");
+    }
+    let stale = assets[0].replacen('.', ".0", 1);
+    assert_eq!(http_client().get(url(&format!("/assets/{stale}"))).send().unwrap().status().as_u16(), 404);
+
+    // A form posted from another site with the session is refused, and changes nothing.
+    let cross = http_client()
+        .post(url("/settings/profile"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("display_name", "Mallory")])
+        .send()
+        .unwrap();
+    assert_eq!(cross.status().as_u16(), 403);
+    assert!(saldo.json(&["user", "list", "--json"])[0]["display_name"].is_null(), "nothing changed");
+    let same = http_client()
+        .post(url("/settings/profile"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("display_name", "Ana")])
+        .send()
+        .unwrap();
+    assert_eq!(same.status().as_u16(), 303);
+    let users = saldo.json(&["user", "list", "--json"]);
+    assert_eq!(users[0]["display_name"], "Ana", "{users}");
+    assert!(server.terminate().success());
+});
